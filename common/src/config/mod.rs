@@ -1,0 +1,15 @@
+//! Configuration from environment variables, in two phases: every variable is declared
+//! once as a [`VarSpec`] (the table `logpipe config` prints), then read through [`Env`]
+//! into typed settings that are validated before any work starts.
+
+mod env;
+mod error;
+mod render;
+mod shared;
+mod spec;
+
+pub use env::{Env, UnknownVar};
+pub use error::ConfigError;
+pub use render::render_section;
+pub use shared::{KAFKA_PROPERTY_PREFIX, SHARED_VARS, SharedConfig, vars as shared_vars};
+pub use spec::{Kind, VarSpec};

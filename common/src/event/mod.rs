@@ -1,0 +1,13 @@
+//! The event contract: one JSON `LogEvent` per Kafka message, shared by every role.
+
+mod build;
+mod id;
+mod level;
+mod model;
+mod timestamp;
+
+pub use build::RawRecord;
+pub use id::EventId;
+pub use level::Level;
+pub use model::{CONTRACT_VERSION, Flag, K8s, LogEvent, Source, SourceKind, Stream};
+pub use timestamp::Timestamp;

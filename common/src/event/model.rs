@@ -1,0 +1,110 @@
+//! The `LogEvent` v1 record as it travels on Kafka, one JSON object per message.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{EventId, Level, Timestamp};
+
+/// The version written in `v`. Readers keep accepting every older version.
+pub const CONTRACT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogEvent {
+    pub v: u32,
+    pub id: EventId,
+    /// Event time: the application's own timestamp when it gave a valid one, else the
+    /// container runtime's, else the time the record was read.
+    pub ts: Timestamp,
+    /// When the record was read by logpipe.
+    pub observed_ts: Timestamp,
+    pub level: Level,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<Stream>,
+    pub k8s: K8s,
+    pub source: Source,
+    /// Every other field of the application's JSON object, nested as it was.
+    #[serde(default)]
+    pub attributes: Map<String, Value>,
+    /// What happened to the record on its way in (replaced bytes, truncation); absent
+    /// when nothing did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<Flag>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Kubernetes metadata; only what is known is present (host files know only the node).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct K8s {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_uid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    pub node: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// A file tailed on the node: a container log or a host file such as the audit log.
+    File,
+    /// Events pushed to the collector's HTTP ingest endpoint.
+    Http,
+}
+
+/// Which input produced the event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub kind: SourceKind,
+    /// The configured input name, e.g. `kube-audit`; absent for container logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Byte offset of the record in the file (or its line number in an ingest batch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flag {
+    /// Bytes that were not valid UTF-8 were replaced with U+FFFD.
+    InvalidUtf8,
+    /// The record was longer than the line limit and was cut.
+    Truncated,
+    /// `ts` was absurdly far from `observed_ts` and was not used for placing the event.
+    TsOutOfBounds,
+    /// A flag written by a newer logpipe.
+    #[serde(other)]
+    Other,
+}
+
+impl LogEvent {
+    pub fn has_flag(&self, flag: Flag) -> bool {
+        self.flags.contains(&flag)
+    }
+
+    /// The Kafka message key: `<namespace>/<pod>` keeps one pod's lines in order within a
+    /// partition; events without a pod are keyed by node and source.
+    pub fn kafka_key(&self) -> String {
+        match (&self.k8s.namespace, &self.k8s.pod) {
+            (Some(namespace), Some(pod)) => format!("{namespace}/{pod}"),
+            _ => format!(
+                "{}/{}",
+                self.k8s.node,
+                self.source.name.as_deref().unwrap_or("unnamed")
+            ),
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Event time: a UTC instant with nanosecond precision, written as RFC 3339 with nine
+//! fractional digits so that string order is time order.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Nanoseconds since the Unix epoch; `i64` covers the years 1677 to 2262.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+const NANOS_PER_SEC: i128 = 1_000_000_000;
+
+/// Epoch numbers below these bounds are read in seconds, milliseconds and microseconds;
+/// anything larger is nanoseconds. 1e11 s is the year 5138, so no real timestamp in one
+/// unit is mistaken for another.
+const SECONDS_BELOW: f64 = 1e11;
+const MILLIS_BELOW: f64 = 1e14;
+const MICROS_BELOW: f64 = 1e17;
+
+impl Timestamp {
+    pub const fn from_unix_nanos(nanos: i64) -> Self {
+        Timestamp(nanos)
+    }
+
+    pub const fn unix_nanos(self) -> i64 {
+        self.0
+    }
+
+    pub fn now() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        Timestamp(i64::try_from(nanos).unwrap_or(i64::MAX))
+    }
+
+    /// Parses RFC 3339 with any offset (normalized to UTC) and any fraction length. A
+    /// space instead of `T` is accepted, as RFC 3339 itself allows.
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if text.len() < 20 || !text.is_ascii() {
+            return None;
+        }
+        let parsed = if text.as_bytes()[10] == b' ' {
+            let fixed = format!("{}T{}", &text[..10], &text[11..]);
+            OffsetDateTime::parse(&fixed, &Rfc3339)
+        } else {
+            OffsetDateTime::parse(text, &Rfc3339)
+        };
+        let nanos = parsed.ok()?.unix_timestamp_nanos();
+        i64::try_from(nanos).ok().map(Timestamp)
+    }
+
+    /// Reads an epoch number whose unit (s, ms, µs, ns) follows from its magnitude.
+    /// Zero and negative numbers are rejected: they stand for "unset" far more often than
+    /// for 1970.
+    pub fn from_epoch(value: f64) -> Option<Self> {
+        if !value.is_finite() || value <= 0.0 {
+            return None;
+        }
+        let nanos_per_unit: f64 = if value < SECONDS_BELOW {
+            1e9
+        } else if value < MILLIS_BELOW {
+            1e6
+        } else if value < MICROS_BELOW {
+            1e3
+        } else {
+            1.0
+        };
+        // Whole units and the fraction separately: `value * 1e9` alone would lose the
+        // sub-microsecond digits to f64's 53-bit mantissa.
+        let whole = (value.trunc() as i128).checked_mul(nanos_per_unit as i128)?;
+        let fraction = (value.fract() * nanos_per_unit).round() as i128;
+        i64::try_from(whole + fraction).ok().map(Timestamp)
+    }
+
+    /// Like [`Timestamp::from_epoch`] for integers, without the precision loss of `f64`.
+    pub fn from_epoch_int(value: i128) -> Option<Self> {
+        if value <= 0 {
+            return None;
+        }
+        let nanos = if value < SECONDS_BELOW as i128 {
+            value * NANOS_PER_SEC
+        } else if value < MILLIS_BELOW as i128 {
+            value * 1_000_000
+        } else if value < MICROS_BELOW as i128 {
+            value * 1_000
+        } else {
+            value
+        };
+        i64::try_from(nanos).ok().map(Timestamp)
+    }
+
+    /// Reads a timestamp from an application's JSON value: an RFC 3339 string, or an epoch
+    /// number (also when written as a string).
+    pub fn from_json(value: &serde_json::Value) -> Option<Self> {
+        match value {
+            serde_json::Value::String(text) => Self::parse_rfc3339(text).or_else(|| {
+                let text = text.trim();
+                if let Ok(int) = text.parse::<i128>() {
+                    Self::from_epoch_int(int)
+                } else if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+                    text.parse::<f64>().ok().and_then(Self::from_epoch)
+                } else {
+                    None
+                }
+            }),
+            serde_json::Value::Number(number) => {
+                if let Some(int) = number.as_i64() {
+                    Self::from_epoch_int(i128::from(int))
+                } else if let Some(int) = number.as_u64() {
+                    Self::from_epoch_int(i128::from(int))
+                } else {
+                    number.as_f64().and_then(Self::from_epoch)
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// The UTC calendar day, `YYYY-MM-DD`.
+    pub fn utc_day(self) -> String {
+        let rendered = self.to_string();
+        rendered[..10].to_owned()
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0))
+            .map_err(|_| fmt::Error)?;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second(),
+            at.nanosecond()
+        )
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Timestamp::parse_rfc3339(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid RFC 3339 timestamp {text:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_offsets_are_normalized_to_utc() {
+        let ts = Timestamp::parse_rfc3339("2016-10-06T00:17:09.669794202+02:00").unwrap();
+        assert_eq!(ts.to_string(), "2016-10-05T22:17:09.669794202Z");
+        let ts = Timestamp::parse_rfc3339("2016-10-06 00:17:09-05:30").unwrap();
+        assert_eq!(ts.to_string(), "2016-10-06T05:47:09.000000000Z");
+        let ts = Timestamp::parse_rfc3339("2026-11-27T05:00:00.1z").unwrap();
+        assert_eq!(ts.to_string(), "2026-11-27T05:00:00.100000000Z");
+    }
+
+    #[test]
+    fn rfc3339_rejects_garbage() {
+        for text in ["", "yesterday", "2026-11-27", "2026-13-01T00:00:00Z", "2026-11-27T05:00:00"] {
+            assert_eq!(Timestamp::parse_rfc3339(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn epoch_units_follow_from_magnitude() {
+        let expected = "2023-11-14T22:13:20.000000000Z";
+        for value in [1_700_000_000_i128, 1_700_000_000_000, 1_700_000_000_000_000, 1_700_000_000_000_000_000] {
+            assert_eq!(Timestamp::from_epoch_int(value).unwrap().to_string(), expected);
+        }
+        let fractional = Timestamp::from_epoch(1_700_000_000.25).unwrap();
+        assert_eq!(fractional.to_string(), "2023-11-14T22:13:20.250000000Z");
+        assert_eq!(Timestamp::from_epoch_int(0), None);
+        assert_eq!(Timestamp::from_epoch(-5.0), None);
+        assert_eq!(Timestamp::from_epoch(f64::NAN), None);
+    }
+
+    #[test]
+    fn json_values() {
+        use serde_json::json;
+        let expected = "2023-11-14T22:13:20.000000000Z";
+        for value in [json!(1_700_000_000), json!("1700000000000"), json!("2023-11-14T22:13:20Z")] {
+            assert_eq!(Timestamp::from_json(&value).unwrap().to_string(), expected);
+        }
+        assert_eq!(Timestamp::from_json(&json!(true)), None);
+        assert_eq!(Timestamp::from_json(&json!("soon")), None);
+        assert_eq!(Timestamp::from_json(&json!(u64::MAX)), None);
+    }
+
+    #[test]
+    fn serde_round_trip_keeps_nanoseconds() {
+        let ts = Timestamp::from_unix_nanos(1_764_219_600_123_456_789);
+        let json = serde_json::to_string(&ts).unwrap();
+        assert_eq!(json, "\"2025-11-27T05:00:00.123456789Z\"");
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), ts);
+        assert_eq!(ts.utc_day(), "2025-11-27");
+    }
+}

@@ -1,0 +1,98 @@
+//! The Kafka readiness check every role runs: reach the brokers, create missing topics,
+//! then keep checking so `/readyz` follows the cluster's reachability.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use super::{KafkaSettings, TopicSpec, ensure_topics, fetch_metadata};
+use crate::health::Health;
+
+/// Name of the readiness check.
+pub const CHECK: &str = "kafka";
+/// Delay before retrying an unreachable cluster.
+const RETRY_INTERVAL: Duration = Duration::from_secs(2);
+/// Delay between checks of a reachable cluster.
+const RECHECK_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Starts the probe. `topics` are created when missing if `create_topics` is set; readiness
+/// turns true once the brokers answered and every topic exists.
+pub fn spawn_probe(
+    settings: KafkaSettings,
+    topics: Vec<TopicSpec>,
+    create_topics: bool,
+    health: &Health,
+    shutdown: CancellationToken,
+    tasks: &TaskTracker,
+) -> crate::error::Result<()> {
+    let readiness = health.readiness(CHECK);
+    let admin: AdminClient<DefaultClientContext> = settings.admin().create()?;
+    let admin = Arc::new(admin);
+    tasks.spawn(async move {
+        let mut reachable = false;
+        let mut topics_ready = false;
+        loop {
+            let outcome = async {
+                let metadata = fetch_metadata(&admin, settings.request_timeout).await?;
+                if !topics_ready {
+                    if create_topics {
+                        ensure_topics(&admin, &settings, &topics).await?;
+                    } else {
+                        let missing: Vec<&str> = topics
+                            .iter()
+                            .filter(|spec| !metadata.topics().iter().any(|t| t.name() == spec.name))
+                            .map(|spec| spec.name.as_str())
+                            .collect();
+                        if !missing.is_empty() {
+                            return Err(crate::Error::KafkaRequest(format!(
+                                "missing topics {} and LOGPIPE_KAFKA_CREATE_TOPICS is false",
+                                missing.join(", ")
+                            )));
+                        }
+                    }
+                }
+                Ok::<_, crate::Error>(metadata.brokers().len())
+            }
+            .await;
+            let delay = match outcome {
+                Ok(brokers) => {
+                    topics_ready = true;
+                    if !reachable {
+                        info!(
+                            service = "kafka",
+                            bootstrap = %settings.bootstrap_servers(),
+                            brokers,
+                            "backing service reached"
+                        );
+                        reachable = true;
+                    }
+                    readiness.set_ready();
+                    RECHECK_INTERVAL
+                }
+                Err(error) => {
+                    if reachable || !readiness.detail().contains(&error.to_string()) {
+                        warn!(
+                            service = "kafka",
+                            bootstrap = %settings.bootstrap_servers(),
+                            %error,
+                            "backing service unreachable"
+                        );
+                    }
+                    reachable = false;
+                    readiness.set_not_ready(error.to_string());
+                    RETRY_INTERVAL
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! Helpers for tests across the workspace: a real tansu broker on a free loopback port,
+//! librdkafka's mock cluster for fault injection, and the shared test data.
+
+mod broker;
+mod mock;
+
+use std::path::PathBuf;
+
+pub use broker::{TestBroker, free_port};
+pub use mock::MockKafka;
+
+/// The third-party test material in `../shared/data`, beside the checkout. Panics with a
+/// clear message when it is missing.
+pub fn shared_data() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        std::env::var_os("LOGPIPE_TEST_DATA").map(PathBuf::from),
+        root.ancestors().nth(2).map(|up| up.join("shared/data")),
+        root.ancestors().nth(1).map(|up| up.join("../shared/data")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|path| path.join("MANIFEST.tsv").is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "test data not found: expected ../shared/data beside the checkout (or LOGPIPE_TEST_DATA)"
+            )
+        })
+}

@@ -1,0 +1,35 @@
+//! The indexer as a logpipe service.
+
+use axum::Router;
+use logpipe_common::config::{ConfigError, Env, SharedConfig, VarSpec};
+use logpipe_common::kafka::TopicSpec;
+use logpipe_common::service::{Service, ServiceContext};
+
+use crate::IndexerConfig;
+
+impl Service for IndexerConfig {
+    const ROLE: &'static str = "indexer";
+
+    fn vars() -> Vec<&'static VarSpec> {
+        crate::VARS.to_vec()
+    }
+
+    fn load(env: &Env, _shared: &mut SharedConfig) -> Result<Self, ConfigError> {
+        IndexerConfig::load(env)
+    }
+
+    fn effective(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    fn topics(&self, shared: &SharedConfig) -> Vec<TopicSpec> {
+        vec![
+            TopicSpec::new(&shared.topic, shared.topic_partitions),
+            TopicSpec::new(&self.dlq_topic, shared.topic_partitions),
+        ]
+    }
+
+    async fn start(self, _ctx: ServiceContext) -> anyhow::Result<Router> {
+        Ok(Router::new())
+    }
+}

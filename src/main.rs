@@ -1,0 +1,105 @@
+//! The `logpipe` binary: one subcommand per role, dispatched here and nothing else.
+
+mod standalone;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use logpipe_common::config::{Env, VarSpec, shared_vars};
+use logpipe_common::service;
+
+#[derive(Debug, Parser)]
+#[command(name = "logpipe", version, about = "Log aggregation pipeline for Kubernetes", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Tail container logs and host files on this node and ship them to Kafka.
+    Collector,
+    /// Consume events from Kafka and store them in tantivy for search.
+    Indexer,
+    /// Serve the search API, the web UI and live tail.
+    Query,
+    /// Evaluate alert rules on the event stream and call webhooks.
+    Alerting,
+    /// Search events through the query service.
+    Search {
+        /// Query in the Lucene-style search language, e.g. 'k8s.namespace:shop AND level:error'.
+        query: String,
+        /// Start of the time range: relative (15m, 24h) or RFC 3339.
+        #[arg(long, default_value = "15m")]
+        since: String,
+        /// Most events to print.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Run every role in one process, with a supervised broker unless LOGPIPE_KAFKA_BROKERS is set.
+    Standalone,
+    /// Print every configuration variable with its default and description.
+    Config {
+        /// Only the variables this role reads (shared ones included).
+        role: Option<Role>,
+        /// Print Markdown (the form of docs/configuration.md).
+        #[arg(long)]
+        markdown: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Role {
+    Collector,
+    Indexer,
+    Query,
+    Alerting,
+    Search,
+    Standalone,
+}
+
+/// Every role's variables, in the order `logpipe config` prints them.
+fn sections() -> Vec<(&'static str, Vec<&'static VarSpec>)> {
+    vec![
+        ("shared", shared_vars().to_vec()),
+        ("collector", logpipe_collector::VARS.to_vec()),
+        ("indexer", logpipe_indexer::VARS.to_vec()),
+        ("query", logpipe_query::VARS.to_vec()),
+        ("alerting", logpipe_alerting::VARS.to_vec()),
+        ("search", logpipe_query::SEARCH_VARS.to_vec()),
+        ("standalone", standalone::VARS.to_vec()),
+    ]
+}
+
+fn all_vars() -> Vec<&'static VarSpec> {
+    sections().into_iter().flat_map(|(_, vars)| vars).collect()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = Env::from_process();
+    let all = all_vars();
+    match cli.command {
+        Command::Collector => service::main::<logpipe_collector::CollectorConfig>(env, &all),
+        Command::Indexer => service::main::<logpipe_indexer::IndexerConfig>(env, &all),
+        Command::Query => service::main::<logpipe_query::QueryConfig>(env, &all),
+        Command::Alerting => service::main::<logpipe_alerting::AlertingConfig>(env, &all),
+        Command::Standalone => service::main::<standalone::Standalone>(env, &all),
+        Command::Search { query, since, limit } => {
+            logpipe_query::run_search(&env, &logpipe_query::SearchArgs { query, since, limit })
+        }
+        Command::Config { role, markdown } => {
+            let wanted = role.map(|role| format!("{role:?}").to_lowercase());
+            let chosen = sections().into_iter().filter(|(name, _)| match &wanted {
+                None => true,
+                Some(role) if role == "standalone" => *name != "search",
+                Some(role) if role == "search" => *name == "search",
+                Some(role) => *name == "shared" || name == role,
+            });
+            for (name, vars) in chosen {
+                print!("{}", logpipe_common::config::render_section(name, &vars, markdown));
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Roles as processes against a real broker: startup lines, ops endpoints, SIGTERM.
+
+use std::time::{Duration, Instant};
+
+use logpipe_common::broker::locate_tansu;
+use logpipe_common::testkit::TestBroker;
+use nix::sys::signal::Signal;
+
+use crate::util::{Running, get, wait_for_status};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The bound DESIGN.md sets for exiting after SIGTERM.
+const EXIT_AFTER_SIGTERM: Duration = Duration::from_secs(10);
+
+fn stop_within_bound(process: &mut Running) {
+    let asked = Instant::now();
+    process.signal(Signal::SIGTERM);
+    let status = process.wait(EXIT_AFTER_SIGTERM).expect("exited within 10 s of SIGTERM");
+    assert_eq!(status.code(), Some(0), "after {:?}", asked.elapsed());
+    process.wait_for_message("stopped", Duration::from_secs(1));
+}
+
+#[test]
+fn every_role_starts_reports_readiness_and_stops_on_sigterm() {
+    let broker = TestBroker::start().unwrap();
+    let bootstrap = broker.bootstrap();
+    for role in ["collector", "indexer", "query", "alerting"] {
+        let data = tempfile::tempdir().unwrap();
+        let mut process = Running::start(
+            &[role],
+            &[
+                ("LOGPIPE_KAFKA_BROKERS", &bootstrap),
+                ("LOGPIPE_DATA_DIR", data.path().to_str().unwrap()),
+                ("LOGPIPE_LISTEN_ADDRESS", "127.0.0.1"),
+                ("PORT", "0"),
+                ("LOGPIPE_KAFKA_BROKER", "typo"),
+                ("LOGPIPE_KAFKA_PROPERTY_sasl.password", "hunter2"),
+            ],
+        );
+        let config = process.wait_for_message("effective configuration", Duration::from_secs(10));
+        assert_eq!(config["role"], role);
+        let shown: serde_json::Value = serde_json::from_str(config["config"].as_str().unwrap()).unwrap();
+        assert_eq!(shown["shared"]["kafka"]["brokers"][0], bootstrap.as_str());
+        assert_eq!(shown["shared"]["kafka"]["properties"]["sasl.password"], "***");
+        let warning = process.wait_for_message("unknown configuration variable", Duration::from_secs(5));
+        assert_eq!(warning["variable"], "LOGPIPE_KAFKA_BROKER");
+        assert_eq!(warning["closest"], "LOGPIPE_KAFKA_BROKERS");
+
+        let port = process.port();
+        assert_eq!(get(port, "/healthz").0, 200);
+        wait_for_status(port, "/readyz", 200, READY_TIMEOUT);
+        let reached = process.wait_for_message("backing service reached", Duration::from_secs(1));
+        assert_eq!(reached["service"], "kafka");
+        let (status, metrics) = get(port, "/metrics");
+        assert_eq!(status, 200);
+        assert!(metrics.is_empty() || metrics.contains("# TYPE") || metrics.lines().all(|l| !l.is_empty()));
+        stop_within_bound(&mut process);
+        let all = serde_json::to_string(&process.lines()).unwrap();
+        assert!(!all.contains("hunter2"), "secret in logs");
+    }
+}
+
+#[test]
+fn role_is_not_ready_while_the_broker_is_unreachable() {
+    let mut broker = TestBroker::start().unwrap();
+    let bootstrap = broker.bootstrap();
+    broker.stop();
+    let data = tempfile::tempdir().unwrap();
+    let mut process = Running::start(
+        &["indexer"],
+        &[
+            ("LOGPIPE_KAFKA_BROKERS", &bootstrap),
+            ("LOGPIPE_KAFKA_REQUEST_TIMEOUT_MS", "1000"),
+            ("LOGPIPE_DATA_DIR", data.path().to_str().unwrap()),
+            ("PORT", "0"),
+        ],
+    );
+    let port = process.port();
+    assert_eq!(get(port, "/healthz").0, 200, "alive without its broker");
+    let body = wait_for_status(port, "/readyz", 503, READY_TIMEOUT);
+    assert!(body.contains("kafka"), "{body}");
+    process.wait_for_message("backing service unreachable", READY_TIMEOUT);
+    broker.restart().unwrap();
+    wait_for_status(port, "/readyz", 200, READY_TIMEOUT);
+    stop_within_bound(&mut process);
+}
+
+#[test]
+fn standalone_supervises_its_broker_and_stops_on_sigterm() {
+    let tansu = locate_tansu(None).expect("tansu installed (./dev setup)");
+    let data = tempfile::tempdir().unwrap();
+    let broker_port = logpipe_common::testkit::free_port().unwrap().to_string();
+    let mut process = Running::start(
+        &["standalone"],
+        &[
+            ("LOGPIPE_DATA_DIR", data.path().to_str().unwrap()),
+            ("LOGPIPE_STANDALONE_TANSU_BIN", tansu.to_str().unwrap()),
+            ("LOGPIPE_STANDALONE_BROKER_PORT", &broker_port),
+            ("PORT", "0"),
+        ],
+    );
+    process.wait_for_message("effective configuration", Duration::from_secs(10));
+    let started = process.wait_for_message("supervised broker started", READY_TIMEOUT);
+    assert_eq!(started["bootstrap"], format!("127.0.0.1:{broker_port}"));
+    let port = process.port();
+    assert_eq!(get(port, "/healthz").0, 200);
+    wait_for_status(port, "/readyz", 200, READY_TIMEOUT);
+    process.wait_for_message("backing service reached", Duration::from_secs(1));
+    assert!(data.path().join("broker/tansu.db").exists());
+    stop_within_bound(&mut process);
+    process.wait_for_message("supervised broker stopped", Duration::from_secs(1));
+}
