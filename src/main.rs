@@ -85,9 +85,18 @@ fn main() -> ExitCode {
         Command::Query => service::main::<logpipe_query::QueryConfig>(env, &all),
         Command::Alerting => service::main::<logpipe_alerting::AlertingConfig>(env, &all),
         Command::Standalone => service::main::<standalone::Standalone>(env, &all),
-        Command::Search { query, since, limit } => {
-            logpipe_query::run_search(&env, &logpipe_query::SearchArgs { query, since, limit })
-        }
+        Command::Search {
+            query,
+            since,
+            limit,
+        } => logpipe_query::run_search(
+            &env,
+            &logpipe_query::SearchArgs {
+                query,
+                since,
+                limit,
+            },
+        ),
         Command::Config { role, markdown } => {
             let wanted = role.map(|role| format!("{role:?}").to_lowercase());
             let chosen = sections().into_iter().filter(|(name, _)| match &wanted {
@@ -97,7 +106,10 @@ fn main() -> ExitCode {
                 Some(role) => *name == "shared" || name == role,
             });
             for (name, vars) in chosen {
-                print!("{}", logpipe_common::config::render_section(name, &vars, markdown));
+                print!(
+                    "{}",
+                    logpipe_common::config::render_section(name, &vars, markdown)
+                );
             }
             ExitCode::SUCCESS
         }

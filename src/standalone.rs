@@ -143,10 +143,9 @@ async fn supervise_broker(
     let binary = locate_tansu(config.binary.as_deref())
         .context("the standalone broker needs tansu; or set LOGPIPE_KAFKA_BROKERS")?;
     let mut process = BrokerProcess::new(binary.clone(), config.dir.clone(), config.port);
-    let mut process = tokio::task::spawn_blocking(move || {
-        process.start(BROKER_START_TIMEOUT).map(|()| process)
-    })
-    .await??;
+    let mut process =
+        tokio::task::spawn_blocking(move || process.start(BROKER_START_TIMEOUT).map(|()| process))
+            .await??;
     info!(
         service = "tansu",
         bootstrap = %process.bootstrap(),

@@ -15,7 +15,9 @@ const EXIT_AFTER_SIGTERM: Duration = Duration::from_secs(10);
 fn stop_within_bound(process: &mut Running) {
     let asked = Instant::now();
     process.signal(Signal::SIGTERM);
-    let status = process.wait(EXIT_AFTER_SIGTERM).expect("exited within 10 s of SIGTERM");
+    let status = process
+        .wait(EXIT_AFTER_SIGTERM)
+        .expect("exited within 10 s of SIGTERM");
     assert_eq!(status.code(), Some(0), "after {:?}", asked.elapsed());
     process.wait_for_message("stopped", Duration::from_secs(1));
 }
@@ -39,10 +41,15 @@ fn every_role_starts_reports_readiness_and_stops_on_sigterm() {
         );
         let config = process.wait_for_message("effective configuration", Duration::from_secs(10));
         assert_eq!(config["role"], role);
-        let shown: serde_json::Value = serde_json::from_str(config["config"].as_str().unwrap()).unwrap();
+        let shown: serde_json::Value =
+            serde_json::from_str(config["config"].as_str().unwrap()).unwrap();
         assert_eq!(shown["shared"]["kafka"]["brokers"][0], bootstrap.as_str());
-        assert_eq!(shown["shared"]["kafka"]["properties"]["sasl.password"], "***");
-        let warning = process.wait_for_message("unknown configuration variable", Duration::from_secs(5));
+        assert_eq!(
+            shown["shared"]["kafka"]["properties"]["sasl.password"],
+            "***"
+        );
+        let warning =
+            process.wait_for_message("unknown configuration variable", Duration::from_secs(5));
         assert_eq!(warning["variable"], "LOGPIPE_KAFKA_BROKER");
         assert_eq!(warning["closest"], "LOGPIPE_KAFKA_BROKERS");
 
@@ -53,7 +60,11 @@ fn every_role_starts_reports_readiness_and_stops_on_sigterm() {
         assert_eq!(reached["service"], "kafka");
         let (status, metrics) = get(port, "/metrics");
         assert_eq!(status, 200);
-        assert!(metrics.is_empty() || metrics.contains("# TYPE") || metrics.lines().all(|l| !l.is_empty()));
+        assert!(
+            metrics.is_empty()
+                || metrics.contains("# TYPE")
+                || metrics.lines().all(|l| !l.is_empty())
+        );
         stop_within_bound(&mut process);
         let all = serde_json::to_string(&process.lines()).unwrap();
         assert!(!all.contains("hunter2"), "secret in logs");

@@ -58,13 +58,22 @@ impl Running {
     }
 
     /// Waits for a log line matching `predicate`.
-    pub fn wait_for(&self, what: &str, timeout: Duration, predicate: impl Fn(&Value) -> bool) -> Value {
+    pub fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        predicate: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(line) = self.lines().into_iter().find(|line| predicate(line)) {
                 return line;
             }
-            assert!(Instant::now() < deadline, "no {what} log line within {timeout:?}; got:\n{:#?}", self.lines());
+            assert!(
+                Instant::now() < deadline,
+                "no {what} log line within {timeout:?}; got:\n{:#?}",
+                self.lines()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -118,7 +127,10 @@ pub fn wait_for_status(port: u16, path: &str, status: u16, timeout: Duration) ->
         if got == status {
             return body;
         }
-        assert!(Instant::now() < deadline, "{path} answered {got} {body} after {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{path} answered {got} {body} after {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -9,7 +9,7 @@ pub const PODS_DIR: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_PODS_DIR",
     Kind::Path,
     Some("/var/log/pods"),
-    "Directory of container logs in the kubelet layout <namespace>_<pod>_<uid>/<container>/<n>.log.",
+    "Directory of container logs in the kubelet layout `<namespace>_<pod>_<uid>/<container>/<n>.log`.",
 );
 
 pub const VARS: [&VarSpec; 1] = [&PODS_DIR];

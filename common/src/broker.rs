@@ -25,7 +25,10 @@ pub fn locate_tansu(explicit: Option<&Path>) -> Result<PathBuf> {
         return if path.is_file() {
             Ok(path.to_owned())
         } else {
-            Err(Error::Broker(format!("tansu executable {} not found", path.display())))
+            Err(Error::Broker(format!(
+                "tansu executable {} not found",
+                path.display()
+            )))
         };
     }
     let on_path = std::env::var_os("PATH")
@@ -94,7 +97,13 @@ impl BrokerProcess {
         // The SQLite path is relative to the working directory.
         let child = Command::new(&self.binary)
             .current_dir(&self.dir)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             .args(["--storage-engine", "sqlite://tansu.db"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -143,7 +152,9 @@ impl BrokerProcess {
             let remaining = deadline.saturating_duration_since(Instant::now());
             match consumer.fetch_metadata(None, remaining.min(Duration::from_secs(2))) {
                 Ok(_) => return Ok(()),
-                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
                 Err(_) => return Err(self.timeout(timeout)),
             }
         }
@@ -151,7 +162,11 @@ impl BrokerProcess {
 
     fn timeout(&self, timeout: Duration) -> Error {
         Error::Timeout {
-            what: format!("tansu on port {} (log: {})", self.port, self.log_path().display()),
+            what: format!(
+                "tansu on port {} (log: {})",
+                self.port,
+                self.log_path().display()
+            ),
             timeout_ms: timeout.as_millis(),
         }
     }

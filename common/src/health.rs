@@ -61,7 +61,9 @@ impl Health {
 
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves only plain data behind; keep serving it.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Registers a readiness check, not ready until told otherwise.
@@ -107,7 +109,11 @@ impl Health {
             .checks
             .iter()
             .map(|(name, check)| {
-                let shown = if check.ready { "ok".to_owned() } else { check.detail.clone() };
+                let shown = if check.ready {
+                    "ok".to_owned()
+                } else {
+                    check.detail.clone()
+                };
                 (name.clone(), shown)
             })
             .collect();

@@ -64,7 +64,10 @@ impl ServiceContext {
     }
 
     pub fn failed(&self) -> bool {
-        self.failure.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
     }
 }
 
@@ -115,7 +118,10 @@ pub fn main<S: Service>(env: Env, all_vars: &[&VarSpec]) -> ExitCode {
         config = %json!({"shared": &shared, S::ROLE: config.effective()}),
         "effective configuration"
     );
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             error!(%error, "failed to start the async runtime");
@@ -138,6 +144,8 @@ pub fn load<S: Service>(env: &Env) -> Result<(SharedConfig, S), ConfigError> {
 async fn serve<S: Service>(config: S, shared: SharedConfig) -> ExitCode {
     // Installed before any role code runs, so no metric is recorded into the void.
     ops::metrics_handle();
+    metrics::gauge!("logpipe_build_info", "version" => env!("CARGO_PKG_VERSION"), "role" => S::ROLE)
+        .set(1.0);
     let ctx = ServiceContext::new(shared.clone());
     if let Err(error) = shutdown::cancel_on_signal(ctx.shutdown.clone()) {
         error!(%error, "failed to install signal handlers");
@@ -186,7 +194,10 @@ async fn serve<S: Service>(config: S, shared: SharedConfig) -> ExitCode {
     ctx.shutdown.cancelled().await;
     ctx.health.set_shutting_down();
     let drained = shutdown::drain(&ctx.tasks, shared.shutdown_grace).await;
-    if tokio::time::timeout(SERVER_CLOSE_GRACE, server).await.is_err() {
+    if tokio::time::timeout(SERVER_CLOSE_GRACE, server)
+        .await
+        .is_err()
+    {
         warn!("http connections still open at exit");
     }
     if ctx.failed() {

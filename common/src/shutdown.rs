@@ -64,6 +64,9 @@ mod tests {
 
         let stuck = TaskTracker::new();
         stuck.spawn(std::future::pending::<()>());
-        assert_eq!(drain(&stuck, Duration::from_millis(20)).await, Drained::TimedOut);
+        assert_eq!(
+            drain(&stuck, Duration::from_millis(20)).await,
+            Drained::TimedOut
+        );
     }
 }

@@ -18,7 +18,11 @@ fn round_trips(event: &LogEvent) {
 #[test]
 fn fluent_bit_container_logs() {
     let lines = lines_under(&shared_data().join("fluent-bit-k8s-testdata/log"), ".log");
-    assert!(lines.len() >= 50, "expected the fluent-bit test logs, found {}", lines.len());
+    assert!(
+        lines.len() >= 50,
+        "expected the fluent-bit test logs, found {}",
+        lines.len()
+    );
     let (mut structured, mut plain) = (0, 0);
     for (offset, (file, line)) in lines.iter().enumerate() {
         let docker: Value = serde_json::from_slice(line).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -33,9 +37,23 @@ fn fluent_bit_container_logs() {
                 // Every field of the application's object survives: consumed into ts,
                 // level or message, or kept in attributes.
                 for key in object.keys() {
-                    let consumed = ["ts", "time", "timestamp", "@timestamp", "level", "lvl", "severity", "msg", "message", "log"]
-                        .contains(&key.as_str());
-                    assert!(consumed || event.attributes.contains_key(key), "{file}: lost {key}");
+                    let consumed = [
+                        "ts",
+                        "time",
+                        "timestamp",
+                        "@timestamp",
+                        "level",
+                        "lvl",
+                        "severity",
+                        "msg",
+                        "message",
+                        "log",
+                    ]
+                    .contains(&key.as_str());
+                    assert!(
+                        consumed || event.attributes.contains_key(key),
+                        "{file}: lost {key}"
+                    );
                 }
             }
             _ => {
@@ -46,7 +64,10 @@ fn fluent_bit_container_logs() {
             }
         }
     }
-    assert!(structured > 0 && plain > 0, "structured {structured}, plain {plain}");
+    assert!(
+        structured > 0 && plain > 0,
+        "structured {structured}, plain {plain}"
+    );
 }
 
 /// Kubernetes audit events from the API server's audit log: the audit `level`
@@ -55,16 +76,26 @@ fn fluent_bit_container_logs() {
 #[test]
 fn kubernetes_audit_events() {
     let lines = lines_under(&shared_data().join("falco-k8s-audit/trace_files"), ".json");
-    assert!(lines.len() >= 47, "expected the falco audit traces, found {}", lines.len());
+    assert!(
+        lines.len() >= 47,
+        "expected the falco audit traces, found {}",
+        lines.len()
+    );
     for (offset, (file, line)) in lines.iter().enumerate() {
         let event = LogEvent::from_raw(host_file_record(line, "kube-audit", offset as u64));
         round_trips(&event);
         let original: Value = serde_json::from_slice(line).unwrap();
-        if original["apiVersion"].as_str().is_some_and(|api| api.starts_with("audit.k8s.io/")) {
+        if original["apiVersion"]
+            .as_str()
+            .is_some_and(|api| api.starts_with("audit.k8s.io/"))
+        {
             assert_eq!(event.level, Level::Unknown, "{file}");
             assert_eq!(event.attributes["level"], original["level"], "{file}");
             assert_eq!(event.attributes["auditID"], original["auditID"], "{file}");
-            assert_eq!(event.attributes["objectRef"], original["objectRef"], "{file}");
+            assert_eq!(
+                event.attributes["objectRef"], original["objectRef"],
+                "{file}"
+            );
             // Older audit events carry a top-level `timestamp`, which wins as DESIGN.md
             // orders the fields; otherwise the time the request was received.
             let expected = Timestamp::from_json(&original["timestamp"])
@@ -83,7 +114,11 @@ fn nginx_nested_json_documents() {
     let path = shared_data().join("elastic-examples/nginxplus_json_logs.jsonl");
     let text = std::fs::read(&path).unwrap();
     let mut count = 0;
-    for (offset, line) in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+    for (offset, line) in text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
         let original: Value = serde_json::from_slice(line).unwrap();
         let event = LogEvent::from_raw(container_record(line, None, offset as u64));
         round_trips(&event);
@@ -101,7 +136,10 @@ fn nginx_nested_json_documents() {
 #[test]
 fn apache_access_log_lines_are_kept_whole() {
     let text = std::fs::read(shared_data().join("elastic-examples/apache_logs")).unwrap();
-    let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&[u8]> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     assert!(lines.len() >= 10_000, "{}", lines.len());
     for (offset, line) in lines.iter().enumerate() {
         let event = LogEvent::from_raw(container_record(line, None, offset as u64));

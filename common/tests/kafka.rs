@@ -31,7 +31,10 @@ fn event(n: usize) -> LogEvent {
 async fn smoke_10k_events_through_tansu() {
     let broker = TestBroker::start().expect("start tansu (run ./dev setup to install it)");
     let settings = broker.settings();
-    broker.create_topics(&[TopicSpec::new("logs", 3)]).await.unwrap();
+    broker
+        .create_topics(&[TopicSpec::new("logs", 3)])
+        .await
+        .unwrap();
 
     let producer: FutureProducer = settings.producer().create().unwrap();
     let mut sent = HashSet::new();
@@ -42,12 +45,23 @@ async fn smoke_10k_events_through_tansu() {
         let key = event.kafka_key();
         let value = serde_json::to_vec(&event).unwrap();
         let record = FutureRecord::to("logs").key(&key).payload(&value);
-        deliveries.push(producer.send_result(record).map_err(|(error, _)| error).unwrap());
+        deliveries.push(
+            producer
+                .send_result(record)
+                .map_err(|(error, _)| error)
+                .unwrap(),
+        );
     }
     for delivery in deliveries {
-        delivery.await.unwrap().map_err(|(error, _)| error).expect("delivery");
+        delivery
+            .await
+            .unwrap()
+            .map_err(|(error, _)| error)
+            .expect("delivery");
     }
-    producer.flush(Timeout::After(Duration::from_secs(30))).unwrap();
+    producer
+        .flush(Timeout::After(Duration::from_secs(30)))
+        .unwrap();
     assert_eq!(sent.len(), SMOKE_EVENTS);
 
     let consumer: StreamConsumer = settings.consumer("logpipe-smoke").create().unwrap();
@@ -56,8 +70,14 @@ async fn smoke_10k_events_through_tansu() {
     let mut messages = 0;
     let deadline = Instant::now() + Duration::from_secs(120);
     while received.len() < SMOKE_EVENTS {
-        assert!(Instant::now() < deadline, "received {} of {SMOKE_EVENTS}; broker log:\n{}", received.len(), broker.log());
-        let Ok(message) = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await else {
+        assert!(
+            Instant::now() < deadline,
+            "received {} of {SMOKE_EVENTS}; broker log:\n{}",
+            received.len(),
+            broker.log()
+        );
+        let Ok(message) = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await
+        else {
             continue;
         };
         let message = message.unwrap();
@@ -84,7 +104,10 @@ async fn ensure_topics_creates_only_missing_topics() {
     assert_eq!(created.len(), 2, "{created:?}");
     let again = ensure_topics(&admin, &settings, &topics).await.unwrap();
     assert!(again.is_empty(), "{again:?}");
-    let metadata = admin.inner().fetch_metadata(Some("logs"), Duration::from_secs(10)).unwrap();
+    let metadata = admin
+        .inner()
+        .fetch_metadata(Some("logs"), Duration::from_secs(10))
+        .unwrap();
     assert_eq!(metadata.topics()[0].partitions().len(), 2);
 }
 
@@ -97,7 +120,10 @@ async fn producer_survives_broker_outage_without_loss() {
     let producer: FutureProducer = mock.settings().producer().create().unwrap();
     // Warm up: metadata known, connection established.
     producer
-        .send(FutureRecord::to("logs").key("k").payload("warm"), Duration::from_secs(5))
+        .send(
+            FutureRecord::to("logs").key("k").payload("warm"),
+            Duration::from_secs(5),
+        )
         .await
         .unwrap();
 
@@ -112,11 +138,20 @@ async fn producer_survives_broker_outage_without_loss() {
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(producer.in_flight_count(), 100, "all held while the broker is down");
+    assert_eq!(
+        producer.in_flight_count(),
+        100,
+        "all held while the broker is down"
+    );
 
     mock.broker_up(1).unwrap();
     for delivery in deliveries {
-        let result = tokio::time::timeout(Duration::from_secs(60), delivery).await.unwrap().unwrap();
-        result.map_err(|(error, _)| error).expect("delivered after the outage");
+        let result = tokio::time::timeout(Duration::from_secs(60), delivery)
+            .await
+            .unwrap()
+            .unwrap();
+        result
+            .map_err(|(error, _)| error)
+            .expect("delivered after the outage");
     }
 }

@@ -3,7 +3,11 @@
 use logpipe_common::{K8s, RawRecord, Source, SourceKind, Stream, Timestamp};
 
 /// A raw record as the collector would build it for a container log line.
-pub fn container_record<'a>(payload: &'a [u8], runtime_ts: Option<Timestamp>, offset: u64) -> RawRecord<'a> {
+pub fn container_record<'a>(
+    payload: &'a [u8],
+    runtime_ts: Option<Timestamp>,
+    offset: u64,
+) -> RawRecord<'a> {
     RawRecord {
         payload,
         runtime_ts,

@@ -31,7 +31,9 @@ impl SearchConfig {
     pub fn load(env: &Env) -> Result<Self, ConfigError> {
         Ok(SearchConfig {
             url: env.url(&SEARCH_URL)?,
-            token: env.text_opt(&SEARCH_TOKEN)?.filter(|token| !token.is_empty()),
+            token: env
+                .text_opt(&SEARCH_TOKEN)?
+                .filter(|token| !token.is_empty()),
         })
     }
 }
@@ -56,7 +58,10 @@ pub fn run_search(env: &Env, args: &SearchArgs) -> ExitCode {
 }
 
 fn search(config: &SearchConfig, args: &SearchArgs) -> anyhow::Result<()> {
-    let endpoint = config.url.join("api/v1/search").context("building the search URL")?;
+    let endpoint = config
+        .url
+        .join("api/v1/search")
+        .context("building the search URL")?;
     let client = reqwest::blocking::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
@@ -80,7 +85,9 @@ fn search(config: &SearchConfig, args: &SearchArgs) -> anyhow::Result<()> {
         let reason = body["error"].as_str().unwrap_or("no reason given");
         anyhow::bail!("{endpoint} answered {status}: {reason}");
     }
-    let hits = body["hits"].as_array().context("the answer has no hits array")?;
+    let hits = body["hits"]
+        .as_array()
+        .context("the answer has no hits array")?;
     let mut out = std::io::stdout().lock();
     for hit in hits {
         writeln!(out, "{hit}")?;

@@ -88,21 +88,28 @@ impl Env {
 
     /// The value to parse: the variable's, else the declared default.
     fn value(&self, spec: &VarSpec) -> Option<&str> {
-        self.vars.get(spec.name).map(String::as_str).or(spec.default)
+        self.vars
+            .get(spec.name)
+            .map(String::as_str)
+            .or(spec.default)
     }
 
     fn invalid(spec: &VarSpec, value: &str) -> ConfigError {
         ConfigError::Invalid {
             var: spec.name.to_owned(),
-            value: if spec.secret { "***".to_owned() } else { value.to_owned() },
-            expected: spec.kind.expected(),
+            value: if spec.secret {
+                "***".to_owned()
+            } else {
+                value.to_owned()
+            },
+            expected: spec.expected(),
         }
     }
 
     fn required<'a>(&'a self, spec: &VarSpec) -> Result<&'a str, ConfigError> {
         self.value(spec).ok_or_else(|| ConfigError::Missing {
             var: spec.name.to_owned(),
-            expected: spec.kind.expected(),
+            expected: spec.expected(),
         })
     }
 
@@ -115,20 +122,26 @@ impl Env {
         assert!(kind_matches, "{} is declared as {:?}", spec.name, spec.kind);
         match self.value(spec) {
             None => Ok(None),
-            Some(value) => parse(value).map(Some).ok_or_else(|| Self::invalid(spec, value)),
+            Some(value) => parse(value)
+                .map(Some)
+                .ok_or_else(|| Self::invalid(spec, value)),
         }
     }
 
     fn require<T>(&self, spec: &VarSpec, parsed: Option<T>) -> Result<T, ConfigError> {
         match parsed {
             Some(value) => Ok(value),
-            None => self.required(spec).map(|_| unreachable!("a value parses or errors")),
+            None => self
+                .required(spec)
+                .map(|_| unreachable!("a value parses or errors")),
         }
     }
 
     /// Text; `None` when unset without default.
     pub fn text_opt(&self, spec: &VarSpec) -> Result<Option<String>, ConfigError> {
-        self.parse(spec, spec.kind == Kind::Text, |value| Some(value.to_owned()))
+        self.parse(spec, spec.kind == Kind::Text, |value| {
+            Some(value.to_owned())
+        })
     }
 
     /// Non-empty text.
@@ -172,7 +185,9 @@ impl Env {
     }
 
     pub fn port(&self, spec: &VarSpec) -> Result<u16, ConfigError> {
-        let parsed = self.parse(spec, spec.kind == Kind::Port, |value| value.trim().parse().ok())?;
+        let parsed = self.parse(spec, spec.kind == Kind::Port, |value| {
+            value.trim().parse().ok()
+        })?;
         self.require(spec, parsed)
     }
 
@@ -199,13 +214,19 @@ impl Env {
             panic!("{} is declared as {:?}", spec.name, spec.kind);
         };
         let parsed = self.parse(spec, true, |value| {
-            value.trim().parse::<i64>().ok().filter(|n| (min..=max).contains(n))
+            value
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
         })?;
         self.require(spec, parsed)
     }
 
     pub fn ip_addr(&self, spec: &VarSpec) -> Result<IpAddr, ConfigError> {
-        let parsed = self.parse(spec, spec.kind == Kind::IpAddr, |value| value.trim().parse().ok())?;
+        let parsed = self.parse(spec, spec.kind == Kind::IpAddr, |value| {
+            value.trim().parse().ok()
+        })?;
         self.require(spec, parsed)
     }
 
@@ -263,7 +284,10 @@ fn parse_size(value: &str) -> Option<u64> {
     if let Ok(bytes) = value.parse::<u64>() {
         return Some(bytes);
     }
-    value.parse::<bytesize::ByteSize>().ok().map(|size| size.as_u64())
+    value
+        .parse::<bytesize::ByteSize>()
+        .ok()
+        .map(|size| size.as_u64())
 }
 
 fn parse_url(value: &str) -> Option<url::Url> {
@@ -280,7 +304,10 @@ fn parse_bool(value: &str) -> Option<bool> {
 }
 
 fn parse_list(value: &str) -> Option<Vec<String>> {
-    let items: Vec<String> = value.split(',').map(|item| item.trim().to_owned()).collect();
+    let items: Vec<String> = value
+        .split(',')
+        .map(|item| item.trim().to_owned())
+        .collect();
     (!items.iter().any(String::is_empty)).then_some(items)
 }
 
@@ -306,7 +333,12 @@ mod tests {
     const PORT: VarSpec = VarSpec::new("PORT", Kind::Port, Some("8080"), "");
     const BOOL: VarSpec = VarSpec::new("LOGPIPE_T_ENABLED", Kind::Bool, Some("true"), "");
     const LIST: VarSpec = VarSpec::new("LOGPIPE_T_ITEMS", Kind::List, None, "");
-    const BROKERS: VarSpec = VarSpec::new("LOGPIPE_T_BROKERS", Kind::HostPorts, Some("127.0.0.1:9092"), "");
+    const BROKERS: VarSpec = VarSpec::new(
+        "LOGPIPE_T_BROKERS",
+        Kind::HostPorts,
+        Some("127.0.0.1:9092"),
+        "",
+    );
     const SECRET: VarSpec = VarSpec::new("LOGPIPE_T_PORT_SECRET", Kind::Port, None, "").secret();
 
     fn env(pairs: &[(&str, &str)]) -> Env {
@@ -323,12 +355,33 @@ mod tests {
 
     #[test]
     fn duration() {
-        assert_eq!(env(&[]).duration(&DURATION).unwrap(), Duration::from_secs(10));
-        assert_eq!(env(&[("LOGPIPE_T_GRACE", "1m30s")]).duration(&DURATION).unwrap(), Duration::from_secs(90));
-        assert_eq!(env(&[("LOGPIPE_T_INTERVAL_MS", "250")]).duration(&DURATION_MS).unwrap(), Duration::from_millis(250));
-        assert_eq!(env(&[("LOGPIPE_T_INTERVAL_MS", "2s")]).duration(&DURATION_MS).unwrap(), Duration::from_secs(2));
+        assert_eq!(
+            env(&[]).duration(&DURATION).unwrap(),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            env(&[("LOGPIPE_T_GRACE", "1m30s")])
+                .duration(&DURATION)
+                .unwrap(),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            env(&[("LOGPIPE_T_INTERVAL_MS", "250")])
+                .duration(&DURATION_MS)
+                .unwrap(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            env(&[("LOGPIPE_T_INTERVAL_MS", "2s")])
+                .duration(&DURATION_MS)
+                .unwrap(),
+            Duration::from_secs(2)
+        );
         let message = invalid_var(env(&[("LOGPIPE_T_GRACE", "10")]).duration(&DURATION));
-        assert_eq!(message, "invalid LOGPIPE_T_GRACE=\"10\": expected a duration such as 500ms, 10s, 2m or 1h30m");
+        assert_eq!(
+            message,
+            "invalid LOGPIPE_T_GRACE=\"10\": expected a duration such as 500ms, 10s, 2m or 1h30m"
+        );
         invalid_var(env(&[("LOGPIPE_T_GRACE", "soon")]).duration(&DURATION));
         let missing = env(&[]).duration(&DURATION_MS).unwrap_err();
         assert!(matches!(missing, ConfigError::Missing { .. }));
@@ -337,21 +390,40 @@ mod tests {
     #[test]
     fn size() {
         assert_eq!(env(&[]).size(&SIZE).unwrap(), 1 << 20);
-        assert_eq!(env(&[("LOGPIPE_T_MAX_BYTES", "64KiB")]).size(&SIZE).unwrap(), 65_536);
-        assert_eq!(env(&[("LOGPIPE_T_MAX_BYTES", "10MB")]).size(&SIZE).unwrap(), 10_000_000);
-        assert_eq!(env(&[("LOGPIPE_T_MAX_BYTES", "512")]).size(&SIZE).unwrap(), 512);
+        assert_eq!(
+            env(&[("LOGPIPE_T_MAX_BYTES", "64KiB")])
+                .size(&SIZE)
+                .unwrap(),
+            65_536
+        );
+        assert_eq!(
+            env(&[("LOGPIPE_T_MAX_BYTES", "10MB")]).size(&SIZE).unwrap(),
+            10_000_000
+        );
+        assert_eq!(
+            env(&[("LOGPIPE_T_MAX_BYTES", "512")]).size(&SIZE).unwrap(),
+            512
+        );
         let message = invalid_var(env(&[("LOGPIPE_T_MAX_BYTES", "lots")]).size(&SIZE));
-        assert!(message.contains("LOGPIPE_T_MAX_BYTES=\"lots\""), "{message}");
+        assert!(
+            message.contains("LOGPIPE_T_MAX_BYTES=\"lots\""),
+            "{message}"
+        );
         invalid_var(env(&[("LOGPIPE_T_MAX_BYTES", "-1")]).size(&SIZE));
     }
 
     #[test]
     fn url() {
-        let parsed = env(&[("LOGPIPE_T_URL", "http://127.0.0.1:8080/")]).url(&URL).unwrap();
+        let parsed = env(&[("LOGPIPE_T_URL", "http://127.0.0.1:8080/")])
+            .url(&URL)
+            .unwrap();
         assert_eq!(parsed.port(), Some(8080));
         for bad in ["127.0.0.1:8080", "ftp://host/", "http://", "not a url"] {
             let message = invalid_var(env(&[("LOGPIPE_T_URL", bad)]).url(&URL));
-            assert!(message.contains("expected an absolute http:// or https:// URL"), "{message}");
+            assert!(
+                message.contains("expected an absolute http:// or https:// URL"),
+                "{message}"
+            );
         }
     }
 
@@ -360,7 +432,10 @@ mod tests {
         assert_eq!(env(&[]).port(&PORT).unwrap(), 8080);
         assert_eq!(env(&[("PORT", "0")]).port(&PORT).unwrap(), 0);
         let message = invalid_var(env(&[("PORT", "abc")]).port(&PORT));
-        assert_eq!(message, "invalid PORT=\"abc\": expected a TCP port number from 0 to 65535");
+        assert_eq!(
+            message,
+            "invalid PORT=\"abc\": expected a TCP port number from 0 to 65535"
+        );
         invalid_var(env(&[("PORT", "65536")]).port(&PORT));
     }
 
@@ -375,12 +450,17 @@ mod tests {
 
     #[test]
     fn list() {
-        assert_eq!(env(&[("LOGPIPE_T_ITEMS", "a, b,c")]).list(&LIST).unwrap(), ["a", "b", "c"]);
+        assert_eq!(
+            env(&[("LOGPIPE_T_ITEMS", "a, b,c")]).list(&LIST).unwrap(),
+            ["a", "b", "c"]
+        );
         invalid_var(env(&[("LOGPIPE_T_ITEMS", "")]).list(&LIST));
         invalid_var(env(&[("LOGPIPE_T_ITEMS", "a,,b")]).list(&LIST));
         assert_eq!(env(&[]).host_ports(&BROKERS).unwrap(), ["127.0.0.1:9092"]);
         assert_eq!(
-            env(&[("LOGPIPE_T_BROKERS", "kafka-0.kafka:9092,[::1]:9093")]).host_ports(&BROKERS).unwrap(),
+            env(&[("LOGPIPE_T_BROKERS", "kafka-0.kafka:9092,[::1]:9093")])
+                .host_ports(&BROKERS)
+                .unwrap(),
             ["kafka-0.kafka:9092", "[::1]:9093"]
         );
         for bad in ["", "kafka", "kafka:abc", "kafka:0", "a:1,"] {
@@ -409,8 +489,14 @@ mod tests {
         assert_eq!(
             unknown,
             [
-                UnknownVar { name: "LOGPIPE_SOMETHING_ELSE_ENTIRELY".into(), closest: None },
-                UnknownVar { name: "LOGPIPE_T_BROKER".into(), closest: Some("LOGPIPE_T_BROKERS") },
+                UnknownVar {
+                    name: "LOGPIPE_SOMETHING_ELSE_ENTIRELY".into(),
+                    closest: None
+                },
+                UnknownVar {
+                    name: "LOGPIPE_T_BROKER".into(),
+                    closest: Some("LOGPIPE_T_BROKERS")
+                },
             ]
         );
     }

@@ -20,20 +20,32 @@ pub fn render_section(title: &str, vars: &[&VarSpec], markdown: bool) -> String 
                 out,
                 "| `{}` | {} | {} | {}{} |",
                 spec.name,
-                spec.default.map_or("unset".to_owned(), |value| format!("`{value}`")),
-                spec.kind.expected(),
+                spec.default
+                    .map_or("unset".to_owned(), |value| format!("`{value}`")),
+                spec.expected(),
                 spec.description.replace('|', "\\|"),
-                if spec.secret { " Secret: masked in logs." } else { "" }
+                if spec.secret {
+                    " Secret: masked in logs."
+                } else {
+                    ""
+                }
             );
         }
         let _ = writeln!(out);
     } else {
         let _ = writeln!(out, "# {title}");
         for spec in vars {
-            let default = spec.default.map_or("unset".to_owned(), |value| format!("{value:?}"));
+            let default = spec
+                .default
+                .map_or("unset".to_owned(), |value| format!("{value:?}"));
             let _ = writeln!(out, "{} (default: {default})", spec.name);
             let _ = writeln!(out, "    {}", spec.description);
-            let _ = writeln!(out, "    expects {}{}", spec.kind.expected(), if spec.secret { "; secret" } else { "" });
+            let _ = writeln!(
+                out,
+                "    expects {}{}",
+                spec.expected(),
+                if spec.secret { "; secret" } else { "" }
+            );
         }
         let _ = writeln!(out);
     }

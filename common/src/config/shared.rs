@@ -28,7 +28,10 @@ pub const KAFKA_TOPIC: VarSpec = VarSpec::new(
 );
 pub const KAFKA_TOPIC_PARTITIONS: VarSpec = VarSpec::new(
     "LOGPIPE_KAFKA_TOPIC_PARTITIONS",
-    Kind::Integer { min: 1, max: 10_000 },
+    Kind::Integer {
+        min: 1,
+        max: 10_000,
+    },
     Some("3"),
     "Partitions of topics created at startup when missing; existing topics are left as they are.",
 );
@@ -167,7 +170,10 @@ fn kafka_properties(env: &Env) -> std::collections::BTreeMap<String, (String, St
             } else {
                 suffix.to_ascii_lowercase().replace('_', ".")
             };
-            (property, (format!("{KAFKA_PROPERTY_PREFIX}{suffix}"), value))
+            (
+                property,
+                (format!("{KAFKA_PROPERTY_PREFIX}{suffix}"), value),
+            )
         })
         .collect()
 }
@@ -184,7 +190,10 @@ fn host_name() -> String {
 mod humantime_serde_ms {
     use std::time::Duration;
 
-    pub fn serialize<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        value: &Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.collect_str(&humantime::format_duration(*value))
     }
 }
@@ -205,7 +214,8 @@ mod tests {
 
     #[test]
     fn empty_brokers_is_invalid() {
-        let error = SharedConfig::load(&Env::from_pairs([("LOGPIPE_KAFKA_BROKERS", "")])).unwrap_err();
+        let error =
+            SharedConfig::load(&Env::from_pairs([("LOGPIPE_KAFKA_BROKERS", "")])).unwrap_err();
         assert_eq!(error.var(), "LOGPIPE_KAFKA_BROKERS");
     }
 
@@ -219,8 +229,14 @@ mod tests {
         let config = SharedConfig::load(&env).unwrap();
         let base = config.kafka.base();
         let properties = base.config_map();
-        assert_eq!(properties.get("security.protocol").copied(), Some("SASL_SSL"));
-        assert_eq!(properties.get("sasl.mechanism").copied(), Some("SCRAM-SHA-512"));
+        assert_eq!(
+            properties.get("security.protocol").copied(),
+            Some("SASL_SSL")
+        );
+        assert_eq!(
+            properties.get("sasl.mechanism").copied(),
+            Some("SCRAM-SHA-512")
+        );
         let shown = serde_json::to_string(&config).unwrap();
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("SCRAM-SHA-512"), "{shown}");

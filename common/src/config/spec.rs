@@ -89,6 +89,21 @@ impl VarSpec {
         }
     }
 
+    /// What a valid value looks like, with the unit of a bare number where the name
+    /// gives one.
+    pub fn expected(&self) -> String {
+        let expected = self.kind.expected();
+        if self.kind != Kind::Duration {
+            expected
+        } else if self.name.ends_with("_MS") {
+            format!("{expected} (a bare number is milliseconds)")
+        } else if self.name.ends_with("_SECS") {
+            format!("{expected} (a bare number is seconds)")
+        } else {
+            expected
+        }
+    }
+
     pub const fn secret(mut self) -> Self {
         self.secret = true;
         self

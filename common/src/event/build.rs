@@ -130,10 +130,10 @@ fn take_level(object: &mut Map<String, Value>) -> Option<Level> {
 
 fn take_message(object: &mut Map<String, Value>) -> Option<String> {
     for field in MESSAGE_FIELDS {
-        if let Some(Value::String(_)) = object.get(field) {
-            if let Some(Value::String(message)) = object.shift_remove(field) {
-                return Some(strip_line_ending(&message).to_owned());
-            }
+        if let Some(Value::String(_)) = object.get(field)
+            && let Some(Value::String(message)) = object.shift_remove(field)
+        {
+            return Some(strip_line_ending(&message).to_owned());
         }
     }
     None
@@ -192,7 +192,10 @@ mod tests {
         let event = LogEvent::from_raw(record(b"  GET /healthz 200 {\"not\": json\n"));
         assert_eq!(event.message, "  GET /healthz 200 {\"not\": json");
         assert_eq!(event.level, Level::Unknown);
-        assert_eq!(event.ts, Timestamp::from_unix_nanos(1_000_000_000_000_000_000));
+        assert_eq!(
+            event.ts,
+            Timestamp::from_unix_nanos(1_000_000_000_000_000_000)
+        );
         assert!(event.attributes.is_empty());
     }
 
@@ -207,10 +210,18 @@ mod tests {
 
     #[test]
     fn invalid_ts_and_level_stay_in_attributes() {
-        let event = LogEvent::from_raw(record(br#"{"time":"later","level":"Metadata","message":"x"}"#));
-        assert_eq!(event.ts, Timestamp::from_unix_nanos(1_000_000_000_000_000_000));
+        let event = LogEvent::from_raw(record(
+            br#"{"time":"later","level":"Metadata","message":"x"}"#,
+        ));
+        assert_eq!(
+            event.ts,
+            Timestamp::from_unix_nanos(1_000_000_000_000_000_000)
+        );
         assert_eq!(event.level, Level::Unknown);
-        assert_eq!(Value::Object(event.attributes), json!({"time": "later", "level": "Metadata"}));
+        assert_eq!(
+            Value::Object(event.attributes),
+            json!({"time": "later", "level": "Metadata"})
+        );
     }
 
     #[test]
@@ -225,9 +236,14 @@ mod tests {
 
     #[test]
     fn nested_and_flat_log_level() {
-        let event = LogEvent::from_raw(record(br#"{"log":{"level":"warning","logger":"x"},"message":"m"}"#));
+        let event = LogEvent::from_raw(record(
+            br#"{"log":{"level":"warning","logger":"x"},"message":"m"}"#,
+        ));
         assert_eq!(event.level, Level::Warn);
-        assert_eq!(Value::Object(event.attributes), json!({"log": {"logger": "x"}}));
+        assert_eq!(
+            Value::Object(event.attributes),
+            json!({"log": {"logger": "x"}})
+        );
         let event = LogEvent::from_raw(record(br#"{"log.level":"crit","message":"m"}"#));
         assert_eq!(event.level, Level::Fatal);
         let event = LogEvent::from_raw(record(br#"{"severity":3}"#));
@@ -263,12 +279,31 @@ mod tests {
     fn serialized_shape_matches_the_contract() {
         let event = LogEvent::from_raw(record(br#"{"level":"info","msg":"hi","a":{"b":1}}"#));
         let json: Value = serde_json::to_value(&event).unwrap();
-        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(
             keys,
-            ["v", "id", "ts", "observed_ts", "level", "message", "stream", "k8s", "source", "attributes"]
+            [
+                "v",
+                "id",
+                "ts",
+                "observed_ts",
+                "level",
+                "message",
+                "stream",
+                "k8s",
+                "source",
+                "attributes"
+            ]
         );
         assert_eq!(json["stream"], "stderr");
-        assert_eq!(json["source"], json!({"kind": "file", "path": "/var/log/pods/shop_api_uid-1/api/0.log", "offset": 42}));
+        assert_eq!(
+            json["source"],
+            json!({"kind": "file", "path": "/var/log/pods/shop_api_uid-1/api/0.log", "offset": 42})
+        );
     }
 }

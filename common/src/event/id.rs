@@ -57,7 +57,9 @@ impl FromStr for EventId {
         if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(InvalidEventId);
         }
-        u128::from_str_radix(text, 16).map(EventId).map_err(|_| InvalidEventId)
+        u128::from_str_radix(text, 16)
+            .map(EventId)
+            .map_err(|_| InvalidEventId)
     }
 }
 
@@ -96,6 +98,10 @@ mod tests {
         assert_eq!(text.len(), 32);
         assert_eq!(text.parse::<EventId>().unwrap(), id);
         assert!("xyz".parse::<EventId>().is_err());
-        assert!("+0000000000000000000000000000001".parse::<EventId>().is_err());
+        assert!(
+            "+0000000000000000000000000000001"
+                .parse::<EventId>()
+                .is_err()
+        );
     }
 }

@@ -47,9 +47,7 @@ impl Level {
         let level = match name.to_ascii_lowercase().as_str() {
             "trace" | "trc" | "t" | "finest" | "finer" | "verbose" => Level::Trace,
             "debug" | "dbg" | "d" | "fine" | "config" => Level::Debug,
-            "info" | "inf" | "i" | "information" | "informational" | "notice" | "ok" => {
-                Level::Info
-            }
+            "info" | "inf" | "i" | "information" | "informational" | "notice" | "ok" => Level::Info,
             "warn" | "warning" | "wrn" | "w" => Level::Warn,
             "error" | "err" | "eror" | "erro" | "e" | "severe" => Level::Error,
             "fatal" | "ftl" | "f" | "crit" | "critical" | "alert" | "emerg" | "emergency"

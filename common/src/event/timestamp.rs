@@ -183,7 +183,13 @@ mod tests {
 
     #[test]
     fn rfc3339_rejects_garbage() {
-        for text in ["", "yesterday", "2026-11-27", "2026-13-01T00:00:00Z", "2026-11-27T05:00:00"] {
+        for text in [
+            "",
+            "yesterday",
+            "2026-11-27",
+            "2026-13-01T00:00:00Z",
+            "2026-11-27T05:00:00",
+        ] {
             assert_eq!(Timestamp::parse_rfc3339(text), None, "{text}");
         }
     }
@@ -191,8 +197,16 @@ mod tests {
     #[test]
     fn epoch_units_follow_from_magnitude() {
         let expected = "2023-11-14T22:13:20.000000000Z";
-        for value in [1_700_000_000_i128, 1_700_000_000_000, 1_700_000_000_000_000, 1_700_000_000_000_000_000] {
-            assert_eq!(Timestamp::from_epoch_int(value).unwrap().to_string(), expected);
+        for value in [
+            1_700_000_000_i128,
+            1_700_000_000_000,
+            1_700_000_000_000_000,
+            1_700_000_000_000_000_000,
+        ] {
+            assert_eq!(
+                Timestamp::from_epoch_int(value).unwrap().to_string(),
+                expected
+            );
         }
         let fractional = Timestamp::from_epoch(1_700_000_000.25).unwrap();
         assert_eq!(fractional.to_string(), "2023-11-14T22:13:20.250000000Z");
@@ -205,7 +219,11 @@ mod tests {
     fn json_values() {
         use serde_json::json;
         let expected = "2023-11-14T22:13:20.000000000Z";
-        for value in [json!(1_700_000_000), json!("1700000000000"), json!("2023-11-14T22:13:20Z")] {
+        for value in [
+            json!(1_700_000_000),
+            json!("1700000000000"),
+            json!("2023-11-14T22:13:20Z"),
+        ] {
             assert_eq!(Timestamp::from_json(&value).unwrap().to_string(), expected);
         }
         assert_eq!(Timestamp::from_json(&json!(true)), None);

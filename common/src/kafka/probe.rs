@@ -72,6 +72,7 @@ pub fn spawn_probe(
                         reachable = true;
                     }
                     readiness.set_ready();
+                    metrics::gauge!("logpipe_kafka_reachable").set(1.0);
                     RECHECK_INTERVAL
                 }
                 Err(error) => {
@@ -85,6 +86,8 @@ pub fn spawn_probe(
                     }
                     reachable = false;
                     readiness.set_not_ready(error.to_string());
+                    metrics::gauge!("logpipe_kafka_reachable").set(0.0);
+                    metrics::counter!("logpipe_kafka_probe_failures_total").increment(1);
                     RETRY_INTERVAL
                 }
             };

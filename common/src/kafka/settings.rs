@@ -22,7 +22,14 @@ pub const FIXED_PROPERTIES: [&str; 5] = [
 ];
 
 /// Property names containing these are secrets: masked in logs and errors.
-const SECRET_MARKERS: [&str; 6] = ["password", "secret", "jaas", "key", "pem", "oauthbearer.config"];
+const SECRET_MARKERS: [&str; 6] = [
+    "password",
+    "secret",
+    "jaas",
+    "key",
+    "pem",
+    "oauthbearer.config",
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct KafkaSettings {
@@ -54,7 +61,11 @@ impl KafkaSettings {
     /// startup naming the variable instead of at the first client.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (property, (var, value)) in &self.properties {
-            let shown = if is_secret(property) { "***".to_owned() } else { value.clone() };
+            let shown = if is_secret(property) {
+                "***".to_owned()
+            } else {
+                value.clone()
+            };
             if FIXED_PROPERTIES.contains(&property.as_str()) {
                 return Err(ConfigError::Invalid {
                     var: var.clone(),
@@ -72,7 +83,11 @@ impl KafkaSettings {
                     KafkaError::ClientConfig(_, description, _, _) => description,
                     other => other.to_string(),
                 };
-                let reason = if is_secret(property) { reason.replace(value.as_str(), "***") } else { reason };
+                let reason = if is_secret(property) {
+                    reason.replace(value.as_str(), "***")
+                } else {
+                    reason
+                };
                 return Err(ConfigError::Invalid {
                     var: var.clone(),
                     value: shown,
@@ -146,7 +161,9 @@ impl KafkaSettings {
 
 pub(crate) fn is_secret(property: &str) -> bool {
     let property = property.to_ascii_lowercase();
-    SECRET_MARKERS.iter().any(|marker| property.contains(marker))
+    SECRET_MARKERS
+        .iter()
+        .any(|marker| property.contains(marker))
 }
 
 fn serialize_masked<S: Serializer>(
@@ -154,7 +171,11 @@ fn serialize_masked<S: Serializer>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     serializer.collect_map(properties.iter().map(|(property, (_, value))| {
-        let shown = if is_secret(property) { "***" } else { value.as_str() };
+        let shown = if is_secret(property) {
+            "***"
+        } else {
+            value.as_str()
+        };
         (property, shown)
     }))
 }
@@ -169,9 +190,10 @@ mod tests {
 
     fn with_property(property: &str, value: &str) -> KafkaSettings {
         let mut settings = KafkaSettings::for_brokers("127.0.0.1:9092");
-        settings
-            .properties
-            .insert(property.into(), (format!("LOGPIPE_KAFKA_PROPERTY_{property}"), value.into()));
+        settings.properties.insert(
+            property.into(),
+            (format!("LOGPIPE_KAFKA_PROPERTY_{property}"), value.into()),
+        );
         settings
     }
 
@@ -208,7 +230,9 @@ mod tests {
     fn invalid_property_value_is_reported_masked() {
         let error = with_property("ssl.key.password", "").validate();
         assert!(error.is_ok(), "an empty password is a valid value");
-        let error = with_property("security.protocol", "carrier-pigeon").validate().unwrap_err();
+        let error = with_property("security.protocol", "carrier-pigeon")
+            .validate()
+            .unwrap_err();
         assert!(error.to_string().contains("carrier-pigeon"), "{error}");
         let masked = serde_json::to_string(&with_property("sasl.password", "hunter2")).unwrap();
         assert!(!masked.contains("hunter2"));

@@ -70,7 +70,9 @@ pub async fn ensure_topics(
             }
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((name, code)) => {
-                return Err(Error::KafkaRequest(format!("creating topic {name}: {code}")));
+                return Err(Error::KafkaRequest(format!(
+                    "creating topic {name}: {code}"
+                )));
             }
         }
     }
@@ -79,10 +81,9 @@ pub async fn ensure_topics(
 }
 
 fn has_topic(metadata: &Metadata, name: &str) -> bool {
-    metadata
-        .topics()
-        .iter()
-        .any(|topic| topic.name() == name && topic.error().is_none() && !topic.partitions().is_empty())
+    metadata.topics().iter().any(|topic| {
+        topic.name() == name && topic.error().is_none() && !topic.partitions().is_empty()
+    })
 }
 
 async fn wait_for_topics(

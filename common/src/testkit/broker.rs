@@ -22,8 +22,14 @@ pub struct TestBroker {
 impl TestBroker {
     /// Starts a broker and waits until it answers a metadata request.
     pub fn start() -> anyhow::Result<Self> {
-        let binary = locate_tansu(std::env::var_os("LOGPIPE_TANSU_BIN").as_deref().map(std::path::Path::new))?;
-        let dir = tempfile::Builder::new().prefix("logpipe-tansu-").tempdir()?;
+        let binary = locate_tansu(
+            std::env::var_os("LOGPIPE_TANSU_BIN")
+                .as_deref()
+                .map(std::path::Path::new),
+        )?;
+        let dir = tempfile::Builder::new()
+            .prefix("logpipe-tansu-")
+            .tempdir()?;
         let port = free_port()?;
         let mut process = BrokerProcess::new(binary, dir.path().to_owned(), port);
         process.start(START_TIMEOUT)?;

@@ -16,7 +16,9 @@ pub struct MockKafka {
 
 impl std::fmt::Debug for MockKafka {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockKafka").field("bootstrap", &self.bootstrap()).finish()
+        f.debug_struct("MockKafka")
+            .field("bootstrap", &self.bootstrap())
+            .finish()
     }
 }
 
