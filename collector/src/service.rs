@@ -1,11 +1,30 @@
-//! The collector as a logpipe service.
+//! The collector as a logpipe service: the tail loop on its own thread, the inotify
+//! watcher that wakes it, and the HTTP ingest endpoint.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
 use axum::Router;
 use logpipe_common::config::{ConfigError, Env, SharedConfig, VarSpec};
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::service::{Service, ServiceContext};
+use notify::{EventKind, RecursiveMode, Watcher};
+use tracing::{info, warn};
 
 use crate::CollectorConfig;
+use crate::checkpoint::CheckpointStore;
+use crate::discovery::{AllPaths, HostPaths, KubeletPaths, PathsProvider};
+use crate::ingest::{self, IngestState};
+use crate::redact::Redactor;
+use crate::server::{TailLoop, TailSettings};
+use crate::shipper::Shipper;
+
+/// The tail loop fails liveness when it has not gone round for this long.
+const TAIL_LOOP_MAX_SILENCE: Duration = Duration::from_secs(30);
+/// Time kept back from the shutdown grace for everything after the final flush.
+const SHUTDOWN_MARGIN: Duration = Duration::from_secs(2);
 
 impl Service for CollectorConfig {
     const ROLE: &'static str = "collector";
@@ -26,7 +45,91 @@ impl Service for CollectorConfig {
         vec![TopicSpec::new(&shared.topic, shared.topic_partitions)]
     }
 
-    async fn start(self, _ctx: ServiceContext) -> anyhow::Result<Router> {
-        Ok(Router::new())
+    async fn start(self, ctx: ServiceContext) -> anyhow::Result<Router> {
+        let shared = &ctx.shared;
+        let redactor = Arc::new(build_redactor(&self)?);
+        let paths = AllPaths(vec![
+            Box::new(KubeletPaths::new(self.pods_dir.clone(), &self.include, &self.exclude)?),
+            Box::new(HostPaths::new(&self.host_files)?),
+        ]);
+        let rescan = Arc::new(AtomicBool::new(false));
+        let watcher = watch(&paths, rescan.clone());
+        let store_dir = shared.data_dir.join("collector");
+        let store = CheckpointStore::open(&store_dir)
+            .with_context(|| format!("opening checkpoints in {}", store_dir.display()))?;
+        let shipper = Shipper::new(&shared.kafka, &shared.topic)?;
+        let message_max_bytes = usize::try_from(shared.kafka.message_max_bytes).unwrap_or(usize::MAX);
+        let settings = TailSettings {
+            node: shared.node_name.clone(),
+            rescan_interval: self.rescan_interval,
+            checkpoint_interval: self.checkpoint_interval,
+            max_line_bytes: self.max_line_bytes,
+            max_in_flight_bytes: self.max_in_flight_bytes,
+            rotated_drain: self.rotated_drain,
+            message_max_bytes,
+            flush_timeout: shared.shutdown_grace.saturating_sub(SHUTDOWN_MARGIN).max(Duration::from_secs(1)),
+        };
+        let tail_loop = TailLoop::new(
+            settings,
+            Box::new(paths),
+            store,
+            shipper,
+            Redactor::clone(&redactor),
+            rescan,
+            ctx.health.heartbeat("tail_loop", TAIL_LOOP_MAX_SILENCE),
+            ctx.health.readiness("checkpoints"),
+            ctx.shutdown.clone(),
+        );
+        let thread = std::thread::Builder::new()
+            .name("tail-loop".into())
+            .spawn(move || {
+                let _watcher = watcher;
+                tail_loop.run();
+            })
+            .context("starting the tail loop")?;
+        let failed = ctx.clone();
+        ctx.tasks.spawn(async move {
+            match tokio::task::spawn_blocking(move || thread.join()).await {
+                Ok(Ok(())) => {}
+                _ => failed.fail(&anyhow::anyhow!("the tail loop panicked")),
+            }
+        });
+        info!(pods_dir = %self.pods_dir.display(), host_files = self.host_files.len(), "collector started");
+
+        let ingest = IngestState::new(&shared.kafka, &shared.topic, &shared.node_name, redactor, self.ingest_timeout)?;
+        Ok(ingest::router(ingest, self.ingest_max_body_bytes))
     }
+}
+
+fn build_redactor(config: &CollectorConfig) -> anyhow::Result<Redactor> {
+    let mut rules = if config.redact_defaults { Redactor::default_rules() } else { Vec::new() };
+    if let Some(path) = &config.redact_rules_file {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading redaction rules {}", path.display()))?;
+        rules.extend(Redactor::parse_rules(&text).with_context(|| format!("in {}", path.display()))?);
+    }
+    Ok(Redactor::new(rules))
+}
+
+/// Watches the roots with inotify: a file created, renamed or removed triggers a scan at
+/// once. Without a watcher (root missing, inotify limits) the periodic rescan still runs.
+fn watch(paths: &AllPaths, rescan: Arc<AtomicBool>) -> Option<notify::RecommendedWatcher> {
+    let mut watcher = match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && matches!(event.kind, EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(notify::event::ModifyKind::Name(_)))
+        {
+            rescan.store(true, Ordering::Relaxed);
+        }
+    }) {
+        Ok(watcher) => watcher,
+        Err(error) => {
+            warn!(%error, "inotify unavailable, relying on periodic rescans");
+            return None;
+        }
+    };
+    for root in paths.watch_roots() {
+        if let Err(error) = watcher.watch(&root, RecursiveMode::Recursive) {
+            warn!(root = %root.display(), %error, "cannot watch directory, relying on periodic rescans");
+        }
+    }
+    Some(watcher)
 }

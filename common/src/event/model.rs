@@ -83,6 +83,10 @@ pub enum Flag {
     InvalidUtf8,
     /// The record was longer than the line limit and was cut.
     Truncated,
+    /// The line did not match its file's container log format and is kept whole.
+    Unparsed,
+    /// The event reports bytes lost before they could be read.
+    Gap,
     /// `ts` was absurdly far from `observed_ts` and was not used for placing the event.
     TsOutOfBounds,
     /// A flag written by a newer logpipe.

@@ -1,0 +1,158 @@
+//! Building the events the collector ships: one per record read, and `gap` events for
+//! bytes lost before they could be read.
+
+use logpipe_common::event::Flag;
+use logpipe_common::{EventId, Level, LogEvent, RawRecord, Source, SourceKind, Timestamp};
+use serde_json::{Map, Value, json};
+
+use crate::discovery::Origin;
+use crate::tailer::Output;
+
+/// Bytes kept free below the broker's message limit for the event's own fields.
+const ENVELOPE_BYTES: usize = 4 * 1024;
+
+/// The event of one record of a tailed file.
+pub fn record_event(output: &Output, key: &str, path: &str, origin: &Origin, node: &str, observed_ts: Timestamp) -> LogEvent {
+    let mut event = LogEvent::from_raw(RawRecord {
+        payload: &output.payload,
+        runtime_ts: output.runtime_ts,
+        observed_ts,
+        stream: output.stream,
+        k8s: origin.k8s(node),
+        source: Source {
+            kind: SourceKind::File,
+            name: origin.source_name().map(str::to_owned),
+            path: Some(path.to_owned()),
+            offset: Some(output.offset),
+        },
+        identity: key,
+        offset: output.offset,
+        truncated: output.truncated,
+    });
+    if output.unparsed {
+        event.flags.push(Flag::Unparsed);
+    }
+    event
+}
+
+/// Why bytes were lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapReason {
+    /// The file disappeared while the collector was not running.
+    DeletedWhileDown,
+    /// A rotated or deleted file was not read to its end within the drain budget.
+    DrainBudgetExceeded,
+    /// The file was truncated before everything written to it was read.
+    Truncated,
+}
+
+impl GapReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            GapReason::DeletedWhileDown => "deleted_while_down",
+            GapReason::DrainBudgetExceeded => "drain_budget_exceeded",
+            GapReason::Truncated => "truncated",
+        }
+    }
+}
+
+/// One event naming the file and the bytes lost. Its id is fixed by the file and offset,
+/// so reporting the same gap again after a crash gives the same event.
+pub fn gap_event(key: &str, path: &str, origin: &Origin, node: &str, offset: u64, bytes: u64, reason: GapReason) -> LogEvent {
+    let now = Timestamp::now();
+    let mut attributes = Map::new();
+    attributes.insert(
+        "logpipe".into(),
+        json!({"gap": {"bytes": bytes, "offset": offset, "reason": reason.as_str(), "path": path}}),
+    );
+    LogEvent {
+        v: logpipe_common::event::CONTRACT_VERSION,
+        id: EventId::derive(node, &format!("gap:{key}"), offset),
+        ts: now,
+        observed_ts: now,
+        level: Level::Warn,
+        message: format!("gap: {bytes} bytes of {path} were lost before they were read ({})", reason.as_str()),
+        stream: None,
+        k8s: origin.k8s(node),
+        source: Source {
+            kind: SourceKind::File,
+            name: origin.source_name().map(str::to_owned),
+            path: Some(path.to_owned()),
+            offset: Some(offset),
+        },
+        attributes,
+        flags: vec![Flag::Gap],
+    }
+}
+
+/// Serializes an event to fit in one Kafka message of at most `max_bytes`: an event
+/// whose JSON grew past it (escaping can multiply a record's size) keeps a cut message,
+/// loses its attributes and is flagged truncated.
+pub fn encode(event: &mut LogEvent, max_bytes: usize) -> Vec<u8> {
+    let encoded = serde_json::to_vec(event).unwrap_or_default();
+    if encoded.len() <= max_bytes {
+        return encoded;
+    }
+    let budget = max_bytes.saturating_sub(ENVELOPE_BYTES) / 6;
+    let mut cut = budget.min(event.message.len());
+    while !event.message.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    event.message.truncate(cut);
+    let dropped = std::mem::take(&mut event.attributes).len();
+    event.attributes.insert("logpipe".into(), json!({"dropped_attributes": dropped}));
+    if !event.flags.contains(&Flag::Truncated) {
+        event.flags.push(Flag::Truncated);
+    }
+    serde_json::to_vec(event).unwrap_or_default()
+}
+
+/// Attributes are plain JSON values; nothing else here needs them.
+pub fn attribute<'a>(event: &'a LogEvent, path: &[&str]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    rest.iter().try_fold(event.attributes.get(*first)?, |value, key| value.get(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin() -> Origin {
+        Origin::Pod {
+            namespace: "shop".into(),
+            pod: "api-0".into(),
+            uid: "u".into(),
+            container: "api".into(),
+        }
+    }
+
+    #[test]
+    fn gap_events_are_deterministic() {
+        let a = gap_event("1:2:3", "/p/0.log", &origin(), "n", 10, 99, GapReason::DeletedWhileDown);
+        let b = gap_event("1:2:3", "/p/0.log", &origin(), "n", 10, 99, GapReason::DeletedWhileDown);
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.level, Level::Warn);
+        assert_eq!(attribute(&a, &["logpipe", "gap", "bytes"]), Some(&json!(99)));
+        assert!(a.flags.contains(&Flag::Gap));
+        assert_eq!(a.k8s.namespace.as_deref(), Some("shop"));
+    }
+
+    #[test]
+    fn oversized_events_are_cut_to_fit() {
+        let output = Output {
+            payload: vec![0x01; 300_000],
+            runtime_ts: None,
+            stream: None,
+            offset: 0,
+            end: 300_001,
+            truncated: false,
+            unparsed: false,
+        };
+        let mut event = record_event(&output, "k", "/p", &origin(), "n", Timestamp::now());
+        let encoded = encode(&mut event, 1 << 20);
+        assert!(encoded.len() <= 1 << 20, "{}", encoded.len());
+        assert!(event.flags.contains(&Flag::Truncated));
+        let small = encode(&mut record_event(&Output { payload: b"hi".to_vec(), ..output }, "k", "/p", &origin(), "n", Timestamp::now()), 1 << 20);
+        assert!(small.len() < 1000);
+    }
+}

@@ -1,0 +1,320 @@
+//! Files → collector → tansu: metadata, rotation, truncation, many files, bad input,
+//! gaps, host files, HTTP ingest, redaction.
+
+use std::time::Duration;
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use logpipe_common::event::Flag;
+use logpipe_common::testkit::shared_data;
+use logpipe_common::{Level, Stream};
+use tower::ServiceExt;
+
+use crate::harness::{Collected, Collector, append, assert_exactly, broker, container_dir, cri_line};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cri_and_docker_logs_arrive_in_order_with_metadata() {
+    let broker = broker().await;
+    let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let cri = container_dir(pods.path(), "shop", "api-7d9f-x2", "api").join("0.log");
+    let docker = container_dir(pods.path(), "kube-system", "coredns-1", "coredns").join("0.log");
+    let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[]).await;
+
+    let mut expected = Vec::new();
+    let mut cri_text = String::new();
+    for n in 0..200 {
+        let message = format!("cri line {n}");
+        if n % 10 == 0 {
+            let (a, b) = message.split_at(4);
+            cri_text.push_str(&cri_line(n, "stderr", "P", a));
+            cri_text.push_str(&cri_line(n, "stderr", "F", b));
+        } else {
+            cri_text.push_str(&cri_line(n, "stdout", "F", &format!(r#"{{"level":"warn","msg":"{message}","n":{n}}}"#)));
+        }
+        expected.push(message);
+    }
+    append(&cri, cri_text.as_bytes());
+    let mut docker_text = String::new();
+    for n in 0..100 {
+        let message = format!("docker line {n}");
+        docker_text.push_str(&format!("{{\"log\":\"{message}\\n\",\"stream\":\"stdout\",\"time\":\"2026-11-27T05:00:00.{n:09}Z\"}}\n"));
+        expected.push(message);
+    }
+    append(&docker, docker_text.as_bytes());
+
+    let mut collected = Collected::new(&broker);
+    collected.until(WAIT, |events| events.len() >= expected.len()).await;
+    let by_message = assert_exactly(&collected.events, &expected);
+    let event = &by_message["cri line 3"];
+    assert_eq!(event.level, Level::Warn);
+    assert_eq!(event.attributes["n"], 3);
+    assert_eq!(event.k8s.namespace.as_deref(), Some("shop"));
+    assert_eq!(event.k8s.pod.as_deref(), Some("api-7d9f-x2"));
+    assert_eq!(event.k8s.pod_uid.as_deref(), Some("uid-api-7d9f-x2"));
+    assert_eq!(event.k8s.container.as_deref(), Some("api"));
+    assert_eq!(event.k8s.node, "node-1");
+    assert_eq!(event.stream, Some(Stream::Stdout));
+    assert_eq!(event.ts.to_string(), "2026-11-27T05:00:03.000000003Z");
+    let joined = &by_message["cri line 10"];
+    assert_eq!(joined.stream, Some(Stream::Stderr));
+    assert_eq!(by_message["docker line 7"].k8s.container.as_deref(), Some("coredns"));
+    // One pod's lines keep their order.
+    let order: Vec<u64> = collected
+        .events
+        .iter()
+        .filter(|e| e.k8s.pod.as_deref() == Some("api-7d9f-x2"))
+        .map(|e| e.source.offset.unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "offsets in order");
+    collector.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_by_rename_every_1000_lines_loses_nothing() {
+    let broker = broker().await;
+    let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dir = container_dir(pods.path(), "shop", "writer", "app");
+    let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[]).await;
+    let expected: Vec<String> = (0..6_000).map(|n| format!("rotating line {n}")).collect();
+    let writer_dir = dir.clone();
+    let writer_lines = expected.clone();
+    tokio::task::spawn_blocking(move || {
+        let live = writer_dir.join("0.log");
+        for (chunk_index, chunk) in writer_lines.chunks(1_000).enumerate() {
+            for (i, message) in chunk.iter().enumerate() {
+                append(&live, cri_line(chunk_index * 1000 + i, "stdout", "F", message).as_bytes());
+                if i % 100 == 0 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+            std::fs::rename(&live, writer_dir.join(format!("0.log.2026112705{chunk_index:04}"))).unwrap();
+            // kubelet keeps one uncompressed rotated file; older ones are removed.
+            if chunk_index >= 2 {
+                let old = writer_dir.join(format!("0.log.2026112705{:04}", chunk_index - 2));
+                std::thread::sleep(Duration::from_millis(300));
+                let _ = std::fs::remove_file(old);
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let mut collected = Collected::new(&broker);
+    collected.until(WAIT, |events| events.len() >= expected.len()).await;
+    collected.settle(Duration::from_secs(1)).await;
+    assert_exactly(&collected.events, &expected);
+    assert!(collected.events.iter().all(|e| !e.flags.contains(&Flag::Gap)), "no gap");
+    collector.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_truncate_and_inode_reuse_are_followed() {
+    let broker = broker().await;
+    let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dir = container_dir(pods.path(), "shop", "legacy", "app");
+    let live = dir.join("0.log");
+    let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[]).await;
+    let mut collected = Collected::new(&broker);
+
+    let first: Vec<String> = (0..1_000).map(|n| format!("before truncate {n}")).collect();
+    let text: String = first.iter().enumerate().map(|(n, m)| cri_line(n, "stdout", "F", m)).collect();
+    append(&live, text.as_bytes());
+    collected.until(WAIT, |events| events.len() >= 1_000).await;
+    // copy-truncate: the content is copied away (and compressed, so not read again) and
+    // the file truncated in place.
+    std::fs::copy(&live, dir.join("0.log.1.gz")).unwrap();
+    std::fs::OpenOptions::new().write(true).open(&live).unwrap().set_len(0).unwrap();
+    let second: Vec<String> = (0..500).map(|n| format!("after truncate {n}")).collect();
+    let text: String = second.iter().enumerate().map(|(n, m)| cri_line(n + 5000, "stdout", "F", m)).collect();
+    append(&live, text.as_bytes());
+    collected.until(WAIT, |events| events.len() >= 1_500).await;
+
+    // Delete and create again: the inode may be reused; the new file is new content.
+    std::fs::remove_file(&live).unwrap();
+    let third: Vec<String> = (0..500).map(|n| format!("recreated {n}")).collect();
+    let text: String = third.iter().enumerate().map(|(n, m)| cri_line(n + 9000, "stdout", "F", m)).collect();
+    append(&live, text.as_bytes());
+    collected.until(WAIT, |events| events.len() >= 2_000).await;
+    collected.settle(Duration::from_secs(1)).await;
+    let all: Vec<String> = first.into_iter().chain(second).chain(third).collect();
+    assert_exactly(&collected.events, &all);
+    assert_eq!(collected.events.len(), 2_000, "nothing read twice");
+    collector.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_files_at_once() {
+    let broker = broker().await;
+    let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut expected = Vec::new();
+    for pod in 0..500 {
+        let file = container_dir(pods.path(), "load", &format!("pod-{pod}"), "app").join("0.log");
+        let text: String = (0..10)
+            .map(|n| {
+                let message = format!("pod {pod} line {n}");
+                let line = cri_line(n, "stdout", "F", &message);
+                expected.push(message);
+                line
+            })
+            .collect();
+        append(&file, text.as_bytes());
+    }
+    let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[]).await;
+    let mut collected = Collected::new(&broker);
+    collected.until(Duration::from_secs(120), |events| events.len() >= expected.len()).await;
+    assert_exactly(&collected.events, &expected);
+    collector.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_kept_and_never_stalls_the_file() {
+    let broker = broker().await;
+    let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let file = container_dir(pods.path(), "shop", "noisy", "app").join("0.log");
+    let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[("LOGPIPE_COLLECTOR_MAX_LINE_BYTES", "64KiB")]).await;
+
+    append(&file, cri_line(0, "stdout", "F", "first").as_bytes());
+    // A 10 MB line, split by the runtime into 16 KiB partial fragments.
+    let huge = "x".repeat(10 * 1024 * 1024);
+    let mut text = Vec::new();
+    for (i, piece) in huge.as_bytes().chunks(16 * 1024).enumerate() {
+        let tag = if (i + 1) * 16 * 1024 >= huge.len() { "F" } else { "P" };
+        text.extend_from_slice(cri_line(1, "stdout", tag, std::str::from_utf8(piece).unwrap()).as_bytes());
+    }
+    // A 10 MB physical line of garbage that is no CRI line at all.
+    text.extend_from_slice(&vec![b'#'; 10 * 1024 * 1024]);
+    text.push(b'\n');
+    // Invalid UTF-8 in a CRI line, binary garbage, malformed JSON.
+    text.extend_from_slice(b"2026-11-27T05:00:02Z stdout F caf\xe9 \xff\xfe\n");
+    text.extend_from_slice(b"\x00\x01\x02\x89PNG\r\n");
+    text.extend_from_slice(cri_line(3, "stdout", "F", "{\"msg\": \"unterminated").as_bytes());
+    text.extend_from_slice(cri_line(4, "stdout", "F", "last").as_bytes());
+    append(&file, &text);
+
+    let mut collected = Collected::new(&broker);
+    let events = collected.until(WAIT, |events| events.iter().any(|e| e.message == "last")).await.to_vec();
+    assert_eq!(events.len(), 7, "{:#?}", events.iter().map(|e| (&e.message.chars().take(40).collect::<String>(), &e.flags)).collect::<Vec<_>>());
+    let huge_event = &events[1];
+    assert!(huge_event.flags.contains(&Flag::Truncated));
+    assert_eq!(huge_event.message.len(), 64 * 1024);
+    assert!(events[2].flags.contains(&Flag::Truncated) && events[2].flags.contains(&Flag::Unparsed));
+    assert_eq!(events[3].message, "caf\u{fffd} \u{fffd}\u{fffd}");
+    assert!(events[3].flags.contains(&Flag::InvalidUtf8));
+    assert!(events[4].flags.contains(&Flag::Unparsed));
+    assert_eq!(events[5].message, "{\"msg\": \"unterminated");
+    collector.stop().await;
+}
+
+/// Bytes seen but not delivered when the file vanished while the collector was down are
+/// reported as one gap event naming the file and size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_deleted_before_it_was_read_is_reported_as_a_gap() {
+    let broker = broker().await;
+    let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let file = container_dir(pods.path(), "shop", "gone", "app").join("0.log");
+    let text: String = (0..100).map(|n| cri_line(n, "stdout", "F", &format!("never delivered {n}"))).collect();
+    append(&file, text.as_bytes());
+    // No broker reachable: nothing is delivered, the checkpoint stays at 0.
+    let dead = format!("127.0.0.1:{}", logpipe_common::testkit::free_port().unwrap());
+    let collector = Collector::start(&dead, pods.path(), data.path(), &[("LOGPIPE_SHUTDOWN_GRACE_MS", "2000")]).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    collector.stop().await;
+    std::fs::remove_file(&file).unwrap();
+
+    let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[]).await;
+    let mut collected = Collected::new(&broker);
+    let events = collected.until(WAIT, |events| !events.is_empty()).await.to_vec();
+    collected.settle(Duration::from_secs(1)).await;
+    assert_eq!(collected.events.len(), 1, "{:#?}", collected.events);
+    let gap = &events[0];
+    assert!(gap.flags.contains(&Flag::Gap));
+    assert_eq!(gap.attributes["logpipe"]["gap"]["bytes"], text.len());
+    assert_eq!(gap.source.path.as_deref(), Some(file.to_str().unwrap()));
+    assert_eq!(gap.k8s.pod.as_deref(), Some("gone"));
+    collector.stop().await;
+}
+
+/// The API server's audit log as a host file: events carry the source name and node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_audit_log_as_a_host_file() {
+    let broker = broker().await;
+    let (pods, data, host) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let audit_dir = host.path().join("kubernetes/audit");
+    std::fs::create_dir_all(&audit_dir).unwrap();
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(shared_data().join("falco-k8s-audit/trace_files/k8s_audit")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        lines.extend(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned));
+    }
+    let host_files = format!("kube-audit={}/*.log", audit_dir.display());
+    let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[("LOGPIPE_COLLECTOR_HOST_FILES", &host_files)]).await;
+    append(&audit_dir.join("audit.log"), (lines.join("\n") + "\n").as_bytes());
+    let mut collected = Collected::new(&broker);
+    collected.until(WAIT, |events| events.len() >= lines.len()).await;
+    assert_eq!(collected.events.len(), lines.len());
+    for event in &collected.events {
+        assert_eq!(event.source.name.as_deref(), Some("kube-audit"));
+        assert_eq!(event.k8s.node, "node-1");
+        assert_eq!(event.k8s.namespace, None);
+        assert!(event.attributes.contains_key("auditID"), "{event:?}");
+    }
+    collector.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_ingest_answers_after_kafka_acknowledged() {
+    let broker = broker().await;
+    let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[("LOGPIPE_COLLECTOR_INGEST_MAX_BODY_BYTES", "4KiB")]).await;
+    let post = |body: Vec<u8>| {
+        let router = collector.router.clone();
+        async move {
+            let response = router
+                .oneshot(Request::post("/v1/logs?source=billing").body(Body::from(body)).unwrap())
+                .await
+                .unwrap();
+            let status = response.status();
+            let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            (status, serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default())
+        }
+    };
+    let (status, body) = post(b"{\"msg\":\"invoice 1\",\"level\":\"info\"}\n{\"msg\":\"invoice 2\",\"token\":\"abc\"}\n".to_vec()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["accepted"], 2);
+    let (status, body) = post(b"[{\"msg\":\"invoice 3\"}]".to_vec()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = post(b"{\"msg\":\"ok\"}\nnot json\n{\"msg\":\"ok\"}\n[1]\n".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["bad_lines"], serde_json::json!([2, 4]));
+    let (status, _) = post(vec![b' '; 8 * 1024]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let mut collected = Collected::new(&broker);
+    collected.until(WAIT, |events| events.len() >= 3).await;
+    collected.settle(Duration::from_millis(500)).await;
+    assert_eq!(collected.events.len(), 3, "nothing from rejected batches");
+    let first = collected.events.iter().find(|e| e.message == "invoice 1").unwrap();
+    assert_eq!(first.source.name.as_deref(), Some("billing"));
+    assert_eq!(first.source.kind, logpipe_common::SourceKind::Http);
+    assert_eq!(first.k8s.node, "node-1");
+    collector.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_redacted_before_leaving_the_node() {
+    let broker = broker().await;
+    let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let file = container_dir(pods.path(), "shop", "leaky", "app").join("0.log");
+    let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[]).await;
+    append(&file, cri_line(0, "stdout", "F", r#"{"msg":"login password=hunter2 ok","card":"4111 1111 1111 1111","order":"1234567812345678"}"#).as_bytes());
+    append(&file, cri_line(1, "stdout", "F", "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc key AKIAIOSFODNN7EXAMPLE").as_bytes());
+    let mut collected = Collected::new(&broker);
+    collected.until(WAIT, |events| events.len() >= 2).await;
+    let all = serde_json::to_string(&collected.events).unwrap();
+    for secret in ["hunter2", "4111 1111 1111 1111", "eyJhbGciOiJIUzI1NiJ9", "AKIAIOSFODNN7EXAMPLE"] {
+        assert!(!all.contains(secret), "{secret} leaked: {all}");
+    }
+    assert!(all.contains("1234567812345678"), "a number that fails the Luhn check is kept");
+    collector.stop().await;
+}
