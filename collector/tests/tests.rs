@@ -1,0 +1,1 @@
+//! Integration tests of the collector, on the shared third-party test data.
