@@ -34,6 +34,10 @@ impl BoundedPayload {
         }
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// Nothing kept and nothing discarded yet.
     pub(crate) fn is_empty(&self) -> bool {
         self.bytes.is_empty() && !self.truncated

@@ -5,6 +5,7 @@ mod bounded;
 mod config;
 mod error;
 pub mod format;
+pub mod multiline;
 mod service;
 
 pub use config::{CollectorConfig, VARS};
