@@ -1,6 +1,25 @@
-//! Errors of the collector.
+//! Errors of the collector: what is wrong with a line that could not be read as its
+//! container log format (the caller keeps such a line whole rather than drop it), and
+//! failures of the collector's own machinery.
 
 use rdkafka::error::KafkaError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error("timestamp is not found")]
+    TimestampNotFound,
+    #[error("unexpected timestamp format")]
+    InvalidTimestamp,
+    #[error("stream type is not found")]
+    StreamNotFound,
+    #[error("unexpected stream type")]
+    UnexpectedStream,
+    #[error("log tag is not found")]
+    TagNotFound,
+    /// The line is not a JSON object with a string `log`, a `stream` and a `time`.
+    #[error("not a docker json-file record: {0}")]
+    NotDockerJson(String),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CollectorError {
@@ -14,17 +33,6 @@ pub enum CollectorError {
     },
     #[error("invalid glob: {0}")]
     Glob(#[from] globset::Error),
-    #[error("file watcher: {0}")]
-    Watch(#[from] notify::Error),
     #[error("shutting down")]
     ShuttingDown,
-}
-
-impl CollectorError {
-    pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
-        CollectorError::Io {
-            path: path.to_string(),
-            source,
-        }
-    }
 }

@@ -76,7 +76,7 @@ struct IngestParams {
     source: Option<String>,
 }
 
-fn error(status: StatusCode, message: impl Into<String>, extra: Value) -> Response {
+fn error_response(status: StatusCode, message: impl Into<String>, extra: Value) -> Response {
     let mut body = json!({"error": message.into()});
     if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
         body.extend(extra);
@@ -118,17 +118,17 @@ fn split_body(body: &str) -> Result<Vec<String>, Vec<usize>> {
 #[instrument(skip_all, fields(bytes = body.len()))]
 async fn ingest(State(state): State<IngestState>, Query(params): Query<IngestParams>, body: Bytes) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
-        return error(StatusCode::BAD_REQUEST, "body is not valid UTF-8", Value::Null);
+        return error_response(StatusCode::BAD_REQUEST, "body is not valid UTF-8", Value::Null);
     };
     let objects = match split_body(text) {
         Ok(objects) if objects.is_empty() => {
-            return error(StatusCode::BAD_REQUEST, "no events in the body", Value::Null);
+            return error_response(StatusCode::BAD_REQUEST, "no events in the body", Value::Null);
         }
         Ok(objects) => objects,
         Err(mut lines) => {
             let count = lines.len();
             lines.truncate(MAX_REPORTED_LINES);
-            return error(
+            return error_response(
                 StatusCode::BAD_REQUEST,
                 format!("{count} lines are not JSON objects; nothing was accepted"),
                 json!({"bad_lines": lines}),
@@ -165,18 +165,32 @@ async fn ingest(State(state): State<IngestState>, Query(params): Query<IngestPar
         telemetry::redacted(state.redactor.redact_event(&mut event));
         let payload = events::encode(&mut event, state.message_max_bytes);
         let record = FutureRecord::to(&state.topic).key(&key).payload(&payload);
-        deliveries.push(state.producer.send(record, state.timeout));
+        match state.producer.send_result(record) {
+            Ok(delivery) => deliveries.push(delivery),
+            Err((error, _)) => {
+                warn!(%error, "ingest batch not queued");
+                return error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("kafka producer queue refused the batch ({error}); retry the request"),
+                    Value::Null,
+                );
+            }
+        }
     }
     let mut failed = 0;
-    for delivery in futures_join(deliveries).await {
-        if let Err((error, _)) = delivery {
-            warn!(%error, "ingest delivery failed");
-            failed += 1;
+    for delivery in deliveries {
+        match delivery.await {
+            Ok(Ok(_)) => {}
+            Ok(Err((error, _))) => {
+                warn!(%error, "ingest delivery failed");
+                failed += 1;
+            }
+            Err(_) => failed += 1,
         }
     }
     if failed > 0 {
         telemetry::delivery_error();
-        return error(
+        return error_response(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("kafka did not acknowledge {failed} of {} events; retry the request", objects.len()),
             Value::Null,
@@ -184,15 +198,6 @@ async fn ingest(State(state): State<IngestState>, Query(params): Query<IngestPar
     }
     telemetry::ingest(objects.len() as u64);
     (StatusCode::OK, Json(json!({"accepted": objects.len()}))).into_response()
-}
-
-/// Awaits every delivery (they proceed concurrently inside librdkafka).
-async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut results = Vec::with_capacity(futures.len());
-    for future in futures {
-        results.push(future.await);
-    }
-    results
 }
 
 #[cfg(test)]

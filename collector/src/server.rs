@@ -62,7 +62,7 @@ pub struct TailLoop {
     store: CheckpointStore,
     shipper: Shipper,
     reports: Receiver<Delivery>,
-    redactor: Redactor,
+    redactor: Arc<Redactor>,
     files: BTreeMap<u64, TrackedFile>,
     by_key: HashMap<String, u64>,
     /// Checkpoint keys of gap events in flight for files no longer tracked.
@@ -96,7 +96,7 @@ impl TailLoop {
         paths: Box<dyn PathsProvider>,
         store: CheckpointStore,
         (shipper, reports): (Shipper, Receiver<Delivery>),
-        redactor: Redactor,
+        redactor: Arc<Redactor>,
         rescan: Arc<AtomicBool>,
         heartbeat: Heartbeat,
         readiness: Readiness,
@@ -409,7 +409,8 @@ impl TailLoop {
             let payload = events::encode(&mut event, self.settings.message_max_bytes);
             let seq = file.register(offset);
             let key = file.origin.kafka_key(&self.settings.node).into_bytes();
-            self.send(key, payload, Ticket { file: slot, seq, bytes: payload.len() });
+            let ticket = Ticket { file: slot, seq, bytes: payload.len() };
+            self.send(key, payload, ticket);
         }
         for slot in released {
             if let Some(file) = self.files.remove(&slot) {

@@ -17,7 +17,7 @@ use crate::CollectorConfig;
 use crate::checkpoint::CheckpointStore;
 use crate::discovery::{AllPaths, HostPaths, KubeletPaths, PathsProvider};
 use crate::ingest::{self, IngestState};
-use crate::redact::Redactor;
+use crate::redact::{RedactRule, Redactor};
 use crate::server::{TailLoop, TailSettings};
 use crate::shipper::Shipper;
 
@@ -74,7 +74,7 @@ impl Service for CollectorConfig {
             Box::new(paths),
             store,
             shipper,
-            Redactor::clone(&redactor),
+            redactor.clone(),
             rescan,
             ctx.health.heartbeat("tail_loop", TAIL_LOOP_MAX_SILENCE),
             ctx.health.readiness("checkpoints"),
@@ -102,7 +102,7 @@ impl Service for CollectorConfig {
 }
 
 fn build_redactor(config: &CollectorConfig) -> anyhow::Result<Redactor> {
-    let mut rules = if config.redact_defaults { Redactor::default_rules() } else { Vec::new() };
+    let mut rules = if config.redact_defaults { RedactRule::defaults() } else { Vec::new() };
     if let Some(path) = &config.redact_rules_file {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading redaction rules {}", path.display()))?;
         rules.extend(Redactor::parse_rules(&text).with_context(|| format!("in {}", path.display()))?);

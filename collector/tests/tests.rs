@@ -1,0 +1,8 @@
+//! Integration tests of the collector: conformance on the shared third-party test data,
+//! and files → collector → a real tansu broker.
+
+mod container_log_vectors;
+mod fluent_bit_logs;
+mod harness;
+mod pipeline;
+mod util;
