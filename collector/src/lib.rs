@@ -6,6 +6,7 @@ mod config;
 mod error;
 pub mod format;
 pub mod multiline;
+pub mod redact;
 mod service;
 
 pub use config::{CollectorConfig, VARS};
