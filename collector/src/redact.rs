@@ -127,12 +127,12 @@ impl RedactRule {
         let mut count = 0;
         let replaced = self.pattern.replace_all(text, |caps: &Captures<'_>| {
             let masked = match self.mask {
-                Mask::Secret => mask_groups(caps, &secret_groups),
+                Mask::Secret => mask_groups(caps, &secret_groups).map(|masked| (masked, 1)),
                 Mask::PaymentCard => mask_cards(&caps[0]),
             };
             match masked {
-                Some(masked) => {
-                    count += 1;
+                Some((masked, values)) => {
+                    count += values;
                     masked
                 }
                 None => caps[0].to_owned(),
@@ -175,11 +175,12 @@ fn mask_groups(caps: &Captures<'_>, secret_groups: &[usize]) -> Option<String> {
     Some(masked)
 }
 
-/// The run of digit groups with the card numbers in it masked; `None` when it holds none.
+/// The run of digit groups with the card numbers in it masked, and how many there were;
+/// `None` when it holds none.
 /// Windows of consecutive groups are tried from the left, longest first, so that a card
 /// number written after other numbers (`qty 2 4111 1111 1111 1111`) is still found, and
 /// a 19-digit one is masked whole.
-fn mask_cards(run: &str) -> Option<String> {
+fn mask_cards(run: &str) -> Option<(String, usize)> {
     let groups: Vec<(usize, usize)> = run
         .split([' ', '-'])
         .scan(0, |start, group| {
@@ -189,7 +190,7 @@ fn mask_cards(run: &str) -> Option<String> {
         })
         .collect();
     let mut masked = run.as_bytes().to_vec();
-    let mut found = false;
+    let mut found = 0;
     let mut first = 0;
     while first < groups.len() {
         let mut digits = Vec::new();
@@ -217,10 +218,11 @@ fn mask_cards(run: &str) -> Option<String> {
                 to_mask -= 1;
             }
         }
-        found = true;
+        found += 1;
         first = last + 1;
     }
-    found.then(|| String::from_utf8(masked).expect("digits were replaced by ASCII"))
+    let masked = String::from_utf8(masked).expect("digits were replaced by ASCII");
+    (found > 0).then_some((masked, found))
 }
 
 /// The Luhn check digit test that every payment card number passes.
@@ -523,6 +525,10 @@ mod tests {
             ("amex 378282246310005", "amex ***********0005"),
             ("visa13 4222222222222", "visa13 *********2222"),
             ("qty 2 4111 1111 1111 1111", "qty 2 **** **** **** 1111"),
+            (
+                "4111 1111 1111 1111 5500 0000 0000 0004",
+                "**** **** **** 1111 **** **** **** 0004",
+            ),
             ("6011 0009 9013 9424 123", "**** **** **** 9424 123"),
             ("6011 0009 9013 9424 124", "**** **** **** ***4 124"),
             (
@@ -549,6 +555,11 @@ mod tests {
             "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1",
             "٤١١١١١١١١١١١١١١١",
         ]);
+    }
+
+    #[test]
+    fn each_card_in_a_run_counts() {
+        assert_eq!(redact("4111111111111111-5500000000000004").1, 2);
     }
 
     #[test]
