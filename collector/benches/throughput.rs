@@ -88,10 +88,11 @@ fn sample_lines() -> Vec<String> {
     for (n, text) in apache.lines().enumerate() {
         lines.push(text.to_owned());
         let status = [200, 200, 200, 404, 500, 302][n % 6];
+        let level = ["info", "info", "warn", "error", "debug"][n % 5];
         lines.push(
             json!({
                 "ts": format!("2026-11-27T05:{:02}:{:02}.{:06}Z", (n / 60) % 60, n % 60, n),
-                "level": ["info", "info", "warn", "error", "debug"][n % 5],
+                "level": level,
                 "msg": format!("request {n} finished"),
                 "http": {"method": "GET", "path": format!("/api/v1/items/{}", n * 7 % 1000), "status": status, "latency_ms": (n % 900) as f64 / 3.0},
                 "user_id": n % 5000,
@@ -289,7 +290,7 @@ fn tail(dir: &Path, lines: u64, kafka: Option<MockKafka>) -> (u64, u64) {
         Box::new(KubeletPaths::new(dir.to_owned(), &["*/*/*".into()], &[]).unwrap()),
         CheckpointStore::open(state.path()).unwrap(),
         (shipper, reports),
-        Redactor::new(Redactor::default_rules()),
+        Arc::new(Redactor::with_defaults()),
         Arc::new(AtomicBool::new(false)),
         health.heartbeat("tail_loop", Duration::from_secs(60)),
         health.readiness("checkpoints"),

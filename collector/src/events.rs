@@ -3,7 +3,7 @@
 
 use logpipe_common::event::Flag;
 use logpipe_common::{EventId, Level, LogEvent, RawRecord, Source, SourceKind, Timestamp};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 
 use crate::discovery::Origin;
 use crate::tailer::Output;
@@ -107,8 +107,8 @@ pub fn encode(event: &mut LogEvent, max_bytes: usize) -> Vec<u8> {
     serde_json::to_vec(event).unwrap_or_default()
 }
 
-/// Attributes are plain JSON values; nothing else here needs them.
-pub fn attribute<'a>(event: &'a LogEvent, path: &[&str]) -> Option<&'a Value> {
+#[cfg(test)]
+fn attribute<'a>(event: &'a LogEvent, path: &[&str]) -> Option<&'a serde_json::Value> {
     let (first, rest) = path.split_first()?;
     rest.iter().try_fold(event.attributes.get(*first)?, |value, key| value.get(key))
 }

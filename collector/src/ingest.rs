@@ -36,7 +36,6 @@ pub struct IngestState {
     topic: String,
     node: String,
     redactor: Arc<Redactor>,
-    timeout: Duration,
     message_max_bytes: usize,
 }
 
@@ -57,7 +56,6 @@ impl IngestState {
             topic: topic.to_owned(),
             node: node.to_owned(),
             redactor,
-            timeout,
             message_max_bytes: usize::try_from(settings.message_max_bytes).unwrap_or(usize::MAX),
         })
     }

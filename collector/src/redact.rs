@@ -282,6 +282,15 @@ impl Redactor {
         self
     }
 
+    /// Adds `extra` rules after the existing ones.
+    pub fn with_rules(self, extra: Vec<RedactRule>) -> Self {
+        let mut rules = self.rules;
+        rules.extend(extra);
+        let mut redactor = Redactor::new(rules);
+        redactor.secret_keys = self.secret_keys;
+        redactor
+    }
+
     pub fn rules(&self) -> &[RedactRule] {
         &self.rules
     }

@@ -324,6 +324,7 @@ impl TailLoop {
         let mut outputs = Vec::new();
         let slots: Vec<u64> = self.files.keys().copied().collect();
         let mut paused = false;
+        let mut truncation_gaps = Vec::new();
         for slot in slots {
             if self.shipper.in_flight_bytes() >= self.settings.max_in_flight_bytes {
                 paused = true;
@@ -344,6 +345,10 @@ impl TailLoop {
                     info!(path = %file.path.display(), size, read = file.read_offset(), "file truncated, following its new content");
                     file.drain_pending(self.settings.max_line_bytes, &mut outputs);
                     file.truncated = true;
+                    let lost = file.behind();
+                    if lost > 0 {
+                        truncation_gaps.push((slot, file.read_offset(), lost));
+                    }
                     self.rescan.store(true, Ordering::Relaxed);
                 }
                 Err(error) => {
@@ -353,6 +358,10 @@ impl TailLoop {
             if !outputs.is_empty() {
                 self.ship_outputs(slot, &mut outputs);
             }
+        }
+        for (slot, offset, bytes) in truncation_gaps {
+            warn!(bytes, "file truncated before everything written to it was read");
+            self.send_gap(slot, offset, bytes, GapReason::Truncated);
         }
         let total_behind: u64 = self.files.values().map(TrackedFile::behind).sum();
         let worst = self.files.values().map(TrackedFile::behind).max().unwrap_or(0);
@@ -379,6 +388,20 @@ impl TailLoop {
         }
     }
 
+    /// Sends one gap event for a tracked file; the file is released only after it was
+    /// delivered.
+    fn send_gap(&mut self, slot: u64, offset: u64, bytes: u64, reason: GapReason) {
+        telemetry::gap(bytes);
+        let Some(file) = self.files.get_mut(&slot) else { return };
+        let path = file.path.display().to_string();
+        let mut event = events::gap_event(&file.key, &path, &file.origin, &self.settings.node, offset, bytes, reason);
+        let payload = events::encode(&mut event, self.settings.message_max_bytes);
+        let seq = file.register(offset);
+        let key = file.origin.kafka_key(&self.settings.node).into_bytes();
+        let ticket = Ticket { file: slot, seq, bytes: payload.len() };
+        self.send(key, payload, ticket);
+    }
+
     /// Lets go of files that are gone and fully delivered; reports what could not be read
     /// of those that took longer than the drain budget.
     fn release_finished(&mut self) {
@@ -397,20 +420,12 @@ impl TailLoop {
             } else if !drained && since.elapsed() > self.settings.rotated_drain {
                 let bytes = file.behind();
                 warn!(path = %file.path.display(), bytes, "rotated file not read to its end within the drain budget");
-                telemetry::gap(bytes);
                 gaps.push((*slot, file.read_offset(), bytes));
                 file.truncated = true;
             }
         }
         for (slot, offset, bytes) in gaps {
-            let Some(file) = self.files.get_mut(&slot) else { continue };
-            let path = file.path.display().to_string();
-            let mut event = events::gap_event(&file.key, &path, &file.origin, &self.settings.node, offset, bytes, GapReason::DrainBudgetExceeded);
-            let payload = events::encode(&mut event, self.settings.message_max_bytes);
-            let seq = file.register(offset);
-            let key = file.origin.kafka_key(&self.settings.node).into_bytes();
-            let ticket = Ticket { file: slot, seq, bytes: payload.len() };
-            self.send(key, payload, ticket);
+            self.send_gap(slot, offset, bytes, GapReason::DrainBudgetExceeded);
         }
         for slot in released {
             if let Some(file) = self.files.remove(&slot) {

@@ -17,7 +17,7 @@ use crate::CollectorConfig;
 use crate::checkpoint::CheckpointStore;
 use crate::discovery::{AllPaths, HostPaths, KubeletPaths, PathsProvider};
 use crate::ingest::{self, IngestState};
-use crate::redact::{RedactRule, Redactor};
+use crate::redact::Redactor;
 use crate::server::{TailLoop, TailSettings};
 use crate::shipper::Shipper;
 
@@ -102,12 +102,13 @@ impl Service for CollectorConfig {
 }
 
 fn build_redactor(config: &CollectorConfig) -> anyhow::Result<Redactor> {
-    let mut rules = if config.redact_defaults { RedactRule::defaults() } else { Vec::new() };
+    let mut redactor = if config.redact_defaults { Redactor::with_defaults() } else { Redactor::new(Vec::new()) };
     if let Some(path) = &config.redact_rules_file {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading redaction rules {}", path.display()))?;
-        rules.extend(Redactor::parse_rules(&text).with_context(|| format!("in {}", path.display()))?);
+        let rules = Redactor::parse_rules(&text).with_context(|| format!("in {}", path.display()))?;
+        redactor = redactor.with_rules(rules);
     }
-    Ok(Redactor::new(rules))
+    Ok(redactor)
 }
 
 /// Watches the roots with inotify: a file created, renamed or removed triggers a scan at

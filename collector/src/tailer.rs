@@ -121,10 +121,11 @@ impl TrackedFile {
         };
         if read == 0 {
             let size = self.file.metadata()?.len();
-            self.size_seen = size;
             if size < self.read_offset {
+                // `size_seen` keeps the size before truncation, to count what was lost.
                 return Ok(ReadResult::Truncated { size });
             }
+            self.size_seen = size;
             return Ok(ReadResult::Read(0));
         }
         let chunk = &buffer[..read];

@@ -56,9 +56,17 @@ impl Collector {
     pub async fn stop(self) {
         self.ctx.shutdown.cancel();
         self.ctx.tasks.close();
-        tokio::time::timeout(Duration::from_secs(10), self.ctx.tasks.wait())
+        let tasks = self.ctx.tasks.clone();
+        tokio::time::timeout(Duration::from_secs(10), tasks.wait())
             .await
             .expect("collector drained within 10 s");
+    }
+}
+
+impl Drop for Collector {
+    /// A failing test must not leave the tail loop running: the runtime would wait for it.
+    fn drop(&mut self) {
+        self.ctx.shutdown.cancel();
     }
 }
 
