@@ -26,7 +26,13 @@ impl Rng {
         let seed = std::env::var("LOGPIPE_DRILL_SEED")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            });
         eprintln!("drill seed: {seed} (LOGPIPE_DRILL_SEED)");
         Rng(seed)
     }
@@ -51,7 +57,16 @@ fn write_and_rotate(dirs: Vec<PathBuf>, lines: usize, per_second: usize) -> Vec<
     use std::io::Write;
     let mut expected = Vec::new();
     let started = Instant::now();
-    let mut files: Vec<std::fs::File> = dirs.iter().map(|d| std::fs::OpenOptions::new().create(true).append(true).open(d.join("0.log")).unwrap()).collect();
+    let mut files: Vec<std::fs::File> = dirs
+        .iter()
+        .map(|d| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(d.join("0.log"))
+                .unwrap()
+        })
+        .collect();
     let mut rotations = 0;
     for n in 0..lines {
         let which = n % dirs.len();
@@ -63,8 +78,13 @@ fn write_and_rotate(dirs: Vec<PathBuf>, lines: usize, per_second: usize) -> Vec<
         if written_here % 1_000 == 0 && which == dirs.len() - 1 {
             rotations += 1;
             for (i, dir) in dirs.iter().enumerate() {
-                std::fs::rename(dir.join("0.log"), dir.join(format!("0.log.{rotations:06}"))).unwrap();
-                files[i] = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("0.log")).unwrap();
+                std::fs::rename(dir.join("0.log"), dir.join(format!("0.log.{rotations:06}")))
+                    .unwrap();
+                files[i] = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join("0.log"))
+                    .unwrap();
                 if rotations > 5 {
                     let _ = std::fs::remove_file(dir.join(format!("0.log.{:06}", rotations - 5)));
                 }
@@ -97,34 +117,86 @@ fn start_collector(bootstrap: &str, pods: &Path, data: &Path) -> Running {
 
 /// Reads the topic until every expected message is there, then checks: none lost, and
 /// a message seen twice always has the same id.
-async fn assert_all_delivered(broker: &TestBroker, expected: &[String], timeout: Duration) {
+async fn assert_all_delivered(
+    broker: &TestBroker,
+    expected: &[String],
+    timeout: Duration,
+    collector: &Running,
+) {
     let consumer: StreamConsumer = broker.settings().consumer("drill-check").create().unwrap();
     consumer.subscribe(&[TOPIC]).unwrap();
     let mut by_message: HashMap<String, LogEvent> = HashMap::new();
     let mut duplicates = 0;
     let deadline = Instant::now() + timeout;
     while by_message.len() < expected.len() {
-        assert!(Instant::now() < deadline, "{} of {} delivered", by_message.len(), expected.len());
-        if let Ok(Ok(message)) = tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await {
+        if Instant::now() >= deadline {
+            let problems: Vec<String> = collector
+                .lines()
+                .into_iter()
+                .filter(|line| line["level"] != "INFO")
+                .take(30)
+                .map(|line| line.to_string())
+                .collect();
+            let all: Vec<String> = collector
+                .lines()
+                .iter()
+                .map(|line| line.to_string())
+                .collect();
+            let _ = std::fs::write(
+                std::env::temp_dir().join("logpipe-drill-collector.jsonl"),
+                all.join("\n"),
+            );
+            panic!(
+                "{} of {} delivered; collector warnings:\n{}\nbroker log:\n{}",
+                by_message.len(),
+                expected.len(),
+                problems.join("\n"),
+                broker
+                    .log()
+                    .lines()
+                    .rev()
+                    .take(20)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+        if let Ok(Ok(message)) =
+            tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
+        {
             let event: LogEvent = serde_json::from_slice(message.payload().unwrap()).unwrap();
             if let Some(previous) = by_message.get(&event.message) {
-                assert_eq!(previous.id, event.id, "a duplicate with another id: {}", event.message);
+                assert_eq!(
+                    previous.id, event.id,
+                    "a duplicate with another id: {}",
+                    event.message
+                );
                 duplicates += 1;
             }
             by_message.insert(event.message.clone(), event);
         }
     }
-    let missing = expected.iter().filter(|m| !by_message.contains_key(*m)).count();
+    let missing = expected
+        .iter()
+        .filter(|m| !by_message.contains_key(*m))
+        .count();
     assert_eq!(missing, 0);
-    eprintln!("delivered {} lines, {duplicates} duplicates with identical ids", expected.len());
+    eprintln!(
+        "delivered {} lines, {duplicates} duplicates with identical ids",
+        expected.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collector_killed_three_times_loses_nothing() {
     let broker = TestBroker::start().unwrap();
-    broker.create_topics(&[TopicSpec::new(TOPIC, 3)]).await.unwrap();
+    broker
+        .create_topics(&[TopicSpec::new(TOPIC, 3)])
+        .await
+        .unwrap();
     let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let dirs: Vec<PathBuf> = (0..3).map(|i| container_dir(pods.path(), &format!("pod-{i}"))).collect();
+    let dirs: Vec<PathBuf> = (0..3)
+        .map(|i| container_dir(pods.path(), &format!("pod-{i}")))
+        .collect();
     let mut rng = Rng::from_time();
     let writing = Arc::new(AtomicBool::new(true));
     let writer = {
@@ -147,27 +219,39 @@ async fn collector_killed_three_times_loses_nothing() {
     }
     let expected = writer.join().unwrap();
     assert!(!writing.load(Ordering::Relaxed));
-    assert_all_delivered(&broker, &expected, Duration::from_secs(120)).await;
+    assert_all_delivered(&broker, &expected, Duration::from_secs(120), &collector).await;
     drop(collector);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_stopped_for_30_seconds_loses_nothing() {
     let mut broker = TestBroker::start().unwrap();
-    broker.create_topics(&[TopicSpec::new(TOPIC, 3)]).await.unwrap();
+    broker
+        .create_topics(&[TopicSpec::new(TOPIC, 3)])
+        .await
+        .unwrap();
     let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let dirs: Vec<PathBuf> = (0..2).map(|i| container_dir(pods.path(), &format!("pod-{i}"))).collect();
+    let dirs: Vec<PathBuf> = (0..2)
+        .map(|i| container_dir(pods.path(), &format!("pod-{i}")))
+        .collect();
     let mut collector = start_collector(&broker.bootstrap(), pods.path(), data.path());
     let writer = std::thread::spawn(move || write_and_rotate(dirs, 20_000, 500));
     std::thread::sleep(Duration::from_secs(3));
-    broker.stop();
+    // A crash: the process is gone at once, in-flight requests unanswered.
+    broker.kill();
     eprintln!("broker stopped");
-    std::thread::sleep(Duration::from_secs(30));
+    let outage = std::env::var("LOGPIPE_DRILL_OUTAGE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    std::thread::sleep(Duration::from_secs(outage));
     broker.restart().unwrap();
     eprintln!("broker restarted");
     let expected = writer.join().unwrap();
-    assert_all_delivered(&broker, &expected, Duration::from_secs(120)).await;
+    assert_all_delivered(&broker, &expected, Duration::from_secs(120), &collector).await;
     collector.signal(Signal::SIGTERM);
-    let status = collector.wait(Duration::from_secs(10)).expect("exits after SIGTERM");
+    let status = collector
+        .wait(Duration::from_secs(10))
+        .expect("exits after SIGTERM");
     assert_eq!(status.code(), Some(0));
 }

@@ -47,8 +47,14 @@ fn main() {
         println!("{report}");
         return;
     }
-    let mib: usize = std::env::var("LOGPIPE_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
-    let rss_secs: u64 = std::env::var("LOGPIPE_BENCH_RSS_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let mib: usize = std::env::var("LOGPIPE_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let rss_secs: u64 = std::env::var("LOGPIPE_BENCH_RSS_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
     let sample = sample_lines();
     let dir = tempfile::tempdir().unwrap();
     let (bytes, lines) = write_files(dir.path(), &sample, FILES, mib * 1024 * 1024);
@@ -83,7 +89,8 @@ fn main() {
 
 /// Content lines: generated JSON application logs and real Apache access-log lines.
 fn sample_lines() -> Vec<String> {
-    let apache = std::fs::read_to_string(shared_data().join("elastic-examples/apache_logs")).unwrap();
+    let apache =
+        std::fs::read_to_string(shared_data().join("elastic-examples/apache_logs")).unwrap();
     let mut lines = Vec::new();
     for (n, text) in apache.lines().enumerate() {
         lines.push(text.to_owned());
@@ -105,7 +112,12 @@ fn sample_lines() -> Vec<String> {
 }
 
 fn cri(n: usize, content: &str) -> String {
-    format!("2026-11-27T05:{:02}:{:02}.{:09}Z stdout F {content}\n", (n / 60) % 60, n % 60, n)
+    format!(
+        "2026-11-27T05:{:02}:{:02}.{:09}Z stdout F {content}\n",
+        (n / 60) % 60,
+        n % 60,
+        n
+    )
 }
 
 /// Writes `files` container logs of `total_bytes` together; returns bytes and lines.
@@ -140,7 +152,11 @@ fn spawn_child(scenario: &str, dir: &Path, lines: u64) -> Value {
         .arg(lines.to_string())
         .output()
         .unwrap();
-    assert!(output.status.success(), "{scenario}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{scenario}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8(output.stdout).unwrap();
     serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap()
 }
@@ -148,7 +164,12 @@ fn spawn_child(scenario: &str, dir: &Path, lines: u64) -> Value {
 /// 500 files appended at 10 MiB/s in total while a child collector ships them.
 fn run_rss_scenario(sample: &[String], seconds: u64) -> Value {
     let dir = tempfile::tempdir().unwrap();
-    let line_bytes = sample.iter().take(1000).map(|l| cri(0, l).len()).sum::<usize>() / 1000;
+    let line_bytes = sample
+        .iter()
+        .take(1000)
+        .map(|l| cri(0, l).len())
+        .sum::<usize>()
+        / 1000;
     let total_lines = RSS_RATE_BYTES_PER_SEC as u64 * seconds / line_bytes as u64;
     let mut paths = Vec::new();
     for i in 0..RSS_FILES {
@@ -167,7 +188,10 @@ fn run_rss_scenario(sample: &[String], seconds: u64) -> Value {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut files: Vec<std::fs::File> = paths.iter().map(|p| std::fs::OpenOptions::new().append(true).open(p).unwrap()).collect();
+    let mut files: Vec<std::fs::File> = paths
+        .iter()
+        .map(|p| std::fs::OpenOptions::new().append(true).open(p).unwrap())
+        .collect();
     let started = Instant::now();
     let mut written = 0usize;
     for n in 0..(total_lines as usize - RSS_FILES) {
@@ -180,9 +204,17 @@ fn run_rss_scenario(sample: &[String], seconds: u64) -> Value {
         }
     }
     let output = child.wait_with_output().unwrap();
-    let mut report: Value = serde_json::from_str(String::from_utf8(output.stdout).unwrap().lines().last().unwrap_or("{}")).unwrap();
+    let mut report: Value = serde_json::from_str(
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap_or("{}"),
+    )
+    .unwrap();
     report["files"] = json!(RSS_FILES);
-    report["write_rate_mib_per_sec"] = json!(written as f64 / 1048576.0 / started.elapsed().as_secs_f64());
+    report["write_rate_mib_per_sec"] =
+        json!(written as f64 / 1048576.0 / started.elapsed().as_secs_f64());
     report
 }
 
@@ -302,6 +334,9 @@ fn tail(dir: &Path, lines: u64, kafka: Option<MockKafka>) -> (u64, u64) {
     }
     shutdown.cancel();
     thread.join().unwrap();
-    let bytes = log_files(dir).iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
+    let bytes = log_files(dir)
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
     (bytes, delivered.load(Ordering::Relaxed))
 }

@@ -135,7 +135,11 @@ impl CheckpointStore {
             entries: self.entries.clone(),
         };
         {
-            let mut file = OpenOptions::new().create(true).write(true).truncate(true).open(&temporary)?;
+            let mut file = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(&temporary)?;
             file.write_all(&serde_json::to_vec(&on_disk).map_err(io::Error::other)?)?;
             file.sync_all()?;
         }
@@ -157,7 +161,9 @@ mod tests {
             offset,
             tail_hash: 7,
             size_seen: offset,
-            origin: Some(Origin::Host { name: "kube-audit".into() }),
+            origin: Some(Origin::Host {
+                name: "kube-audit".into(),
+            }),
         }
     }
 

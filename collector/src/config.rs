@@ -152,7 +152,9 @@ impl CollectorConfig {
                     return Err(ConfigError::Invalid {
                         var: spec.name.to_owned(),
                         value: item.clone(),
-                        expected: "namespace/pod/container globs such as kube-system/*/* or */api-*/api".into(),
+                        expected:
+                            "namespace/pod/container globs such as kube-system/*/* or */api-*/api"
+                                .into(),
                     });
                 }
             }
@@ -200,7 +202,10 @@ fn parse_host_files(item: &str) -> Option<HostFiles> {
 mod millis {
     use std::time::Duration;
 
-    pub fn serialize<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        value: &Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.serialize_u128(value.as_millis())
     }
 }
@@ -220,9 +225,18 @@ mod tests {
 
     #[test]
     fn host_files_are_name_glob_pairs() {
-        let env = Env::from_pairs([("LOGPIPE_COLLECTOR_HOST_FILES", "kube-audit=/var/log/kubernetes/audit/*.log, syslog=/var/log/syslog")]);
+        let env = Env::from_pairs([(
+            "LOGPIPE_COLLECTOR_HOST_FILES",
+            "kube-audit=/var/log/kubernetes/audit/*.log, syslog=/var/log/syslog",
+        )]);
         let config = CollectorConfig::load(&env).unwrap();
-        assert_eq!(config.host_files[0], HostFiles { name: "kube-audit".into(), glob: "/var/log/kubernetes/audit/*.log".into() });
+        assert_eq!(
+            config.host_files[0],
+            HostFiles {
+                name: "kube-audit".into(),
+                glob: "/var/log/kubernetes/audit/*.log".into()
+            }
+        );
         assert_eq!(config.host_files[1].name, "syslog");
         for bad in ["kube-audit", "=/var/log/x", "audit=relative/*.log"] {
             let env = Env::from_pairs([("LOGPIPE_COLLECTOR_HOST_FILES", bad)]);
@@ -234,8 +248,14 @@ mod tests {
     #[test]
     fn globs_need_three_parts() {
         let env = Env::from_pairs([("LOGPIPE_COLLECTOR_EXCLUDE", "kube-system")]);
-        assert_eq!(CollectorConfig::load(&env).unwrap_err().var(), "LOGPIPE_COLLECTOR_EXCLUDE");
+        assert_eq!(
+            CollectorConfig::load(&env).unwrap_err().var(),
+            "LOGPIPE_COLLECTOR_EXCLUDE"
+        );
         let env = Env::from_pairs([("LOGPIPE_COLLECTOR_MAX_LINE_BYTES", "0")]);
-        assert_eq!(CollectorConfig::load(&env).unwrap_err().var(), "LOGPIPE_COLLECTOR_MAX_LINE_BYTES");
+        assert_eq!(
+            CollectorConfig::load(&env).unwrap_err().var(),
+            "LOGPIPE_COLLECTOR_MAX_LINE_BYTES"
+        );
     }
 }

@@ -93,7 +93,11 @@ pub struct KubeletPaths {
 }
 
 impl KubeletPaths {
-    pub fn new(pods_dir: PathBuf, include: &[String], exclude: &[String]) -> Result<Self, globset::Error> {
+    pub fn new(
+        pods_dir: PathBuf,
+        include: &[String],
+        exclude: &[String],
+    ) -> Result<Self, globset::Error> {
         Ok(KubeletPaths {
             pods_dir,
             include: glob_set(include)?,
@@ -130,7 +134,9 @@ fn classify_log_file(name: &str) -> Option<bool> {
         return Some(false);
     }
     let (_, suffix) = name.split_once(".log.")?;
-    let compressed = [".gz", ".zst", ".bz2", ".xz", ".tmp"].iter().any(|ext| suffix.ends_with(ext));
+    let compressed = [".gz", ".zst", ".bz2", ".xz", ".tmp"]
+        .iter()
+        .any(|ext| suffix.ends_with(ext));
     (!compressed).then_some(true)
 }
 
@@ -149,19 +155,29 @@ impl PathsProvider for KubeletPaths {
     fn discover(&self) -> Vec<Discovered> {
         let mut found = Vec::new();
         for pod_dir in read_dir_sorted(&self.pods_dir) {
-            let Some(name) = pod_dir.file_name().and_then(|n| n.to_str()) else { continue };
-            let Some((namespace, pod, uid)) = parse_pod_dir(name) else { continue };
+            let Some(name) = pod_dir.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some((namespace, pod, uid)) = parse_pod_dir(name) else {
+                continue;
+            };
             for container_dir in read_dir_sorted(&pod_dir) {
                 if !container_dir.is_dir() {
                     continue;
                 }
-                let Some(container) = container_dir.file_name().and_then(|n| n.to_str()) else { continue };
+                let Some(container) = container_dir.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
                 if !self.wanted(namespace, pod, container) {
                     continue;
                 }
                 for path in read_dir_sorted(&container_dir) {
-                    let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else { continue };
-                    let Some(rotated) = classify_log_file(file_name) else { continue };
+                    let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else {
+                        continue;
+                    };
+                    let Some(rotated) = classify_log_file(file_name) else {
+                        continue;
+                    };
                     if !path.is_file() {
                         continue;
                     }
@@ -249,7 +265,10 @@ impl PathsProvider for HostPaths {
     }
 
     fn watch_roots(&self) -> Vec<PathBuf> {
-        self.sources.iter().map(|(_, base, _)| base.clone()).collect()
+        self.sources
+            .iter()
+            .map(|(_, base, _)| base.clone())
+            .collect()
     }
 }
 
@@ -264,11 +283,17 @@ impl std::fmt::Debug for AllPaths {
 
 impl PathsProvider for AllPaths {
     fn discover(&self) -> Vec<Discovered> {
-        self.0.iter().flat_map(|provider| provider.discover()).collect()
+        self.0
+            .iter()
+            .flat_map(|provider| provider.discover())
+            .collect()
     }
 
     fn watch_roots(&self) -> Vec<PathBuf> {
-        self.0.iter().flat_map(|provider| provider.watch_roots()).collect()
+        self.0
+            .iter()
+            .flat_map(|provider| provider.watch_roots())
+            .collect()
     }
 }
 
@@ -294,7 +319,10 @@ mod tests {
         let paths = KubeletPaths::new(
             root.to_owned(),
             &["*/*/*".into()],
-            &["*/*/istio-proxy".into(), "logpipe/logpipe-collector-*/*".into()],
+            &[
+                "*/*/istio-proxy".into(),
+                "logpipe/logpipe-collector-*/*".into(),
+            ],
         )
         .unwrap();
         let found = paths.discover();
@@ -321,16 +349,26 @@ mod tests {
         touch(&audit.join("audit-2026-11-27T05-00-00.000.log"));
         touch(&audit.join("policy.yaml"));
         let glob = format!("{}/*.log", audit.display());
-        let paths = HostPaths::new(&[HostFiles { name: "kube-audit".into(), glob }]).unwrap();
+        let paths = HostPaths::new(&[HostFiles {
+            name: "kube-audit".into(),
+            glob,
+        }])
+        .unwrap();
         let found = paths.discover();
         assert_eq!(found.len(), 2);
-        assert!(found.iter().all(|d| d.origin == Origin::Host { name: "kube-audit".into() }));
+        assert!(found.iter().all(|d| d.origin
+            == Origin::Host {
+                name: "kube-audit".into()
+            }));
         assert_eq!(paths.watch_roots(), [audit]);
     }
 
     #[test]
     fn pod_dir_names() {
-        assert_eq!(parse_pod_dir("kube-system_coredns-1_abc-1"), Some(("kube-system", "coredns-1", "abc-1")));
+        assert_eq!(
+            parse_pod_dir("kube-system_coredns-1_abc-1"),
+            Some(("kube-system", "coredns-1", "abc-1"))
+        );
         assert_eq!(parse_pod_dir("nounderscore"), None);
         assert_eq!(parse_pod_dir("a__b"), None);
     }

@@ -12,7 +12,14 @@ use crate::tailer::Output;
 const ENVELOPE_BYTES: usize = 4 * 1024;
 
 /// The event of one record of a tailed file.
-pub fn record_event(output: &Output, key: &str, path: &str, origin: &Origin, node: &str, observed_ts: Timestamp) -> LogEvent {
+pub fn record_event(
+    output: &Output,
+    key: &str,
+    path: &str,
+    origin: &Origin,
+    node: &str,
+    observed_ts: Timestamp,
+) -> LogEvent {
     let mut event = LogEvent::from_raw(RawRecord {
         payload: &output.payload,
         runtime_ts: output.runtime_ts,
@@ -58,7 +65,15 @@ impl GapReason {
 
 /// One event naming the file and the bytes lost. Its id is fixed by the file and offset,
 /// so reporting the same gap again after a crash gives the same event.
-pub fn gap_event(key: &str, path: &str, origin: &Origin, node: &str, offset: u64, bytes: u64, reason: GapReason) -> LogEvent {
+pub fn gap_event(
+    key: &str,
+    path: &str,
+    origin: &Origin,
+    node: &str,
+    offset: u64,
+    bytes: u64,
+    reason: GapReason,
+) -> LogEvent {
     let now = Timestamp::now();
     let mut attributes = Map::new();
     attributes.insert(
@@ -71,7 +86,10 @@ pub fn gap_event(key: &str, path: &str, origin: &Origin, node: &str, offset: u64
         ts: now,
         observed_ts: now,
         level: Level::Warn,
-        message: format!("gap: {bytes} bytes of {path} were lost before they were read ({})", reason.as_str()),
+        message: format!(
+            "gap: {bytes} bytes of {path} were lost before they were read ({})",
+            reason.as_str()
+        ),
         stream: None,
         k8s: origin.k8s(node),
         source: Source {
@@ -100,7 +118,9 @@ pub fn encode(event: &mut LogEvent, max_bytes: usize) -> Vec<u8> {
     }
     event.message.truncate(cut);
     let dropped = std::mem::take(&mut event.attributes).len();
-    event.attributes.insert("logpipe".into(), json!({"dropped_attributes": dropped}));
+    event
+        .attributes
+        .insert("logpipe".into(), json!({"dropped_attributes": dropped}));
     if !event.flags.contains(&Flag::Truncated) {
         event.flags.push(Flag::Truncated);
     }
@@ -110,7 +130,8 @@ pub fn encode(event: &mut LogEvent, max_bytes: usize) -> Vec<u8> {
 #[cfg(test)]
 fn attribute<'a>(event: &'a LogEvent, path: &[&str]) -> Option<&'a serde_json::Value> {
     let (first, rest) = path.split_first()?;
-    rest.iter().try_fold(event.attributes.get(*first)?, |value, key| value.get(key))
+    rest.iter()
+        .try_fold(event.attributes.get(*first)?, |value, key| value.get(key))
 }
 
 #[cfg(test)]
@@ -128,11 +149,30 @@ mod tests {
 
     #[test]
     fn gap_events_are_deterministic() {
-        let a = gap_event("1:2:3", "/p/0.log", &origin(), "n", 10, 99, GapReason::DeletedWhileDown);
-        let b = gap_event("1:2:3", "/p/0.log", &origin(), "n", 10, 99, GapReason::DeletedWhileDown);
+        let a = gap_event(
+            "1:2:3",
+            "/p/0.log",
+            &origin(),
+            "n",
+            10,
+            99,
+            GapReason::DeletedWhileDown,
+        );
+        let b = gap_event(
+            "1:2:3",
+            "/p/0.log",
+            &origin(),
+            "n",
+            10,
+            99,
+            GapReason::DeletedWhileDown,
+        );
         assert_eq!(a.id, b.id);
         assert_eq!(a.level, Level::Warn);
-        assert_eq!(attribute(&a, &["logpipe", "gap", "bytes"]), Some(&json!(99)));
+        assert_eq!(
+            attribute(&a, &["logpipe", "gap", "bytes"]),
+            Some(&json!(99))
+        );
         assert!(a.flags.contains(&Flag::Gap));
         assert_eq!(a.k8s.namespace.as_deref(), Some("shop"));
     }
@@ -152,7 +192,20 @@ mod tests {
         let encoded = encode(&mut event, 1 << 20);
         assert!(encoded.len() <= 1 << 20, "{}", encoded.len());
         assert!(event.flags.contains(&Flag::Truncated));
-        let small = encode(&mut record_event(&Output { payload: b"hi".to_vec(), ..output }, "k", "/p", &origin(), "n", Timestamp::now()), 1 << 20);
+        let small = encode(
+            &mut record_event(
+                &Output {
+                    payload: b"hi".to_vec(),
+                    ..output
+                },
+                "k",
+                "/p",
+                &origin(),
+                "n",
+                Timestamp::now(),
+            ),
+            1 << 20,
+        );
         assert!(small.len() < 1000);
     }
 }

@@ -95,7 +95,11 @@ mod tests {
         file.write_all(b" line\nsecond\n").unwrap();
         let id = FileId::of(&reader).unwrap().unwrap();
         file.write_all(b"third\n").unwrap();
-        assert_eq!(FileId::of(&reader).unwrap(), Some(id), "growth keeps the identity");
+        assert_eq!(
+            FileId::of(&reader).unwrap(),
+            Some(id),
+            "growth keeps the identity"
+        );
     }
 
     #[test]

@@ -41,12 +41,20 @@ pub struct IngestState {
 
 impl std::fmt::Debug for IngestState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IngestState").field("topic", &self.topic).finish()
+        f.debug_struct("IngestState")
+            .field("topic", &self.topic)
+            .finish()
     }
 }
 
 impl IngestState {
-    pub fn new(settings: &KafkaSettings, topic: &str, node: &str, redactor: Arc<Redactor>, timeout: Duration) -> Result<Self, rdkafka::error::KafkaError> {
+    pub fn new(
+        settings: &KafkaSettings,
+        topic: &str,
+        node: &str,
+        redactor: Arc<Redactor>,
+        timeout: Duration,
+    ) -> Result<Self, rdkafka::error::KafkaError> {
         let mut config = settings.producer();
         // An HTTP client is waiting: give up after the timeout and let it retry, instead of
         // holding the request forever.
@@ -88,7 +96,8 @@ fn error_response(status: StatusCode, message: impl Into<String>, extra: Value) 
 fn split_body(body: &str) -> Result<Vec<String>, Vec<usize>> {
     let trimmed = body.trim_start();
     if trimmed.starts_with('[') {
-        let Ok(items) = serde_json::from_str::<Vec<Box<serde_json::value::RawValue>>>(trimmed) else {
+        let Ok(items) = serde_json::from_str::<Vec<Box<serde_json::value::RawValue>>>(trimmed)
+        else {
             return Err(vec![1]);
         };
         let bad: Vec<usize> = items
@@ -97,7 +106,14 @@ fn split_body(body: &str) -> Result<Vec<String>, Vec<usize>> {
             .filter(|(_, item)| !item.get().trim_start().starts_with('{'))
             .map(|(index, _)| index + 1)
             .collect();
-        return if bad.is_empty() { Ok(items.into_iter().map(|item| item.get().to_owned()).collect()) } else { Err(bad) };
+        return if bad.is_empty() {
+            Ok(items
+                .into_iter()
+                .map(|item| item.get().to_owned())
+                .collect())
+        } else {
+            Err(bad)
+        };
     }
     let mut objects = Vec::new();
     let mut bad = Vec::new();
@@ -110,17 +126,33 @@ fn split_body(body: &str) -> Result<Vec<String>, Vec<usize>> {
             _ => bad.push(index + 1),
         }
     }
-    if bad.is_empty() { Ok(objects) } else { Err(bad) }
+    if bad.is_empty() {
+        Ok(objects)
+    } else {
+        Err(bad)
+    }
 }
 
 #[instrument(skip_all, fields(bytes = body.len()))]
-async fn ingest(State(state): State<IngestState>, Query(params): Query<IngestParams>, body: Bytes) -> Response {
+async fn ingest(
+    State(state): State<IngestState>,
+    Query(params): Query<IngestParams>,
+    body: Bytes,
+) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
-        return error_response(StatusCode::BAD_REQUEST, "body is not valid UTF-8", Value::Null);
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "body is not valid UTF-8",
+            Value::Null,
+        );
     };
     let objects = match split_body(text) {
         Ok(objects) if objects.is_empty() => {
-            return error_response(StatusCode::BAD_REQUEST, "no events in the body", Value::Null);
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "no events in the body",
+                Value::Null,
+            );
         }
         Ok(objects) => objects,
         Err(mut lines) => {
@@ -190,7 +222,10 @@ async fn ingest(State(state): State<IngestState>, Query(params): Query<IngestPar
         telemetry::delivery_error();
         return error_response(
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("kafka did not acknowledge {failed} of {} events; retry the request", objects.len()),
+            format!(
+                "kafka did not acknowledge {failed} of {} events; retry the request",
+                objects.len()
+            ),
             Value::Null,
         );
     }
@@ -205,8 +240,14 @@ mod tests {
     #[test]
     fn ndjson_and_arrays() {
         assert_eq!(split_body("{\"a\":1}\n\n{\"b\":2}\n").unwrap().len(), 2);
-        assert_eq!(split_body("[{\"a\":1},{\"b\":2}]").unwrap(), ["{\"a\":1}", "{\"b\":2}"]);
-        assert_eq!(split_body("{\"a\":1}\nnot json\n[1]\n{\"b\":2}").unwrap_err(), [2, 3]);
+        assert_eq!(
+            split_body("[{\"a\":1},{\"b\":2}]").unwrap(),
+            ["{\"a\":1}", "{\"b\":2}"]
+        );
+        assert_eq!(
+            split_body("{\"a\":1}\nnot json\n[1]\n{\"b\":2}").unwrap_err(),
+            [2, 3]
+        );
         assert_eq!(split_body("[{\"a\":1}, 5]").unwrap_err(), [2]);
         assert_eq!(split_body("[{\"a\":1}").unwrap_err(), [1]);
     }

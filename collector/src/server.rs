@@ -85,7 +85,9 @@ pub struct TailLoop {
 
 impl std::fmt::Debug for TailLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TailLoop").field("files", &self.files.len()).finish()
+        f.debug_struct("TailLoop")
+            .field("files", &self.files.len())
+            .finish()
     }
 }
 
@@ -135,7 +137,8 @@ impl TailLoop {
             Ok(()) => self.readiness.set_ready(),
             Err(error) => {
                 error!(path = %self.store.path().display(), %error, "checkpoint store not writable");
-                self.readiness.set_not_ready(format!("checkpoint store not writable: {error}"));
+                self.readiness
+                    .set_not_ready(format!("checkpoint store not writable: {error}"));
             }
         }
         self.scan(true);
@@ -144,7 +147,8 @@ impl TailLoop {
             self.take_reports();
             self.send_retries(false);
             let scan_due = self.last_scan.elapsed() >= self.settings.rescan_interval
-                || (self.last_scan.elapsed() >= MIN_SCAN_INTERVAL && self.rescan.swap(false, Ordering::Relaxed));
+                || (self.last_scan.elapsed() >= MIN_SCAN_INTERVAL
+                    && self.rescan.swap(false, Ordering::Relaxed));
             if scan_due {
                 self.scan(false);
             }
@@ -167,7 +171,15 @@ impl TailLoop {
         let slot = self.next_slot;
         self.next_slot += 1;
         debug!(path = %discovered.path.display(), start, "tailing file");
-        let tracked = TrackedFile::new(slot, discovered.path.clone(), file, id, discovered.origin.clone(), start, self.settings.max_line_bytes);
+        let tracked = TrackedFile::new(
+            slot,
+            discovered.path.clone(),
+            file,
+            id,
+            discovered.origin.clone(),
+            start,
+            self.settings.max_line_bytes,
+        );
         self.by_key.insert(tracked.key.clone(), slot);
         self.files.insert(slot, tracked);
     }
@@ -177,7 +189,8 @@ impl TailLoop {
         let metadata = file.metadata().ok()?;
         if let Some(checkpoint) = self.store.get(key) {
             let valid = checkpoint.offset <= metadata.len()
-                && crate::identity::tail_hash(file, checkpoint.offset).ok() == Some(checkpoint.tail_hash);
+                && crate::identity::tail_hash(file, checkpoint.offset).ok()
+                    == Some(checkpoint.tail_hash);
             if valid {
                 return Some(checkpoint.offset);
             }
@@ -201,7 +214,9 @@ impl TailLoop {
             .collect();
         let mut seen = HashSet::new();
         for discovered in self.paths.discover() {
-            let Ok(metadata) = std::fs::metadata(&discovered.path) else { continue };
+            let Ok(metadata) = std::fs::metadata(&discovered.path) else {
+                continue;
+            };
             if let Some(slot) = path_index.get(&discovered.path)
                 && let Some(tracked) = self.files.get_mut(slot)
                 && tracked.id.same_inode(metadata.dev(), metadata.ino())
@@ -210,8 +225,12 @@ impl TailLoop {
                 seen.insert(*slot);
                 continue;
             }
-            let Ok(file) = File::open(&discovered.path) else { continue };
-            let Ok(Some(id)) = FileId::of(&file) else { continue };
+            let Ok(file) = File::open(&discovered.path) else {
+                continue;
+            };
+            let Ok(Some(id)) = FileId::of(&file) else {
+                continue;
+            };
             let key = id.key();
             if let Some(slot) = self.by_key.get(&key).copied() {
                 if let Some(tracked) = self.files.get_mut(&slot)
@@ -261,16 +280,37 @@ impl TailLoop {
                 continue;
             }
             let path = checkpoint.path.display().to_string();
-            warn!(path, bytes, "file deleted while the collector was down, bytes lost");
+            warn!(
+                path,
+                bytes, "file deleted while the collector was down, bytes lost"
+            );
             telemetry::gap(bytes);
-            let origin = checkpoint.origin.clone().unwrap_or(Origin::Host { name: "unknown".into() });
-            let mut event = events::gap_event(&key, &path, &origin, &self.settings.node, checkpoint.offset, bytes, GapReason::DeletedWhileDown);
+            let origin = checkpoint.origin.clone().unwrap_or(Origin::Host {
+                name: "unknown".into(),
+            });
+            let mut event = events::gap_event(
+                &key,
+                &path,
+                &origin,
+                &self.settings.node,
+                checkpoint.offset,
+                bytes,
+                GapReason::DeletedWhileDown,
+            );
             let payload = events::encode(&mut event, self.settings.message_max_bytes);
             let slot = self.next_slot;
             self.next_slot += 1;
             self.orphan_gaps.insert(slot, key);
-            let ticket = Ticket { file: slot, seq: 0, bytes: payload.len() };
-            self.send(origin.kafka_key(&self.settings.node).into_bytes(), payload, ticket);
+            let ticket = Ticket {
+                file: slot,
+                seq: 0,
+                bytes: payload.len(),
+            };
+            self.send(
+                origin.kafka_key(&self.settings.node).into_bytes(),
+                payload,
+                ticket,
+            );
         }
     }
 
@@ -278,8 +318,14 @@ impl TailLoop {
         if let Err(error) = self.shipper.send(&key, &payload, ticket, &self.shutdown) {
             if !matches!(error, crate::error::CollectorError::ShuttingDown) {
                 telemetry::delivery_error();
-                warn!(%error, "kafka refused a message, retrying");
-                self.retries.push_back(Retry { ticket, key, payload });
+                if self.retries.is_empty() {
+                    warn!(%error, "kafka refused a message, sending it again later");
+                }
+                self.retries.push_back(Retry {
+                    ticket,
+                    key,
+                    payload,
+                });
             }
         }
     }
@@ -296,6 +342,8 @@ impl TailLoop {
 
     fn take_reports(&mut self) {
         let mut delivered = 0;
+        let mut failed = 0u64;
+        let mut first_error = None;
         while let Ok(report) = self.reports.try_recv() {
             match report {
                 Delivery::Delivered(ticket) => {
@@ -307,13 +355,26 @@ impl TailLoop {
                         self.store.remove(&key);
                     }
                 }
-                Delivery::Failed { ticket, key, payload, error } => {
+                Delivery::Failed {
+                    ticket,
+                    key,
+                    payload,
+                    error,
+                } => {
                     self.shipper.reported(&ticket);
                     telemetry::delivery_error();
-                    warn!(%error, "delivery failed, retrying");
-                    self.retries.push_back(Retry { ticket, key, payload });
+                    failed += 1;
+                    first_error.get_or_insert(error);
+                    self.retries.push_back(Retry {
+                        ticket,
+                        key,
+                        payload,
+                    });
                 }
             }
+        }
+        if let Some(error) = first_error {
+            warn!(%error, failed, "deliveries failed, sending them again");
         }
         telemetry::shipped(delivered);
     }
@@ -330,7 +391,9 @@ impl TailLoop {
                 paused = true;
                 break;
             }
-            let Some(file) = self.files.get_mut(&slot) else { continue };
+            let Some(file) = self.files.get_mut(&slot) else {
+                continue;
+            };
             if file.truncated {
                 continue;
             }
@@ -360,11 +423,19 @@ impl TailLoop {
             }
         }
         for (slot, offset, bytes) in truncation_gaps {
-            warn!(bytes, "file truncated before everything written to it was read");
+            warn!(
+                bytes,
+                "file truncated before everything written to it was read"
+            );
             self.send_gap(slot, offset, bytes, GapReason::Truncated);
         }
         let total_behind: u64 = self.files.values().map(TrackedFile::behind).sum();
-        let worst = self.files.values().map(TrackedFile::behind).max().unwrap_or(0);
+        let worst = self
+            .files
+            .values()
+            .map(TrackedFile::behind)
+            .max()
+            .unwrap_or(0);
         telemetry::behind(total_behind, worst);
         telemetry::in_flight(self.shipper.in_flight_bytes(), paused);
         progressed
@@ -373,9 +444,18 @@ impl TailLoop {
     fn ship_outputs(&mut self, slot: u64, outputs: &mut Vec<Output>) {
         let observed_ts = Timestamp::now();
         for output in outputs.drain(..) {
-            let Some(file) = self.files.get_mut(&slot) else { return };
+            let Some(file) = self.files.get_mut(&slot) else {
+                return;
+            };
             let path = file.path.display().to_string();
-            let mut event = events::record_event(&output, &file.key, &path, &file.origin, &self.settings.node, observed_ts);
+            let mut event = events::record_event(
+                &output,
+                &file.key,
+                &path,
+                &file.origin,
+                &self.settings.node,
+                observed_ts,
+            );
             telemetry::redacted(self.redactor.redact_event(&mut event));
             if output.truncated {
                 telemetry::truncated();
@@ -383,7 +463,11 @@ impl TailLoop {
             let payload = events::encode(&mut event, self.settings.message_max_bytes);
             let seq = file.register(output.offset);
             let key = file.origin.kafka_key(&self.settings.node).into_bytes();
-            let ticket = Ticket { file: slot, seq, bytes: payload.len() };
+            let ticket = Ticket {
+                file: slot,
+                seq,
+                bytes: payload.len(),
+            };
             self.send(key, payload, ticket);
         }
     }
@@ -392,13 +476,27 @@ impl TailLoop {
     /// delivered.
     fn send_gap(&mut self, slot: u64, offset: u64, bytes: u64, reason: GapReason) {
         telemetry::gap(bytes);
-        let Some(file) = self.files.get_mut(&slot) else { return };
+        let Some(file) = self.files.get_mut(&slot) else {
+            return;
+        };
         let path = file.path.display().to_string();
-        let mut event = events::gap_event(&file.key, &path, &file.origin, &self.settings.node, offset, bytes, reason);
+        let mut event = events::gap_event(
+            &file.key,
+            &path,
+            &file.origin,
+            &self.settings.node,
+            offset,
+            bytes,
+            reason,
+        );
         let payload = events::encode(&mut event, self.settings.message_max_bytes);
         let seq = file.register(offset);
         let key = file.origin.kafka_key(&self.settings.node).into_bytes();
-        let ticket = Ticket { file: slot, seq, bytes: payload.len() };
+        let ticket = Ticket {
+            file: slot,
+            seq,
+            bytes: payload.len(),
+        };
         self.send(key, payload, ticket);
     }
 
@@ -446,10 +544,17 @@ impl TailLoop {
             }
             let offset = file.committed_offset();
             let size_seen = file.size_seen;
-            if self.committed.get(slot) == Some(&offset) && self.store.get(&file.key).is_some_and(|c| c.size_seen == size_seen) {
+            if self.committed.get(slot) == Some(&offset)
+                && self
+                    .store
+                    .get(&file.key)
+                    .is_some_and(|c| c.size_seen == size_seen)
+            {
                 continue;
             }
-            let Ok(tail_hash) = file.tail_hash(offset) else { continue };
+            let Ok(tail_hash) = file.tail_hash(offset) else {
+                continue;
+            };
             self.store.set(
                 &file.key,
                 Checkpoint {
@@ -466,7 +571,8 @@ impl TailLoop {
             Ok(()) => self.readiness.set_ready(),
             Err(error) => {
                 error!(path = %self.store.path().display(), %error, "writing checkpoints failed");
-                self.readiness.set_not_ready(format!("writing checkpoints failed: {error}"));
+                self.readiness
+                    .set_not_ready(format!("writing checkpoints failed: {error}"));
             }
         }
     }

@@ -49,7 +49,11 @@ impl Service for CollectorConfig {
         let shared = &ctx.shared;
         let redactor = Arc::new(build_redactor(&self)?);
         let paths = AllPaths(vec![
-            Box::new(KubeletPaths::new(self.pods_dir.clone(), &self.include, &self.exclude)?),
+            Box::new(KubeletPaths::new(
+                self.pods_dir.clone(),
+                &self.include,
+                &self.exclude,
+            )?),
             Box::new(HostPaths::new(&self.host_files)?),
         ]);
         let rescan = Arc::new(AtomicBool::new(false));
@@ -58,7 +62,8 @@ impl Service for CollectorConfig {
         let store = CheckpointStore::open(&store_dir)
             .with_context(|| format!("opening checkpoints in {}", store_dir.display()))?;
         let shipper = Shipper::new(&shared.kafka, &shared.topic)?;
-        let message_max_bytes = usize::try_from(shared.kafka.message_max_bytes).unwrap_or(usize::MAX);
+        let message_max_bytes =
+            usize::try_from(shared.kafka.message_max_bytes).unwrap_or(usize::MAX);
         let settings = TailSettings {
             node: shared.node_name.clone(),
             rescan_interval: self.rescan_interval,
@@ -67,7 +72,10 @@ impl Service for CollectorConfig {
             max_in_flight_bytes: self.max_in_flight_bytes,
             rotated_drain: self.rotated_drain,
             message_max_bytes,
-            flush_timeout: shared.shutdown_grace.saturating_sub(SHUTDOWN_MARGIN).max(Duration::from_secs(1)),
+            flush_timeout: shared
+                .shutdown_grace
+                .saturating_sub(SHUTDOWN_MARGIN)
+                .max(Duration::from_secs(1)),
         };
         let tail_loop = TailLoop::new(
             settings,
@@ -96,16 +104,28 @@ impl Service for CollectorConfig {
         });
         info!(pods_dir = %self.pods_dir.display(), host_files = self.host_files.len(), "collector started");
 
-        let ingest = IngestState::new(&shared.kafka, &shared.topic, &shared.node_name, redactor, self.ingest_timeout)?;
+        let ingest = IngestState::new(
+            &shared.kafka,
+            &shared.topic,
+            &shared.node_name,
+            redactor,
+            self.ingest_timeout,
+        )?;
         Ok(ingest::router(ingest, self.ingest_max_body_bytes))
     }
 }
 
 fn build_redactor(config: &CollectorConfig) -> anyhow::Result<Redactor> {
-    let mut redactor = if config.redact_defaults { Redactor::with_defaults() } else { Redactor::new(Vec::new()) };
+    let mut redactor = if config.redact_defaults {
+        Redactor::with_defaults()
+    } else {
+        Redactor::new(Vec::new())
+    };
     if let Some(path) = &config.redact_rules_file {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading redaction rules {}", path.display()))?;
-        let rules = Redactor::parse_rules(&text).with_context(|| format!("in {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading redaction rules {}", path.display()))?;
+        let rules =
+            Redactor::parse_rules(&text).with_context(|| format!("in {}", path.display()))?;
         redactor = redactor.with_rules(rules);
     }
     Ok(redactor)
@@ -114,19 +134,25 @@ fn build_redactor(config: &CollectorConfig) -> anyhow::Result<Redactor> {
 /// Watches the roots with inotify: a file created, renamed or removed triggers a scan at
 /// once. Without a watcher (root missing, inotify limits) the periodic rescan still runs.
 fn watch(paths: &AllPaths, rescan: Arc<AtomicBool>) -> Option<notify::RecommendedWatcher> {
-    let mut watcher = match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event
-            && matches!(event.kind, EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(notify::event::ModifyKind::Name(_)))
-        {
-            rescan.store(true, Ordering::Relaxed);
-        }
-    }) {
-        Ok(watcher) => watcher,
-        Err(error) => {
-            warn!(%error, "inotify unavailable, relying on periodic rescans");
-            return None;
-        }
-    };
+    let mut watcher =
+        match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if let Ok(event) = event
+                && matches!(
+                    event.kind,
+                    EventKind::Create(_)
+                        | EventKind::Remove(_)
+                        | EventKind::Modify(notify::event::ModifyKind::Name(_))
+                )
+            {
+                rescan.store(true, Ordering::Relaxed);
+            }
+        }) {
+            Ok(watcher) => watcher,
+            Err(error) => {
+                warn!(%error, "inotify unavailable, relying on periodic rescans");
+                return None;
+            }
+        };
     for root in paths.watch_roots() {
         if let Err(error) = watcher.watch(&root, RecursiveMode::Recursive) {
             warn!(root = %root.display(), %error, "cannot watch directory, relying on periodic rescans");

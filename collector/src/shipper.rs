@@ -86,7 +86,9 @@ pub struct Shipper {
 
 impl std::fmt::Debug for Shipper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shipper").field("topic", &self.topic).finish()
+        f.debug_struct("Shipper")
+            .field("topic", &self.topic)
+            .finish()
     }
 }
 
@@ -94,7 +96,10 @@ impl std::fmt::Debug for Shipper {
 const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(5);
 
 impl Shipper {
-    pub fn new(settings: &KafkaSettings, topic: &str) -> Result<(Self, Receiver<Delivery>), CollectorError> {
+    pub fn new(
+        settings: &KafkaSettings,
+        topic: &str,
+    ) -> Result<(Self, Receiver<Delivery>), CollectorError> {
         let (reports, receiver) = channel();
         let delivered = Arc::new(AtomicU64::new(0));
         let producer = settings.producer().create_with_context(ReportingContext {
@@ -143,7 +148,13 @@ impl Shipper {
 
     /// Queues one message. Waits while librdkafka's queue is full; gives up only when
     /// `shutdown` is cancelled (the record stays unacknowledged and is read again).
-    pub fn send(&self, key: &[u8], payload: &[u8], ticket: Ticket, shutdown: &CancellationToken) -> Result<(), CollectorError> {
+    pub fn send(
+        &self,
+        key: &[u8],
+        payload: &[u8],
+        ticket: Ticket,
+        shutdown: &CancellationToken,
+    ) -> Result<(), CollectorError> {
         let producer = match &self.sink {
             Sink::Kafka(producer) => producer,
             Sink::Null(reports) => {

@@ -86,7 +86,15 @@ pub struct TrackedFile {
 }
 
 impl TrackedFile {
-    pub fn new(slot: u64, path: PathBuf, file: File, id: FileId, origin: Origin, start: u64, max_record_bytes: usize) -> Self {
+    pub fn new(
+        slot: u64,
+        path: PathBuf,
+        file: File,
+        id: FileId,
+        origin: Origin,
+        start: u64,
+        max_record_bytes: usize,
+    ) -> Self {
         let size_seen = file.metadata().map(|m| m.len()).unwrap_or(start);
         TrackedFile {
             slot,
@@ -111,7 +119,12 @@ impl TrackedFile {
     }
 
     /// Reads up to `buffer.len()` bytes and appends the complete records to `out`.
-    pub fn read(&mut self, buffer: &mut [u8], max_line_bytes: usize, out: &mut Vec<Output>) -> io::Result<ReadResult> {
+    pub fn read(
+        &mut self,
+        buffer: &mut [u8],
+        max_line_bytes: usize,
+        out: &mut Vec<Output>,
+    ) -> io::Result<ReadResult> {
         let read = loop {
             match self.file.read_at(buffer, self.read_offset) {
                 Ok(read) => break read,
@@ -173,10 +186,18 @@ impl TrackedFile {
         if bytes.len() > room {
             self.line_overflow = true;
         }
-        self.line_buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.line_buf
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
-    fn handle_line(&mut self, line: &[u8], end: u64, overflow: bool, max_line_bytes: usize, out: &mut Vec<Output>) {
+    fn handle_line(
+        &mut self,
+        line: &[u8],
+        end: u64,
+        overflow: bool,
+        max_line_bytes: usize,
+        out: &mut Vec<Output>,
+    ) {
         let start = self.line_start;
         if !self.origin.is_container_log() {
             let line = line.strip_suffix(b"\r").unwrap_or(line);

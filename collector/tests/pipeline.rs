@@ -10,7 +10,9 @@ use logpipe_common::testkit::shared_data;
 use logpipe_common::{Level, Stream};
 use tower::ServiceExt;
 
-use crate::harness::{Collected, Collector, append, assert_exactly, broker, container_dir, cri_line};
+use crate::harness::{
+    Collected, Collector, append, assert_exactly, broker, container_dir, cri_line,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -31,7 +33,12 @@ async fn cri_and_docker_logs_arrive_in_order_with_metadata() {
             cri_text.push_str(&cri_line(n, "stderr", "P", a));
             cri_text.push_str(&cri_line(n, "stderr", "F", b));
         } else {
-            cri_text.push_str(&cri_line(n, "stdout", "F", &format!(r#"{{"level":"warn","msg":"{message}","n":{n}}}"#)));
+            cri_text.push_str(&cri_line(
+                n,
+                "stdout",
+                "F",
+                &format!(r#"{{"level":"warn","msg":"{message}","n":{n}}}"#),
+            ));
         }
         expected.push(message);
     }
@@ -45,7 +52,9 @@ async fn cri_and_docker_logs_arrive_in_order_with_metadata() {
     append(&docker, docker_text.as_bytes());
 
     let mut collected = Collected::new(&broker);
-    collected.until(WAIT, |events| events.len() >= expected.len()).await;
+    collected
+        .until(WAIT, |events| events.len() >= expected.len())
+        .await;
     let by_message = assert_exactly(&collected.events, &expected);
     let event = &by_message["cri line 3"];
     assert_eq!(event.level, Level::Warn);
@@ -59,7 +68,10 @@ async fn cri_and_docker_logs_arrive_in_order_with_metadata() {
     assert_eq!(event.ts.to_string(), "2026-11-27T05:00:03.000000003Z");
     let joined = &by_message["cri line 10"];
     assert_eq!(joined.stream, Some(Stream::Stderr));
-    assert_eq!(by_message["docker line 7"].k8s.container.as_deref(), Some("coredns"));
+    assert_eq!(
+        by_message["docker line 7"].k8s.container.as_deref(),
+        Some("coredns")
+    );
     // One pod's lines keep their order.
     let order: Vec<u64> = collected
         .events
@@ -84,12 +96,19 @@ async fn rotation_by_rename_every_1000_lines_loses_nothing() {
         let live = writer_dir.join("0.log");
         for (chunk_index, chunk) in writer_lines.chunks(1_000).enumerate() {
             for (i, message) in chunk.iter().enumerate() {
-                append(&live, cri_line(chunk_index * 1000 + i, "stdout", "F", message).as_bytes());
+                append(
+                    &live,
+                    cri_line(chunk_index * 1000 + i, "stdout", "F", message).as_bytes(),
+                );
                 if i % 100 == 0 {
                     std::thread::sleep(Duration::from_millis(2));
                 }
             }
-            std::fs::rename(&live, writer_dir.join(format!("0.log.2026112705{chunk_index:04}"))).unwrap();
+            std::fs::rename(
+                &live,
+                writer_dir.join(format!("0.log.2026112705{chunk_index:04}")),
+            )
+            .unwrap();
             // kubelet keeps one uncompressed rotated file; older ones are removed.
             if chunk_index >= 2 {
                 let old = writer_dir.join(format!("0.log.2026112705{:04}", chunk_index - 2));
@@ -101,10 +120,18 @@ async fn rotation_by_rename_every_1000_lines_loses_nothing() {
     .await
     .unwrap();
     let mut collected = Collected::new(&broker);
-    collected.until(WAIT, |events| events.len() >= expected.len()).await;
+    collected
+        .until(WAIT, |events| events.len() >= expected.len())
+        .await;
     collected.settle(Duration::from_secs(1)).await;
     assert_exactly(&collected.events, &expected);
-    assert!(collected.events.iter().all(|e| !e.flags.contains(&Flag::Gap)), "no gap");
+    assert!(
+        collected
+            .events
+            .iter()
+            .all(|e| !e.flags.contains(&Flag::Gap)),
+        "no gap"
+    );
     collector.stop().await;
 }
 
@@ -118,22 +145,39 @@ async fn copy_truncate_and_inode_reuse_are_followed() {
     let mut collected = Collected::new(&broker);
 
     let first: Vec<String> = (0..1_000).map(|n| format!("before truncate {n}")).collect();
-    let text: String = first.iter().enumerate().map(|(n, m)| cri_line(n, "stdout", "F", m)).collect();
+    let text: String = first
+        .iter()
+        .enumerate()
+        .map(|(n, m)| cri_line(n, "stdout", "F", m))
+        .collect();
     append(&live, text.as_bytes());
     collected.until(WAIT, |events| events.len() >= 1_000).await;
     // copy-truncate: the content is copied away (and compressed, so not read again) and
     // the file truncated in place.
     std::fs::copy(&live, dir.join("0.log.1.gz")).unwrap();
-    std::fs::OpenOptions::new().write(true).open(&live).unwrap().set_len(0).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&live)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
     let second: Vec<String> = (0..500).map(|n| format!("after truncate {n}")).collect();
-    let text: String = second.iter().enumerate().map(|(n, m)| cri_line(n + 5000, "stdout", "F", m)).collect();
+    let text: String = second
+        .iter()
+        .enumerate()
+        .map(|(n, m)| cri_line(n + 5000, "stdout", "F", m))
+        .collect();
     append(&live, text.as_bytes());
     collected.until(WAIT, |events| events.len() >= 1_500).await;
 
     // Delete and create again: the inode may be reused; the new file is new content.
     std::fs::remove_file(&live).unwrap();
     let third: Vec<String> = (0..500).map(|n| format!("recreated {n}")).collect();
-    let text: String = third.iter().enumerate().map(|(n, m)| cri_line(n + 9000, "stdout", "F", m)).collect();
+    let text: String = third
+        .iter()
+        .enumerate()
+        .map(|(n, m)| cri_line(n + 9000, "stdout", "F", m))
+        .collect();
     append(&live, text.as_bytes());
     collected.until(WAIT, |events| events.len() >= 2_000).await;
     collected.settle(Duration::from_secs(1)).await;
@@ -162,7 +206,11 @@ async fn five_hundred_files_at_once() {
     }
     let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[]).await;
     let mut collected = Collected::new(&broker);
-    collected.until(Duration::from_secs(120), |events| events.len() >= expected.len()).await;
+    collected
+        .until(Duration::from_secs(120), |events| {
+            events.len() >= expected.len()
+        })
+        .await;
     assert_exactly(&collected.events, &expected);
     collector.stop().await;
 }
@@ -172,15 +220,27 @@ async fn bad_input_is_kept_and_never_stalls_the_file() {
     let broker = broker().await;
     let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let file = container_dir(pods.path(), "shop", "noisy", "app").join("0.log");
-    let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[("LOGPIPE_COLLECTOR_MAX_LINE_BYTES", "64KiB")]).await;
+    let collector = Collector::start(
+        &broker.bootstrap(),
+        pods.path(),
+        data.path(),
+        &[("LOGPIPE_COLLECTOR_MAX_LINE_BYTES", "64KiB")],
+    )
+    .await;
 
     append(&file, cri_line(0, "stdout", "F", "first").as_bytes());
     // A 10 MB line, split by the runtime into 16 KiB partial fragments.
     let huge = "x".repeat(10 * 1024 * 1024);
     let mut text = Vec::new();
     for (i, piece) in huge.as_bytes().chunks(16 * 1024).enumerate() {
-        let tag = if (i + 1) * 16 * 1024 >= huge.len() { "F" } else { "P" };
-        text.extend_from_slice(cri_line(1, "stdout", tag, std::str::from_utf8(piece).unwrap()).as_bytes());
+        let tag = if (i + 1) * 16 * 1024 >= huge.len() {
+            "F"
+        } else {
+            "P"
+        };
+        text.extend_from_slice(
+            cri_line(1, "stdout", tag, std::str::from_utf8(piece).unwrap()).as_bytes(),
+        );
     }
     // A 10 MB physical line of garbage that is no CRI line at all.
     text.extend_from_slice(&vec![b'#'; 10 * 1024 * 1024]);
@@ -193,12 +253,25 @@ async fn bad_input_is_kept_and_never_stalls_the_file() {
     append(&file, &text);
 
     let mut collected = Collected::new(&broker);
-    let events = collected.until(WAIT, |events| events.iter().any(|e| e.message == "last")).await.to_vec();
-    assert_eq!(events.len(), 7, "{:#?}", events.iter().map(|e| (e.message.chars().take(40).collect::<String>(), &e.flags)).collect::<Vec<_>>());
+    let events = collected
+        .until(WAIT, |events| events.iter().any(|e| e.message == "last"))
+        .await
+        .to_vec();
+    assert_eq!(
+        events.len(),
+        7,
+        "{:#?}",
+        events
+            .iter()
+            .map(|e| (e.message.chars().take(40).collect::<String>(), &e.flags))
+            .collect::<Vec<_>>()
+    );
     let huge_event = &events[1];
     assert!(huge_event.flags.contains(&Flag::Truncated));
     assert_eq!(huge_event.message.len(), 64 * 1024);
-    assert!(events[2].flags.contains(&Flag::Truncated) && events[2].flags.contains(&Flag::Unparsed));
+    assert!(
+        events[2].flags.contains(&Flag::Truncated) && events[2].flags.contains(&Flag::Unparsed)
+    );
     assert_eq!(events[3].message, "caf\u{fffd} \u{fffd}\u{fffd}");
     assert!(events[3].flags.contains(&Flag::InvalidUtf8));
     assert!(events[4].flags.contains(&Flag::Unparsed));
@@ -213,18 +286,32 @@ async fn file_deleted_before_it_was_read_is_reported_as_a_gap() {
     let broker = broker().await;
     let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let file = container_dir(pods.path(), "shop", "gone", "app").join("0.log");
-    let text: String = (0..100).map(|n| cri_line(n, "stdout", "F", &format!("never delivered {n}"))).collect();
+    let text: String = (0..100)
+        .map(|n| cri_line(n, "stdout", "F", &format!("never delivered {n}")))
+        .collect();
     append(&file, text.as_bytes());
     // No broker reachable: nothing is delivered, the checkpoint stays at 0.
-    let dead = format!("127.0.0.1:{}", logpipe_common::testkit::free_port().unwrap());
-    let collector = Collector::start(&dead, pods.path(), data.path(), &[("LOGPIPE_SHUTDOWN_GRACE_MS", "2000")]).await;
+    let dead = format!(
+        "127.0.0.1:{}",
+        logpipe_common::testkit::free_port().unwrap()
+    );
+    let collector = Collector::start(
+        &dead,
+        pods.path(),
+        data.path(),
+        &[("LOGPIPE_SHUTDOWN_GRACE_MS", "2000")],
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     collector.stop().await;
     std::fs::remove_file(&file).unwrap();
 
     let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[]).await;
     let mut collected = Collected::new(&broker);
-    let events = collected.until(WAIT, |events| !events.is_empty()).await.to_vec();
+    let events = collected
+        .until(WAIT, |events| !events.is_empty())
+        .await
+        .to_vec();
     collected.settle(Duration::from_secs(1)).await;
     assert_eq!(collected.events.len(), 1, "{:#?}", collected.events);
     let gap = &events[0];
@@ -239,19 +326,40 @@ async fn file_deleted_before_it_was_read_is_reported_as_a_gap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubernetes_audit_log_as_a_host_file() {
     let broker = broker().await;
-    let (pods, data, host) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (pods, data, host) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
     let audit_dir = host.path().join("kubernetes/audit");
     std::fs::create_dir_all(&audit_dir).unwrap();
     let mut lines = Vec::new();
-    for entry in std::fs::read_dir(shared_data().join("falco-k8s-audit/trace_files/k8s_audit")).unwrap() {
+    for entry in
+        std::fs::read_dir(shared_data().join("falco-k8s-audit/trace_files/k8s_audit")).unwrap()
+    {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        lines.extend(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned));
+        lines.extend(
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned),
+        );
     }
     let host_files = format!("kube-audit={}/*.log", audit_dir.display());
-    let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[("LOGPIPE_COLLECTOR_HOST_FILES", &host_files)]).await;
-    append(&audit_dir.join("audit.log"), (lines.join("\n") + "\n").as_bytes());
+    let collector = Collector::start(
+        &broker.bootstrap(),
+        pods.path(),
+        data.path(),
+        &[("LOGPIPE_COLLECTOR_HOST_FILES", &host_files)],
+    )
+    .await;
+    append(
+        &audit_dir.join("audit.log"),
+        (lines.join("\n") + "\n").as_bytes(),
+    );
     let mut collected = Collected::new(&broker);
-    collected.until(WAIT, |events| events.len() >= lines.len()).await;
+    collected
+        .until(WAIT, |events| events.len() >= lines.len())
+        .await;
     assert_eq!(collected.events.len(), lines.len());
     for event in &collected.events {
         assert_eq!(event.source.name.as_deref(), Some("kube-audit"));
@@ -259,9 +367,19 @@ async fn kubernetes_audit_log_as_a_host_file() {
         assert_eq!(event.k8s.namespace, None);
         // fal_01_003.json is the malformed one (`{"kind": 0}`): kept like the rest.
         let is_audit_event = event.attributes.get("kind") == Some(&serde_json::json!("Event"));
-        assert!(!is_audit_event || event.attributes.contains_key("auditID"), "{event:?}");
+        assert!(
+            !is_audit_event || event.attributes.contains_key("auditID"),
+            "{event:?}"
+        );
     }
-    assert_eq!(collected.events.iter().filter(|e| e.attributes.get("kind") == Some(&serde_json::json!(0))).count(), 1);
+    assert_eq!(
+        collected
+            .events
+            .iter()
+            .filter(|e| e.attributes.get("kind") == Some(&serde_json::json!(0)))
+            .count(),
+        1
+    );
     collector.stop().await;
 }
 
@@ -269,25 +387,43 @@ async fn kubernetes_audit_log_as_a_host_file() {
 async fn http_ingest_answers_after_kafka_acknowledged() {
     let broker = broker().await;
     let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[("LOGPIPE_COLLECTOR_INGEST_MAX_BODY_BYTES", "4KiB")]).await;
+    let collector = Collector::start(
+        &broker.bootstrap(),
+        pods.path(),
+        data.path(),
+        &[("LOGPIPE_COLLECTOR_INGEST_MAX_BODY_BYTES", "4KiB")],
+    )
+    .await;
     let post = |body: Vec<u8>| {
         let router = collector.router.clone();
         async move {
             let response = router
-                .oneshot(Request::post("/v1/logs?source=billing").body(Body::from(body)).unwrap())
+                .oneshot(
+                    Request::post("/v1/logs?source=billing")
+                        .body(Body::from(body))
+                        .unwrap(),
+                )
                 .await
                 .unwrap();
             let status = response.status();
             let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
-            (status, serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default())
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default(),
+            )
         }
     };
-    let (status, body) = post(b"{\"msg\":\"invoice 1\",\"level\":\"info\"}\n{\"msg\":\"invoice 2\",\"token\":\"abc\"}\n".to_vec()).await;
+    let (status, body) = post(
+        b"{\"msg\":\"invoice 1\",\"level\":\"info\"}\n{\"msg\":\"invoice 2\",\"token\":\"abc\"}\n"
+            .to_vec(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["accepted"], 2);
     let (status, body) = post(b"[{\"msg\":\"invoice 3\"}]".to_vec()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = post(b"{\"msg\":\"ok\"}\nnot json\n{\"msg\":\"ok\"}\n[1]\n".to_vec()).await;
+    let (status, body) =
+        post(b"{\"msg\":\"ok\"}\nnot json\n{\"msg\":\"ok\"}\n[1]\n".to_vec()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["bad_lines"], serde_json::json!([2, 4]));
     let (status, _) = post(vec![b' '; 8 * 1024]).await;
@@ -297,7 +433,11 @@ async fn http_ingest_answers_after_kafka_acknowledged() {
     collected.until(WAIT, |events| events.len() >= 3).await;
     collected.settle(Duration::from_millis(500)).await;
     assert_eq!(collected.events.len(), 3, "nothing from rejected batches");
-    let first = collected.events.iter().find(|e| e.message == "invoice 1").unwrap();
+    let first = collected
+        .events
+        .iter()
+        .find(|e| e.message == "invoice 1")
+        .unwrap();
     assert_eq!(first.source.name.as_deref(), Some("billing"));
     assert_eq!(first.source.kind, logpipe_common::SourceKind::Http);
     assert_eq!(first.k8s.node, "node-1");
@@ -311,13 +451,30 @@ async fn secrets_are_redacted_before_leaving_the_node() {
     let file = container_dir(pods.path(), "shop", "leaky", "app").join("0.log");
     let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[]).await;
     append(&file, cri_line(0, "stdout", "F", r#"{"msg":"login password=hunter2 ok","card":"4111 1111 1111 1111","order":"1234567812345678"}"#).as_bytes());
-    append(&file, cri_line(1, "stdout", "F", "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc key AKIAIOSFODNN7EXAMPLE").as_bytes());
+    append(
+        &file,
+        cri_line(
+            1,
+            "stdout",
+            "F",
+            "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc key AKIAIOSFODNN7EXAMPLE",
+        )
+        .as_bytes(),
+    );
     let mut collected = Collected::new(&broker);
     collected.until(WAIT, |events| events.len() >= 2).await;
     let all = serde_json::to_string(&collected.events).unwrap();
-    for secret in ["hunter2", "4111 1111 1111 1111", "eyJhbGciOiJIUzI1NiJ9", "AKIAIOSFODNN7EXAMPLE"] {
+    for secret in [
+        "hunter2",
+        "4111 1111 1111 1111",
+        "eyJhbGciOiJIUzI1NiJ9",
+        "AKIAIOSFODNN7EXAMPLE",
+    ] {
         assert!(!all.contains(secret), "{secret} leaked: {all}");
     }
-    assert!(all.contains("1234567812345678"), "a number that fails the Luhn check is kept");
+    assert!(
+        all.contains("1234567812345678"),
+        "a number that fails the Luhn check is kept"
+    );
     collector.stop().await;
 }

@@ -155,3 +155,55 @@ async fn producer_survives_broker_outage_without_loss() {
             .expect("delivered after the outage");
     }
 }
+
+/// The shared producer keeps delivering across a crash and restart of the real broker: messages
+/// sent while it is down are delivered once it is back, and a consumer reads them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producer_and_consumer_survive_a_tansu_restart() {
+    let mut broker = TestBroker::start().unwrap();
+    broker
+        .create_topics(&[TopicSpec::new("logs", 1)])
+        .await
+        .unwrap();
+    let settings = broker.settings();
+    let producer: FutureProducer = settings.producer().create().unwrap();
+    let send = |n: usize| {
+        let payload = format!("message {n}");
+        producer
+            .send_result(FutureRecord::to("logs").key("k").payload(&payload))
+            .map_err(|(error, _)| error)
+            .unwrap()
+    };
+    for n in 0..100 {
+        send(n).await.unwrap().map_err(|(error, _)| error).unwrap();
+    }
+    // Killed while messages are in flight, as a crash or a lost node would.
+    let mut during: Vec<_> = (100..150).map(send).collect();
+    broker.kill();
+    during.extend((150..200).map(send));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    broker.restart().unwrap();
+    for delivery in during {
+        let result = tokio::time::timeout(Duration::from_secs(60), delivery)
+            .await
+            .expect("delivered within 60 s after the restart")
+            .unwrap();
+        result
+            .map_err(|(error, _)| error)
+            .unwrap_or_else(|error| panic!("{error}; broker log:\n{}", broker.log()));
+    }
+    for n in 200..300 {
+        send(n).await.unwrap().map_err(|(error, _)| error).unwrap();
+    }
+    let consumer: StreamConsumer = settings.consumer("restart-check").create().unwrap();
+    consumer.subscribe(&["logs"]).unwrap();
+    let mut seen = HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < 300 {
+        assert!(Instant::now() < deadline, "consumed {} of 300", seen.len());
+        if let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await
+        {
+            seen.insert(message.payload().unwrap().to_vec());
+        }
+    }
+}
