@@ -314,6 +314,7 @@ fn tail(dir: &Path, lines: u64, kafka: Option<MockKafka>) -> (u64, u64) {
         max_line_bytes: 256 * 1024,
         max_in_flight_bytes: 64 * 1024 * 1024,
         rotated_drain: Duration::from_secs(300),
+        multiline: Vec::new(),
         message_max_bytes: 1024 * 1024,
         flush_timeout: Duration::from_secs(10),
     };

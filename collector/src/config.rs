@@ -1,10 +1,13 @@
 //! Collector settings.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use logpipe_common::config::{ConfigError, Env, Kind, VarSpec};
 use serde::Serialize;
+
+use crate::multiline::MultilineConfig;
+use crate::redact::{RedactRule, Redactor};
 
 pub const PODS_DIR: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_PODS_DIR",
@@ -72,6 +75,24 @@ pub const REDACT_RULES_FILE: VarSpec = VarSpec::new(
     None,
     "Extra redaction rules, one `name regex` per line.",
 );
+pub const MULTILINE_RULES_FILE: VarSpec = VarSpec::new(
+    "LOGPIPE_COLLECTOR_MULTILINE_RULES_FILE",
+    Kind::Path,
+    None,
+    "Stack-trace joining: one `namespace/pod/container-glob start-regex` per line; a record matching the regex starts an event, others are appended to it.",
+);
+pub const MULTILINE_MAX_BYTES: VarSpec = VarSpec::new(
+    "LOGPIPE_COLLECTOR_MULTILINE_MAX_BYTES",
+    Kind::Size,
+    Some("1MiB"),
+    "Largest joined multi-line event; the rest passes through as separate events.",
+);
+pub const MULTILINE_TIMEOUT_MS: VarSpec = VarSpec::new(
+    "LOGPIPE_COLLECTOR_MULTILINE_TIMEOUT_MS",
+    Kind::Duration,
+    Some("1000"),
+    "A multi-line event is complete when nothing was appended to it for this long.",
+);
 pub const INGEST_MAX_BODY_BYTES: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_INGEST_MAX_BODY_BYTES",
     Kind::Size,
@@ -85,7 +106,7 @@ pub const INGEST_TIMEOUT_MS: VarSpec = VarSpec::new(
     "How long `POST /v1/logs` waits for Kafka to acknowledge its batch before answering 503.",
 );
 
-pub const VARS: [&VarSpec; 13] = [
+pub const VARS: [&VarSpec; 16] = [
     &PODS_DIR,
     &HOST_FILES,
     &INCLUDE,
@@ -97,9 +118,30 @@ pub const VARS: [&VarSpec; 13] = [
     &ROTATED_DRAIN_MS,
     &REDACT_DEFAULTS,
     &REDACT_RULES_FILE,
+    &MULTILINE_RULES_FILE,
+    &MULTILINE_MAX_BYTES,
+    &MULTILINE_TIMEOUT_MS,
     &INGEST_MAX_BODY_BYTES,
     &INGEST_TIMEOUT_MS,
 ];
+
+/// Which containers' records are joined into multi-line events, and how.
+#[derive(Debug, Clone)]
+pub struct MultilineRule {
+    pub glob: String,
+    pub matcher: globset::GlobMatcher,
+    pub config: MultilineConfig,
+}
+
+impl Serialize for MultilineRule {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut rule = serializer.serialize_struct("MultilineRule", 2)?;
+        rule.serialize_field("containers", &self.glob)?;
+        rule.serialize_field("start_pattern", self.config.start_pattern.as_str())?;
+        rule.end()
+    }
+}
 
 /// A named set of host files.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -124,6 +166,10 @@ pub struct CollectorConfig {
     pub rotated_drain: Duration,
     pub redact_defaults: bool,
     pub redact_rules_file: Option<PathBuf>,
+    /// The rules of `redact_rules_file`, validated at load.
+    #[serde(skip)]
+    pub redact_rules: Vec<RedactRule>,
+    pub multiline: Vec<MultilineRule>,
     pub ingest_max_body_bytes: usize,
     #[serde(with = "millis")]
     pub ingest_timeout: Duration,
@@ -171,6 +217,19 @@ impl CollectorConfig {
             }
             Ok(usize::try_from(size).unwrap_or(usize::MAX))
         };
+        let redact_rules_file = env.path_opt(&REDACT_RULES_FILE)?;
+        let redact_rules = match &redact_rules_file {
+            Some(path) => read_rules(&REDACT_RULES_FILE, path, Redactor::parse_rules)?,
+            None => Vec::new(),
+        };
+        let max_bytes = positive_size(&MULTILINE_MAX_BYTES)?;
+        let flush_timeout = env.duration(&MULTILINE_TIMEOUT_MS)?;
+        let multiline = match env.path_opt(&MULTILINE_RULES_FILE)? {
+            Some(path) => read_rules(&MULTILINE_RULES_FILE, &path, |text| {
+                parse_multiline(text, max_bytes, flush_timeout)
+            })?,
+            None => Vec::new(),
+        };
         Ok(CollectorConfig {
             pods_dir: env.path(&PODS_DIR)?,
             host_files,
@@ -182,11 +241,66 @@ impl CollectorConfig {
             max_in_flight_bytes: positive_size(&MAX_IN_FLIGHT_BYTES)?,
             rotated_drain: env.duration(&ROTATED_DRAIN_MS)?,
             redact_defaults: env.bool(&REDACT_DEFAULTS)?,
-            redact_rules_file: env.path_opt(&REDACT_RULES_FILE)?,
+            redact_rules_file,
+            redact_rules,
+            multiline,
             ingest_max_body_bytes: positive_size(&INGEST_MAX_BODY_BYTES)?,
             ingest_timeout: env.duration(&INGEST_TIMEOUT_MS)?,
         })
     }
+}
+
+/// Reads and parses a rules file named by `spec`; any problem is a configuration error
+/// naming the variable.
+fn read_rules<T>(
+    spec: &VarSpec,
+    path: &Path,
+    parse: impl FnOnce(&str) -> anyhow::Result<Vec<T>>,
+) -> Result<Vec<T>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        var: spec.name.to_owned(),
+        value: path.display().to_string(),
+        expected: format!("a readable rules file ({reason})"),
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| invalid(error.to_string()))?;
+    parse(&text).map_err(|error| invalid(format!("{error:#}")))
+}
+
+/// `namespace/pod/container-glob start-regex` per line; `#` starts a comment line.
+fn parse_multiline(
+    text: &str,
+    max_bytes: usize,
+    flush_timeout: Duration,
+) -> anyhow::Result<Vec<MultilineRule>> {
+    let mut rules = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let number = index + 1;
+        let (glob, pattern) = line.split_once(char::is_whitespace).ok_or_else(|| {
+            anyhow::anyhow!("line {number}: expected `namespace/pod/container-glob start-regex`")
+        })?;
+        if glob.split('/').count() != 3 {
+            anyhow::bail!("line {number}: {glob:?} is not a namespace/pod/container glob");
+        }
+        let matcher = globset::Glob::new(glob)
+            .map_err(|error| anyhow::anyhow!("line {number}: {error}"))?
+            .compile_matcher();
+        let start_pattern = regex::bytes::Regex::new(pattern.trim())
+            .map_err(|error| anyhow::anyhow!("line {number}: {error}"))?;
+        rules.push(MultilineRule {
+            glob: glob.to_owned(),
+            matcher,
+            config: MultilineConfig {
+                start_pattern,
+                max_bytes,
+                flush_timeout,
+            },
+        });
+    }
+    Ok(rules)
 }
 
 fn parse_host_files(item: &str) -> Option<HostFiles> {
@@ -243,6 +357,43 @@ mod tests {
             let error = CollectorConfig::load(&env).unwrap_err();
             assert_eq!(error.var(), "LOGPIPE_COLLECTOR_HOST_FILES");
         }
+    }
+
+    #[test]
+    fn rules_files_are_validated_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let multiline = dir.path().join("multiline.rules");
+        std::fs::write(
+            &multiline,
+            "# java services\nshop/*/api ^\\d{4}-\\d{2}-\\d{2}\n",
+        )
+        .unwrap();
+        let redact = dir.path().join("redact.rules");
+        std::fs::write(&redact, "ticket TKT-[0-9]+\n").unwrap();
+        let env = Env::from_pairs([
+            (
+                "LOGPIPE_COLLECTOR_MULTILINE_RULES_FILE",
+                multiline.to_str().unwrap(),
+            ),
+            (
+                "LOGPIPE_COLLECTOR_REDACT_RULES_FILE",
+                redact.to_str().unwrap(),
+            ),
+        ]);
+        let config = CollectorConfig::load(&env).unwrap();
+        assert_eq!(config.multiline.len(), 1);
+        assert!(config.multiline[0].matcher.is_match("shop/api-1/api"));
+        assert_eq!(config.redact_rules.len(), 1);
+
+        std::fs::write(&multiline, "shop/*/api ^(unclosed\n").unwrap();
+        let error = CollectorConfig::load(&env).unwrap_err();
+        assert_eq!(error.var(), "LOGPIPE_COLLECTOR_MULTILINE_RULES_FILE");
+        assert!(error.to_string().contains("line 1"), "{error}");
+        let env = Env::from_pairs([("LOGPIPE_COLLECTOR_REDACT_RULES_FILE", "/nonexistent/rules")]);
+        assert_eq!(
+            CollectorConfig::load(&env).unwrap_err().var(),
+            "LOGPIPE_COLLECTOR_REDACT_RULES_FILE"
+        );
     }
 
     #[test]

@@ -19,5 +19,5 @@ pub mod shipper;
 pub mod tailer;
 mod telemetry;
 
-pub use config::{CollectorConfig, HostFiles, VARS};
+pub use config::{CollectorConfig, HostFiles, MultilineRule, VARS};
 pub use error::{CollectorError, FormatError};

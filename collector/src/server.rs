@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::checkpoint::{Checkpoint, CheckpointStore};
+use crate::config::MultilineRule;
 use crate::discovery::{Discovered, Origin, PathsProvider};
 use crate::events::{self, GapReason};
 use crate::identity::FileId;
@@ -43,6 +44,8 @@ pub struct TailSettings {
     pub max_line_bytes: usize,
     pub max_in_flight_bytes: usize,
     pub rotated_drain: Duration,
+    /// Multi-line joining for the containers the rules name.
+    pub multiline: Vec<MultilineRule>,
     pub message_max_bytes: usize,
     /// How long the final flush may take on shutdown.
     pub flush_timeout: Duration,
@@ -171,6 +174,22 @@ impl TailLoop {
         let slot = self.next_slot;
         self.next_slot += 1;
         debug!(path = %discovered.path.display(), start, "tailing file");
+        let multiline = match &discovered.origin {
+            Origin::Pod {
+                namespace,
+                pod,
+                container,
+                ..
+            } => {
+                let name = format!("{namespace}/{pod}/{container}");
+                self.settings
+                    .multiline
+                    .iter()
+                    .find(|rule| rule.matcher.is_match(&name))
+                    .map(|rule| rule.config.clone())
+            }
+            Origin::Host { .. } => None,
+        };
         let tracked = TrackedFile::new(
             slot,
             discovered.path.clone(),
@@ -179,6 +198,7 @@ impl TailLoop {
             discovered.origin.clone(),
             start,
             self.settings.max_line_bytes,
+            multiline,
         );
         self.by_key.insert(tracked.key.clone(), slot);
         self.files.insert(slot, tracked);
@@ -397,6 +417,7 @@ impl TailLoop {
             if file.truncated {
                 continue;
             }
+            file.flush_due_multiline(Instant::now(), &mut outputs);
             match file.read(&mut self.buffer, self.settings.max_line_bytes, &mut outputs) {
                 Ok(ReadResult::Read(0)) => {
                     if file.gone_since.is_some() && file.has_pending() {

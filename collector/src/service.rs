@@ -47,7 +47,7 @@ impl Service for CollectorConfig {
 
     async fn start(self, ctx: ServiceContext) -> anyhow::Result<Router> {
         let shared = &ctx.shared;
-        let redactor = Arc::new(build_redactor(&self)?);
+        let redactor = Arc::new(build_redactor(&self));
         let paths = AllPaths(vec![
             Box::new(KubeletPaths::new(
                 self.pods_dir.clone(),
@@ -71,6 +71,7 @@ impl Service for CollectorConfig {
             max_line_bytes: self.max_line_bytes,
             max_in_flight_bytes: self.max_in_flight_bytes,
             rotated_drain: self.rotated_drain,
+            multiline: self.multiline.clone(),
             message_max_bytes,
             flush_timeout: shared
                 .shutdown_grace
@@ -115,20 +116,13 @@ impl Service for CollectorConfig {
     }
 }
 
-fn build_redactor(config: &CollectorConfig) -> anyhow::Result<Redactor> {
-    let mut redactor = if config.redact_defaults {
+fn build_redactor(config: &CollectorConfig) -> Redactor {
+    let redactor = if config.redact_defaults {
         Redactor::with_defaults()
     } else {
         Redactor::new(Vec::new())
     };
-    if let Some(path) = &config.redact_rules_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading redaction rules {}", path.display()))?;
-        let rules =
-            Redactor::parse_rules(&text).with_context(|| format!("in {}", path.display()))?;
-        redactor = redactor.with_rules(rules);
-    }
-    Ok(redactor)
+    redactor.with_rules(config.redact_rules.clone())
 }
 
 /// Watches the roots with inotify: a file created, renamed or removed triggers a scan at

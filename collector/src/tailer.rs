@@ -14,6 +14,7 @@ use logpipe_common::{Stream, Timestamp};
 use crate::discovery::Origin;
 use crate::format::{Format, Reassembler, Record};
 use crate::identity::{FileId, tail_hash};
+use crate::multiline::{MultilineConfig, MultilineJoiner};
 use crate::telemetry;
 
 /// Bytes a physical line may take beyond the record limit (the runtime's prefix, JSON
@@ -74,6 +75,8 @@ pub struct TrackedFile {
     line_overflow: bool,
     format: Option<Format>,
     reassembler: Reassembler,
+    /// Joins stack traces when a multi-line rule names the container.
+    multiline: Option<MultilineJoiner>,
     truncated_fragment: bool,
     next_seq: u64,
     /// Records sent and not yet acknowledged: sequence number → offset of the record.
@@ -86,6 +89,7 @@ pub struct TrackedFile {
 }
 
 impl TrackedFile {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         slot: u64,
         path: PathBuf,
@@ -94,6 +98,7 @@ impl TrackedFile {
         origin: Origin,
         start: u64,
         max_record_bytes: usize,
+        multiline: Option<MultilineConfig>,
     ) -> Self {
         let size_seen = file.metadata().map(|m| m.len()).unwrap_or(start);
         TrackedFile {
@@ -109,6 +114,7 @@ impl TrackedFile {
             line_overflow: false,
             format: None,
             reassembler: Reassembler::new(max_record_bytes),
+            multiline: multiline.map(MultilineJoiner::new),
             truncated_fragment: false,
             next_seq: 0,
             unacked: BTreeMap::new(),
@@ -220,10 +226,17 @@ impl TrackedFile {
         match parsed {
             Some(Ok(fragment)) => {
                 self.truncated_fragment |= overflow;
-                if let Some(record) = self.reassembler.push(fragment, start, end) {
-                    let mut output = Output::from_record(record);
-                    output.truncated |= std::mem::take(&mut self.truncated_fragment);
-                    out.push(output);
+                if let Some(mut record) = self.reassembler.push(fragment, start, end) {
+                    record.truncated |= std::mem::take(&mut self.truncated_fragment);
+                    match &mut self.multiline {
+                        Some(joiner) => out.extend(
+                            joiner
+                                .push(record, Instant::now())
+                                .into_iter()
+                                .map(Output::from_record),
+                        ),
+                        None => out.push(Output::from_record(record)),
+                    }
                 }
             }
             _ => {
@@ -244,17 +257,36 @@ impl TrackedFile {
     /// Emits what is still pending: partial records being joined and an unterminated
     /// last line. Used when a file will not be written again (rotated and drained).
     pub fn drain_pending(&mut self, max_line_bytes: usize, out: &mut Vec<Output>) {
-        for record in self.reassembler.flush() {
-            out.push(Output::from_record(record));
-        }
         if !self.line_buf.is_empty() {
             let line = std::mem::take(&mut self.line_buf);
             let end = self.read_offset;
             self.handle_line(&line, end, self.line_overflow, max_line_bytes, out);
-            for record in self.reassembler.flush() {
-                out.push(Output::from_record(record));
-            }
             self.line_start = end;
+        }
+        for record in self.reassembler.flush() {
+            match &mut self.multiline {
+                Some(joiner) => out.extend(
+                    joiner
+                        .push(record, Instant::now())
+                        .into_iter()
+                        .map(Output::from_record),
+                ),
+                None => out.push(Output::from_record(record)),
+            }
+        }
+        if let Some(joiner) = &mut self.multiline {
+            out.extend(joiner.flush().into_iter().map(Output::from_record));
+        }
+    }
+
+    /// Emits multi-line events that waited longer than their flush timeout.
+    pub fn flush_due_multiline(&mut self, now: Instant, out: &mut Vec<Output>) {
+        if let Some(joiner) = &mut self.multiline
+            && joiner
+                .next_deadline()
+                .is_some_and(|deadline| deadline <= now)
+        {
+            out.extend(joiner.flush_due(now).into_iter().map(Output::from_record));
         }
     }
 
@@ -281,6 +313,13 @@ impl TrackedFile {
         if let Some(pending) = self.reassembler.pending_offset() {
             offset = offset.min(pending);
         }
+        if let Some(pending) = self
+            .multiline
+            .as_ref()
+            .and_then(MultilineJoiner::pending_offset)
+        {
+            offset = offset.min(pending);
+        }
         if let Some(unacked) = self.unacked.values().min() {
             offset = offset.min(*unacked);
         }
@@ -301,6 +340,11 @@ impl TrackedFile {
     }
 
     pub fn has_pending(&self) -> bool {
-        !self.line_buf.is_empty() || self.reassembler.pending_offset().is_some()
+        !self.line_buf.is_empty()
+            || self.reassembler.pending_offset().is_some()
+            || self
+                .multiline
+                .as_ref()
+                .is_some_and(|joiner| joiner.pending_offset().is_some())
     }
 }

@@ -478,3 +478,68 @@ async fn secrets_are_redacted_before_leaving_the_node() {
     );
     collector.stop().await;
 }
+
+/// A Java stack trace written as separate lines arrives as one event when a multi-line
+/// rule names the container; other containers are left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stack_traces_are_joined_by_multiline_rules() {
+    let broker = broker().await;
+    let (pods, data, rules) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let rules_file = rules.path().join("multiline.rules");
+    std::fs::write(&rules_file, "shop/*/api ^\\d{4}-\\d{2}-\\d{2} \n").unwrap();
+    let java = container_dir(pods.path(), "shop", "api-1", "api").join("0.log");
+    let other = container_dir(pods.path(), "shop", "web-1", "web").join("0.log");
+    let collector = Collector::start(
+        &broker.bootstrap(),
+        pods.path(),
+        data.path(),
+        &[
+            (
+                "LOGPIPE_COLLECTOR_MULTILINE_RULES_FILE",
+                rules_file.to_str().unwrap(),
+            ),
+            ("LOGPIPE_COLLECTOR_MULTILINE_TIMEOUT_MS", "300"),
+        ],
+    )
+    .await;
+    let trace = [
+        "2026-11-27 05:00:00 ERROR request failed",
+        "java.lang.IllegalStateException: boom",
+        "\tat com.shop.Api.pay(Api.java:42)",
+        "\tat com.shop.Api.handle(Api.java:17)",
+        "Caused by: java.io.IOException: closed",
+        "\t... 2 more",
+        "2026-11-27 05:00:01 INFO next request",
+    ];
+    let text: String = trace
+        .iter()
+        .enumerate()
+        .map(|(n, line)| cri_line(n, "stderr", "F", line))
+        .collect();
+    append(&java, text.as_bytes());
+    append(&other, text.as_bytes());
+    let mut collected = Collected::new(&broker);
+    collected
+        .until(WAIT, |events| events.len() >= 2 + trace.len())
+        .await;
+    collected.settle(Duration::from_millis(800)).await;
+    let api: Vec<&logpipe_common::LogEvent> = collected
+        .events
+        .iter()
+        .filter(|e| e.k8s.container.as_deref() == Some("api"))
+        .collect();
+    assert_eq!(api.len(), 2, "{api:#?}");
+    assert_eq!(api[0].message, trace[..6].join("\n"));
+    assert_eq!(api[1].message, trace[6]);
+    let web = collected
+        .events
+        .iter()
+        .filter(|e| e.k8s.container.as_deref() == Some("web"))
+        .count();
+    assert_eq!(web, trace.len());
+    collector.stop().await;
+}
