@@ -75,7 +75,7 @@ fn write_and_rotate(dirs: Vec<PathBuf>, lines: usize, per_second: usize) -> Vec<
         files[which].write_all(line.as_bytes()).unwrap();
         expected.push(message);
         let written_here = n / dirs.len() + 1;
-        if written_here % 1_000 == 0 && which == dirs.len() - 1 {
+        if written_here.is_multiple_of(1_000) && which == dirs.len() - 1 {
             rotations += 1;
             for (i, dir) in dirs.iter().enumerate() {
                 std::fs::rename(dir.join("0.log"), dir.join(format!("0.log.{rotations:06}")))

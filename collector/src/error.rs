@@ -33,6 +33,6 @@ pub enum CollectorError {
     },
     #[error("invalid glob: {0}")]
     Glob(#[from] globset::Error),
-    #[error("shutting down")]
-    ShuttingDown,
+    #[error("the producer queue is full")]
+    QueueFull,
 }

@@ -335,18 +335,14 @@ impl TailLoop {
     }
 
     fn send(&mut self, key: Vec<u8>, payload: Vec<u8>, ticket: Ticket) {
-        if let Err(error) = self.shipper.send(&key, &payload, ticket, &self.shutdown) {
-            if !matches!(error, crate::error::CollectorError::ShuttingDown) {
+        if let Err(error) = self.shipper.send(&key, &payload, ticket) {
+            if !matches!(error, crate::error::CollectorError::QueueFull) {
                 telemetry::delivery_error();
                 if self.retries.is_empty() {
                     warn!(%error, "kafka refused a message, sending it again later");
                 }
-                self.retries.push_back(Retry {
-                    ticket,
-                    key,
-                    payload,
-                });
             }
+            self.retries.push_back(Retry { ticket, key, payload });
         }
     }
 
@@ -407,7 +403,7 @@ impl TailLoop {
         let mut paused = false;
         let mut truncation_gaps = Vec::new();
         for slot in slots {
-            if self.shipper.in_flight_bytes() >= self.settings.max_in_flight_bytes {
+            if self.shipper.in_flight_bytes() >= self.settings.max_in_flight_bytes || !self.retries.is_empty() {
                 paused = true;
                 break;
             }

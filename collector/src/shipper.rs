@@ -12,7 +12,6 @@ use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use tokio_util::sync::CancellationToken;
 
 use crate::error::CollectorError;
 
@@ -92,8 +91,8 @@ impl std::fmt::Debug for Shipper {
     }
 }
 
-/// Delay before retrying a send into a full librdkafka queue.
-const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(5);
+/// librdkafka's queue limit in messages (its maximum is 2^31 - 1).
+const QUEUE_MAX_MESSAGES: u32 = 2_000_000;
 
 impl Shipper {
     pub fn new(
@@ -102,7 +101,11 @@ impl Shipper {
     ) -> Result<(Self, Receiver<Delivery>), CollectorError> {
         let (reports, receiver) = channel();
         let delivered = Arc::new(AtomicU64::new(0));
-        let producer = settings.producer().create_with_context(ReportingContext {
+        let mut config = settings.producer();
+        // The collector bounds what is in flight by bytes itself; librdkafka's own message
+        // count limit must not be the one reached first.
+        config.set("queue.buffering.max.messages", QUEUE_MAX_MESSAGES.to_string());
+        let producer = config.create_with_context(ReportingContext {
             reports,
             delivered: delivered.clone(),
         })?;
@@ -146,15 +149,9 @@ impl Shipper {
         self.in_flight.fetch_sub(ticket.bytes, Ordering::Relaxed);
     }
 
-    /// Queues one message. Waits while librdkafka's queue is full; gives up only when
-    /// `shutdown` is cancelled (the record stays unacknowledged and is read again).
-    pub fn send(
-        &self,
-        key: &[u8],
-        payload: &[u8],
-        ticket: Ticket,
-        shutdown: &CancellationToken,
-    ) -> Result<(), CollectorError> {
+    /// Queues one message. A full queue or any other refusal is returned at once: the
+    /// caller keeps the message and sends it again later, so its loop never blocks.
+    pub fn send(&self, key: &[u8], payload: &[u8], ticket: Ticket) -> Result<(), CollectorError> {
         let producer = match &self.sink {
             Sink::Kafka(producer) => producer,
             Sink::Null(reports) => {
@@ -164,26 +161,16 @@ impl Shipper {
                 return Ok(());
             }
         };
-        let mut record = BaseRecord::with_opaque_to(&self.topic, Box::new(ticket))
+        let record = BaseRecord::with_opaque_to(&self.topic, Box::new(ticket))
             .key(key)
             .payload(payload);
-        self.in_flight.fetch_add(ticket.bytes, Ordering::Relaxed);
-        loop {
-            match producer.send(record) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                    if shutdown.is_cancelled() {
-                        self.in_flight.fetch_sub(ticket.bytes, Ordering::Relaxed);
-                        return Err(CollectorError::ShuttingDown);
-                    }
-                    record = returned;
-                    std::thread::sleep(QUEUE_FULL_BACKOFF);
-                }
-                Err((error, _)) => {
-                    self.in_flight.fetch_sub(ticket.bytes, Ordering::Relaxed);
-                    return Err(error.into());
-                }
+        match producer.send(record) {
+            Ok(()) => {
+                self.in_flight.fetch_add(ticket.bytes, Ordering::Relaxed);
+                Ok(())
             }
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Err(CollectorError::QueueFull),
+            Err((error, _)) => Err(error.into()),
         }
     }
 
