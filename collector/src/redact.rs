@@ -371,6 +371,14 @@ impl Redactor {
         let mut current = Cow::Borrowed(text);
         let mut count = 0;
         for _ in 0..MAX_ROUNDS {
+            // Most texts hold no secret: one scan that stops at the first hit tells.
+            if self
+                .prefilter
+                .as_ref()
+                .is_some_and(|set| !set.is_match(&current))
+            {
+                break;
+            }
             let matching: Vec<usize> = match &self.prefilter {
                 Some(set) => set.matches(&current).into_iter().collect(),
                 None => (0..self.rules.len()).collect(),

@@ -342,7 +342,11 @@ impl TailLoop {
                     warn!(%error, "kafka refused a message, sending it again later");
                 }
             }
-            self.retries.push_back(Retry { ticket, key, payload });
+            self.retries.push_back(Retry {
+                ticket,
+                key,
+                payload,
+            });
         }
     }
 
@@ -403,7 +407,9 @@ impl TailLoop {
         let mut paused = false;
         let mut truncation_gaps = Vec::new();
         for slot in slots {
-            if self.shipper.in_flight_bytes() >= self.settings.max_in_flight_bytes || !self.retries.is_empty() {
+            if self.shipper.in_flight_bytes() >= self.settings.max_in_flight_bytes
+                || !self.retries.is_empty()
+            {
                 paused = true;
                 break;
             }
@@ -460,11 +466,15 @@ impl TailLoop {
 
     fn ship_outputs(&mut self, slot: u64, outputs: &mut Vec<Output>) {
         let observed_ts = Timestamp::now();
+        let Some(file) = self.files.get(&slot) else {
+            return;
+        };
+        let path = file.path.display().to_string();
+        let key = file.origin.kafka_key(&self.settings.node).into_bytes();
         for output in outputs.drain(..) {
             let Some(file) = self.files.get_mut(&slot) else {
                 return;
             };
-            let path = file.path.display().to_string();
             let mut event = events::record_event(
                 &output,
                 &file.key,
@@ -479,13 +489,12 @@ impl TailLoop {
             }
             let payload = events::encode(&mut event, self.settings.message_max_bytes);
             let seq = file.register(output.offset);
-            let key = file.origin.kafka_key(&self.settings.node).into_bytes();
             let ticket = Ticket {
                 file: slot,
                 seq,
                 bytes: payload.len(),
             };
-            self.send(key, payload, ticket);
+            self.send(key.clone(), payload, ticket);
         }
     }
 

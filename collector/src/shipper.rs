@@ -104,7 +104,10 @@ impl Shipper {
         let mut config = settings.producer();
         // The collector bounds what is in flight by bytes itself; librdkafka's own message
         // count limit must not be the one reached first.
-        config.set("queue.buffering.max.messages", QUEUE_MAX_MESSAGES.to_string());
+        config.set(
+            "queue.buffering.max.messages",
+            QUEUE_MAX_MESSAGES.to_string(),
+        );
         let producer = config.create_with_context(ReportingContext {
             reports,
             delivered: delivered.clone(),
@@ -169,7 +172,9 @@ impl Shipper {
                 self.in_flight.fetch_add(ticket.bytes, Ordering::Relaxed);
                 Ok(())
             }
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Err(CollectorError::QueueFull),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                Err(CollectorError::QueueFull)
+            }
             Err((error, _)) => Err(error.into()),
         }
     }

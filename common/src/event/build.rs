@@ -46,11 +46,12 @@ impl LogEvent {
         if raw.truncated {
             flags.push(Flag::Truncated);
         }
-        let text = match String::from_utf8_lossy(raw.payload) {
-            Cow::Borrowed(text) => Cow::Borrowed(text),
-            Cow::Owned(text) => {
+        // The strict check is the fast path; lossy decoding only for the rare bad record.
+        let text = match std::str::from_utf8(raw.payload) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => {
                 flags.push(Flag::InvalidUtf8);
-                Cow::Owned(text)
+                String::from_utf8_lossy(raw.payload)
             }
         };
         let text = strip_line_ending(&text);
