@@ -228,15 +228,7 @@ impl TrackedFile {
                 self.truncated_fragment |= overflow;
                 if let Some(mut record) = self.reassembler.push(fragment, start, end) {
                     record.truncated |= std::mem::take(&mut self.truncated_fragment);
-                    match &mut self.multiline {
-                        Some(joiner) => out.extend(
-                            joiner
-                                .push(record, Instant::now())
-                                .into_iter()
-                                .map(Output::from_record),
-                        ),
-                        None => out.push(Output::from_record(record)),
-                    }
+                    self.emit(record, out);
                 }
             }
             _ => {
@@ -264,18 +256,23 @@ impl TrackedFile {
             self.line_start = end;
         }
         for record in self.reassembler.flush() {
-            match &mut self.multiline {
-                Some(joiner) => out.extend(
-                    joiner
-                        .push(record, Instant::now())
-                        .into_iter()
-                        .map(Output::from_record),
-                ),
-                None => out.push(Output::from_record(record)),
-            }
+            self.emit(record, out);
         }
         if let Some(joiner) = &mut self.multiline {
             out.extend(joiner.flush().into_iter().map(Output::from_record));
+        }
+    }
+
+    /// Passes a complete record on, through the multi-line joiner when there is one.
+    fn emit(&mut self, record: Record, out: &mut Vec<Output>) {
+        match &mut self.multiline {
+            Some(joiner) => out.extend(
+                joiner
+                    .push(record, Instant::now())
+                    .into_iter()
+                    .map(Output::from_record),
+            ),
+            None => out.push(Output::from_record(record)),
         }
     }
 
