@@ -253,6 +253,9 @@ pub struct Redactor {
     prefilter: Option<RegexSet>,
     /// Attribute keys whose values are masked whole.
     secret_keys: Option<Regex>,
+    /// `secret_keys` is the default pattern, for which a cheap suffix test rules out
+    /// most keys first.
+    default_secret_keys: bool,
 }
 
 impl Redactor {
@@ -264,6 +267,7 @@ impl Redactor {
             rules,
             prefilter,
             secret_keys: None,
+            default_secret_keys: false,
         }
     }
 
@@ -272,13 +276,16 @@ impl Redactor {
     pub fn with_defaults() -> Self {
         let keys = Regex::new(concat!("(?i)^", secret_key_names!(), "$"))
             .expect("the key pattern compiles");
-        Redactor::new(RedactRule::defaults()).with_secret_keys(keys)
+        let mut redactor = Redactor::new(RedactRule::defaults()).with_secret_keys(keys);
+        redactor.default_secret_keys = true;
+        redactor
     }
 
     /// Masks whole the string and number values of attributes whose key matches `keys`,
     /// at any depth: a structured `{"password": "hunter2"}` has no `password=` to match.
     pub fn with_secret_keys(mut self, keys: Regex) -> Self {
         self.secret_keys = Some(keys);
+        self.default_secret_keys = false;
         self
     }
 
@@ -288,6 +295,7 @@ impl Redactor {
         rules.extend(extra);
         let mut redactor = Redactor::new(rules);
         redactor.secret_keys = self.secret_keys;
+        redactor.default_secret_keys = self.default_secret_keys;
         redactor
     }
 
@@ -339,11 +347,9 @@ impl Redactor {
     }
 
     fn redact_value(&self, key: &str, value: &mut Value) -> usize {
-        if self
-            .secret_keys
-            .as_ref()
-            .is_some_and(|keys| keys.is_match(key))
-        {
+        if self.secret_keys.as_ref().is_some_and(|keys| {
+            (!self.default_secret_keys || may_name_a_secret(key)) && keys.is_match(key)
+        }) {
             let already_masked = match value {
                 Value::String(text) => Some(text.is_empty() || text == MASK),
                 Value::Number(_) => Some(false),
@@ -399,6 +405,17 @@ impl Redactor {
         }
         (current, count)
     }
+}
+
+/// A cheap necessary condition for the default secret-key pattern (every name it
+/// matches ends in one of these words), so most keys skip the regular expression.
+fn may_name_a_secret(key: &str) -> bool {
+    const ENDINGS: [&str; 5] = ["password", "passwd", "secret", "key", "token"];
+    let bytes = key.as_bytes();
+    ENDINGS.iter().any(|ending| {
+        bytes.len() >= ending.len()
+            && bytes[bytes.len() - ending.len()..].eq_ignore_ascii_case(ending.as_bytes())
+    })
 }
 
 fn mask_value(value: &mut Value, already_masked: bool) -> usize {

@@ -33,9 +33,22 @@ impl EventId {
     }
 }
 
+impl EventId {
+    /// Lower-case hexadecimal, written without the formatting machinery (once per event).
+    fn hex_bytes(self) -> [u8; 32] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut buffer = [0u8; 32];
+        for (index, slot) in buffer.iter_mut().enumerate() {
+            let shift = (31 - index) * 4;
+            *slot = DIGITS[((self.0 >> shift) & 0xf) as usize];
+        }
+        buffer
+    }
+}
+
 impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:032x}", self.0)
+        f.write_str(std::str::from_utf8(&self.hex_bytes()).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -65,7 +78,8 @@ impl FromStr for EventId {
 
 impl Serialize for EventId {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        let buffer = self.hex_bytes();
+        serializer.serialize_str(std::str::from_utf8(&buffer).map_err(serde::ser::Error::custom)?)
     }
 }
 
@@ -97,6 +111,11 @@ mod tests {
         let text = id.to_string();
         assert_eq!(text.len(), 32);
         assert_eq!(text.parse::<EventId>().unwrap(), id);
+        assert_eq!(text, format!("{:032x}", id.as_u128()));
+        assert_eq!(
+            EventId::from_u128(0xab).to_string(),
+            format!("{:032x}", 0xab)
+        );
         assert!("xyz".parse::<EventId>().is_err());
         assert!(
             "+0000000000000000000000000000001"
