@@ -37,6 +37,27 @@ pub struct Output {
 }
 
 impl Output {
+    /// A line taken as it is (a host file's line, or one that is not in its file's
+    /// container log format), cut at the record limit.
+    fn whole_line(
+        line: &[u8],
+        offset: u64,
+        end: u64,
+        overflow: bool,
+        max_line_bytes: usize,
+        unparsed: bool,
+    ) -> Self {
+        Output {
+            payload: line[..line.len().min(max_line_bytes)].to_vec(),
+            runtime_ts: None,
+            stream: None,
+            offset,
+            end,
+            truncated: overflow || line.len() > max_line_bytes,
+            unparsed,
+        }
+    }
+
     fn from_record(record: Record) -> Self {
         Output {
             payload: record.payload,
@@ -207,16 +228,14 @@ impl TrackedFile {
         let start = self.line_start;
         if !self.origin.is_container_log() {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let truncated = overflow || line.len() > max_line_bytes;
-            out.push(Output {
-                payload: line[..line.len().min(max_line_bytes)].to_vec(),
-                runtime_ts: None,
-                stream: None,
-                offset: start,
+            out.push(Output::whole_line(
+                line,
+                start,
                 end,
-                truncated,
-                unparsed: false,
-            });
+                overflow,
+                max_line_bytes,
+                false,
+            ));
             return;
         }
         if self.format.is_none() {
@@ -233,15 +252,14 @@ impl TrackedFile {
             }
             _ => {
                 telemetry::parse_error();
-                out.push(Output {
-                    payload: line[..line.len().min(max_line_bytes)].to_vec(),
-                    runtime_ts: None,
-                    stream: None,
-                    offset: start,
+                out.push(Output::whole_line(
+                    line,
+                    start,
                     end,
-                    truncated: overflow || line.len() > max_line_bytes,
-                    unparsed: true,
-                });
+                    overflow,
+                    max_line_bytes,
+                    true,
+                ));
             }
         }
     }
