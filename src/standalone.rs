@@ -142,10 +142,8 @@ async fn supervise_broker(
 ) -> anyhow::Result<()> {
     let binary = locate_tansu(config.binary.as_deref())
         .context("the standalone broker needs tansu; or set LOGPIPE_KAFKA_BROKERS")?;
-    let mut process = BrokerProcess::new(binary.clone(), config.dir.clone(), config.port);
-    let mut process =
-        tokio::task::spawn_blocking(move || process.start(BROKER_START_TIMEOUT).map(|()| process))
-            .await??;
+    let process = BrokerProcess::new(binary.clone(), config.dir.clone(), config.port);
+    let mut process = start_broker(process).await?;
     info!(
         service = "tansu",
         bootstrap = %process.bootstrap(),
@@ -163,18 +161,10 @@ async fn supervise_broker(
             }
             if !process.is_running() {
                 warn!(service = "tansu", log = %process.log_path().display(), "supervised broker exited, restarting");
-                process = match tokio::task::spawn_blocking(move || {
-                    process.start(BROKER_START_TIMEOUT).map(|()| process)
-                })
-                .await
-                {
-                    Ok(Ok(process)) => process,
-                    Ok(Err(error)) => {
-                        failed.fail(&anyhow::Error::new(error).context("restarting the supervised broker"));
-                        return;
-                    }
+                process = match start_broker(process).await {
+                    Ok(process) => process,
                     Err(error) => {
-                        failed.fail(&anyhow::Error::new(error));
+                        failed.fail(&error.context("restarting the supervised broker"));
                         return;
                     }
                 };
@@ -186,4 +176,12 @@ async fn supervise_broker(
         info!(service = "tansu", "supervised broker stopped");
     });
     Ok(())
+}
+
+/// Starts the broker on a blocking thread (it waits until the broker answers).
+async fn start_broker(mut process: BrokerProcess) -> anyhow::Result<BrokerProcess> {
+    let process =
+        tokio::task::spawn_blocking(move || process.start(BROKER_START_TIMEOUT).map(|()| process))
+            .await??;
+    Ok(process)
 }

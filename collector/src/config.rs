@@ -156,13 +156,13 @@ pub struct CollectorConfig {
     pub host_files: Vec<HostFiles>,
     pub include: Vec<String>,
     pub exclude: Vec<String>,
-    #[serde(with = "millis")]
+    #[serde(with = "logpipe_common::config::duration_serde::millis")]
     pub rescan_interval: Duration,
-    #[serde(with = "millis")]
+    #[serde(with = "logpipe_common::config::duration_serde::millis")]
     pub checkpoint_interval: Duration,
     pub max_line_bytes: usize,
     pub max_in_flight_bytes: usize,
-    #[serde(with = "millis")]
+    #[serde(with = "logpipe_common::config::duration_serde::millis")]
     pub rotated_drain: Duration,
     pub redact_defaults: bool,
     pub redact_rules_file: Option<PathBuf>,
@@ -171,7 +171,7 @@ pub struct CollectorConfig {
     pub redact_rules: Vec<RedactRule>,
     pub multiline: Vec<MultilineRule>,
     pub ingest_max_body_bytes: usize,
-    #[serde(with = "millis")]
+    #[serde(with = "logpipe_common::config::duration_serde::millis")]
     pub ingest_timeout: Duration,
 }
 
@@ -311,17 +311,6 @@ fn parse_host_files(item: &str) -> Option<HostFiles> {
         name: name.to_owned(),
         glob: glob.to_owned(),
     })
-}
-
-mod millis {
-    use std::time::Duration;
-
-    pub fn serialize<S: serde::Serializer>(
-        value: &Duration,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_u128(value.as_millis())
-    }
 }
 
 #[cfg(test)]

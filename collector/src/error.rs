@@ -25,14 +25,6 @@ pub enum FormatError {
 pub enum CollectorError {
     #[error("kafka: {0}")]
     Kafka(#[from] KafkaError),
-    #[error("io on {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("invalid glob: {0}")]
-    Glob(#[from] globset::Error),
     #[error("the producer queue is full")]
     QueueFull,
 }

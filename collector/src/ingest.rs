@@ -169,7 +169,6 @@ async fn ingest(
     // The same body sent again (a client retry) gives the same ids: later stages drop it.
     let identity = format!("http:{source_name}:{:032x}", xxh3_128(&body));
     let observed_ts = Timestamp::now();
-    let key = format!("{}/{}", state.node, source_name);
     let mut deliveries = Vec::with_capacity(objects.len());
     for (index, object) in objects.iter().enumerate() {
         let line = index as u64 + 1;
@@ -194,6 +193,7 @@ async fn ingest(
         });
         telemetry::redacted(state.redactor.redact_event(&mut event));
         let payload = events::encode(&mut event, state.message_max_bytes);
+        let key = event.kafka_key();
         let record = FutureRecord::to(&state.topic).key(&key).payload(&payload);
         match state.producer.send_result(record) {
             Ok(delivery) => deliveries.push(delivery),

@@ -148,7 +148,7 @@ impl TailLoop {
         while !self.shutdown.is_cancelled() {
             self.heartbeat.beat();
             self.take_reports();
-            self.send_retries(false);
+            self.send_retries();
             let scan_due = self.last_scan.elapsed() >= self.settings.rescan_interval
                 || (self.last_scan.elapsed() >= MIN_SCAN_INTERVAL
                     && self.rescan.swap(false, Ordering::Relaxed));
@@ -350,8 +350,8 @@ impl TailLoop {
         }
     }
 
-    fn send_retries(&mut self, force: bool) {
-        if self.retries.is_empty() || (!force && self.last_retry.elapsed() < RETRY_INTERVAL) {
+    fn send_retries(&mut self) {
+        if self.retries.is_empty() || self.last_retry.elapsed() < RETRY_INTERVAL {
             return;
         }
         self.last_retry = Instant::now();

@@ -158,16 +158,6 @@ impl Readiness {
         self.set(false, reason.into());
     }
 
-    /// The current reason for not being ready (empty when ready).
-    pub fn detail(&self) -> String {
-        self.health
-            .state()
-            .checks
-            .get(&self.name)
-            .map(|check| check.detail.clone())
-            .unwrap_or_default()
-    }
-
     fn set(&self, ready: bool, detail: String) {
         self.health
             .state()

@@ -22,7 +22,7 @@ pub const VARS: [&VarSpec; 2] = [&COMMIT_INTERVAL_MS, &DLQ_TOPIC];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IndexerConfig {
-    #[serde(serialize_with = "serialize_ms")]
+    #[serde(with = "logpipe_common::config::duration_serde::millis")]
     pub commit_interval: Duration,
     pub dlq_topic: String,
 }
@@ -34,8 +34,4 @@ impl IndexerConfig {
             dlq_topic: env.topic(&DLQ_TOPIC)?,
         })
     }
-}
-
-fn serialize_ms<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_u128(value.as_millis())
 }

@@ -2,6 +2,7 @@
 //! once as a [`VarSpec`] (the table `logpipe config` prints), then read through [`Env`]
 //! into typed settings that are validated before any work starts.
 
+pub mod duration_serde;
 mod env;
 mod error;
 mod render;

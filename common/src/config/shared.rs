@@ -1,6 +1,6 @@
 //! Settings every role shares: Kafka, data directory, logging, the ops port, shutdown.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -121,7 +121,7 @@ pub struct SharedConfig {
     pub data_dir: PathBuf,
     pub log_level: String,
     pub listen: SocketAddr,
-    #[serde(with = "humantime_serde_ms")]
+    #[serde(with = "super::duration_serde::human")]
     pub shutdown_grace: Duration,
     pub node_name: String,
 }
@@ -153,10 +153,6 @@ impl SharedConfig {
             },
         })
     }
-
-    pub fn listen_ip(&self) -> IpAddr {
-        self.listen.ip()
-    }
 }
 
 /// `LOGPIPE_KAFKA_PROPERTY_<name>` variables as librdkafka properties. A name with a dot
@@ -185,17 +181,6 @@ fn host_name() -> String {
         .filter(|name| !name.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "unknown-node".to_owned())
-}
-
-mod humantime_serde_ms {
-    use std::time::Duration;
-
-    pub fn serialize<S: serde::Serializer>(
-        value: &Duration,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&humantime::format_duration(*value))
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use super::topics::has_topic;
 use super::{KafkaSettings, TopicSpec, ensure_topics, fetch_metadata};
 use crate::health::Health;
 
@@ -36,6 +37,7 @@ pub fn spawn_probe(
     tasks.spawn(async move {
         let mut reachable = false;
         let mut topics_ready = false;
+        let mut last_error: Option<String> = None;
         loop {
             let outcome = async {
                 let metadata = fetch_metadata(&admin, settings.request_timeout).await?;
@@ -45,7 +47,7 @@ pub fn spawn_probe(
                     } else {
                         let missing: Vec<&str> = topics
                             .iter()
-                            .filter(|spec| !metadata.topics().iter().any(|t| t.name() == spec.name))
+                            .filter(|spec| !has_topic(&metadata, &spec.name))
                             .map(|spec| spec.name.as_str())
                             .collect();
                         if !missing.is_empty() {
@@ -62,6 +64,7 @@ pub fn spawn_probe(
             let delay = match outcome {
                 Ok(brokers) => {
                     topics_ready = true;
+                    last_error = None;
                     if !reachable {
                         info!(
                             service = "kafka",
@@ -76,7 +79,8 @@ pub fn spawn_probe(
                     RECHECK_INTERVAL
                 }
                 Err(error) => {
-                    if reachable || !readiness.detail().contains(&error.to_string()) {
+                    let reason = error.to_string();
+                    if reachable || last_error.as_deref() != Some(reason.as_str()) {
                         warn!(
                             service = "kafka",
                             bootstrap = %settings.bootstrap_servers(),
@@ -85,7 +89,8 @@ pub fn spawn_probe(
                         );
                     }
                     reachable = false;
-                    readiness.set_not_ready(error.to_string());
+                    readiness.set_not_ready(reason.clone());
+                    last_error = Some(reason);
                     metrics::gauge!("logpipe_kafka_reachable").set(0.0);
                     metrics::counter!("logpipe_kafka_probe_failures_total").increment(1);
                     RETRY_INTERVAL

@@ -38,7 +38,7 @@ pub struct KafkaSettings {
     #[serde(serialize_with = "serialize_masked")]
     pub properties: BTreeMap<String, (String, String)>,
     pub message_max_bytes: u64,
-    #[serde(serialize_with = "serialize_duration")]
+    #[serde(with = "crate::config::duration_serde::human")]
     pub request_timeout: Duration,
 }
 
@@ -178,10 +178,6 @@ fn serialize_masked<S: Serializer>(
         };
         (property, shown)
     }))
-}
-
-fn serialize_duration<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(&humantime::format_duration(*value))
 }
 
 #[cfg(test)]

@@ -80,7 +80,8 @@ pub async fn ensure_topics(
     Ok(created)
 }
 
-fn has_topic(metadata: &Metadata, name: &str) -> bool {
+/// Whether the metadata lists `name` as a usable topic with partitions.
+pub(crate) fn has_topic(metadata: &Metadata, name: &str) -> bool {
     metadata.topics().iter().any(|topic| {
         topic.name() == name && topic.error().is_none() && !topic.partitions().is_empty()
     })

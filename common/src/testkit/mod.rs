@@ -12,11 +12,11 @@ pub use mock::MockKafka;
 /// The third-party test material in `../shared/data`, beside the checkout. Panics with a
 /// clear message when it is missing.
 pub fn shared_data() -> PathBuf {
+    // This crate sits one level below the checkout, which has `shared/` beside it.
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let candidates = [
         std::env::var_os("LOGPIPE_TEST_DATA").map(PathBuf::from),
         root.ancestors().nth(2).map(|up| up.join("shared/data")),
-        root.ancestors().nth(1).map(|up| up.join("../shared/data")),
     ];
     candidates
         .into_iter()
