@@ -11,27 +11,164 @@ pub const COMMIT_INTERVAL_MS: VarSpec = VarSpec::new(
     Some("1000"),
     "Longest time between index commits: events become searchable within this.",
 );
+pub const COMMIT_DOCS: VarSpec = VarSpec::new(
+    "LOGPIPE_INDEXER_COMMIT_DOCS",
+    Kind::Integer {
+        min: 1,
+        max: 10_000_000,
+    },
+    Some("200000"),
+    "Events taken since the last commit that trigger a commit before the interval is up.",
+);
 pub const DLQ_TOPIC: VarSpec = VarSpec::new(
     "LOGPIPE_INDEXER_DLQ_TOPIC",
     Kind::Topic,
     Some("logs-dlq"),
-    "Topic receiving events the indexer could not take, with the reason.",
+    "Topic receiving events the indexer could not take, with the reason in headers.",
+);
+pub const RETENTION_DAYS: VarSpec = VarSpec::new(
+    "LOGPIPE_INDEXER_RETENTION_DAYS",
+    Kind::Integer {
+        min: 0,
+        max: 36_500,
+    },
+    Some("30"),
+    "Whole UTC days kept, today included; older day indexes are removed. 0 keeps every day.",
+);
+pub const RETENTION_BYTES: VarSpec = VarSpec::new(
+    "LOGPIPE_INDEXER_RETENTION_BYTES",
+    Kind::Size,
+    None,
+    "Byte budget for all day indexes; the oldest days are removed first to stay under it (today's is never removed). Unset: no budget.",
+);
+pub const RETENTION_INTERVAL_MS: VarSpec = VarSpec::new(
+    "LOGPIPE_INDEXER_RETENTION_INTERVAL_MS",
+    Kind::Duration,
+    Some("5m"),
+    "How often retention runs (it also runs at startup).",
+);
+pub const TS_MAX_PAST: VarSpec = VarSpec::new(
+    "LOGPIPE_INDEXER_TS_MAX_PAST",
+    Kind::Duration,
+    Some("7d"),
+    "An event whose `ts` is further before its `observed_ts` than this is placed by `observed_ts` and flagged `ts_out_of_bounds`.",
+);
+pub const TS_MAX_FUTURE: VarSpec = VarSpec::new(
+    "LOGPIPE_INDEXER_TS_MAX_FUTURE",
+    Kind::Duration,
+    Some("1h"),
+    "An event whose `ts` is further after its `observed_ts` than this is placed by `observed_ts` and flagged `ts_out_of_bounds`.",
+);
+pub const WRITER_MEMORY: VarSpec = VarSpec::new(
+    "LOGPIPE_INDEXER_WRITER_MEMORY",
+    Kind::Size,
+    Some("64MiB"),
+    "Indexing memory of each open day index (at least 15MiB); a full buffer is flushed to a segment.",
+);
+pub const MAX_OPEN_DAYS: VarSpec = VarSpec::new(
+    "LOGPIPE_INDEXER_MAX_OPEN_DAYS",
+    Kind::Integer { min: 1, max: 64 },
+    Some("3"),
+    "Day indexes open for writing at once; late events for another day close the least recently written one.",
+);
+pub const DEDUP_WINDOW: VarSpec = VarSpec::new(
+    "LOGPIPE_INDEXER_DEDUP_WINDOW",
+    Kind::Integer {
+        min: 0,
+        max: 100_000_000,
+    },
+    Some("1000000"),
+    "Most recent event ids remembered to drop an event the collector delivered twice (about 40 bytes each); loaded from the index at startup.",
 );
 
-pub const VARS: [&VarSpec; 2] = [&COMMIT_INTERVAL_MS, &DLQ_TOPIC];
+pub const VARS: [&VarSpec; 11] = [
+    &COMMIT_INTERVAL_MS,
+    &COMMIT_DOCS,
+    &DLQ_TOPIC,
+    &RETENTION_DAYS,
+    &RETENTION_BYTES,
+    &RETENTION_INTERVAL_MS,
+    &TS_MAX_PAST,
+    &TS_MAX_FUTURE,
+    &WRITER_MEMORY,
+    &MAX_OPEN_DAYS,
+    &DEDUP_WINDOW,
+];
+
+/// Tantivy's smallest indexing memory per writer thread.
+const MIN_WRITER_MEMORY: u64 = 15 << 20;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IndexerConfig {
     #[serde(with = "logpipe_common::config::duration_serde::millis")]
     pub commit_interval: Duration,
+    pub commit_docs: usize,
     pub dlq_topic: String,
+    /// 0 keeps every day.
+    pub retention_days: u32,
+    pub retention_bytes: Option<u64>,
+    #[serde(with = "logpipe_common::config::duration_serde::millis")]
+    pub retention_interval: Duration,
+    #[serde(with = "logpipe_common::config::duration_serde::human")]
+    pub ts_max_past: Duration,
+    #[serde(with = "logpipe_common::config::duration_serde::human")]
+    pub ts_max_future: Duration,
+    pub writer_memory: u64,
+    pub max_open_days: usize,
+    pub dedup_window: usize,
 }
 
 impl IndexerConfig {
     pub fn load(env: &Env) -> Result<Self, ConfigError> {
+        let writer_memory = env.size(&WRITER_MEMORY)?;
+        if writer_memory < MIN_WRITER_MEMORY {
+            return Err(ConfigError::Invalid {
+                var: WRITER_MEMORY.name.to_owned(),
+                value: env.text(&WRITER_MEMORY)?,
+                expected: "a size of at least 15MiB".to_owned(),
+            });
+        }
         Ok(IndexerConfig {
             commit_interval: env.duration(&COMMIT_INTERVAL_MS)?,
+            commit_docs: env.integer(&COMMIT_DOCS)? as usize,
             dlq_topic: env.topic(&DLQ_TOPIC)?,
+            retention_days: env.integer(&RETENTION_DAYS)? as u32,
+            retention_bytes: env.size_opt(&RETENTION_BYTES)?,
+            retention_interval: env.duration(&RETENTION_INTERVAL_MS)?,
+            ts_max_past: env.duration(&TS_MAX_PAST)?,
+            ts_max_future: env.duration(&TS_MAX_FUTURE)?,
+            writer_memory,
+            max_open_days: env.integer(&MAX_OPEN_DAYS)? as usize,
+            dedup_window: env.integer(&DEDUP_WINDOW)? as usize,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load() {
+        let config = IndexerConfig::load(&Env::from_pairs(Vec::<(String, String)>::new())).unwrap();
+        assert_eq!(config.commit_interval, Duration::from_secs(1));
+        assert_eq!(config.retention_days, 30);
+        assert_eq!(config.retention_bytes, None);
+        assert_eq!(config.ts_max_past, Duration::from_secs(7 * 86_400));
+    }
+
+    #[test]
+    fn writer_memory_below_tantivy_minimum_is_refused() {
+        let env = Env::from_pairs([("LOGPIPE_INDEXER_WRITER_MEMORY", "1MiB")]);
+        let error = IndexerConfig::load(&env).unwrap_err().to_string();
+        assert!(error.contains("LOGPIPE_INDEXER_WRITER_MEMORY"), "{error}");
+        assert!(error.contains("15MiB"), "{error}");
+    }
+
+    #[test]
+    fn retention_bytes_takes_sizes() {
+        let env = Env::from_pairs([("LOGPIPE_INDEXER_RETENTION_BYTES", "10GiB")]);
+        let config = IndexerConfig::load(&env).unwrap();
+        assert_eq!(config.retention_bytes, Some(10 << 30));
     }
 }

@@ -1,11 +1,32 @@
-//! The indexer as a logpipe service.
+//! The indexer as a logpipe service: the stores opened, the consumer thread started, the
+//! read endpoints served.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
 use axum::Router;
 use logpipe_common::config::{ConfigError, Env, SharedConfig, VarSpec};
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::service::{Service, ServiceContext};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use tracing::info;
 
 use crate::IndexerConfig;
+use crate::catalog::{Catalog, Reload};
+use crate::consumer::{self, GROUP, IndexerContext, LoopSettings};
+use crate::dead_letter::DeadLetters;
+use crate::decode::TsBounds;
+use crate::layout::IndexLayout;
+use crate::pipeline::{Pipeline, PipelineSettings};
+use crate::retention::RetentionPolicy;
+use crate::store::{Store, StoreSettings};
+
+/// The consumer loop fails liveness when it has not gone round for this long (a commit
+/// of a large batch or a retention pass takes seconds, never this long).
+const CONSUMER_MAX_SILENCE: Duration = Duration::from_secs(120);
+/// How often librdkafka reports statistics (consumer lag).
+const STATISTICS_INTERVAL_MS: &str = "5000";
 
 impl Service for IndexerConfig {
     const ROLE: &'static str = "indexer";
@@ -29,7 +50,87 @@ impl Service for IndexerConfig {
         ]
     }
 
-    async fn start(self, _ctx: ServiceContext) -> anyhow::Result<Router> {
-        Ok(Router::new())
+    async fn start(self, ctx: ServiceContext) -> anyhow::Result<Router> {
+        let shared = ctx.shared.clone();
+        let layout = IndexLayout::under(&shared.data_dir);
+        let indexes_ready = ctx.health.readiness("indexes");
+        let config = self.clone();
+        let opened = tokio::task::spawn_blocking(move || open(&config, &shared, layout))
+            .await
+            .context("opening the indexes")??;
+        let (catalog, pipeline) = opened;
+        indexes_ready.set_ready();
+        let shared = &ctx.shared;
+        let pipeline = Arc::new(Mutex::new(pipeline));
+        let consumer: BaseConsumer<IndexerContext> = shared
+            .kafka
+            .consumer(GROUP)
+            .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
+            .create_with_context(IndexerContext::new(&shared.topic, pipeline.clone()))
+            .context("creating the kafka consumer")?;
+        consumer
+            .subscribe(&[&shared.topic])
+            .context("subscribing to the events topic")?;
+        let settings = LoopSettings {
+            topic: shared.topic.clone(),
+            retention_interval: self.retention_interval,
+        };
+        let heartbeat = ctx.health.heartbeat("consumer_loop", CONSUMER_MAX_SILENCE);
+        let shutdown = ctx.shutdown.clone();
+        let thread = std::thread::Builder::new()
+            .name("indexer-consumer".into())
+            .spawn(move || {
+                let result = consumer::run(&consumer, &pipeline, &settings, &shutdown, &heartbeat);
+                drop(consumer);
+                result
+            })
+            .context("starting the consumer thread")?;
+        let failed = ctx.clone();
+        ctx.tasks.spawn(async move {
+            match tokio::task::spawn_blocking(move || thread.join()).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(error))) => failed.fail(&anyhow::Error::new(error).context("indexing")),
+                _ => failed.fail(&anyhow::anyhow!("the consumer thread panicked")),
+            }
+        });
+        info!(index_dir = %catalog.layout().root().display(), group = GROUP, "indexer started");
+        Ok(crate::http::router(catalog))
     }
+}
+
+fn open(
+    config: &IndexerConfig,
+    shared: &SharedConfig,
+    layout: IndexLayout,
+) -> anyhow::Result<(Catalog, Pipeline)> {
+    let catalog = Catalog::open(layout, Reload::Manual)?;
+    let store = Store::open(
+        catalog.clone(),
+        StoreSettings {
+            topic: shared.topic.clone(),
+            writer_memory: usize::try_from(config.writer_memory).unwrap_or(usize::MAX),
+            max_open_days: config.max_open_days,
+        },
+    )?;
+    let dead_letters = DeadLetters::new(&shared.kafka, &config.dlq_topic)?;
+    let mut pipeline = Pipeline::open(
+        store,
+        Some(dead_letters),
+        PipelineSettings {
+            topic: shared.topic.clone(),
+            bounds: TsBounds {
+                max_past: config.ts_max_past,
+                max_future: config.ts_max_future,
+            },
+            commit_interval: config.commit_interval,
+            commit_docs: config.commit_docs,
+            dedup_window: config.dedup_window,
+            retention: RetentionPolicy {
+                days: config.retention_days,
+                max_bytes: config.retention_bytes,
+            },
+        },
+    )?;
+    pipeline.apply_retention(crate::layout::Day::today())?;
+    Ok((catalog, pipeline))
 }

@@ -179,6 +179,10 @@ impl Env {
         self.require(spec, parsed)
     }
 
+    pub fn size_opt(&self, spec: &VarSpec) -> Result<Option<u64>, ConfigError> {
+        self.parse(spec, spec.kind == Kind::Size, parse_size)
+    }
+
     pub fn url(&self, spec: &VarSpec) -> Result<url::Url, ConfigError> {
         let parsed = self.parse(spec, spec.kind == Kind::Url, parse_url)?;
         self.require(spec, parsed)

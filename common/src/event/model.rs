@@ -60,6 +60,8 @@ pub enum SourceKind {
     File,
     /// Events pushed to the collector's HTTP ingest endpoint.
     Http,
+    /// A message on the events topic that named no source (written by another producer).
+    Kafka,
 }
 
 /// Which input produced the event.
@@ -89,9 +91,46 @@ pub enum Flag {
     Gap,
     /// `ts` was absurdly far from `observed_ts` and was not used for placing the event.
     TsOutOfBounds,
+    /// Required fields were missing or invalid and were filled in by the indexer; the
+    /// values it replaced are kept under `attributes._invalid`.
+    Repaired,
     /// A flag written by a newer logpipe.
     #[serde(other)]
     Other,
+}
+
+impl Stream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::File => "file",
+            SourceKind::Http => "http",
+            SourceKind::Kafka => "kafka",
+        }
+    }
+}
+
+impl Flag {
+    /// The name as written in `flags`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flag::InvalidUtf8 => "invalid_utf8",
+            Flag::Truncated => "truncated",
+            Flag::Unparsed => "unparsed",
+            Flag::Gap => "gap",
+            Flag::TsOutOfBounds => "ts_out_of_bounds",
+            Flag::Repaired => "repaired",
+            Flag::Other => "other",
+        }
+    }
 }
 
 impl LogEvent {
@@ -109,6 +148,31 @@ impl LogEvent {
                 self.k8s.node,
                 self.source.name.as_deref().unwrap_or("unnamed")
             ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_their_serialized_form() {
+        for flag in [
+            Flag::InvalidUtf8,
+            Flag::Truncated,
+            Flag::Unparsed,
+            Flag::Gap,
+            Flag::TsOutOfBounds,
+            Flag::Repaired,
+        ] {
+            assert_eq!(serde_json::to_value(flag).unwrap(), flag.as_str());
+        }
+        for kind in [SourceKind::File, SourceKind::Http, SourceKind::Kafka] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            assert_eq!(serde_json::to_value(stream).unwrap(), stream.as_str());
         }
     }
 }

@@ -1,0 +1,237 @@
+//! The consumer thread: polls `logpipe-indexer`'s partitions, feeds the pipeline, commits
+//! on time or size, and on a rebalance commits before partitions are revoked and resumes
+//! newly assigned ones past what the index already holds.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use logpipe_common::health::Heartbeat;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::KafkaResult;
+use rdkafka::message::Message;
+use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use crate::decode::KafkaRecord;
+use crate::error::IndexerError;
+use crate::layout::Day;
+use crate::pipeline::Pipeline;
+use crate::telemetry;
+
+pub const GROUP: &str = "logpipe-indexer";
+/// Longest single poll, so the loop notices shutdown and commit deadlines.
+const POLL_TIMEOUT: Duration = Duration::from_millis(100);
+/// Longest wait for the group's committed offsets during an assignment.
+const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often store statistics (segments, bytes) are refreshed.
+const STATS_INTERVAL: Duration = Duration::from_secs(10);
+
+pub type SharedPipeline = Arc<Mutex<Pipeline>>;
+
+fn lock(pipeline: &SharedPipeline) -> MutexGuard<'_, Pipeline> {
+    pipeline.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Rebalance and statistics callbacks; they run on the consumer thread inside `poll`.
+#[derive(Debug)]
+pub struct IndexerContext {
+    topic: String,
+    pipeline: SharedPipeline,
+    /// The first error of a callback, reported by the loop.
+    failure: Mutex<Option<IndexerError>>,
+}
+
+impl IndexerContext {
+    pub fn new(topic: &str, pipeline: SharedPipeline) -> Self {
+        IndexerContext {
+            topic: topic.to_owned(),
+            pipeline,
+            failure: Mutex::new(None),
+        }
+    }
+
+    fn fail(&self, error: IndexerError) {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(error);
+    }
+
+    fn take_failure(&self) -> Option<IndexerError> {
+        self.failure.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    fn assign(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
+        let group = consumer
+            .committed_offsets(tpl.clone(), COMMITTED_TIMEOUT)
+            .map_err(|error| warn!(%error, "group offsets unavailable, resuming from the index alone"))
+            .ok();
+        let pipeline = lock(&self.pipeline);
+        let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+        for partition in partitions {
+            let committed = group
+                .as_ref()
+                .and_then(|list| list.find_partition(&self.topic, partition))
+                .and_then(|found| match found.offset() {
+                    Offset::Offset(offset) => Some(offset),
+                    _ => None,
+                });
+            let local = pipeline.resume_offset(partition);
+            let resume = committed.into_iter().chain(local).max();
+            info!(partition, ?local, ?committed, ?resume, "partition assigned");
+            if let Some(offset) = resume {
+                let _ = tpl.set_partition_offset(&self.topic, partition, Offset::Offset(offset));
+            }
+        }
+        drop(pipeline);
+        if let Err(error) = consumer.assign(tpl) {
+            self.fail(error.into());
+        }
+    }
+
+    fn revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+        info!(?partitions, "partitions revoked, committing first");
+        let mut pipeline = lock(&self.pipeline);
+        match pipeline.commit() {
+            Ok(_) => {
+                if let Err(error) = commit_group(consumer, &self.topic, &pipeline, CommitMode::Sync) {
+                    warn!(%error, "group offset commit failed during revocation");
+                }
+            }
+            Err(error) => self.fail(error),
+        }
+        drop(pipeline);
+        if let Err(error) = consumer.unassign() {
+            warn!(%error, "unassign failed");
+        }
+    }
+}
+
+impl ClientContext for IndexerContext {
+    fn stats(&self, statistics: Statistics) {
+        for topic in statistics.topics.values().filter(|t| t.topic == self.topic) {
+            for (partition, stats) in &topic.partitions {
+                if *partition >= 0 && stats.consumer_lag >= 0 {
+                    telemetry::consumer_lag(*partition, stats.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for IndexerContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.assign(consumer, tpl),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.revoke(consumer, tpl),
+            other => {
+                error!(error = ?other, "rebalance failed");
+                let _ = consumer.unassign();
+            }
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+        if let Err(error) = result {
+            debug!(%error, "group offset commit failed");
+        }
+    }
+}
+
+/// Records the pipeline's positions as the group's offsets: for lag monitoring and for
+/// another indexer taking a partition over.
+fn commit_group(
+    consumer: &BaseConsumer<IndexerContext>,
+    topic: &str,
+    pipeline: &Pipeline,
+    mode: CommitMode,
+) -> KafkaResult<()> {
+    let assigned = consumer.assignment()?;
+    let mut list = TopicPartitionList::new();
+    for element in assigned.elements() {
+        if let Some(&offset) = pipeline.positions().get(&element.partition()) {
+            list.add_partition_offset(topic, element.partition(), Offset::Offset(offset))?;
+        }
+    }
+    if list.count() == 0 {
+        return Ok(());
+    }
+    consumer.commit(&list, mode)
+}
+
+/// Settings of the loop that are not the pipeline's.
+#[derive(Debug, Clone)]
+pub struct LoopSettings {
+    pub topic: String,
+    pub retention_interval: Duration,
+}
+
+/// Runs until `shutdown`: poll, take, commit when due, retention on its interval. Ends by
+/// committing what was taken. An error is one the index cannot recover from.
+pub fn run(
+    consumer: &BaseConsumer<IndexerContext>,
+    pipeline: &SharedPipeline,
+    settings: &LoopSettings,
+    shutdown: &CancellationToken,
+    heartbeat: &Heartbeat,
+) -> Result<(), IndexerError> {
+    let mut last_retention = Instant::now();
+    let mut last_stats = Instant::now() - STATS_INTERVAL;
+    while !shutdown.is_cancelled() {
+        heartbeat.beat();
+        let timeout = lock(pipeline).until_due().clamp(Duration::from_millis(1), POLL_TIMEOUT);
+        let message = consumer.poll(timeout);
+        if let Some(error) = consumer.context().take_failure() {
+            return Err(error);
+        }
+        let mut guard = lock(pipeline);
+        match message {
+            Some(Ok(message)) => {
+                let record = KafkaRecord {
+                    topic: message.topic(),
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    key: message.key(),
+                    payload: message.payload(),
+                    timestamp_ms: message.timestamp().to_millis(),
+                };
+                guard.take(&record)?;
+            }
+            Some(Err(error)) => warn!(%error, "consumer error"),
+            None => {}
+        }
+        if guard.due() {
+            let report = guard.commit()?;
+            if !report.days.is_empty() {
+                debug!(docs = report.docs, days = report.days.len(), "index committed");
+            }
+            if let Err(error) = commit_group(consumer, &settings.topic, &guard, CommitMode::Async) {
+                debug!(%error, "group offset commit failed");
+            }
+        }
+        if last_retention.elapsed() >= settings.retention_interval {
+            guard.apply_retention(Day::today())?;
+            last_retention = Instant::now();
+        }
+        if last_stats.elapsed() >= STATS_INTERVAL {
+            telemetry::store(&guard.store().catalog().stats());
+            last_stats = Instant::now();
+        }
+    }
+    let mut guard = lock(pipeline);
+    guard.close()?;
+    if let Err(error) = commit_group(consumer, &settings.topic, &guard, CommitMode::Sync) {
+        warn!(%error, "final group offset commit failed");
+    }
+    info!(positions = ?guard.positions(), "indexer stopped, everything taken is committed");
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! The tantivy schema of a day index, built in one place and versioned: the query crate
+//! and the indexer agree on field names and options through this module only.
+
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, FAST, Field, INDEXED, IndexRecordOption, JsonObjectOptions,
+    STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+};
+
+/// Bumped whenever a field or its options change; an index written under another version
+/// is refused instead of being read wrong.
+pub const SCHEMA_VERSION: u32 = 1;
+
+pub const ID: &str = "id";
+pub const TS: &str = "ts";
+pub const OBSERVED_TS: &str = "observed_ts";
+pub const LEVEL: &str = "level";
+pub const STREAM: &str = "stream";
+pub const NAMESPACE: &str = "k8s.namespace";
+pub const POD: &str = "k8s.pod";
+pub const POD_UID: &str = "k8s.pod_uid";
+pub const CONTAINER: &str = "k8s.container";
+pub const NODE: &str = "k8s.node";
+pub const SOURCE_KIND: &str = "source.kind";
+pub const SOURCE_NAME: &str = "source.name";
+pub const SOURCE_PATH: &str = "source.path";
+pub const MESSAGE: &str = "message";
+pub const ATTRIBUTES: &str = "attributes";
+pub const FLAGS: &str = "flags";
+/// The event exactly as it was taken from Kafka (or as repaired), so a hit returns it.
+pub const EVENT: &str = "event";
+
+/// Exact-match fields that facets and filters read from fast columns.
+pub const KEYWORD_FIELDS: [&str; 10] = [
+    LEVEL,
+    STREAM,
+    NAMESPACE,
+    POD,
+    POD_UID,
+    CONTAINER,
+    NODE,
+    SOURCE_KIND,
+    SOURCE_NAME,
+    FLAGS,
+];
+
+/// Handles to every field of the schema.
+#[derive(Debug, Clone)]
+pub struct Fields {
+    pub id: Field,
+    pub ts: Field,
+    pub observed_ts: Field,
+    pub level: Field,
+    pub stream: Field,
+    pub namespace: Field,
+    pub pod: Field,
+    pub pod_uid: Field,
+    pub container: Field,
+    pub node: Field,
+    pub source_kind: Field,
+    pub source_name: Field,
+    pub source_path: Field,
+    pub message: Field,
+    pub attributes: Field,
+    pub flags: Field,
+    pub event: Field,
+}
+
+/// The schema of every day index, with handles to its fields.
+pub fn build() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let keyword = || STRING | FAST;
+    let date = DateOptions::from(INDEXED)
+        .set_fast()
+        .set_precision(DateTimePrecision::Nanoseconds);
+    let full_text = TextFieldIndexing::default()
+        .set_tokenizer("default")
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+    let fields = Fields {
+        id: builder.add_text_field(ID, STRING | FAST),
+        ts: builder.add_date_field(TS, date.clone()),
+        observed_ts: builder.add_date_field(OBSERVED_TS, date),
+        level: builder.add_text_field(LEVEL, keyword()),
+        stream: builder.add_text_field(STREAM, keyword()),
+        namespace: builder.add_text_field(NAMESPACE, keyword()),
+        pod: builder.add_text_field(POD, keyword()),
+        pod_uid: builder.add_text_field(POD_UID, keyword()),
+        container: builder.add_text_field(CONTAINER, keyword()),
+        node: builder.add_text_field(NODE, keyword()),
+        source_kind: builder.add_text_field(SOURCE_KIND, keyword()),
+        source_name: builder.add_text_field(SOURCE_NAME, keyword()),
+        source_path: builder.add_text_field(SOURCE_PATH, STRING),
+        message: builder.add_text_field(
+            MESSAGE,
+            TextOptions::default()
+                .set_indexing_options(full_text.clone())
+                .set_stored(),
+        ),
+        attributes: builder.add_json_field(
+            ATTRIBUTES,
+            JsonObjectOptions::default()
+                .set_indexing_options(full_text)
+                .set_fast("raw")
+                .set_expand_dots_enabled(),
+        ),
+        flags: builder.add_text_field(FLAGS, keyword()),
+        event: builder.add_bytes_field(EVENT, STORED),
+    };
+    (builder.build(), fields)
+}
+
+impl Fields {
+    /// Field handles of an index opened from disk, checked against this version's names.
+    pub fn from_schema(schema: &Schema) -> tantivy::Result<Self> {
+        let field = |name: &str| schema.get_field(name);
+        Ok(Fields {
+            id: field(ID)?,
+            ts: field(TS)?,
+            observed_ts: field(OBSERVED_TS)?,
+            level: field(LEVEL)?,
+            stream: field(STREAM)?,
+            namespace: field(NAMESPACE)?,
+            pod: field(POD)?,
+            pod_uid: field(POD_UID)?,
+            container: field(CONTAINER)?,
+            node: field(NODE)?,
+            source_kind: field(SOURCE_KIND)?,
+            source_name: field(SOURCE_NAME)?,
+            source_path: field(SOURCE_PATH)?,
+            message: field(MESSAGE)?,
+            attributes: field(ATTRIBUTES)?,
+            flags: field(FLAGS)?,
+            event: field(EVENT)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_round_trips_through_its_json_form() {
+        let (schema, _) = build();
+        let json = serde_json::to_string(&schema).unwrap();
+        let reread: Schema = serde_json::from_str(&json).unwrap();
+        assert_eq!(reread, schema);
+        Fields::from_schema(&reread).unwrap();
+    }
+
+    #[test]
+    fn nested_k8s_names_are_plain_fields() {
+        let (schema, fields) = build();
+        let (field, path) = schema.find_field("k8s.namespace").unwrap();
+        assert_eq!(field, fields.namespace);
+        assert_eq!(path, "");
+        let (field, path) = schema.find_field("attributes.http.status").unwrap();
+        assert_eq!(field, fields.attributes);
+        assert_eq!(path, "http.status");
+    }
+}

@@ -1,0 +1,253 @@
+//! The writing side of the day indexes: one tantivy writer per day that receives events,
+//! at most `max_open_days` of them, each commit carrying the Kafka offsets it covers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use tantivy::indexer::LogMergePolicy;
+use tantivy::{IndexWriter, TantivyDocument};
+use tracing::{debug, info};
+
+use crate::catalog::Catalog;
+use crate::error::IndexerError;
+use crate::layout::{CommitPayload, Day, IndexLayout};
+use crate::schema::{self, Fields, SCHEMA_VERSION};
+
+/// Segments merged at once, and the least number of segments of a size class before a
+/// merge: small enough that one-second commits never pile up more than a few dozen.
+const MERGE_MIN_SEGMENTS: usize = 6;
+
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub topic: String,
+    pub writer_memory: usize,
+    pub max_open_days: usize,
+}
+
+struct OpenDay {
+    writer: IndexWriter,
+    pending: usize,
+    last_used: u64,
+}
+
+/// What one commit round did.
+#[derive(Debug, Default, Clone)]
+pub struct CommitReport {
+    pub days: Vec<Day>,
+    pub docs: usize,
+}
+
+pub struct Store {
+    layout: IndexLayout,
+    catalog: Catalog,
+    fields: Fields,
+    settings: StoreSettings,
+    open: BTreeMap<Day, OpenDay>,
+    /// The offsets in the last commit payload of every day index.
+    committed: HashMap<Day, BTreeMap<i32, i64>>,
+    clock: u64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("open", &self.open.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens the store and reads the committed offsets of every day index.
+    pub fn open(catalog: Catalog, settings: StoreSettings) -> Result<Self, IndexerError> {
+        let layout = catalog.layout().clone();
+        let mut committed = HashMap::new();
+        for day in layout
+            .days()
+            .map_err(|error| IndexerError::io(layout.root(), error))?
+        {
+            if let Some(payload) = layout.committed_payload(day)?
+                && payload.topic == settings.topic
+            {
+                committed.insert(day, payload.offsets);
+            }
+        }
+        let (_, fields) = schema::build();
+        Ok(Store {
+            layout,
+            catalog,
+            fields,
+            settings,
+            open: BTreeMap::new(),
+            committed,
+            clock: 0,
+        })
+    }
+
+    pub fn fields(&self) -> &Fields {
+        &self.fields
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// True when the event at `offset` of `partition`, routed to `day`, is already in
+    /// that day's committed index.
+    pub fn contains_offset(&self, day: Day, partition: i32, offset: i64) -> bool {
+        self.committed
+            .get(&day)
+            .and_then(|offsets| offsets.get(&partition))
+            .is_some_and(|&next| offset < next)
+    }
+
+    /// The largest committed offset of `partition` over every day index.
+    pub fn max_committed(&self, partition: i32) -> Option<i64> {
+        self.committed
+            .values()
+            .filter_map(|offsets| offsets.get(&partition).copied())
+            .max()
+    }
+
+    /// Adds a document to `day`'s index. Opening a day beyond `max_open_days` first
+    /// commits and closes the least recently written one, at `positions`.
+    pub fn add(
+        &mut self,
+        day: Day,
+        doc: TantivyDocument,
+        positions: &BTreeMap<i32, i64>,
+    ) -> Result<(), IndexerError> {
+        self.clock += 1;
+        if !self.open.contains_key(&day) {
+            if self.open.len() >= self.settings.max_open_days
+                && let Some(&oldest) = self
+                    .open
+                    .iter()
+                    .min_by_key(|(_, open)| open.last_used)
+                    .map(|(day, _)| day)
+            {
+                self.close(oldest, positions)?;
+            }
+            let writer = self.open_writer(day)?;
+            self.open.insert(
+                day,
+                OpenDay {
+                    writer,
+                    pending: 0,
+                    last_used: 0,
+                },
+            );
+        }
+        let Some(open) = self.open.get_mut(&day) else {
+            return Ok(());
+        };
+        open.last_used = self.clock;
+        open.pending += 1;
+        open.writer
+            .add_document(doc)
+            .map_err(|error| IndexerError::tantivy(&self.layout.day_dir(day), error))?;
+        Ok(())
+    }
+
+    fn open_writer(&mut self, day: Day) -> Result<IndexWriter, IndexerError> {
+        let (index, _) = self.layout.open_or_create(day)?;
+        let dir = self.layout.day_dir(day);
+        // One indexing thread: one segment per commit, and the other core stays free for
+        // consuming and decoding.
+        let writer: IndexWriter = index
+            .writer_with_num_threads(1, self.settings.writer_memory)
+            .map_err(|error| IndexerError::tantivy(&dir, error))?;
+        let mut policy = LogMergePolicy::default();
+        policy.set_min_num_segments(MERGE_MIN_SEGMENTS);
+        writer.set_merge_policy(Box::new(policy));
+        self.catalog.reload(day)?;
+        debug!(%day, "day index opened for writing");
+        Ok(writer)
+    }
+
+    /// Commits every day with pending documents, each with `positions` as its payload.
+    pub fn commit(&mut self, positions: &BTreeMap<i32, i64>) -> Result<CommitReport, IndexerError> {
+        let mut report = CommitReport::default();
+        let days: Vec<Day> = self
+            .open
+            .iter()
+            .filter(|(_, open)| open.pending > 0)
+            .map(|(day, _)| *day)
+            .collect();
+        for day in days {
+            report.docs += self.commit_day(day, positions)?;
+            report.days.push(day);
+        }
+        Ok(report)
+    }
+
+    fn commit_day(&mut self, day: Day, positions: &BTreeMap<i32, i64>) -> Result<usize, IndexerError> {
+        let Some(open) = self.open.get_mut(&day) else {
+            return Ok(0);
+        };
+        let dir = self.layout.day_dir(day);
+        let offsets = self.committed.entry(day).or_default();
+        let mut merged = offsets.clone();
+        merged.extend(positions.iter().map(|(&p, &o)| (p, o)));
+        let payload = CommitPayload {
+            schema_version: SCHEMA_VERSION,
+            topic: self.settings.topic.clone(),
+            offsets: merged.clone(),
+        };
+        let started = Instant::now();
+        let mut prepared = open
+            .writer
+            .prepare_commit()
+            .map_err(|error| IndexerError::tantivy(&dir, error))?;
+        prepared.set_payload(&serde_json::to_string(&payload).unwrap_or_default());
+        prepared
+            .commit()
+            .map_err(|error| IndexerError::tantivy(&dir, error))?;
+        metrics::histogram!("logpipe_indexer_commit_seconds").record(started.elapsed());
+        *offsets = merged;
+        let docs = std::mem::take(&mut open.pending);
+        self.catalog.reload(day)?;
+        Ok(docs)
+    }
+
+    /// Commits `day` if needed and closes its writer (waiting for its merges).
+    pub fn close(&mut self, day: Day, positions: &BTreeMap<i32, i64>) -> Result<(), IndexerError> {
+        if self.open.get(&day).is_some_and(|open| open.pending > 0) {
+            self.commit_day(day, positions)?;
+        }
+        if let Some(open) = self.open.remove(&day) {
+            let dir = self.layout.day_dir(day);
+            open.writer
+                .wait_merging_threads()
+                .map_err(|error| IndexerError::tantivy(&dir, error))?;
+            info!(%day, "day index closed for writing");
+        }
+        Ok(())
+    }
+
+    /// Commits what is pending and closes every writer.
+    pub fn close_all(&mut self, positions: &BTreeMap<i32, i64>) -> Result<(), IndexerError> {
+        let days: Vec<Day> = self.open.keys().copied().collect();
+        for day in days {
+            self.close(day, positions)?;
+        }
+        Ok(())
+    }
+
+    /// Removes `day`'s index, closing its writer first.
+    pub fn remove_day(&mut self, day: Day, positions: &BTreeMap<i32, i64>) -> Result<u64, IndexerError> {
+        self.close(day, positions)?;
+        let bytes = self.layout.day_bytes(day);
+        self.catalog.forget(day);
+        self.layout.remove(day)?;
+        self.committed.remove(&day);
+        Ok(bytes)
+    }
+
+    pub fn open_days(&self) -> Vec<Day> {
+        self.open.keys().copied().collect()
+    }
+
+    pub fn pending(&self) -> usize {
+        self.open.values().map(|open| open.pending).sum()
+    }
+}

@@ -1,0 +1,41 @@
+//! The indexer's metrics, from one place, with bounded label sets.
+
+use metrics::{counter, gauge};
+
+use crate::catalog::DayStats;
+
+pub fn taken(indexed: u64, duplicates: u64, replayed: u64) {
+    counter!("logpipe_indexer_events_indexed_total").increment(indexed);
+    counter!("logpipe_indexer_duplicates_dropped_total", "by" => "id").increment(duplicates);
+    counter!("logpipe_indexer_duplicates_dropped_total", "by" => "offset").increment(replayed);
+}
+
+pub fn repaired() {
+    counter!("logpipe_indexer_events_repaired_total").increment(1);
+}
+
+pub fn ts_out_of_bounds() {
+    counter!("logpipe_indexer_ts_out_of_bounds_total").increment(1);
+}
+
+pub fn dead_lettered() {
+    counter!("logpipe_indexer_dead_lettered_total").increment(1);
+}
+
+pub fn retention_removed(bytes: u64) {
+    counter!("logpipe_indexer_retention_removed_days_total").increment(1);
+    counter!("logpipe_indexer_retention_removed_bytes_total").increment(bytes);
+}
+
+/// Totals over every day index.
+pub fn store(days: &[DayStats]) {
+    gauge!("logpipe_indexer_days").set(days.len() as f64);
+    gauge!("logpipe_indexer_segments").set(days.iter().map(|d| d.segments).sum::<usize>() as f64);
+    gauge!("logpipe_indexer_index_bytes").set(days.iter().map(|d| d.bytes).sum::<u64>() as f64);
+    gauge!("logpipe_indexer_docs").set(days.iter().map(|d| d.docs).sum::<u64>() as f64);
+}
+
+/// Messages in `partition` not yet consumed, as librdkafka last saw it.
+pub fn consumer_lag(partition: i32, lag: i64) {
+    gauge!("logpipe_indexer_consumer_lag", "partition" => partition.to_string()).set(lag as f64);
+}

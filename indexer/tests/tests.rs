@@ -1,0 +1,1 @@
+//! Integration tests of the indexer against a real broker.
