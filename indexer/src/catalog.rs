@@ -189,7 +189,11 @@ impl Catalog {
                 break;
             }
             let searcher = day.reader.searcher();
-            let collector = TopDocs::with_limit(limit - ids.len())
+            let wanted = (limit - ids.len()).min(searcher.num_docs() as usize);
+            if wanted == 0 {
+                continue;
+            }
+            let collector = TopDocs::with_limit(wanted)
                 .order_by_fast_field::<DateTime>(schema::OBSERVED_TS, Order::Desc);
             let hits = searcher
                 .search(&AllQuery, &collector)

@@ -247,3 +247,210 @@ impl Pipeline {
         Ok(removed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use logpipe_common::event::EventId;
+    use serde_json::json;
+
+    use super::*;
+    use crate::catalog::{Catalog, Reload};
+    use crate::layout::IndexLayout;
+    use crate::store::StoreSettings;
+
+    const DAYS: [&str; 2] = ["2026-11-26T12:00:00Z", "2026-11-27T12:00:00Z"];
+
+    fn id(n: u64) -> EventId {
+        EventId::derive("node-1", "file-a", n)
+    }
+
+    /// Event `n`, on one of two days.
+    fn payload(n: u64) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "v": 1,
+            "id": id(n).to_string(),
+            "ts": DAYS[(n % 2) as usize],
+            "observed_ts": DAYS[(n % 2) as usize],
+            "level": "info",
+            "message": format!("request {n} served"),
+            "k8s": {"namespace": "shop", "pod": "api-1", "node": "node-1"},
+            "source": {"kind": "file", "offset": n},
+            "attributes": {"n": n, "http": {"status": 200 + n % 3}}
+        }))
+        .unwrap()
+    }
+
+    fn open(dir: &std::path::Path) -> Pipeline {
+        let catalog = Catalog::open(IndexLayout::under(dir), Reload::Manual).unwrap();
+        let store = Store::open(
+            catalog,
+            StoreSettings {
+                topic: "logs".into(),
+                writer_memory: 15 << 20,
+                max_open_days: 2,
+            },
+        )
+        .unwrap();
+        Pipeline::open(
+            store,
+            None,
+            PipelineSettings {
+                topic: "logs".into(),
+                bounds: TsBounds {
+                    max_past: Duration::from_secs(7 * 86_400),
+                    max_future: Duration::from_secs(3_600),
+                },
+                commit_interval: Duration::from_secs(3_600),
+                commit_docs: usize::MAX,
+                dedup_window: 10_000,
+                retention: RetentionPolicy {
+                    days: 0,
+                    max_bytes: None,
+                },
+            },
+        )
+        .unwrap()
+    }
+
+    /// Takes the messages at `offsets` of partition 0, message `offset` holding event
+    /// `event_of(offset)`.
+    fn take(
+        pipeline: &mut Pipeline,
+        offsets: std::ops::Range<i64>,
+        event_of: impl Fn(i64) -> u64,
+    ) -> Vec<Taken> {
+        offsets
+            .map(|offset| {
+                let bytes = payload(event_of(offset));
+                let record = KafkaRecord {
+                    topic: "logs",
+                    partition: 0,
+                    offset,
+                    key: None,
+                    payload: Some(&bytes),
+                    timestamp_ms: None,
+                };
+                pipeline.take(&record).unwrap()
+            })
+            .collect()
+    }
+
+    fn indexed_ids(dir: &std::path::Path) -> (u64, HashSet<EventId>) {
+        let catalog = Catalog::open(IndexLayout::under(dir), Reload::Manual).unwrap();
+        let docs = catalog.stats().iter().map(|d| d.docs).sum();
+        let ids = catalog.recent_ids(usize::MAX >> 1).unwrap().into_iter().collect();
+        (docs, ids)
+    }
+
+    fn same(offset: i64) -> u64 {
+        offset as u64
+    }
+
+    #[test]
+    fn a_crash_before_commit_replays_into_the_index_exactly_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pipeline = open(dir.path());
+        take(&mut pipeline, 0..100, same);
+        pipeline.commit().unwrap();
+        take(&mut pipeline, 100..150, same);
+        drop(pipeline);
+
+        let mut pipeline = open(dir.path());
+        assert_eq!(pipeline.resume_offset(0), Some(100));
+        // Kafka may hand out anything from the start again (a lost group offset).
+        let taken = take(&mut pipeline, 0..200, same);
+        assert!(taken[..100].iter().all(|t| *t == Taken::Replayed));
+        assert!(taken[100..].iter().all(|t| *t == Taken::Indexed));
+        pipeline.close().unwrap();
+        drop(pipeline);
+
+        let (docs, ids) = indexed_ids(dir.path());
+        assert_eq!(docs, 200);
+        assert_eq!(ids, (0..200).map(id).collect());
+    }
+
+    #[test]
+    fn days_committed_before_the_positions_file_are_not_indexed_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = IndexLayout::under(dir.path());
+        let mut pipeline = open(dir.path());
+        take(&mut pipeline, 0..50, same);
+        pipeline.commit().unwrap();
+        let early = layout.positions().unwrap().unwrap();
+        take(&mut pipeline, 50..120, same);
+        pipeline.commit().unwrap();
+        drop(pipeline);
+        // The crash came after both days committed and before the positions file moved.
+        layout.save_positions(&early).unwrap();
+
+        let mut pipeline = open(dir.path());
+        let taken = take(&mut pipeline, 50..130, same);
+        assert!(taken[..70].iter().all(|t| *t == Taken::Replayed), "{taken:?}");
+        assert!(taken[70..].iter().all(|t| *t == Taken::Indexed));
+        pipeline.close().unwrap();
+        drop(pipeline);
+        let (docs, ids) = indexed_ids(dir.path());
+        assert_eq!(docs, 130);
+        assert_eq!(ids.len(), 130);
+    }
+
+    #[test]
+    fn an_event_delivered_twice_is_indexed_once_even_across_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pipeline = open(dir.path());
+        // Offsets 10..20 carry events 0..10 again: the collector resent them.
+        let taken = take(&mut pipeline, 0..20, |offset| (offset % 10) as u64);
+        assert!(taken[10..].iter().all(|t| *t == Taken::Duplicate));
+        pipeline.close().unwrap();
+        drop(pipeline);
+
+        let mut pipeline = open(dir.path());
+        let taken = take(&mut pipeline, 20..25, |offset| (offset - 20) as u64);
+        assert!(taken.iter().all(|t| *t == Taken::Duplicate), "{taken:?}");
+        pipeline.close().unwrap();
+        drop(pipeline);
+        let (docs, _) = indexed_ids(dir.path());
+        assert_eq!(docs, 10);
+    }
+
+    #[test]
+    fn committed_events_are_searchable_by_id_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pipeline = open(dir.path());
+        take(&mut pipeline, 0..4, same);
+        let catalog = pipeline.store().catalog().clone();
+        assert_eq!(catalog.find(id(3)).unwrap(), None, "not before the commit");
+        pipeline.commit().unwrap();
+        let stored = catalog.find(id(3)).unwrap().unwrap();
+        assert_eq!(stored, payload(3), "the event comes back byte for byte");
+        assert_eq!(catalog.count_id(id(3)).unwrap(), 1);
+    }
+
+    #[test]
+    fn retention_removes_old_days_and_indexing_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pipeline = open(dir.path());
+        pipeline.settings.retention = RetentionPolicy {
+            days: 1,
+            max_bytes: None,
+        };
+        take(&mut pipeline, 0..10, same);
+        pipeline.commit().unwrap();
+        let removed = pipeline.apply_retention("2026-11-27".parse().unwrap()).unwrap();
+        assert_eq!(removed.len(), 1);
+        assert_eq!(removed[0].0.to_string(), "2026-11-26");
+        assert!(removed[0].1 > 0);
+        take(&mut pipeline, 10..20, same);
+        pipeline.close().unwrap();
+        let days: Vec<String> = pipeline
+            .store()
+            .catalog()
+            .stats()
+            .into_iter()
+            .map(|d| format!("{}={}", d.day, d.docs))
+            .collect();
+        assert_eq!(days, ["2026-11-27=10", "2026-11-26=5"]);
+    }
+}
