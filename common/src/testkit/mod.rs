@@ -2,11 +2,13 @@
 //! librdkafka's mock cluster for fault injection, and the shared test data.
 
 mod broker;
+mod events;
 mod mock;
 
 use std::path::PathBuf;
 
 pub use broker::{TestBroker, free_port};
+pub use events::{produce_all, sample_event};
 pub use mock::MockKafka;
 
 /// The third-party test material in `../shared/data`, beside the checkout. Panics with a
