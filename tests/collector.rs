@@ -14,36 +14,9 @@ use nix::sys::signal::Signal;
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 
-use crate::util::Running;
+use crate::util::{Rng, Running};
 
 const TOPIC: &str = "logs";
-
-/// A small deterministic generator; the seed is printed so a failing run can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn from_time() -> Self {
-        let seed = std::env::var("LOGPIPE_DRILL_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-                    | 1
-            });
-        eprintln!("drill seed: {seed} (LOGPIPE_DRILL_SEED)");
-        Rng(seed)
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % bound
-    }
-}
 
 fn container_dir(pods: &Path, pod: &str) -> PathBuf {
     let dir = pods.join(format!("drill_{pod}_uid-{pod}")).join("app");

@@ -2,5 +2,6 @@
 
 mod cli;
 mod collector;
+mod indexer;
 mod runtime;
 mod util;

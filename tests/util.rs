@@ -134,3 +134,30 @@ pub fn wait_for_status(port: u16, path: &str, status: u16, timeout: Duration) ->
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A small deterministic generator; the seed is printed so a failing run can be replayed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn from_time() -> Self {
+        let seed = std::env::var("LOGPIPE_DRILL_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            });
+        eprintln!("drill seed: {seed} (LOGPIPE_DRILL_SEED)");
+        Rng(seed)
+    }
+
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
+}

@@ -1,1 +1,379 @@
-fn main() {}
+//! Indexer throughput, segment count and time-to-searchable, printed as JSON.
+//!
+//! `cargo bench -p logpipe-indexer --bench indexing` builds a realistic mix of events
+//! (a third with nested application attributes, a third real Apache access-log lines, a
+//! third deeply nested NGINX Plus status documents, both from ../shared/data) and runs:
+//!
+//! - `baseline`: a bare tantivy `IndexWriter` (same schema, one indexing thread, same
+//!   memory) adding documents built beforehand, one commit at the end: no Kafka, no
+//!   decoding, no dedup;
+//! - `pipeline_bulk`: the indexer's consumer loop reading the same events from
+//!   librdkafka's mock cluster (three partitions), with one commit at the end;
+//! - `pipeline_1s`: the same with one-second commits, as in production;
+//! - `hour_of_commits`: 3,600 commits of a small batch each, and the segment count after;
+//! - `time_to_searchable`: events appended to a real broker (tansu, one partition) at
+//!   10,000 per second while the indexer runs with one-second commits; for each event the
+//!   time from its send to the first reader that sees it, p50/p99/max.
+//!
+//! `LOGPIPE_BENCH_EVENTS` (default 200000), `LOGPIPE_BENCH_COMMITS` (default 3600) and
+//! `LOGPIPE_BENCH_TTS_SECS` (default 20) size the runs.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use logpipe_common::config::{Env, SharedConfig};
+use logpipe_common::event::{LogEvent, RawRecord, Timestamp};
+use logpipe_common::health::Health;
+use logpipe_common::kafka::TopicSpec;
+use logpipe_common::testkit::{MockKafka, TestBroker, produce_all, sample_event, shared_data};
+use logpipe_indexer::consumer::{self, LoopSettings};
+use logpipe_indexer::document::document;
+use logpipe_indexer::layout::IndexLayout;
+use logpipe_indexer::schema;
+use logpipe_indexer::service;
+use logpipe_indexer::IndexerConfig;
+use serde_json::{Value, json};
+use tantivy::{Index, IndexWriter, TantivyDocument};
+use tokio_util::sync::CancellationToken;
+
+const TOPIC: &str = "logs";
+const WRITER_MEMORY: usize = 64 << 20;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let events = env_number("LOGPIPE_BENCH_EVENTS", 200_000);
+    let commits = env_number("LOGPIPE_BENCH_COMMITS", 3_600);
+    let tts_secs = env_number("LOGPIPE_BENCH_TTS_SECS", 20);
+    let payloads = realistic_mix(events);
+    let bytes: usize = payloads.iter().map(|(_, p)| p.len()).sum();
+
+    let baseline = run_baseline(&payloads);
+    let bulk = run_pipeline(&payloads, Duration::from_secs(3_600));
+    let one_second = run_pipeline(&payloads, Duration::from_secs(1));
+    let segments = run_hour_of_commits(commits);
+    let searchable = run_time_to_searchable(tts_secs);
+
+    let per_core = |v: &Value| v["mb_per_cpu_sec"].as_f64().unwrap_or(0.0);
+    let output = json!({
+        "benchmark": "indexer",
+        "data": {
+            "events": payloads.len(),
+            "bytes": bytes,
+            "mean_event_bytes": bytes / payloads.len().max(1),
+            "content": "1/3 application events with nested attributes, 1/3 Apache access-log lines, 1/3 NGINX Plus status documents",
+        },
+        "scenarios": {
+            "baseline": baseline,
+            "pipeline_bulk": bulk,
+            "pipeline_1s": one_second,
+            "hour_of_commits": segments,
+            "time_to_searchable": searchable,
+        },
+        "ratios": {
+            "bulk_vs_baseline_per_core": per_core(&bulk) / per_core(&baseline),
+            "one_second_vs_baseline_per_core": per_core(&one_second) / per_core(&baseline),
+        },
+        "goals": {
+            "mb_per_cpu_sec_at_least": 15,
+            "vs_baseline_at_least": 0.7,
+            "time_to_searchable_p99_ms_below": 2000,
+        },
+    });
+    println!("{}", serde_json::to_string_pretty(&output).unwrap());
+}
+
+/// Events as the collector ships them: (key, JSON).
+fn realistic_mix(count: u64) -> Vec<(String, Vec<u8>)> {
+    let data = shared_data().join("elastic-examples");
+    let apache: Vec<String> = std::fs::read_to_string(data.join("apache_logs"))
+        .expect("apache_logs")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let nginx: Vec<String> = std::fs::read_to_string(data.join("nginxplus_json_logs.jsonl"))
+        .expect("nginxplus_json_logs.jsonl")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let now = Timestamp::now();
+    (0..count)
+        .map(|n| {
+            let mut event = sample_event(n, now);
+            let line = match n % 3 {
+                0 => None,
+                1 => Some(&apache[(n as usize / 3) % apache.len()]),
+                _ => Some(&nginx[(n as usize / 3) % nginx.len()]),
+            };
+            if let Some(line) = line {
+                let identity = format!("bench-{}", n % 3);
+                event = LogEvent::from_raw(RawRecord {
+                    payload: line.as_bytes(),
+                    runtime_ts: Some(now),
+                    observed_ts: now,
+                    stream: event.stream,
+                    k8s: event.k8s.clone(),
+                    source: event.source.clone(),
+                    identity: &identity,
+                    offset: n,
+                    truncated: false,
+                });
+            }
+            (event.kafka_key(), serde_json::to_vec(&event).unwrap())
+        })
+        .collect()
+}
+
+fn cpu_seconds() -> f64 {
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).unwrap();
+    let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    seconds(usage.user_time()) + seconds(usage.system_time())
+}
+
+fn rates(events: usize, bytes: usize, wall: f64, cpu: f64) -> Value {
+    let mb = bytes as f64 / 1e6;
+    json!({
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "events_per_sec": events as f64 / wall,
+        "mb_per_sec": mb / wall,
+        "events_per_cpu_sec": events as f64 / cpu,
+        "mb_per_cpu_sec": mb / cpu,
+    })
+}
+
+fn run_baseline(payloads: &[(String, Vec<u8>)]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let (schema, fields) = schema::build();
+    let index = Index::create_in_dir(dir.path(), schema).unwrap();
+    let docs: Vec<TantivyDocument> = payloads
+        .iter()
+        .map(|(_, payload)| {
+            let mut event: LogEvent = serde_json::from_slice(payload).unwrap();
+            document(&fields, &mut event, payload)
+        })
+        .collect();
+    let bytes: usize = payloads.iter().map(|(_, p)| p.len()).sum();
+    let (started, cpu) = (Instant::now(), cpu_seconds());
+    let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_MEMORY).unwrap();
+    for doc in docs {
+        writer.add_document(doc).unwrap();
+    }
+    writer.commit().unwrap();
+    writer.wait_merging_threads().unwrap();
+    rates(payloads.len(), bytes, started.elapsed().as_secs_f64(), cpu_seconds() - cpu)
+}
+
+fn indexer_env(brokers: &str, data: &Path, commit_interval: Duration) -> (SharedConfig, IndexerConfig) {
+    let env = Env::from_pairs([
+        ("LOGPIPE_KAFKA_BROKERS", brokers.to_owned()),
+        ("LOGPIPE_DATA_DIR", data.display().to_string()),
+        (
+            "LOGPIPE_INDEXER_COMMIT_INTERVAL_MS",
+            commit_interval.as_millis().to_string(),
+        ),
+        ("LOGPIPE_INDEXER_COMMIT_DOCS", "10000000".to_owned()),
+        ("LOGPIPE_INDEXER_WRITER_MEMORY", format!("{WRITER_MEMORY}")),
+    ]);
+    logpipe_common::service::load::<IndexerConfig>(&env).unwrap()
+}
+
+/// Runs the consumer loop until `done` says so; returns the loop's thread result.
+fn spawn_loop(
+    shared: &SharedConfig,
+    config: &IndexerConfig,
+    data: &Path,
+    stop: CancellationToken,
+) -> (logpipe_indexer::Catalog, consumer::SharedPipeline, std::thread::JoinHandle<()>) {
+    let (catalog, pipeline) = service::open(config, shared, IndexLayout::under(data)).unwrap();
+    let pipeline = Arc::new(Mutex::new(pipeline));
+    let consumer = service::subscribe(config, shared, pipeline.clone()).unwrap();
+    let settings = LoopSettings {
+        topic: TOPIC.to_owned(),
+        retention_interval: Duration::from_secs(3_600),
+    };
+    let heartbeat = Health::new().heartbeat("bench", Duration::from_secs(3_600));
+    let shared_pipeline = pipeline.clone();
+    let thread = std::thread::spawn(move || {
+        consumer::run(&consumer, &shared_pipeline, &settings, &stop, &heartbeat).unwrap();
+    });
+    (catalog, pipeline, thread)
+}
+
+fn taken(pipeline: &consumer::SharedPipeline) -> i64 {
+    pipeline.lock().unwrap().positions().values().sum()
+}
+
+fn run_pipeline(payloads: &[(String, Vec<u8>)], commit_interval: Duration) -> Value {
+    let kafka = MockKafka::new(1).unwrap();
+    kafka.create_topic(TOPIC, 3).unwrap();
+    kafka.create_topic("logs-dlq", 1).unwrap();
+    produce_all(&kafka.settings(), TOPIC, payloads.iter().cloned()).unwrap();
+    let bytes: usize = payloads.iter().map(|(_, p)| p.len()).sum();
+    let dir = tempfile::tempdir().unwrap();
+    let (shared, config) = indexer_env(&kafka.bootstrap(), dir.path(), commit_interval);
+    let stop = CancellationToken::new();
+    let (started, cpu) = (Instant::now(), cpu_seconds());
+    let (catalog, pipeline, thread) = spawn_loop(&shared, &config, dir.path(), stop.clone());
+    while taken(&pipeline) < payloads.len() as i64 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    stop.cancel();
+    thread.join().unwrap();
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu;
+    let docs: u64 = catalog.stats().iter().map(|d| d.docs).sum();
+    assert_eq!(docs, payloads.len() as u64, "every event indexed");
+    let mut report = rates(payloads.len(), bytes, wall, cpu);
+    report["segments"] = json!(catalog.stats().iter().map(|d| d.segments).sum::<usize>());
+    report
+}
+
+fn run_hour_of_commits(commits: u64) -> Value {
+    use logpipe_indexer::store::{Store, StoreSettings};
+    let dir = tempfile::tempdir().unwrap();
+    let catalog =
+        logpipe_indexer::Catalog::open(IndexLayout::under(dir.path()), logpipe_indexer::Reload::Manual)
+            .unwrap();
+    let mut store = Store::open(
+        catalog.clone(),
+        StoreSettings {
+            topic: TOPIC.into(),
+            writer_memory: WRITER_MEMORY,
+            max_open_days: 1,
+        },
+    )
+    .unwrap();
+    let (_, fields) = schema::build();
+    let now = Timestamp::now();
+    let day = logpipe_indexer::Day::of(now);
+    let per_commit = 50;
+    let mut positions = std::collections::BTreeMap::new();
+    let mut max_segments = 0;
+    let started = Instant::now();
+    for commit in 0..commits {
+        for i in 0..per_commit {
+            let n = commit * per_commit + i;
+            let mut event = sample_event(n, now);
+            let stored = serde_json::to_vec(&event).unwrap();
+            store.add(day, document(&fields, &mut event, &stored), &positions).unwrap();
+        }
+        positions.insert(0, ((commit + 1) * per_commit) as i64);
+        store.commit(&positions).unwrap();
+        let segments = catalog.stats().iter().map(|d| d.segments).sum::<usize>();
+        max_segments = max_segments.max(segments);
+    }
+    let before_close = catalog.stats().iter().map(|d| d.segments).sum::<usize>();
+    store.close_all(&positions).unwrap();
+    catalog.reload(day).unwrap();
+    json!({
+        "commits": commits,
+        "docs_per_commit": per_commit,
+        "seconds": started.elapsed().as_secs_f64(),
+        "segments_max": max_segments,
+        "segments_at_end": before_close,
+        "segments_after_merges_finish": catalog.stats().iter().map(|d| d.segments).sum::<usize>(),
+    })
+}
+
+fn run_time_to_searchable(seconds: u64) -> Value {
+    const RATE: u64 = 10_000;
+    const BATCH: u64 = 100;
+    let broker = TestBroker::start().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(broker.create_topics(&[TopicSpec::new(TOPIC, 1), TopicSpec::new("logs-dlq", 1)]))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (shared, config) = indexer_env(&broker.bootstrap(), dir.path(), Duration::from_secs(1));
+    let stop = CancellationToken::new();
+    let (catalog, pipeline, thread) = spawn_loop(&shared, &config, dir.path(), stop.clone());
+
+    // Wait for the assignment: one event through before timing starts.
+    let warmup = broker.settings();
+    produce_all(&warmup, TOPIC, [(String::from("warm/up"), serde_json::to_vec(&sample_event(u64::MAX, Timestamp::now())).unwrap())]).unwrap();
+    while taken(&pipeline) < 1 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    let total = seconds * RATE;
+    let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
+    let clock = Instant::now();
+    let producing = Arc::new(AtomicBool::new(true));
+    let producer = {
+        let settings = broker.settings();
+        let sent_at = sent_at.clone();
+        let producing = producing.clone();
+        std::thread::spawn(move || {
+            use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+            let producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext> =
+                settings.producer().create().unwrap();
+            let now = Timestamp::now();
+            for batch in 0..total / BATCH {
+                let due = Duration::from_micros(batch * BATCH * 1_000_000 / RATE);
+                if let Some(wait) = due.checked_sub(clock.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+                for n in batch * BATCH..(batch + 1) * BATCH {
+                    let event = sample_event(n, now);
+                    let payload = serde_json::to_vec(&event).unwrap();
+                    sent_at[n as usize].store(clock.elapsed().as_micros() as u64, Ordering::Relaxed);
+                    let mut record = BaseRecord::to(TOPIC).key("k").payload(&payload);
+                    while let Err((_, returned)) = producer.send(record) {
+                        record = returned;
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+            }
+            producer.flush(Duration::from_secs(60)).unwrap();
+            producing.store(false, Ordering::Relaxed);
+        })
+    };
+    // One partition: documents become visible in offset order, so a count is a prefix.
+    let mut visible_at = vec![0u64; total as usize];
+    let mut seen = 0u64;
+    let deadline = Instant::now() + Duration::from_secs(seconds + 60);
+    while seen < total && Instant::now() < deadline {
+        let docs: u64 = catalog
+            .readers()
+            .iter()
+            .map(|day| day.reader.searcher().num_docs())
+            .sum::<u64>()
+            .saturating_sub(1);
+        let now = clock.elapsed().as_micros() as u64;
+        while seen < docs.min(total) {
+            visible_at[seen as usize] = now;
+            seen += 1;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    producer.join().unwrap();
+    stop.cancel();
+    thread.join().unwrap();
+    let mut latencies: Vec<f64> = (0..seen as usize)
+        .map(|i| (visible_at[i].saturating_sub(sent_at[i].load(Ordering::Relaxed))) as f64 / 1_000.0)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let quantile = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    json!({
+        "broker": "tansu",
+        "rate_per_sec": RATE,
+        "events": total,
+        "visible": seen,
+        "p50_ms": quantile(0.5),
+        "p99_ms": quantile(0.99),
+        "max_ms": quantile(1.0),
+    })
+}

@@ -73,7 +73,10 @@ impl Catalog {
 
     /// Picks up days created or removed by another process.
     pub fn refresh(&self) -> Result<(), IndexerError> {
-        let on_disk = self.layout.days().map_err(|error| IndexerError::io(self.layout.root(), error))?;
+        let on_disk = self
+            .layout
+            .days()
+            .map_err(|error| IndexerError::io(self.layout.root(), error))?;
         let known: Vec<Day> = self.read().keys().copied().collect();
         for day in &known {
             if !on_disk.contains(day) {

@@ -81,7 +81,14 @@ pub const DEDUP_WINDOW: VarSpec = VarSpec::new(
     "Most recent event ids remembered to drop an event the collector delivered twice (about 40 bytes each); loaded from the index at startup.",
 );
 
-pub const VARS: [&VarSpec; 11] = [
+pub const INSTANCE_ID: VarSpec = VarSpec::new(
+    "LOGPIPE_INDEXER_INSTANCE_ID",
+    Kind::Text,
+    None,
+    "Static consumer-group membership (`group.instance.id`), e.g. the StatefulSet pod name: a restarted indexer with the same id gets its partitions back without waiting for the session timeout. Must differ between indexers. Unset: dynamic membership.",
+);
+
+pub const VARS: [&VarSpec; 12] = [
     &COMMIT_INTERVAL_MS,
     &COMMIT_DOCS,
     &DLQ_TOPIC,
@@ -93,6 +100,7 @@ pub const VARS: [&VarSpec; 11] = [
     &WRITER_MEMORY,
     &MAX_OPEN_DAYS,
     &DEDUP_WINDOW,
+    &INSTANCE_ID,
 ];
 
 /// Tantivy's smallest indexing memory per writer thread.
@@ -116,6 +124,7 @@ pub struct IndexerConfig {
     pub writer_memory: u64,
     pub max_open_days: usize,
     pub dedup_window: usize,
+    pub instance_id: Option<String>,
 }
 
 impl IndexerConfig {
@@ -140,6 +149,10 @@ impl IndexerConfig {
             writer_memory,
             max_open_days: env.integer(&MAX_OPEN_DAYS)? as usize,
             dedup_window: env.integer(&DEDUP_WINDOW)? as usize,
+            instance_id: env
+                .text_opt(&INSTANCE_ID)?
+                .map(|id| id.trim().to_owned())
+                .filter(|id| !id.is_empty()),
         })
     }
 }

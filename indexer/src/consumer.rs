@@ -61,13 +61,18 @@ impl IndexerContext {
     }
 
     fn take_failure(&self) -> Option<IndexerError> {
-        self.failure.lock().unwrap_or_else(|p| p.into_inner()).take()
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     fn assign(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
         let group = consumer
             .committed_offsets(tpl.clone(), COMMITTED_TIMEOUT)
-            .map_err(|error| warn!(%error, "group offsets unavailable, resuming from the index alone"))
+            .map_err(
+                |error| warn!(%error, "group offsets unavailable, resuming from the index alone"),
+            )
             .ok();
         let pipeline = lock(&self.pipeline);
         let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
@@ -98,7 +103,8 @@ impl IndexerContext {
         let mut pipeline = lock(&self.pipeline);
         match pipeline.commit() {
             Ok(_) => {
-                if let Err(error) = commit_group(consumer, &self.topic, &pipeline, CommitMode::Sync) {
+                if let Err(error) = commit_group(consumer, &self.topic, &pipeline, CommitMode::Sync)
+                {
                     warn!(%error, "group offset commit failed during revocation");
                 }
             }
@@ -188,7 +194,9 @@ pub fn run(
     let mut last_stats = Instant::now() - STATS_INTERVAL;
     while !shutdown.is_cancelled() {
         heartbeat.beat();
-        let timeout = lock(pipeline).until_due().clamp(Duration::from_millis(1), POLL_TIMEOUT);
+        let timeout = lock(pipeline)
+            .until_due()
+            .clamp(Duration::from_millis(1), POLL_TIMEOUT);
         let message = consumer.poll(timeout);
         if let Some(error) = consumer.context().take_failure() {
             return Err(error);
@@ -212,7 +220,11 @@ pub fn run(
         if guard.due() {
             let report = guard.commit()?;
             if !report.days.is_empty() {
-                debug!(docs = report.docs, days = report.days.len(), "index committed");
+                debug!(
+                    docs = report.docs,
+                    days = report.days.len(),
+                    "index committed"
+                );
             }
             if let Err(error) = commit_group(consumer, &settings.topic, &guard, CommitMode::Async) {
                 debug!(%error, "group offset commit failed");

@@ -46,7 +46,9 @@ pub struct DeadLetters {
 
 impl std::fmt::Debug for DeadLetters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeadLetters").field("topic", &self.topic).finish()
+        f.debug_struct("DeadLetters")
+            .field("topic", &self.topic)
+            .finish()
     }
 }
 

@@ -127,27 +127,63 @@ fn repair(record: &KafkaRecord<'_>, payload: &[u8]) -> Result<(LogEvent, Vec<u8>
         &format!("{}/{}", record.topic, record.partition),
         u64::try_from(record.offset).unwrap_or(0),
     );
-    fix(&mut object, &mut invalid, "id", |v| v.as_str().is_some_and(|s| s.parse::<EventId>().is_ok()), || {
-        Value::from(id.to_string())
-    });
-    fix(&mut object, &mut invalid, "observed_ts", is_timestamp, || {
-        Value::from(kafka_time.to_string())
-    });
+    fix(
+        &mut object,
+        &mut invalid,
+        "id",
+        |v| v.as_str().is_some_and(|s| s.parse::<EventId>().is_ok()),
+        || Value::from(id.to_string()),
+    );
+    fix(
+        &mut object,
+        &mut invalid,
+        "observed_ts",
+        is_timestamp,
+        || Value::from(kafka_time.to_string()),
+    );
     let observed = object.get("observed_ts").cloned().unwrap_or_default();
     fix(&mut object, &mut invalid, "ts", is_timestamp, || observed);
-    fix(&mut object, &mut invalid, "level", is_level, || Value::from("unknown"));
-    fix(&mut object, &mut invalid, "message", Value::is_string, || Value::from(""));
-    if object.get("stream").is_some_and(|s| !matches!(s.as_str(), Some("stdout" | "stderr"))) {
+    fix(&mut object, &mut invalid, "level", is_level, || {
+        Value::from("unknown")
+    });
+    fix(
+        &mut object,
+        &mut invalid,
+        "message",
+        Value::is_string,
+        || Value::from(""),
+    );
+    if object
+        .get("stream")
+        .is_some_and(|s| !matches!(s.as_str(), Some("stdout" | "stderr")))
+    {
         invalid.insert("stream".into(), object.remove("stream").unwrap_or_default());
     }
-    fix(&mut object, &mut invalid, "k8s", is_k8s, || {
-        serde_json::json!({"node": "unknown"})
-    });
-    fix(&mut object, &mut invalid, "source", is_source, || {
-        serde_json::json!({"kind": "kafka"})
-    });
-    fix(&mut object, &mut invalid, "attributes", Value::is_object, || Value::Object(Map::new()));
-    if object.get("flags").is_some_and(|f| !f.is_array() || serde_json::from_value::<Vec<Flag>>(f.clone()).is_err()) {
+    fix(
+        &mut object,
+        &mut invalid,
+        "k8s",
+        is_k8s,
+        || serde_json::json!({"node": "unknown"}),
+    );
+    fix(
+        &mut object,
+        &mut invalid,
+        "source",
+        is_source,
+        || serde_json::json!({"kind": "kafka"}),
+    );
+    fix(
+        &mut object,
+        &mut invalid,
+        "attributes",
+        Value::is_object,
+        || Value::Object(Map::new()),
+    );
+    if object
+        .get("flags")
+        .is_some_and(|f| !f.is_array() || serde_json::from_value::<Vec<Flag>>(f.clone()).is_err())
+    {
         invalid.insert("flags".into(), object.remove("flags").unwrap_or_default());
     }
     if !invalid.is_empty()
@@ -177,7 +213,9 @@ fn fix(
     match object.get(name) {
         Some(value) if valid(value) => {}
         Some(_) => {
-            let value = object.insert(name.to_owned(), default()).unwrap_or_default();
+            let value = object
+                .insert(name.to_owned(), default())
+                .unwrap_or_default();
             invalid.insert(name.to_owned(), value);
         }
         None => {
@@ -187,7 +225,9 @@ fn fix(
 }
 
 fn is_timestamp(value: &Value) -> bool {
-    value.as_str().is_some_and(|s| Timestamp::parse_rfc3339(s).is_some())
+    value
+        .as_str()
+        .is_some_and(|s| Timestamp::parse_rfc3339(s).is_some())
 }
 
 fn is_level(value: &Value) -> bool {
@@ -322,7 +362,10 @@ mod tests {
             value["v"] = version.clone();
             let bytes = serde_json::to_vec(&value).unwrap();
             let Rejected(reason) = decode(&record(&bytes), &BOUNDS).unwrap_err();
-            assert!(reason.contains("unsupported event version"), "{reason} for {version}");
+            assert!(
+                reason.contains("unsupported event version"),
+                "{reason} for {version}"
+            );
         }
     }
 
@@ -331,11 +374,17 @@ mod tests {
         let bytes = br#"{"message": "hello", "level": 42, "custom": {"a": 1}}"#;
         let first = decode(&record(bytes), &BOUNDS).unwrap();
         let again = decode(&record(bytes), &BOUNDS).unwrap();
-        assert_eq!(first.event.id, again.event.id, "the id derives from the offset");
+        assert_eq!(
+            first.event.id, again.event.id,
+            "the id derives from the offset"
+        );
         assert!(first.event.has_flag(Flag::Repaired));
         assert_eq!(first.event.message, "hello");
         assert_eq!(first.event.k8s.node, "unknown");
-        assert_eq!(first.event.source.kind, logpipe_common::event::SourceKind::Kafka);
+        assert_eq!(
+            first.event.source.kind,
+            logpipe_common::event::SourceKind::Kafka
+        );
         assert_eq!(first.event.ts, first.event.observed_ts);
         assert_eq!(first.event.ts.unix_nanos(), 1_795_000_000_000 * 1_000_000);
         assert_eq!(first.event.attributes["_invalid"]["level"], 42);
@@ -355,7 +404,10 @@ mod tests {
         let decoded = decode(&record(&bytes), &BOUNDS).unwrap();
         assert!(decoded.event.has_flag(Flag::InvalidUtf8));
         assert_eq!(decoded.event.message, "\u{fffd}ayment failed");
-        assert_eq!(decoded.event.id.to_string(), "5f0c1e2a9b7d4c3e8a1f6b2d0c9e7a41");
+        assert_eq!(
+            decoded.event.id.to_string(),
+            "5f0c1e2a9b7d4c3e8a1f6b2d0c9e7a41"
+        );
     }
 
     proptest! {

@@ -44,7 +44,6 @@ impl RecentIds {
     pub fn len(&self) -> usize {
         self.order.len()
     }
-
 }
 
 #[cfg(test)]

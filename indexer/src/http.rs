@@ -52,7 +52,10 @@ async fn days(State(catalog): State<Catalog>) -> Result<Response, AppError> {
     Ok(Json(json!({ "days": stats })).into_response())
 }
 
-async fn event(State(catalog): State<Catalog>, Path(id): Path<String>) -> Result<Response, AppError> {
+async fn event(
+    State(catalog): State<Catalog>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
     let id: EventId = id
         .parse()
         .map_err(|_| AppError::BadRequest("an event id is 32 hexadecimal digits".to_owned()))?;

@@ -188,8 +188,8 @@ impl IndexLayout {
             reason: error.to_string(),
         })?;
         let index = Index::open(directory).map_err(|error| IndexerError::tantivy(&dir, error))?;
-        let fields =
-            Fields::from_schema(&index.schema()).map_err(|error| IndexerError::tantivy(&dir, error))?;
+        let fields = Fields::from_schema(&index.schema())
+            .map_err(|error| IndexerError::tantivy(&dir, error))?;
         Ok((index, fields))
     }
 
@@ -205,7 +205,8 @@ impl IndexLayout {
             path: dir.clone(),
             reason: error.to_string(),
         })?;
-        Index::open_or_create(directory, schema).map_err(|error| IndexerError::tantivy(&dir, error))?;
+        Index::open_or_create(directory, schema)
+            .map_err(|error| IndexerError::tantivy(&dir, error))?;
         let version = serde_json::to_vec(&VersionFile {
             schema_version: SCHEMA_VERSION,
         })
@@ -231,12 +232,14 @@ impl IndexLayout {
     pub fn positions(&self) -> Result<Option<Positions>, IndexerError> {
         let path = self.root.join(POSITIONS_FILE);
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|error| IndexerError::Corrupt {
-                    path,
-                    reason: error.to_string(),
-                }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|error| IndexerError::Corrupt {
+                        path,
+                        reason: error.to_string(),
+                    })
+            }
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(IndexerError::io(&path, error)),
         }
@@ -301,7 +304,10 @@ mod tests {
         let day = Day::of(ts);
         assert_eq!(day.to_string(), "2026-11-27");
         assert_eq!("2026-11-27".parse::<Day>(), Ok(day));
-        assert_eq!(Day::of(day.end()), Day::from_epoch_days(day.epoch_days() + 1));
+        assert_eq!(
+            Day::of(day.end()),
+            Day::from_epoch_days(day.epoch_days() + 1)
+        );
         assert_eq!(Day::of(day.start()), day);
         let before_epoch = Timestamp::parse_rfc3339("1969-12-31T23:00:00Z").unwrap();
         assert_eq!(Day::of(before_epoch).to_string(), "1969-12-31");

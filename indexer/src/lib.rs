@@ -17,7 +17,7 @@ pub mod layout;
 pub mod pipeline;
 pub mod retention;
 pub mod schema;
-mod service;
+pub mod service;
 pub mod store;
 mod telemetry;
 

@@ -80,7 +80,11 @@ impl Pipeline {
         let positions = match layout.positions()? {
             Some(saved) if saved.topic == settings.topic => saved.offsets,
             Some(saved) => {
-                warn!(saved_topic = saved.topic, topic = settings.topic, "positions are for another topic, ignored");
+                warn!(
+                    saved_topic = saved.topic,
+                    topic = settings.topic,
+                    "positions are for another topic, ignored"
+                );
                 BTreeMap::new()
             }
             None => BTreeMap::new(),
@@ -110,15 +114,11 @@ impl Pipeline {
         })
     }
 
-    /// Where to resume `partition`: past everything this indexer has indexed from it.
+    /// Where to resume `partition`: the position every day index covers. A day may have
+    /// committed further (a crash in the middle of a commit round); the records between
+    /// are replayed and the ones that day already holds are skipped by offset.
     pub fn resume_offset(&self, partition: i32) -> Option<i64> {
-        [
-            self.positions.get(&partition).copied(),
-            self.store.max_committed(partition),
-        ]
-        .into_iter()
-        .flatten()
-        .max()
+        self.positions.get(&partition).copied()
     }
 
     pub fn positions(&self) -> &BTreeMap<i32, i64> {
@@ -191,7 +191,8 @@ impl Pipeline {
     /// True when a commit is due: enough records, or the interval is up.
     pub fn due(&self) -> bool {
         self.since_commit >= self.settings.commit_docs
-            || (self.since_commit > 0 && self.last_commit.elapsed() >= self.settings.commit_interval)
+            || (self.since_commit > 0
+                && self.last_commit.elapsed() >= self.settings.commit_interval)
     }
 
     /// How long until the interval makes a commit due.
@@ -340,7 +341,11 @@ mod tests {
     fn indexed_ids(dir: &std::path::Path) -> (u64, HashSet<EventId>) {
         let catalog = Catalog::open(IndexLayout::under(dir), Reload::Manual).unwrap();
         let docs = catalog.stats().iter().map(|d| d.docs).sum();
-        let ids = catalog.recent_ids(usize::MAX >> 1).unwrap().into_iter().collect();
+        let ids = catalog
+            .recent_ids(usize::MAX >> 1)
+            .unwrap()
+            .into_iter()
+            .collect();
         (docs, ids)
     }
 
@@ -386,14 +391,49 @@ mod tests {
         layout.save_positions(&early).unwrap();
 
         let mut pipeline = open(dir.path());
+        assert_eq!(pipeline.resume_offset(0), Some(50), "not past the positions file");
         let taken = take(&mut pipeline, 50..130, same);
-        assert!(taken[..70].iter().all(|t| *t == Taken::Replayed), "{taken:?}");
+        assert!(
+            taken[..70].iter().all(|t| *t == Taken::Replayed),
+            "{taken:?}"
+        );
         assert!(taken[70..].iter().all(|t| *t == Taken::Indexed));
         pipeline.close().unwrap();
         drop(pipeline);
         let (docs, ids) = indexed_ids(dir.path());
         assert_eq!(docs, 130);
         assert_eq!(ids.len(), 130);
+    }
+
+    #[test]
+    fn a_crash_between_two_day_commits_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pipeline = open(dir.path());
+        take(&mut pipeline, 0..100, same);
+        pipeline.commit().unwrap();
+        take(&mut pipeline, 100..160, same);
+        // The commit round got through the first day only.
+        let first: Day = "2026-11-26".parse().unwrap();
+        let positions = pipeline.positions.clone();
+        pipeline.store.commit_days(&[first], &positions).unwrap();
+        drop(pipeline);
+
+        let mut pipeline = open(dir.path());
+        assert_eq!(pipeline.resume_offset(0), Some(100));
+        let taken = take(&mut pipeline, 100..200, same);
+        for (offset, taken) in (100..200).zip(&taken) {
+            let expected = if offset < 160 && offset % 2 == 0 {
+                Taken::Replayed
+            } else {
+                Taken::Indexed
+            };
+            assert_eq!(*taken, expected, "offset {offset}");
+        }
+        pipeline.close().unwrap();
+        drop(pipeline);
+        let (docs, ids) = indexed_ids(dir.path());
+        assert_eq!(docs, 200);
+        assert_eq!(ids, (0..200).map(id).collect());
     }
 
     #[test]
@@ -438,7 +478,9 @@ mod tests {
         };
         take(&mut pipeline, 0..10, same);
         pipeline.commit().unwrap();
-        let removed = pipeline.apply_retention("2026-11-27".parse().unwrap()).unwrap();
+        let removed = pipeline
+            .apply_retention("2026-11-27".parse().unwrap())
+            .unwrap();
         assert_eq!(removed.len(), 1);
         assert_eq!(removed[0].0.to_string(), "2026-11-26");
         assert!(removed[0].1 > 0);

@@ -14,7 +14,7 @@ use tracing::info;
 
 use crate::IndexerConfig;
 use crate::catalog::{Catalog, Reload};
-use crate::consumer::{self, GROUP, IndexerContext, LoopSettings};
+use crate::consumer::{self, GROUP, IndexerContext, LoopSettings, SharedPipeline};
 use crate::dead_letter::DeadLetters;
 use crate::decode::TsBounds;
 use crate::layout::IndexLayout;
@@ -62,15 +62,7 @@ impl Service for IndexerConfig {
         indexes_ready.set_ready();
         let shared = &ctx.shared;
         let pipeline = Arc::new(Mutex::new(pipeline));
-        let consumer: BaseConsumer<IndexerContext> = shared
-            .kafka
-            .consumer(GROUP)
-            .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
-            .create_with_context(IndexerContext::new(&shared.topic, pipeline.clone()))
-            .context("creating the kafka consumer")?;
-        consumer
-            .subscribe(&[&shared.topic])
-            .context("subscribing to the events topic")?;
+        let consumer = subscribe(&self, shared, pipeline.clone())?;
         let settings = LoopSettings {
             topic: shared.topic.clone(),
             retention_interval: self.retention_interval,
@@ -98,7 +90,29 @@ impl Service for IndexerConfig {
     }
 }
 
-fn open(
+/// The consumer of `logpipe-indexer`, subscribed to the events topic, feeding `pipeline`.
+pub fn subscribe(
+    config: &IndexerConfig,
+    shared: &SharedConfig,
+    pipeline: SharedPipeline,
+) -> anyhow::Result<BaseConsumer<IndexerContext>> {
+    let mut consumer_config = shared.kafka.consumer(GROUP);
+    consumer_config.set("statistics.interval.ms", STATISTICS_INTERVAL_MS);
+    if let Some(id) = &config.instance_id {
+        consumer_config.set("group.instance.id", id);
+    }
+    let consumer: BaseConsumer<IndexerContext> = consumer_config
+        .create_with_context(IndexerContext::new(&shared.topic, pipeline))
+        .context("creating the kafka consumer")?;
+    consumer
+        .subscribe(&[&shared.topic])
+        .context("subscribing to the events topic")?;
+    Ok(consumer)
+}
+
+/// Opens the day indexes under `layout` and the pipeline writing them, applying
+/// retention once.
+pub fn open(
     config: &IndexerConfig,
     shared: &SharedConfig,
     layout: IndexLayout,

@@ -100,14 +100,6 @@ impl Store {
             .is_some_and(|&next| offset < next)
     }
 
-    /// The largest committed offset of `partition` over every day index.
-    pub fn max_committed(&self, partition: i32) -> Option<i64> {
-        self.committed
-            .values()
-            .filter_map(|offsets| offsets.get(&partition).copied())
-            .max()
-    }
-
     /// Adds a document to `day`'s index. Opening a day beyond `max_open_days` first
     /// commits and closes the least recently written one, at `positions`.
     pub fn add(
@@ -166,21 +158,35 @@ impl Store {
 
     /// Commits every day with pending documents, each with `positions` as its payload.
     pub fn commit(&mut self, positions: &BTreeMap<i32, i64>) -> Result<CommitReport, IndexerError> {
-        let mut report = CommitReport::default();
         let days: Vec<Day> = self
             .open
             .iter()
             .filter(|(_, open)| open.pending > 0)
             .map(|(day, _)| *day)
             .collect();
-        for day in days {
+        self.commit_days(&days, positions)
+    }
+
+    /// Commits `days`, one after the other: a crash in between leaves some committed
+    /// further than others, which the offsets in each payload account for.
+    pub(crate) fn commit_days(
+        &mut self,
+        days: &[Day],
+        positions: &BTreeMap<i32, i64>,
+    ) -> Result<CommitReport, IndexerError> {
+        let mut report = CommitReport::default();
+        for &day in days {
             report.docs += self.commit_day(day, positions)?;
             report.days.push(day);
         }
         Ok(report)
     }
 
-    fn commit_day(&mut self, day: Day, positions: &BTreeMap<i32, i64>) -> Result<usize, IndexerError> {
+    fn commit_day(
+        &mut self,
+        day: Day,
+        positions: &BTreeMap<i32, i64>,
+    ) -> Result<usize, IndexerError> {
         let Some(open) = self.open.get_mut(&day) else {
             return Ok(0);
         };
@@ -234,7 +240,11 @@ impl Store {
     }
 
     /// Removes `day`'s index, closing its writer first.
-    pub fn remove_day(&mut self, day: Day, positions: &BTreeMap<i32, i64>) -> Result<u64, IndexerError> {
+    pub fn remove_day(
+        &mut self,
+        day: Day,
+        positions: &BTreeMap<i32, i64>,
+    ) -> Result<u64, IndexerError> {
         self.close(day, positions)?;
         let bytes = self.layout.day_bytes(day);
         self.catalog.forget(day);

@@ -28,7 +28,10 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_indexed() {
     let bad: Vec<(&str, Vec<u8>)> = vec![
         ("not JSON", b"GET /index.html HTTP/1.1".to_vec()),
         ("not a JSON object but an array", b"[1, 2]".to_vec()),
-        ("unsupported event version 2", br#"{"v": 2, "id": "x"}"#.to_vec()),
+        (
+            "unsupported event version 2",
+            br#"{"v": 2, "id": "x"}"#.to_vec(),
+        ),
         ("not JSON", vec![0, 159, 146, 150, 255]),
         ("not JSON", Vec::new()),
     ];
@@ -41,7 +44,10 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_indexed() {
         }
     }
     // Missing fields: indexed, repaired.
-    messages.push(("repair/1".into(), br#"{"message": "no contract fields"}"#.to_vec()));
+    messages.push((
+        "repair/1".into(),
+        br#"{"message": "no contract fields"}"#.to_vec(),
+    ));
     let settings = broker.settings();
     tokio::task::spawn_blocking(move || produce_all(&settings, TOPIC, messages))
         .await
@@ -74,9 +80,16 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_indexed() {
         let key = String::from_utf8(message.key().unwrap().to_vec()).unwrap();
         let n: usize = key.strip_prefix("bad/").unwrap().parse().unwrap();
         let (reason, payload) = &bad[n / 100];
-        assert_eq!(message.payload().unwrap_or_default(), &payload[..], "kept unchanged");
+        assert_eq!(
+            message.payload().unwrap_or_default(),
+            &payload[..],
+            "kept unchanged"
+        );
         let got = header("logpipe-dlq-reason");
-        assert!(got.starts_with(reason) || (payload.is_empty() && got.contains("empty")), "{got}");
+        assert!(
+            got.starts_with(reason) || (payload.is_empty() && got.contains("empty")),
+            "{got}"
+        );
         reasons.push(got);
     }
 
@@ -86,7 +99,10 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_indexed() {
     let id = logpipe_common::testkit::sample_event(7, now).id;
     let (status, event) = indexer.get(&format!("/api/v1/index/events/{id}")).await;
     assert_eq!(status, 200);
-    assert_eq!(event["message"], "GET /api/v1/items answered 200 for request 7");
+    assert_eq!(
+        event["message"],
+        "GET /api/v1/items answered 200 for request 7"
+    );
     indexer.stop().await;
 }
 
@@ -119,7 +135,10 @@ async fn two_indexers_share_the_partitions_and_index_each_event_once() {
     let mut produced = 2_000;
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     while b.docs().await == 0 {
-        assert!(std::time::Instant::now() < deadline, "the second indexer never got partitions");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second indexer never got partitions"
+        );
         produce(produced..produced + 100).await;
         produced += 100;
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -155,7 +174,10 @@ async fn wait_for_total(a: &Indexer, b: &Indexer, docs: u64) {
             return;
         }
         assert!(total <= docs, "{total} documents, more than {docs}");
-        assert!(std::time::Instant::now() < deadline, "{total} of {docs} documents");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{total} of {docs} documents"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

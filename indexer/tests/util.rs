@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::Request;
+use logpipe_common::Timestamp;
 use logpipe_common::config::Env;
 use logpipe_common::service::{self, Service, ServiceContext};
 use logpipe_common::testkit::{TestBroker, sample_event};
-use logpipe_common::Timestamp;
 use logpipe_indexer::IndexerConfig;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -25,7 +25,10 @@ impl Indexer {
         let mut vars = vec![
             ("LOGPIPE_KAFKA_BROKERS".to_owned(), broker.bootstrap()),
             ("LOGPIPE_DATA_DIR".to_owned(), data.display().to_string()),
-            ("LOGPIPE_INDEXER_COMMIT_INTERVAL_MS".to_owned(), "200".to_owned()),
+            (
+                "LOGPIPE_INDEXER_COMMIT_INTERVAL_MS".to_owned(),
+                "200".to_owned(),
+            ),
         ];
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let env = Env::from_pairs(vars);
@@ -71,8 +74,14 @@ impl Indexer {
             if got == docs {
                 return;
             }
-            assert!(got <= docs, "{got} documents, more than the {docs} expected");
-            assert!(Instant::now() < deadline, "{got} of {docs} documents after {timeout:?}");
+            assert!(
+                got <= docs,
+                "{got} documents, more than the {docs} expected"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{got} of {docs} documents after {timeout:?}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::producer::DefaultProducerContext;
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use serde_json::json;
 
-use crate::event::{EventId, Level, LogEvent, Source, SourceKind, Stream, K8s, Timestamp};
+use crate::event::{EventId, K8s, Level, LogEvent, Source, SourceKind, Stream, Timestamp};
 use crate::kafka::KafkaSettings;
 
 const NAMESPACES: [&str; 4] = ["shop", "payments", "kube-system", "search"];
@@ -35,7 +35,11 @@ pub fn sample_event(n: u64, ts: Timestamp) -> LogEvent {
         id: EventId::derive("node-1", "testkit", n),
         ts,
         observed_ts: ts,
-        level: if status == 502 { Level::Error } else { Level::Info },
+        level: if status == 502 {
+            Level::Error
+        } else {
+            Level::Info
+        },
         message: format!("GET {path} answered {status} for request {n}"),
         stream: Some(Stream::Stdout),
         k8s: K8s {

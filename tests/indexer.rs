@@ -1,0 +1,142 @@
+//! Indexer drill with the real binary and a real broker: kill -9 at random moments while
+//! it indexes the events on the topic; afterwards every event is in the index exactly once.
+//!
+//! The full-size drill (one million events, ten kills) is
+//! `LOGPIPE_DRILL_EVENTS=1000000 LOGPIPE_DRILL_KILLS=10 ./dev test -E 'test(indexer_killed)'`.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use logpipe_common::Timestamp;
+use logpipe_common::kafka::TopicSpec;
+use logpipe_common::testkit::{TestBroker, produce_all, sample_event};
+use logpipe_indexer::{Catalog, IndexLayout, Reload};
+use nix::sys::signal::Signal;
+
+use crate::util::{Rng, Running, get};
+
+const TOPIC: &str = "logs";
+const NANOS_PER_DAY: i64 = 86_400_000_000_000;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+fn start_indexer(bootstrap: &str, data: &Path) -> Running {
+    let debug = std::env::var("LOGPIPE_DRILL_KAFKA_DEBUG").unwrap_or_default();
+    let level = std::env::var("LOGPIPE_DRILL_LOG_LEVEL")
+        .unwrap_or_else(|_| "warn,logpipe_common=info,logpipe_indexer=info".to_owned());
+    Running::start(
+        &["indexer"],
+        &[
+            ("LOGPIPE_KAFKA_BROKERS", bootstrap),
+            ("LOGPIPE_DATA_DIR", data.to_str().unwrap()),
+            ("LOGPIPE_KAFKA_TOPIC_PARTITIONS", "3"),
+            (
+                "LOGPIPE_LOG_LEVEL",
+                "warn,logpipe_common=info,logpipe_indexer=info",
+            ),
+            ("PORT", "0"),
+            // A killed member holds its partitions until its session times out.
+            ("LOGPIPE_KAFKA_PROPERTY_session.timeout.ms", "6000"),
+            ("LOGPIPE_KAFKA_PROPERTY_heartbeat.interval.ms", "1000"),
+            ("LOGPIPE_KAFKA_PROPERTY_debug", &debug),
+        ],
+    )
+}
+
+/// Documents over every day index, as the indexer reports them.
+fn docs(port: u16) -> u64 {
+    let (_, body) = get(port, "/api/v1/index/days");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    body["days"]
+        .as_array()
+        .map(|days| days.iter().map(|d| d["docs"].as_u64().unwrap_or(0)).sum())
+        .unwrap_or(0)
+}
+
+#[test]
+fn indexer_killed_at_random_moments_indexes_every_event_once() {
+    let events = env_number("LOGPIPE_DRILL_EVENTS", 100_000);
+    let kills = env_number("LOGPIPE_DRILL_KILLS", 5);
+    let broker = TestBroker::start().unwrap();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(broker.create_topics(&[TopicSpec::new(TOPIC, 3), TopicSpec::new("logs-dlq", 1)]))
+        .unwrap();
+    let now = Timestamp::now();
+    let yesterday = Timestamp::from_unix_nanos(now.unix_nanos() - NANOS_PER_DAY);
+    // Events over two days; one in 500 is delivered twice, as a collector resending
+    // after a crash does.
+    let settings = broker.settings();
+    let produced = std::thread::spawn(move || {
+        let messages = (0..events).flat_map(move |n| {
+            let ts = if n % 3 == 0 { yesterday } else { now };
+            let event = sample_event(n, ts);
+            let message = (event.kafka_key(), serde_json::to_vec(&event).unwrap());
+            let copies = if n % 500 == 0 { 2 } else { 1 };
+            std::iter::repeat_n(message, copies)
+        });
+        produce_all(&settings, TOPIC, messages).unwrap()
+    })
+    .join()
+    .unwrap();
+    eprintln!("{produced} messages produced");
+
+    let data = tempfile::tempdir().unwrap();
+    let bootstrap = broker.bootstrap();
+    let mut rng = Rng::from_time();
+    let mut indexer = start_indexer(&bootstrap, data.path());
+    for kill in 0..kills {
+        let port = indexer.port();
+        // Joining the group takes the broker seconds; the kill lands while indexing.
+        indexer.wait_for_message("partition assigned", Duration::from_secs(60));
+        let wait = Duration::from_millis(1_500 + rng.below(3_000));
+        std::thread::sleep(wait);
+        eprintln!(
+            "kill -9 number {} after {wait:?}, {} documents",
+            kill + 1,
+            docs(port)
+        );
+        indexer.signal(Signal::SIGKILL);
+        indexer.wait(Duration::from_secs(5)).expect("killed");
+        indexer = start_indexer(&bootstrap, data.path());
+    }
+    let port = indexer.port();
+    let deadline = Instant::now() + Duration::from_secs(60 + events / 2_000);
+    let started = Instant::now();
+    loop {
+        let got = docs(port);
+        if got >= events {
+            break;
+        }
+        eprintln!("{got} documents after {:?}", started.elapsed());
+        assert!(Instant::now() < deadline, "{got} of {events} documents");
+        std::thread::sleep(Duration::from_millis(1_000));
+    }
+    let log: Vec<String> = indexer.lines().iter().map(|l| l.to_string()).collect();
+    let _ = std::fs::write(std::env::temp_dir().join("logpipe-drill-indexer.jsonl"), log.join("\n"));
+    indexer.signal(Signal::SIGTERM);
+    let status = indexer
+        .wait(Duration::from_secs(30))
+        .expect("stops on SIGTERM");
+    assert!(status.success(), "{status}");
+
+    let catalog = Catalog::open(IndexLayout::under(data.path()), Reload::Manual).unwrap();
+    let ids = catalog.recent_ids(usize::MAX >> 1).unwrap();
+    let unique: HashSet<_> = ids.iter().copied().collect();
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "{} ids indexed twice",
+        ids.len() - unique.len()
+    );
+    let expected: HashSet<_> = (0..events).map(|n| sample_event(n, now).id).collect();
+    assert_eq!(unique, expected);
+    assert_eq!(catalog.readers().len(), 2, "two day indexes");
+    eprintln!("{events} events indexed exactly once through {kills} kills");
+}
