@@ -28,12 +28,12 @@ use logpipe_common::event::{LogEvent, RawRecord, Timestamp};
 use logpipe_common::health::Health;
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::testkit::{MockKafka, TestBroker, produce_all, sample_event, shared_data};
+use logpipe_indexer::IndexerConfig;
 use logpipe_indexer::consumer::{self, LoopSettings};
 use logpipe_indexer::document::document;
 use logpipe_indexer::layout::IndexLayout;
 use logpipe_indexer::schema;
 use logpipe_indexer::service;
-use logpipe_indexer::IndexerConfig;
 use serde_json::{Value, json};
 use tantivy::{Index, IndexWriter, TantivyDocument};
 use tokio_util::sync::CancellationToken;
@@ -168,10 +168,19 @@ fn run_baseline(payloads: &[(String, Vec<u8>)]) -> Value {
     }
     writer.commit().unwrap();
     writer.wait_merging_threads().unwrap();
-    rates(payloads.len(), bytes, started.elapsed().as_secs_f64(), cpu_seconds() - cpu)
+    rates(
+        payloads.len(),
+        bytes,
+        started.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu,
+    )
 }
 
-fn indexer_env(brokers: &str, data: &Path, commit_interval: Duration) -> (SharedConfig, IndexerConfig) {
+fn indexer_env(
+    brokers: &str,
+    data: &Path,
+    commit_interval: Duration,
+) -> (SharedConfig, IndexerConfig) {
     let env = Env::from_pairs([
         ("LOGPIPE_KAFKA_BROKERS", brokers.to_owned()),
         ("LOGPIPE_DATA_DIR", data.display().to_string()),
@@ -181,6 +190,7 @@ fn indexer_env(brokers: &str, data: &Path, commit_interval: Duration) -> (Shared
         ),
         ("LOGPIPE_INDEXER_COMMIT_DOCS", "10000000".to_owned()),
         ("LOGPIPE_INDEXER_WRITER_MEMORY", format!("{WRITER_MEMORY}")),
+        ("LOGPIPE_INDEXER_PARTITIONS", "all".to_owned()),
     ]);
     logpipe_common::service::load::<IndexerConfig>(&env).unwrap()
 }
@@ -191,13 +201,18 @@ fn spawn_loop(
     config: &IndexerConfig,
     data: &Path,
     stop: CancellationToken,
-) -> (logpipe_indexer::Catalog, consumer::SharedPipeline, std::thread::JoinHandle<()>) {
+) -> (
+    logpipe_indexer::Catalog,
+    consumer::SharedPipeline,
+    std::thread::JoinHandle<()>,
+) {
     let (catalog, pipeline) = service::open(config, shared, IndexLayout::under(data)).unwrap();
     let pipeline = Arc::new(Mutex::new(pipeline));
     let consumer = service::subscribe(config, shared, pipeline.clone()).unwrap();
     let settings = LoopSettings {
         topic: TOPIC.to_owned(),
         retention_interval: Duration::from_secs(3_600),
+        partitions: config.partitions.clone(),
     };
     let heartbeat = Health::new().heartbeat("bench", Duration::from_secs(3_600));
     let shared_pipeline = pipeline.clone();
@@ -239,9 +254,11 @@ fn run_pipeline(payloads: &[(String, Vec<u8>)], commit_interval: Duration) -> Va
 fn run_hour_of_commits(commits: u64) -> Value {
     use logpipe_indexer::store::{Store, StoreSettings};
     let dir = tempfile::tempdir().unwrap();
-    let catalog =
-        logpipe_indexer::Catalog::open(IndexLayout::under(dir.path()), logpipe_indexer::Reload::Manual)
-            .unwrap();
+    let catalog = logpipe_indexer::Catalog::open(
+        IndexLayout::under(dir.path()),
+        logpipe_indexer::Reload::Manual,
+    )
+    .unwrap();
     let mut store = Store::open(
         catalog.clone(),
         StoreSettings {
@@ -263,7 +280,9 @@ fn run_hour_of_commits(commits: u64) -> Value {
             let n = commit * per_commit + i;
             let mut event = sample_event(n, now);
             let stored = serde_json::to_vec(&event).unwrap();
-            store.add(day, document(&fields, &mut event, &stored), &positions).unwrap();
+            store
+                .add(day, document(&fields, &mut event, &stored), &positions)
+                .unwrap();
         }
         positions.insert(0, ((commit + 1) * per_commit) as i64);
         store.commit(&positions).unwrap();
@@ -298,7 +317,15 @@ fn run_time_to_searchable(seconds: u64) -> Value {
 
     // Wait for the assignment: one event through before timing starts.
     let warmup = broker.settings();
-    produce_all(&warmup, TOPIC, [(String::from("warm/up"), serde_json::to_vec(&sample_event(u64::MAX, Timestamp::now())).unwrap())]).unwrap();
+    produce_all(
+        &warmup,
+        TOPIC,
+        [(
+            String::from("warm/up"),
+            serde_json::to_vec(&sample_event(u64::MAX, Timestamp::now())).unwrap(),
+        )],
+    )
+    .unwrap();
     while taken(&pipeline) < 1 {
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -324,7 +351,8 @@ fn run_time_to_searchable(seconds: u64) -> Value {
                 for n in batch * BATCH..(batch + 1) * BATCH {
                     let event = sample_event(n, now);
                     let payload = serde_json::to_vec(&event).unwrap();
-                    sent_at[n as usize].store(clock.elapsed().as_micros() as u64, Ordering::Relaxed);
+                    sent_at[n as usize]
+                        .store(clock.elapsed().as_micros() as u64, Ordering::Relaxed);
                     let mut record = BaseRecord::to(TOPIC).key("k").payload(&payload);
                     while let Err((_, returned)) = producer.send(record) {
                         record = returned;
@@ -358,7 +386,9 @@ fn run_time_to_searchable(seconds: u64) -> Value {
     stop.cancel();
     thread.join().unwrap();
     let mut latencies: Vec<f64> = (0..seen as usize)
-        .map(|i| (visible_at[i].saturating_sub(sent_at[i].load(Ordering::Relaxed))) as f64 / 1_000.0)
+        .map(|i| {
+            (visible_at[i].saturating_sub(sent_at[i].load(Ordering::Relaxed))) as f64 / 1_000.0
+        })
         .collect();
     latencies.sort_by(f64::total_cmp);
     let quantile = |q: f64| {

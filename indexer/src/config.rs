@@ -88,7 +88,14 @@ pub const INSTANCE_ID: VarSpec = VarSpec::new(
     "Static consumer-group membership (`group.instance.id`), e.g. the StatefulSet pod name: a restarted indexer with the same id gets its partitions back without waiting for the session timeout. Must differ between indexers. Unset: dynamic membership.",
 );
 
-pub const VARS: [&VarSpec; 12] = [
+pub const PARTITIONS: VarSpec = VarSpec::new(
+    "LOGPIPE_INDEXER_PARTITIONS",
+    Kind::List,
+    None,
+    "Partitions this indexer reads without consumer-group rebalancing: `all`, or partition numbers such as `0,1,2` (one list per StatefulSet replica). Unset: partitions are shared through the consumer group.",
+);
+
+pub const VARS: [&VarSpec; 13] = [
     &COMMIT_INTERVAL_MS,
     &COMMIT_DOCS,
     &DLQ_TOPIC,
@@ -101,6 +108,7 @@ pub const VARS: [&VarSpec; 12] = [
     &MAX_OPEN_DAYS,
     &DEDUP_WINDOW,
     &INSTANCE_ID,
+    &PARTITIONS,
 ];
 
 /// Tantivy's smallest indexing memory per writer thread.
@@ -125,6 +133,19 @@ pub struct IndexerConfig {
     pub max_open_days: usize,
     pub dedup_window: usize,
     pub instance_id: Option<String>,
+    pub partitions: Assignment,
+}
+
+/// How the indexer gets its partitions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assignment {
+    /// Shared with the other indexers of the consumer group.
+    Group,
+    /// Every partition of the topic, assigned directly.
+    All,
+    /// These partitions, assigned directly.
+    Fixed(Vec<i32>),
 }
 
 impl IndexerConfig {
@@ -137,7 +158,29 @@ impl IndexerConfig {
                 expected: "a size of at least 15MiB".to_owned(),
             });
         }
+        let partitions = match env.list(&PARTITIONS) {
+            Ok(items) if items.len() == 1 && items[0] == "all" => Assignment::All,
+            Ok(items) => {
+                let numbers: Option<Vec<i32>> = items
+                    .iter()
+                    .map(|item| item.parse().ok().filter(|n: &i32| *n >= 0))
+                    .collect();
+                match numbers {
+                    Some(numbers) => Assignment::Fixed(numbers),
+                    None => {
+                        return Err(ConfigError::Invalid {
+                            var: PARTITIONS.name.to_owned(),
+                            value: items.join(","),
+                            expected: "`all` or comma-separated partition numbers".to_owned(),
+                        });
+                    }
+                }
+            }
+            Err(ConfigError::Missing { .. }) => Assignment::Group,
+            Err(error) => return Err(error),
+        };
         Ok(IndexerConfig {
+            partitions,
             commit_interval: env.duration(&COMMIT_INTERVAL_MS)?,
             commit_docs: env.integer(&COMMIT_DOCS)? as usize,
             dlq_topic: env.topic(&DLQ_TOPIC)?,
@@ -176,6 +219,22 @@ mod tests {
         let error = IndexerConfig::load(&env).unwrap_err().to_string();
         assert!(error.contains("LOGPIPE_INDEXER_WRITER_MEMORY"), "{error}");
         assert!(error.contains("15MiB"), "{error}");
+    }
+
+    #[test]
+    fn partitions_are_all_a_list_or_the_group() {
+        let load = |value: &str| {
+            IndexerConfig::load(&Env::from_pairs([("LOGPIPE_INDEXER_PARTITIONS", value)]))
+        };
+        assert_eq!(load("all").unwrap().partitions, Assignment::All);
+        assert_eq!(
+            load("0, 2").unwrap().partitions,
+            Assignment::Fixed(vec![0, 2])
+        );
+        let error = load("0,x").unwrap_err().to_string();
+        assert!(error.contains("LOGPIPE_INDEXER_PARTITIONS"), "{error}");
+        let unset = IndexerConfig::load(&Env::from_pairs(Vec::<(String, String)>::new())).unwrap();
+        assert_eq!(unset.partitions, Assignment::Group);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use crate::config::Assignment;
 use crate::decode::KafkaRecord;
 use crate::error::IndexerError;
 use crate::layout::Day;
@@ -26,6 +27,8 @@ pub const GROUP: &str = "logpipe-indexer";
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 /// Longest wait for the group's committed offsets during an assignment.
 const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for the topic's metadata before a direct assignment.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often store statistics (segments, bytes) are refreshed.
 const STATS_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -179,6 +182,59 @@ fn commit_group(
 pub struct LoopSettings {
     pub topic: String,
     pub retention_interval: Duration,
+    pub partitions: Assignment,
+}
+
+/// Assigns the configured partitions directly (no group rebalancing), once the topic
+/// exists; resumes each like a group assignment does.
+fn assign_directly(
+    consumer: &BaseConsumer<IndexerContext>,
+    settings: &LoopSettings,
+    shutdown: &CancellationToken,
+    heartbeat: &Heartbeat,
+) -> Result<(), IndexerError> {
+    let partitions = loop {
+        heartbeat.beat();
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        let found = consumer
+            .fetch_metadata(Some(&settings.topic), METADATA_TIMEOUT)
+            .ok()
+            .and_then(|metadata| {
+                metadata
+                    .topics()
+                    .iter()
+                    .find(|t| t.name() == settings.topic && t.error().is_none())
+                    .map(|t| t.partitions().iter().map(|p| p.id()).collect::<Vec<i32>>())
+            })
+            .filter(|partitions| !partitions.is_empty());
+        match (found, &settings.partitions) {
+            (Some(all), Assignment::All) => break all,
+            (Some(all), Assignment::Fixed(wanted)) => {
+                if let Some(missing) = wanted.iter().find(|p| !all.contains(p)) {
+                    warn!(
+                        partition = missing,
+                        "configured partition does not exist, waiting"
+                    );
+                } else {
+                    break wanted.clone();
+                }
+            }
+            (_, Assignment::Group) => return Ok(()),
+            (None, _) => debug!(topic = settings.topic, "waiting for the topic"),
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    let mut list = TopicPartitionList::new();
+    for partition in partitions {
+        list.add_partition(&settings.topic, partition);
+    }
+    consumer.context().assign(consumer, &mut list);
+    match consumer.context().take_failure() {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
 }
 
 /// Runs until `shutdown`: poll, take, commit when due, retention on its interval. Ends by
@@ -190,6 +246,9 @@ pub fn run(
     shutdown: &CancellationToken,
     heartbeat: &Heartbeat,
 ) -> Result<(), IndexerError> {
+    if settings.partitions != Assignment::Group {
+        assign_directly(consumer, settings, shutdown, heartbeat)?;
+    }
     let mut last_retention = Instant::now();
     let mut last_stats = Instant::now() - STATS_INTERVAL;
     while !shutdown.is_cancelled() {

@@ -391,7 +391,11 @@ mod tests {
         layout.save_positions(&early).unwrap();
 
         let mut pipeline = open(dir.path());
-        assert_eq!(pipeline.resume_offset(0), Some(50), "not past the positions file");
+        assert_eq!(
+            pipeline.resume_offset(0),
+            Some(50),
+            "not past the positions file"
+        );
         let taken = take(&mut pipeline, 50..130, same);
         assert!(
             taken[..70].iter().all(|t| *t == Taken::Replayed),

@@ -14,6 +14,7 @@ use tracing::info;
 
 use crate::IndexerConfig;
 use crate::catalog::{Catalog, Reload};
+use crate::config::Assignment;
 use crate::consumer::{self, GROUP, IndexerContext, LoopSettings, SharedPipeline};
 use crate::dead_letter::DeadLetters;
 use crate::decode::TsBounds;
@@ -66,6 +67,7 @@ impl Service for IndexerConfig {
         let settings = LoopSettings {
             topic: shared.topic.clone(),
             retention_interval: self.retention_interval,
+            partitions: self.partitions.clone(),
         };
         let heartbeat = ctx.health.heartbeat("consumer_loop", CONSUMER_MAX_SILENCE);
         let shutdown = ctx.shutdown.clone();
@@ -104,9 +106,11 @@ pub fn subscribe(
     let consumer: BaseConsumer<IndexerContext> = consumer_config
         .create_with_context(IndexerContext::new(&shared.topic, pipeline))
         .context("creating the kafka consumer")?;
-    consumer
-        .subscribe(&[&shared.topic])
-        .context("subscribing to the events topic")?;
+    if config.partitions == Assignment::Group {
+        consumer
+            .subscribe(&[&shared.topic])
+            .context("subscribing to the events topic")?;
+    }
     Ok(consumer)
 }
 
