@@ -8,15 +8,16 @@
 //!   memory) adding documents built beforehand, one commit at the end: no Kafka, no
 //!   decoding, no dedup;
 //! - `pipeline_bulk`: the indexer's consumer loop reading the same events from
-//!   librdkafka's mock cluster (three partitions), with one commit at the end;
+//!   librdkafka's mock cluster (enough partitions to hold them all), with one commit at
+//!   the end;
 //! - `pipeline_1s`: the same with one-second commits, as in production;
 //! - `hour_of_commits`: 3,600 commits of a small batch each, and the segment count after;
 //! - `time_to_searchable`: events appended to a real broker (tansu, one partition) at
-//!   10,000 per second while the indexer runs with one-second commits; for each event the
-//!   time from its send to the first reader that sees it, p50/p99/max.
+//!   2,000 and at 10,000 per second while the indexer runs with one-second commits; for
+//!   each event the time from its send to the first reader that sees it, p50/p99/max.
 //!
 //! `LOGPIPE_BENCH_EVENTS` (default 200000), `LOGPIPE_BENCH_COMMITS` (default 3600) and
-//! `LOGPIPE_BENCH_TTS_SECS` (default 20) size the runs.
+//! `LOGPIPE_BENCH_TTS_SECS` (default 15) size the runs.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,6 +41,9 @@ use tokio_util::sync::CancellationToken;
 
 const TOPIC: &str = "logs";
 const WRITER_MEMORY: usize = 64 << 20;
+/// Raw event bytes per partition that fit the 5 MB (compressed) librdkafka's mock
+/// cluster keeps of one partition; a shortfall fails the run.
+const MOCK_PARTITION_BYTES: usize = 10_000_000;
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -51,7 +55,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 fn main() {
     let events = env_number("LOGPIPE_BENCH_EVENTS", 200_000);
     let commits = env_number("LOGPIPE_BENCH_COMMITS", 3_600);
-    let tts_secs = env_number("LOGPIPE_BENCH_TTS_SECS", 20);
+    let tts_secs = env_number("LOGPIPE_BENCH_TTS_SECS", 15);
     let payloads = realistic_mix(events);
     let bytes: usize = payloads.iter().map(|(_, p)| p.len()).sum();
 
@@ -59,7 +63,10 @@ fn main() {
     let bulk = run_pipeline(&payloads, Duration::from_secs(3_600));
     let one_second = run_pipeline(&payloads, Duration::from_secs(1));
     let segments = run_hour_of_commits(commits);
-    let searchable = run_time_to_searchable(tts_secs);
+    let searchable: Vec<Value> = [2_000, 10_000]
+        .into_iter()
+        .map(|rate| run_time_to_searchable(rate, tts_secs))
+        .collect();
 
     let per_core = |v: &Value| v["mb_per_cpu_sec"].as_f64().unwrap_or(0.0);
     let output = json!({
@@ -227,11 +234,13 @@ fn taken(pipeline: &consumer::SharedPipeline) -> i64 {
 }
 
 fn run_pipeline(payloads: &[(String, Vec<u8>)], commit_interval: Duration) -> Value {
+    let bytes: usize = payloads.iter().map(|(_, p)| p.len()).sum();
+    // The mock cluster keeps at most 5 MB per partition: enough partitions to hold it all.
+    let partitions = (bytes / MOCK_PARTITION_BYTES + 1).max(3) as i32;
     let kafka = MockKafka::new(1).unwrap();
-    kafka.create_topic(TOPIC, 3).unwrap();
+    kafka.create_topic(TOPIC, partitions).unwrap();
     kafka.create_topic("logs-dlq", 1).unwrap();
     produce_all(&kafka.settings(), TOPIC, payloads.iter().cloned()).unwrap();
-    let bytes: usize = payloads.iter().map(|(_, p)| p.len()).sum();
     let dir = tempfile::tempdir().unwrap();
     let (shared, config) = indexer_env(&kafka.bootstrap(), dir.path(), commit_interval);
     let stop = CancellationToken::new();
@@ -245,8 +254,21 @@ fn run_pipeline(payloads: &[(String, Vec<u8>)], commit_interval: Duration) -> Va
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu;
     let docs: u64 = catalog.stats().iter().map(|d| d.docs).sum();
-    assert_eq!(docs, payloads.len() as u64, "every event indexed");
+    if docs != payloads.len() as u64 {
+        let mut missing = [0usize; 3];
+        for (n, (_, payload)) in payloads.iter().enumerate() {
+            let event: LogEvent = serde_json::from_slice(payload).unwrap();
+            if catalog.count_id(event.id).unwrap() == 0 {
+                missing[n % 3] += 1;
+            }
+        }
+        panic!(
+            "{docs} of {} events indexed; missing by kind: {missing:?}",
+            payloads.len()
+        );
+    }
     let mut report = rates(payloads.len(), bytes, wall, cpu);
+    report["partitions"] = json!(partitions);
     report["segments"] = json!(catalog.stats().iter().map(|d| d.segments).sum::<usize>());
     report
 }
@@ -302,8 +324,7 @@ fn run_hour_of_commits(commits: u64) -> Value {
     })
 }
 
-fn run_time_to_searchable(seconds: u64) -> Value {
-    const RATE: u64 = 10_000;
+fn run_time_to_searchable(rate: u64, seconds: u64) -> Value {
     const BATCH: u64 = 100;
     let broker = TestBroker::start().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -330,7 +351,7 @@ fn run_time_to_searchable(seconds: u64) -> Value {
         std::thread::sleep(Duration::from_millis(10));
     }
 
-    let total = seconds * RATE;
+    let total = seconds * rate;
     let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
     let clock = Instant::now();
     let producing = Arc::new(AtomicBool::new(true));
@@ -344,7 +365,7 @@ fn run_time_to_searchable(seconds: u64) -> Value {
                 settings.producer().create().unwrap();
             let now = Timestamp::now();
             for batch in 0..total / BATCH {
-                let due = Duration::from_micros(batch * BATCH * 1_000_000 / RATE);
+                let due = Duration::from_micros(batch * BATCH * 1_000_000 / rate);
                 if let Some(wait) = due.checked_sub(clock.elapsed()) {
                     std::thread::sleep(wait);
                 }
@@ -399,7 +420,7 @@ fn run_time_to_searchable(seconds: u64) -> Value {
     };
     json!({
         "broker": "tansu",
-        "rate_per_sec": RATE,
+        "rate_per_sec": rate,
         "events": total,
         "visible": seen,
         "p50_ms": quantile(0.5),

@@ -19,11 +19,11 @@ const PATHS: [&str; 5] = ["/pay", "/cart", "/api/v1/items", "/healthz", "/login"
 pub fn sample_event(n: u64, ts: Timestamp) -> LogEvent {
     let namespace = NAMESPACES[(n % 4) as usize];
     let pod = format!("{namespace}-api-{}", n % 10);
-    let status = if n % 16 == 0 { 502 } else { 200 };
+    let status = if n.is_multiple_of(16) { 502 } else { 200 };
     let path = PATHS[(n % 5) as usize];
     let attributes = json!({
         "user_id": n % 997,
-        "latency_ms": (n * 37) % 1500,
+        "latency_ms": n.wrapping_mul(37) % 1500,
         "http": {"method": "GET", "path": path, "status": status},
         "trace": {"id": format!("{:016x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15))},
     });
