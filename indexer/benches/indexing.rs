@@ -17,7 +17,8 @@
 //!   each event the time from its send to the first reader that sees it, p50/p99/max.
 //!
 //! `LOGPIPE_BENCH_EVENTS` (default 200000), `LOGPIPE_BENCH_COMMITS` (default 3600) and
-//! `LOGPIPE_BENCH_TTS_SECS` (default 15) size the runs.
+//! `LOGPIPE_BENCH_TTS_SECS` (default 15) size the runs; `LOGPIPE_BENCH_ONLY` (e.g.
+//! `baseline,pipeline_bulk`) runs some scenarios only.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -59,14 +60,19 @@ fn main() {
     let payloads = realistic_mix(events);
     let bytes: usize = payloads.iter().map(|(_, p)| p.len()).sum();
 
-    let baseline = run_baseline(&payloads);
-    let bulk = run_pipeline(&payloads, Duration::from_secs(3_600));
-    let one_second = run_pipeline(&payloads, Duration::from_secs(1));
-    let segments = run_hour_of_commits(commits);
-    let searchable: Vec<Value> = [2_000, 10_000]
-        .into_iter()
-        .map(|rate| run_time_to_searchable(rate, tts_secs))
-        .collect();
+    let only = std::env::var("LOGPIPE_BENCH_ONLY").unwrap_or_default();
+    let wanted = |name: &str| only.is_empty() || only.split(',').any(|n| n == name);
+    let baseline = wanted("baseline").then(|| run_baseline(&payloads));
+    let bulk = wanted("pipeline_bulk").then(|| run_pipeline(&payloads, Duration::from_secs(3_600)));
+    let one_second = wanted("pipeline_1s").then(|| run_pipeline(&payloads, Duration::from_secs(1)));
+    let segments = wanted("hour_of_commits").then(|| run_hour_of_commits(commits));
+    let searchable: Option<Vec<Value>> = wanted("time_to_searchable").then(|| {
+        [2_000, 10_000]
+            .into_iter()
+            .map(|rate| run_time_to_searchable(rate, tts_secs))
+            .collect()
+    });
+    let (baseline, bulk, one_second) = (json!(baseline), json!(bulk), json!(one_second));
 
     let per_core = |v: &Value| v["mb_per_cpu_sec"].as_f64().unwrap_or(0.0);
     let output = json!({
