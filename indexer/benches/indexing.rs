@@ -37,6 +37,7 @@ use logpipe_indexer::layout::IndexLayout;
 use logpipe_indexer::schema;
 use logpipe_indexer::service;
 use serde_json::{Value, json};
+use tantivy::schema::OwnedValue;
 use tantivy::{Index, IndexWriter, TantivyDocument};
 use tokio_util::sync::CancellationToken;
 
@@ -170,7 +171,8 @@ fn run_baseline(payloads: &[(String, Vec<u8>)]) -> Value {
         .iter()
         .map(|(_, payload)| {
             let mut event: LogEvent = serde_json::from_slice(payload).unwrap();
-            document(&fields, &mut event, payload)
+            let attributes = OwnedValue::from(std::mem::take(&mut event.attributes));
+            document(&fields, &event, &attributes, payload)
         })
         .collect();
     let bytes: usize = payloads.iter().map(|(_, p)| p.len()).sum();
@@ -308,8 +310,13 @@ fn run_hour_of_commits(commits: u64) -> Value {
             let n = commit * per_commit + i;
             let mut event = sample_event(n, now);
             let stored = serde_json::to_vec(&event).unwrap();
+            let attributes = OwnedValue::from(std::mem::take(&mut event.attributes));
             store
-                .add(day, document(&fields, &mut event, &stored), &positions)
+                .add(
+                    day,
+                    document(&fields, &event, &attributes, &stored),
+                    &positions,
+                )
                 .unwrap();
         }
         positions.insert(0, ((commit + 1) * per_commit) as i64);

