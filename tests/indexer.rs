@@ -2,7 +2,7 @@
 //! it indexes the events on the topic; afterwards every event is in the index exactly once.
 //!
 //! The full-size drill (one million events, ten kills) is
-//! `LOGPIPE_DRILL_EVENTS=1000000 LOGPIPE_DRILL_KILLS=10 ./dev test -E 'test(indexer_killed)'`.
+//! `LOGPIPE_DRILL_EVENTS=1000000 LOGPIPE_DRILL_KILLS=10 ./dev test --profile drill -E 'test(indexer_killed)'`.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -87,16 +87,21 @@ fn indexer_killed_at_random_moments_indexes_every_event_once() {
     let bootstrap = broker.bootstrap();
     let mut rng = Rng::from_time();
     let mut indexer = start_indexer(&bootstrap, data.path());
+    let mut indexed = 0;
     for kill in 0..kills {
         let port = indexer.port();
-        // Joining the group takes the broker seconds; the kill lands while indexing.
-        indexer.wait_for_message("partition assigned", Duration::from_secs(60));
-        let wait = Duration::from_millis(1_500 + rng.below(3_000));
+        // The kill lands while indexing: once this run has committed something, at a
+        // random moment within the next two seconds.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while docs(port) <= indexed && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let wait = Duration::from_millis(rng.below(2_000));
         std::thread::sleep(wait);
+        indexed = docs(port);
         eprintln!(
-            "kill -9 number {} after {wait:?}, {} documents",
-            kill + 1,
-            docs(port)
+            "kill -9 number {} after {wait:?} more, {indexed} documents",
+            kill + 1
         );
         indexer.signal(Signal::SIGKILL);
         indexer.wait(Duration::from_secs(5)).expect("killed");
