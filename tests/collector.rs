@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use logpipe_common::LogEvent;
 use logpipe_common::kafka::TopicSpec;
-use logpipe_common::testkit::TestBroker;
+use logpipe_common::testkit::{TestBroker, env_number};
 use nix::sys::signal::Signal;
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -213,10 +213,7 @@ async fn broker_stopped_for_30_seconds_loses_nothing() {
     // A crash: the process is gone at once, in-flight requests unanswered.
     broker.kill();
     eprintln!("broker stopped");
-    let outage = std::env::var("LOGPIPE_DRILL_OUTAGE_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+    let outage = env_number("LOGPIPE_DRILL_OUTAGE_SECS", 30);
     std::thread::sleep(Duration::from_secs(outage));
     broker.restart().unwrap();
     eprintln!("broker restarted");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use logpipe_common::Timestamp;
 use logpipe_common::kafka::TopicSpec;
-use logpipe_common::testkit::{TestBroker, produce_all, sample_event};
+use logpipe_common::testkit::{TestBroker, env_number, produce_all, sample_event};
 use logpipe_indexer::{Catalog, IndexLayout, Reload};
 use nix::sys::signal::Signal;
 
@@ -18,13 +18,6 @@ use crate::util::{Rng, Running, get};
 
 const TOPIC: &str = "logs";
 const NANOS_PER_DAY: i64 = 86_400_000_000_000;
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
 
 fn start_indexer(bootstrap: &str, data: &Path) -> Running {
     Running::start(

@@ -29,7 +29,7 @@ use logpipe_collector::redact::Redactor;
 use logpipe_collector::server::{TailLoop, TailSettings};
 use logpipe_collector::shipper::Shipper;
 use logpipe_common::health::Health;
-use logpipe_common::testkit::{MockKafka, shared_data};
+use logpipe_common::testkit::{MockKafka, env_number, shared_data};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -47,14 +47,8 @@ fn main() {
         println!("{report}");
         return;
     }
-    let mib: usize = std::env::var("LOGPIPE_BENCH_MIB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    let rss_secs: u64 = std::env::var("LOGPIPE_BENCH_RSS_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let mib: usize = env_number("LOGPIPE_BENCH_MIB", 256);
+    let rss_secs: u64 = env_number("LOGPIPE_BENCH_RSS_SECS", 20);
     let sample = sample_lines();
     let dir = tempfile::tempdir().unwrap();
     let (bytes, lines) = write_files(dir.path(), &sample, FILES, mib * 1024 * 1024);

@@ -29,7 +29,9 @@ use logpipe_common::config::{Env, SharedConfig};
 use logpipe_common::event::{LogEvent, RawRecord, Timestamp};
 use logpipe_common::health::Health;
 use logpipe_common::kafka::TopicSpec;
-use logpipe_common::testkit::{MockKafka, TestBroker, produce_all, sample_event, shared_data};
+use logpipe_common::testkit::{
+    MockKafka, TestBroker, env_number, produce_all, sample_event, shared_data,
+};
 use logpipe_indexer::IndexerConfig;
 use logpipe_indexer::consumer::{self, LoopSettings};
 use logpipe_indexer::document::document;
@@ -46,13 +48,6 @@ const WRITER_MEMORY: usize = 64 << 20;
 /// Raw event bytes per partition that fit the 5 MB (compressed) librdkafka's mock
 /// cluster keeps of one partition; a shortfall fails the run.
 const MOCK_PARTITION_BYTES: usize = 10_000_000;
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let events = env_number("LOGPIPE_BENCH_EVENTS", 200_000);
@@ -224,11 +219,7 @@ fn spawn_loop(
     let (catalog, pipeline) = service::open(config, shared, IndexLayout::under(data)).unwrap();
     let pipeline = Arc::new(Mutex::new(pipeline));
     let consumer = service::subscribe(config, shared, pipeline.clone()).unwrap();
-    let settings = LoopSettings {
-        topic: TOPIC.to_owned(),
-        retention_interval: Duration::from_secs(3_600),
-        partitions: config.partitions.clone(),
-    };
+    let settings = LoopSettings::new(config, TOPIC);
     let heartbeat = Health::new().heartbeat("bench", Duration::from_secs(3_600));
     let shared_pipeline = pipeline.clone();
     let thread = std::thread::spawn(move || {

@@ -15,6 +15,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use crate::IndexerConfig;
 use crate::config::Assignment;
 use crate::decode::KafkaRecord;
 use crate::error::IndexerError;
@@ -183,6 +184,16 @@ pub struct LoopSettings {
     pub topic: String,
     pub retention_interval: Duration,
     pub partitions: Assignment,
+}
+
+impl LoopSettings {
+    pub fn new(config: &IndexerConfig, topic: &str) -> Self {
+        LoopSettings {
+            topic: topic.to_owned(),
+            retention_interval: config.retention_interval,
+            partitions: config.partitions.clone(),
+        }
+    }
 }
 
 /// Assigns the configured partitions directly (no group rebalancing), once the topic

@@ -99,7 +99,6 @@ impl FromStr for Day {
 /// whose events routed to this day are all in the index.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitPayload {
-    pub schema_version: u32,
     pub topic: String,
     pub offsets: BTreeMap<i32, i64>,
 }
@@ -213,15 +212,6 @@ impl IndexLayout {
         .unwrap_or_default();
         write_atomically(&dir.join(VERSION_FILE), &version)?;
         self.open(day)
-    }
-
-    /// The payload of the last commit of `day`'s index, if it has one.
-    pub fn committed_payload(&self, day: Day) -> Result<Option<CommitPayload>, IndexerError> {
-        let (index, _) = self.open(day)?;
-        let metas = index
-            .load_metas()
-            .map_err(|error| IndexerError::tantivy(&self.day_dir(day), error))?;
-        Ok(metas.payload.as_deref().and_then(CommitPayload::parse))
     }
 
     /// Bytes on disk of `day`'s index.

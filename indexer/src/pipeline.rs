@@ -245,7 +245,11 @@ impl Pipeline {
             .collect();
         let mut removed = Vec::new();
         for (day, reason) in retention::plan(self.settings.retention, today, &days) {
-            let bytes = self.store.remove_day(day, &self.positions)?;
+            self.store.remove_day(day, &self.positions)?;
+            let bytes = days
+                .iter()
+                .find(|(listed, _)| *listed == day)
+                .map_or(0, |(_, bytes)| *bytes);
             info!(%day, bytes, reason = reason.as_str(), "day index removed by retention");
             telemetry::retention_removed(bytes);
             removed.push((day, bytes));

@@ -64,11 +64,7 @@ impl Service for IndexerConfig {
         let shared = &ctx.shared;
         let pipeline = Arc::new(Mutex::new(pipeline));
         let consumer = subscribe(&self, shared, pipeline.clone())?;
-        let settings = LoopSettings {
-            topic: shared.topic.clone(),
-            retention_interval: self.retention_interval,
-            partitions: self.partitions.clone(),
-        };
+        let settings = LoopSettings::new(&self, &shared.topic);
         let heartbeat = ctx.health.heartbeat("consumer_loop", CONSUMER_MAX_SILENCE);
         let shutdown = ctx.shutdown.clone();
         let thread = std::thread::Builder::new()

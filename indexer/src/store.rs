@@ -11,7 +11,7 @@ use tracing::{debug, info};
 use crate::catalog::Catalog;
 use crate::error::IndexerError;
 use crate::layout::{CommitPayload, Day, IndexLayout};
-use crate::schema::{self, Fields, SCHEMA_VERSION};
+use crate::schema::{self, Fields};
 
 /// Segments merged at once, and the least number of segments of a size class before a
 /// merge: small enough that one-second commits never pile up more than a few dozen.
@@ -61,14 +61,15 @@ impl Store {
     pub fn open(catalog: Catalog, settings: StoreSettings) -> Result<Self, IndexerError> {
         let layout = catalog.layout().clone();
         let mut committed = HashMap::new();
-        for day in layout
-            .days()
-            .map_err(|error| IndexerError::io(layout.root(), error))?
-        {
-            if let Some(payload) = layout.committed_payload(day)?
+        for reader in catalog.readers() {
+            let metas = reader
+                .index
+                .load_metas()
+                .map_err(|error| IndexerError::tantivy(&layout.day_dir(reader.day), error))?;
+            if let Some(payload) = metas.payload.as_deref().and_then(CommitPayload::parse)
                 && payload.topic == settings.topic
             {
-                committed.insert(day, payload.offsets);
+                committed.insert(reader.day, payload.offsets);
             }
         }
         let (_, fields) = schema::build();
@@ -191,13 +192,11 @@ impl Store {
             return Ok(0);
         };
         let dir = self.layout.day_dir(day);
-        let offsets = self.committed.entry(day).or_default();
-        let mut merged = offsets.clone();
-        merged.extend(positions.iter().map(|(&p, &o)| (p, o)));
+        let mut offsets = self.committed.get(&day).cloned().unwrap_or_default();
+        offsets.extend(positions.iter().map(|(&p, &o)| (p, o)));
         let payload = CommitPayload {
-            schema_version: SCHEMA_VERSION,
             topic: self.settings.topic.clone(),
-            offsets: merged.clone(),
+            offsets,
         };
         let started = Instant::now();
         let mut prepared = open
@@ -209,7 +208,7 @@ impl Store {
             .commit()
             .map_err(|error| IndexerError::tantivy(&dir, error))?;
         metrics::histogram!("logpipe_indexer_commit_seconds").record(started.elapsed());
-        *offsets = merged;
+        self.committed.insert(day, payload.offsets);
         let docs = std::mem::take(&mut open.pending);
         self.catalog.reload(day)?;
         Ok(docs)
@@ -244,20 +243,11 @@ impl Store {
         &mut self,
         day: Day,
         positions: &BTreeMap<i32, i64>,
-    ) -> Result<u64, IndexerError> {
+    ) -> Result<(), IndexerError> {
         self.close(day, positions)?;
-        let bytes = self.layout.day_bytes(day);
         self.catalog.forget(day);
         self.layout.remove(day)?;
         self.committed.remove(&day);
-        Ok(bytes)
-    }
-
-    pub fn open_days(&self) -> Vec<Day> {
-        self.open.keys().copied().collect()
-    }
-
-    pub fn pending(&self) -> usize {
-        self.open.values().map(|open| open.pending).sum()
+        Ok(())
     }
 }

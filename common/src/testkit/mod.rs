@@ -11,6 +11,15 @@ pub use broker::{TestBroker, free_port};
 pub use events::{produce_all, sample_event};
 pub use mock::MockKafka;
 
+/// A number from the environment variable `name` (a drill or benchmark size), or
+/// `default` when it is unset or not a number.
+pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The third-party test material in `../shared/data`, beside the checkout. Panics with a
 /// clear message when it is missing.
 pub fn shared_data() -> PathBuf {
