@@ -40,12 +40,31 @@ pub fn document(
     doc.add_text(fields.message, &event.message);
     if matches!(attributes, OwnedValue::Object(pairs) if !pairs.is_empty()) {
         doc.add_field_value(fields.attributes, attributes);
+        add_strings(&mut doc, fields.attribute_text, attributes);
     }
     for flag in &event.flags {
         doc.add_text(fields.flags, flag.as_str());
     }
     doc.add_bytes(fields.event, stored);
     doc
+}
+
+/// Adds every string under `value` as one value of `field`.
+fn add_strings(doc: &mut TantivyDocument, field: tantivy::schema::Field, value: &OwnedValue) {
+    match value {
+        OwnedValue::Str(text) => doc.add_text(field, text),
+        OwnedValue::Array(values) => {
+            for value in values {
+                add_strings(doc, field, value);
+            }
+        }
+        OwnedValue::Object(pairs) => {
+            for (_, value) in pairs {
+                add_strings(doc, field, value);
+            }
+        }
+        _ => {}
+    }
 }
 
 pub fn date(ts: Timestamp) -> DateTime {

@@ -8,7 +8,7 @@ use tantivy::schema::{
 
 /// Bumped whenever a field or its options change; an index written under another version
 /// is refused instead of being read wrong.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 pub const ID: &str = "id";
 pub const TS: &str = "ts";
@@ -25,6 +25,9 @@ pub const SOURCE_NAME: &str = "source.name";
 pub const SOURCE_PATH: &str = "source.path";
 pub const MESSAGE: &str = "message";
 pub const ATTRIBUTES: &str = "attributes";
+/// Every string value of `attributes`, one field value each, so that a word searched
+/// without a field finds it under any attribute path.
+pub const ATTRIBUTE_TEXT: &str = "attribute_text";
 pub const FLAGS: &str = "flags";
 /// The event exactly as it was taken from Kafka (or as repaired), so a hit returns it.
 pub const EVENT: &str = "event";
@@ -61,6 +64,7 @@ pub struct Fields {
     pub source_path: Field,
     pub message: Field,
     pub attributes: Field,
+    pub attribute_text: Field,
     pub flags: Field,
     pub event: Field,
 }
@@ -98,9 +102,13 @@ pub fn build() -> (Schema, Fields) {
         attributes: builder.add_json_field(
             ATTRIBUTES,
             JsonObjectOptions::default()
-                .set_indexing_options(full_text)
+                .set_indexing_options(full_text.clone())
                 .set_fast("raw")
                 .set_expand_dots_enabled(),
+        ),
+        attribute_text: builder.add_text_field(
+            ATTRIBUTE_TEXT,
+            TextOptions::default().set_indexing_options(full_text),
         ),
         flags: builder.add_text_field(FLAGS, keyword()),
         event: builder.add_bytes_field(EVENT, STORED),
@@ -128,6 +136,7 @@ impl Fields {
             source_path: field(SOURCE_PATH)?,
             message: field(MESSAGE)?,
             attributes: field(ATTRIBUTES)?,
+            attribute_text: field(ATTRIBUTE_TEXT)?,
             flags: field(FLAGS)?,
             event: field(EVENT)?,
         })

@@ -1,0 +1,407 @@
+//! The query evaluated against one `LogEvent` in memory, with the index's semantics:
+//! text is split into words by the same analyzer the index uses.
+
+use std::cell::OnceCell;
+use std::cmp::Ordering;
+use std::ops::Bound;
+
+use logpipe_common::event::{LogEvent, Timestamp};
+use serde_json::{Map, Value};
+use tantivy::columnar::NumericalValue;
+use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
+
+use super::{FieldRef, Keyword, Leaf, Op, Query, REGEX_SIZE_LIMIT, Scalar, TimeField};
+
+/// The words of `text` with their positions, as the index's `default` analyzer makes
+/// them: split on non-alphanumerics, words over 40 bytes dropped, lower-cased.
+pub fn words(text: &str) -> Vec<(u32, String)> {
+    thread_local! {
+        static ANALYZER: std::cell::RefCell<TextAnalyzer> = std::cell::RefCell::new(analyzer());
+    }
+    ANALYZER.with(|analyzer| {
+        let mut analyzer = analyzer.borrow_mut();
+        let mut stream = analyzer.token_stream(text);
+        let mut out = Vec::new();
+        while let Some(token) = stream.next() {
+            out.push((token.position as u32, token.text.clone()));
+        }
+        out
+    })
+}
+
+fn analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .build()
+}
+
+/// A compiled query that tells whether an event matches.
+#[derive(Debug, Clone)]
+pub struct Predicate {
+    node: Node,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    All,
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Leaf(FieldRef, Test),
+}
+
+#[derive(Debug, Clone)]
+enum Test {
+    /// Words at consecutive positions (relative offsets kept), or the exact value on
+    /// keyword fields; on attributes also a number or a boolean.
+    Words {
+        words: Vec<(u32, String)>,
+        exact: String,
+        number: Option<NumericalValue>,
+        boolean: Option<bool>,
+    },
+    Prefix(String),
+    Regex(regex::Regex),
+    Range(Bound<Scalar>, Bound<Scalar>),
+    Exists,
+}
+
+impl Predicate {
+    pub fn new(query: &Query) -> Predicate {
+        Predicate {
+            node: compile(query),
+        }
+    }
+
+    pub fn matches(&self, event: &LogEvent) -> bool {
+        let view = View::new(event);
+        eval(&self.node, &view)
+    }
+}
+
+fn compile(query: &Query) -> Node {
+    match query {
+        Query::All => Node::All,
+        Query::And(children) => Node::And(children.iter().map(compile).collect()),
+        Query::Or(children) => Node::Or(children.iter().map(compile).collect()),
+        Query::Not(inner) => Node::Not(Box::new(compile(inner))),
+        Query::Leaf(Leaf { field, op }) => {
+            let test = match op {
+                Op::Match(value) => Test::Words {
+                    words: words(value),
+                    exact: value.clone(),
+                    number: super::parse_number(value),
+                    boolean: value.parse::<bool>().ok(),
+                },
+                Op::Prefix(prefix) => Test::Prefix(prefix.clone()),
+                Op::Regex(pattern) => {
+                    match regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+                        .size_limit(REGEX_SIZE_LIMIT)
+                        .dfa_size_limit(REGEX_SIZE_LIMIT)
+                        .build()
+                    {
+                        Ok(regex) => Test::Regex(regex),
+                        // Checked when parsing; a pattern that fails here matches nothing.
+                        Err(_) => return Node::Not(Box::new(Node::All)),
+                    }
+                }
+                Op::Range { lower, upper } => Test::Range(*lower, *upper),
+                Op::Exists => Test::Exists,
+            };
+            Node::Leaf(field.clone(), test)
+        }
+    }
+}
+
+/// The parts of an event a query looks at, computed once per event when first needed.
+struct View<'a> {
+    event: &'a LogEvent,
+    message_words: OnceCell<Vec<(u32, String)>>,
+    attribute_strings: OnceCell<Vec<&'a str>>,
+    attribute_words: OnceCell<Vec<Vec<(u32, String)>>>,
+    leaves: OnceCell<Vec<(String, &'a Value)>>,
+}
+
+impl<'a> View<'a> {
+    fn new(event: &'a LogEvent) -> Self {
+        View {
+            event,
+            message_words: OnceCell::new(),
+            attribute_strings: OnceCell::new(),
+            attribute_words: OnceCell::new(),
+            leaves: OnceCell::new(),
+        }
+    }
+
+    fn message_words(&self) -> &[(u32, String)] {
+        self.message_words
+            .get_or_init(|| words(&self.event.message))
+    }
+
+    fn attribute_strings(&self) -> &[&'a str] {
+        self.attribute_strings.get_or_init(|| {
+            let mut out = Vec::new();
+            collect_strings(&self.event.attributes, &mut out);
+            out
+        })
+    }
+
+    fn attribute_words(&self) -> &[Vec<(u32, String)>] {
+        self.attribute_words.get_or_init(|| {
+            self.attribute_strings()
+                .iter()
+                .map(|text| words(text))
+                .collect()
+        })
+    }
+
+    /// Every non-null leaf under `attributes` with its dotted path (arrays flattened,
+    /// dotted keys the same as nested ones).
+    fn leaves(&self) -> &[(String, &'a Value)] {
+        self.leaves.get_or_init(|| {
+            let mut out = Vec::new();
+            flatten(&self.event.attributes, "", &mut out);
+            out
+        })
+    }
+
+    fn keyword_values(&self, keyword: Keyword) -> Vec<String> {
+        let event = self.event;
+        let one = |value: Option<&str>| value.map(str::to_string).into_iter().collect();
+        match keyword {
+            Keyword::Id => vec![event.id.to_string()],
+            Keyword::Level => vec![event.level.as_str().to_string()],
+            Keyword::Stream => one(event.stream.map(|s| s.as_str())),
+            Keyword::Namespace => one(event.k8s.namespace.as_deref()),
+            Keyword::Pod => one(event.k8s.pod.as_deref()),
+            Keyword::PodUid => one(event.k8s.pod_uid.as_deref()),
+            Keyword::Container => one(event.k8s.container.as_deref()),
+            Keyword::Node => vec![event.k8s.node.clone()],
+            Keyword::SourceKind => vec![event.source.kind.as_str().to_string()],
+            Keyword::SourceName => one(event.source.name.as_deref()),
+            Keyword::SourcePath => one(event.source.path.as_deref()),
+            Keyword::Flags => event.flags.iter().map(|f| f.as_str().to_string()).collect(),
+        }
+    }
+}
+
+fn collect_strings<'a>(attributes: &'a Map<String, Value>, out: &mut Vec<&'a str>) {
+    fn walk<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::String(text) => out.push(text),
+            Value::Array(values) => values.iter().for_each(|v| walk(v, out)),
+            Value::Object(map) => map.values().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    attributes.values().for_each(|v| walk(v, out));
+}
+
+fn flatten<'a>(map: &'a Map<String, Value>, prefix: &str, out: &mut Vec<(String, &'a Value)>) {
+    for (key, value) in map {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        flatten_value(value, path, out);
+    }
+}
+
+fn flatten_value<'a>(value: &'a Value, path: String, out: &mut Vec<(String, &'a Value)>) {
+    match value {
+        Value::Null => {}
+        Value::Object(map) => flatten(map, &path, out),
+        Value::Array(values) => {
+            for value in values {
+                flatten_value(value, path.clone(), out);
+            }
+        }
+        leaf => out.push((path, leaf)),
+    }
+}
+
+fn eval(node: &Node, view: &View<'_>) -> bool {
+    match node {
+        Node::All => true,
+        Node::And(children) => children.iter().all(|child| eval(child, view)),
+        Node::Or(children) => children.iter().any(|child| eval(child, view)),
+        Node::Not(inner) => !eval(inner, view),
+        Node::Leaf(field, test) => leaf(field, test, view),
+    }
+}
+
+fn leaf(field: &FieldRef, test: &Test, view: &View<'_>) -> bool {
+    match field {
+        FieldRef::Default => {
+            text_test(test, view.message_words())
+                || view
+                    .attribute_words()
+                    .iter()
+                    .any(|words| text_test(test, words))
+        }
+        FieldRef::Message => text_test(test, view.message_words()),
+        FieldRef::AttributeText => view
+            .attribute_words()
+            .iter()
+            .any(|words| text_test(test, words)),
+        FieldRef::Keyword(keyword) => {
+            let values = view.keyword_values(*keyword);
+            values.iter().any(|value| keyword_test(test, value))
+        }
+        FieldRef::Time(time) => {
+            let instant = match time {
+                TimeField::Ts => view.event.ts,
+                TimeField::ObservedTs => view.event.observed_ts,
+            };
+            match test {
+                Test::Range(lower, upper) => in_range_time(instant, lower, upper),
+                Test::Exists => true,
+                _ => false,
+            }
+        }
+        FieldRef::Attribute(path) if matches!(test, Test::Exists) => {
+            view.leaves().iter().any(|(leaf_path, _)| {
+                leaf_path
+                    .strip_prefix(path.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+            })
+        }
+        FieldRef::Attribute(path) => view
+            .leaves()
+            .iter()
+            .filter(|(leaf_path, _)| leaf_path == path)
+            .any(|(_, value)| attribute_test(test, value)),
+    }
+}
+
+fn text_test(test: &Test, tokens: &[(u32, String)]) -> bool {
+    match test {
+        Test::Words { words, .. } => phrase(words, tokens),
+        Test::Prefix(prefix) => tokens
+            .iter()
+            .any(|(_, word)| word.starts_with(prefix.as_str())),
+        Test::Regex(regex) => tokens.iter().any(|(_, word)| regex.is_match(word)),
+        Test::Exists => true,
+        Test::Range(..) => false,
+    }
+}
+
+/// Whether `query` words occur in `tokens` at the same relative positions.
+fn phrase(query: &[(u32, String)], tokens: &[(u32, String)]) -> bool {
+    let Some((first_offset, first)) = query.first() else {
+        return false;
+    };
+    tokens.iter().any(|(position, word)| {
+        word == first
+            && position >= first_offset
+            && query[1..].iter().all(|(offset, wanted)| {
+                let at = position - first_offset + offset;
+                tokens.iter().any(|(p, w)| *p == at && w == wanted)
+            })
+    })
+}
+
+fn keyword_test(test: &Test, value: &str) -> bool {
+    match test {
+        Test::Words { exact, .. } => value == exact,
+        Test::Prefix(prefix) => value.starts_with(prefix.as_str()),
+        Test::Regex(regex) => regex.is_match(value),
+        Test::Exists => true,
+        Test::Range(..) => false,
+    }
+}
+
+fn attribute_test(test: &Test, value: &Value) -> bool {
+    match (test, value) {
+        (Test::Exists, _) => true,
+        (Test::Words { words: query, .. }, Value::String(text)) => phrase(query, &words(text)),
+        (
+            Test::Words {
+                number: Some(n), ..
+            },
+            Value::Number(number),
+        ) => number_of(number).is_some_and(|v| compare(v, *n) == Some(Ordering::Equal)),
+        (
+            Test::Words {
+                boolean: Some(b), ..
+            },
+            Value::Bool(value),
+        ) => b == value,
+        (Test::Prefix(prefix), Value::String(text)) => words(text)
+            .iter()
+            .any(|(_, word)| word.starts_with(prefix.as_str())),
+        (Test::Regex(regex), Value::String(text)) => {
+            words(text).iter().any(|(_, word)| regex.is_match(word))
+        }
+        (Test::Range(lower, upper), Value::Number(number)) => {
+            number_of(number).is_some_and(|value| in_range_number(value, lower, upper))
+        }
+        _ => false,
+    }
+}
+
+/// A JSON number as the index stores it.
+fn number_of(number: &serde_json::Number) -> Option<NumericalValue> {
+    let value = if let Some(i) = number.as_i64() {
+        NumericalValue::I64(i)
+    } else if let Some(u) = number.as_u64() {
+        NumericalValue::U64(u)
+    } else {
+        let f = number.as_f64()?;
+        if !f.is_finite() {
+            return None;
+        }
+        NumericalValue::F64(f)
+    };
+    Some(value.normalize())
+}
+
+/// Orders two numbers of any representation by value.
+pub(crate) fn compare(a: NumericalValue, b: NumericalValue) -> Option<Ordering> {
+    use NumericalValue::*;
+    match (a, b) {
+        (I64(x), I64(y)) => Some(x.cmp(&y)),
+        (U64(x), U64(y)) => Some(x.cmp(&y)),
+        (I64(x), U64(y)) => Some(i128::from(x).cmp(&i128::from(y))),
+        (U64(x), I64(y)) => Some(i128::from(x).cmp(&i128::from(y))),
+        (F64(x), F64(y)) => x.partial_cmp(&y),
+        (F64(x), I64(y)) => x.partial_cmp(&(y as f64)),
+        (F64(x), U64(y)) => x.partial_cmp(&(y as f64)),
+        (I64(x), F64(y)) => (x as f64).partial_cmp(&y),
+        (U64(x), F64(y)) => (x as f64).partial_cmp(&y),
+    }
+}
+
+fn in_range_number(value: NumericalValue, lower: &Bound<Scalar>, upper: &Bound<Scalar>) -> bool {
+    let above = match lower {
+        Bound::Included(Scalar::Number(n)) => compare(value, *n).is_some_and(|o| o.is_ge()),
+        Bound::Excluded(Scalar::Number(n)) => compare(value, *n).is_some_and(|o| o.is_gt()),
+        Bound::Unbounded => true,
+        _ => false,
+    };
+    let below = match upper {
+        Bound::Included(Scalar::Number(n)) => compare(value, *n).is_some_and(|o| o.is_le()),
+        Bound::Excluded(Scalar::Number(n)) => compare(value, *n).is_some_and(|o| o.is_lt()),
+        Bound::Unbounded => true,
+        _ => false,
+    };
+    above && below
+}
+
+fn in_range_time(value: Timestamp, lower: &Bound<Scalar>, upper: &Bound<Scalar>) -> bool {
+    let above = match lower {
+        Bound::Included(Scalar::Time(t)) => value >= *t,
+        Bound::Excluded(Scalar::Time(t)) => value > *t,
+        Bound::Unbounded => true,
+        _ => false,
+    };
+    let below = match upper {
+        Bound::Included(Scalar::Time(t)) => value <= *t,
+        Bound::Excluded(Scalar::Time(t)) => value < *t,
+        Bound::Unbounded => true,
+        _ => false,
+    };
+    above && below
+}
