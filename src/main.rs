@@ -25,16 +25,28 @@ enum Command {
     Query,
     /// Evaluate alert rules on the event stream and call webhooks.
     Alerting,
-    /// Search events through the query service.
+    /// Search events through the query service (exit 0 with hits, 1 with none, 2 on errors).
     Search {
         /// Query in the Lucene-style search language, e.g. 'k8s.namespace:shop AND level:error'.
         query: String,
-        /// Start of the time range: relative (15m, 24h) or RFC 3339.
-        #[arg(long, default_value = "15m")]
-        since: String,
+        /// Start of the time range: relative (15m, 24h, 7d) or RFC 3339 [default: 15m].
+        #[arg(long, conflicts_with = "from")]
+        since: Option<String>,
+        /// Start of the time range (RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the time range (RFC 3339); now by default.
+        #[arg(long)]
+        to: Option<String>,
         /// Most events to print.
         #[arg(long, default_value_t = 100)]
         limit: u32,
+        /// How to print events: table, json (one LogEvent per line) or raw (messages).
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+        /// After the hits (oldest first), print matching events as they arrive.
+        #[arg(long, short)]
+        follow: bool,
     },
     /// Run every role in one process, with a supervised broker unless LOGPIPE_KAFKA_BROKERS is set.
     Standalone,
@@ -46,6 +58,13 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Output {
+    Table,
+    Json,
+    Raw,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -81,20 +100,32 @@ fn main() -> ExitCode {
     let all = all_vars();
     match cli.command {
         Command::Collector => service::main::<logpipe_collector::CollectorConfig>(env, &all),
-        Command::Indexer => service::main::<logpipe_indexer::IndexerConfig>(env, &all),
+        Command::Indexer => service::main::<logpipe_query::SearchingIndexer>(env, &all),
         Command::Query => service::main::<logpipe_query::QueryConfig>(env, &all),
         Command::Alerting => service::main::<logpipe_alerting::AlertingConfig>(env, &all),
         Command::Standalone => service::main::<standalone::Standalone>(env, &all),
         Command::Search {
             query,
             since,
+            from,
+            to,
             limit,
+            output,
+            follow,
         } => logpipe_query::run_search(
             &env,
             &logpipe_query::SearchArgs {
                 query,
                 since,
+                from,
+                to,
                 limit,
+                output: match output {
+                    Output::Table => logpipe_query::Output::Table,
+                    Output::Json => logpipe_query::Output::Json,
+                    Output::Raw => logpipe_query::Output::Raw,
+                },
+                follow,
             },
         ),
         Command::Config { role, markdown } => {

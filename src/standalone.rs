@@ -2,6 +2,7 @@
 //! (data under `LOGPIPE_DATA_DIR/broker`) unless `LOGPIPE_KAFKA_BROKERS` points elsewhere.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -9,10 +10,10 @@ use axum::Router;
 use logpipe_alerting::AlertingConfig;
 use logpipe_collector::CollectorConfig;
 use logpipe_common::broker::{BrokerProcess, locate_tansu};
-use logpipe_common::config::{ConfigError, Env, Kind, SharedConfig, VarSpec};
+use logpipe_common::config::{ConfigError, Env, Kind, LISTEN_ADDRESS, SharedConfig, VarSpec};
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::service::{Service, ServiceContext};
-use logpipe_indexer::IndexerConfig;
+use logpipe_indexer::{IndexerConfig, ReadApi};
 use logpipe_query::QueryConfig;
 use serde_json::json;
 use tokio_util::task::TaskTracker;
@@ -62,6 +63,11 @@ impl Service for Standalone {
     }
 
     fn load(env: &Env, shared: &mut SharedConfig) -> Result<Self, ConfigError> {
+        // A laptop install listens on loopback unless told otherwise; beyond loopback the
+        // query API needs tokens.
+        if !env.is_set(&LISTEN_ADDRESS) {
+            shared.listen.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
         let broker = if shared.kafka_brokers_given {
             None
         } else {
@@ -76,7 +82,7 @@ impl Service for Standalone {
         Ok(Standalone {
             collector: CollectorConfig::load(env)?,
             indexer: IndexerConfig::load(env)?,
-            query: QueryConfig::load(env)?,
+            query: QueryConfig::load(env, shared)?,
             alerting: AlertingConfig::load(env)?,
             broker,
         })
@@ -120,8 +126,18 @@ impl Service for Standalone {
         }
         let mut router = Router::new();
         router = router.merge(self.collector.start(roles.clone()).await?);
-        router = router.merge(self.indexer.start(roles.clone()).await?);
-        router = router.merge(self.query.start(roles.clone()).await?);
+        // The query role reads the co-located indexer's catalog directly.
+        let catalog = Arc::new(Mutex::new(None));
+        let slot = catalog.clone();
+        let mut indexer = self.indexer;
+        indexer.read_api = Some(ReadApi(Arc::new(move |opened| {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(opened);
+            Router::new()
+        })));
+        router = router.merge(indexer.start(roles.clone()).await?);
+        let mut query = self.query;
+        query.local = catalog.lock().unwrap_or_else(|p| p.into_inner()).take();
+        router = router.merge(query.start(roles.clone()).await?);
         router = router.merge(self.alerting.start(roles.clone()).await?);
         let role_tasks = roles.tasks.clone();
         ctx.tasks.spawn(async move {

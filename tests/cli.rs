@@ -101,13 +101,25 @@ fn invalid_configuration_exits_2_naming_the_variable() {
 
     let output = run(
         &["search", "level:error"],
-        &[("LOGPIPE_SEARCH_URL", "localhost:8080")],
+        &[("LOGPIPE_QUERY_URL", "localhost:8080")],
     );
     assert_eq!(output.status.code(), Some(2));
     assert!(
         String::from_utf8(output.stderr)
             .unwrap()
-            .contains("invalid LOGPIPE_SEARCH_URL=\"localhost:8080\"")
+            .contains("invalid LOGPIPE_QUERY_URL=\"localhost:8080\"")
+    );
+
+    // The query service refuses to listen beyond loopback without tokens.
+    assert_config_error(
+        "query",
+        &[("LOGPIPE_LISTEN_ADDRESS", "0.0.0.0")],
+        "LOGPIPE_QUERY_TOKENS_FILE",
+    );
+    assert_config_error(
+        "query",
+        &[("LOGPIPE_QUERY_TOKENS_FILE", "/nonexistent/tokens.yaml")],
+        "LOGPIPE_QUERY_TOKENS_FILE",
     );
 }
 

@@ -1,13 +1,12 @@
-//! The indexer's own read endpoints over the day indexes it holds: the list of days and
-//! an event by id. The query service fans searches out to these indexers.
+//! The indexer's own endpoint over the day indexes it holds: the list of days with their
+//! sizes. Events are read through the search API (`logpipe_query`), which checks tokens.
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use logpipe_common::event::EventId;
 use serde_json::json;
 use tracing::error;
 
@@ -16,16 +15,12 @@ use crate::catalog::Catalog;
 /// An error answer: the message for the client, details only in the log.
 #[derive(Debug)]
 pub enum AppError {
-    BadRequest(String),
-    NotFound(String),
     Internal(String),
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
-            AppError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
-            AppError::NotFound(message) => (StatusCode::NOT_FOUND, message),
             AppError::Internal(detail) => {
                 error!(detail, "request failed");
                 (
@@ -41,7 +36,6 @@ impl IntoResponse for AppError {
 pub fn router(catalog: Catalog) -> Router {
     Router::new()
         .route("/api/v1/index/days", get(days))
-        .route("/api/v1/index/events/{id}", get(event))
         .with_state(catalog)
 }
 
@@ -50,23 +44,6 @@ async fn days(State(catalog): State<Catalog>) -> Result<Response, AppError> {
         .await
         .map_err(|error| AppError::Internal(error.to_string()))?;
     Ok(Json(json!({ "days": stats })).into_response())
-}
-
-async fn event(
-    State(catalog): State<Catalog>,
-    Path(id): Path<String>,
-) -> Result<Response, AppError> {
-    let id: EventId = id
-        .parse()
-        .map_err(|_| AppError::BadRequest("an event id is 32 hexadecimal digits".to_owned()))?;
-    let found = tokio::task::spawn_blocking(move || catalog.find(id))
-        .await
-        .map_err(|error| AppError::Internal(error.to_string()))?
-        .map_err(|error| AppError::Internal(error.to_string()))?;
-    match found {
-        Some(event) => Ok(([(header::CONTENT_TYPE, "application/json")], event).into_response()),
-        None => Err(AppError::NotFound(format!("no event with id {id}"))),
-    }
 }
 
 #[cfg(test)]
@@ -90,16 +67,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bad_and_unknown_ids_get_json_errors() {
+    async fn days_are_listed_as_json() {
         let dir = tempfile::tempdir().unwrap();
         let catalog = Catalog::open(IndexLayout::under(dir.path()), Reload::Manual).unwrap();
         let router = router(catalog);
-        let (status, body) = get_json(router.clone(), "/api/v1/index/events/zz").await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(body["error"].as_str().unwrap().contains("32 hexadecimal"));
-        let id = "0".repeat(32);
-        let (status, body) = get_json(router.clone(), &format!("/api/v1/index/events/{id}")).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
         let (status, body) = get_json(router, "/api/v1/index/days").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["days"], json!([]));

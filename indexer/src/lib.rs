@@ -22,6 +22,6 @@ pub mod store;
 mod telemetry;
 
 pub use catalog::{Catalog, DayReader, DayStats, Reload};
-pub use config::{Assignment, IndexerConfig, VARS};
+pub use config::{Assignment, IndexerConfig, ReadApi, VARS};
 pub use error::IndexerError;
 pub use layout::{Day, IndexLayout};

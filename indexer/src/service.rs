@@ -84,7 +84,11 @@ impl Service for IndexerConfig {
             }
         });
         info!(index_dir = %catalog.layout().root().display(), group = GROUP, "indexer started");
-        Ok(crate::http::router(catalog))
+        let mut router = crate::http::router(catalog.clone());
+        if let Some(read_api) = &self.read_api {
+            router = router.merge((read_api.0)(catalog));
+        }
+        Ok(router)
     }
 }
 

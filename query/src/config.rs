@@ -1,30 +1,143 @@
 //! Settings of the query service and of the search CLI.
 
-use logpipe_common::config::{ConfigError, Env, Kind, VarSpec};
+use std::time::Duration;
+
+use logpipe_common::config::{ConfigError, Env, Kind, SharedConfig, VarSpec};
 use serde::Serialize;
 
-pub const SEARCH_URL: VarSpec = VarSpec::new(
-    "LOGPIPE_SEARCH_URL",
+use crate::auth::Tokens;
+
+pub const TOKENS_FILE: VarSpec = VarSpec::new(
+    "LOGPIPE_QUERY_TOKENS_FILE",
+    Kind::Path,
+    None,
+    "YAML list of bearer tokens (name, token_sha256, namespaces globs). Unset: no access control, allowed only when bound to loopback.",
+);
+pub const INDEXERS: VarSpec = VarSpec::new(
+    "LOGPIPE_QUERY_INDEXERS",
+    Kind::List,
+    None,
+    "Indexers to fan searches out to: base URLs, or one http://NAME:PORT whose DNS name resolves to every indexer pod. Unset: read the index under LOGPIPE_DATA_DIR directly.",
+);
+pub const TIME_LIMIT_MS: VarSpec = VarSpec::new(
+    "LOGPIPE_QUERY_TIME_LIMIT_MS",
+    Kind::Duration,
+    Some("10s"),
+    "Longest a search, histogram or top-values request may run before it is answered with an error.",
+);
+
+pub const URL: VarSpec = VarSpec::new(
+    "LOGPIPE_QUERY_URL",
     Kind::Url,
     Some("http://127.0.0.1:8080"),
     "Query service that `logpipe search` talks to.",
 );
-pub const SEARCH_TOKEN: VarSpec = VarSpec::new(
-    "LOGPIPE_SEARCH_TOKEN",
+pub const TOKEN: VarSpec = VarSpec::new(
+    "LOGPIPE_QUERY_TOKEN",
     Kind::Text,
     None,
     "Bearer token `logpipe search` sends; its scope decides which namespaces are visible.",
 )
 .secret();
 
-pub const VARS: [&VarSpec; 0] = [];
-pub const SEARCH_VARS: [&VarSpec; 2] = [&SEARCH_URL, &SEARCH_TOKEN];
+pub const VARS: [&VarSpec; 3] = [&TOKENS_FILE, &INDEXERS, &TIME_LIMIT_MS];
+pub const SEARCH_VARS: [&VarSpec; 2] = [&URL, &TOKEN];
 
 #[derive(Debug, Clone, Serialize)]
-pub struct QueryConfig {}
+pub struct QueryConfig {
+    pub tokens_file: Option<std::path::PathBuf>,
+    #[serde(skip)]
+    pub tokens: Tokens,
+    #[serde(serialize_with = "urls")]
+    pub indexers: Vec<url::Url>,
+    #[serde(with = "humantime_serde_ms")]
+    pub time_limit: Duration,
+    /// The index of a co-located indexer (standalone), read directly.
+    #[serde(skip)]
+    pub local: Option<logpipe_indexer::Catalog>,
+}
+
+fn urls<S: serde::Serializer>(urls: &[url::Url], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(urls.iter().map(url::Url::as_str))
+}
+
+mod humantime_serde_ms {
+    pub fn serialize<S: serde::Serializer>(
+        value: &std::time::Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&humantime::format_duration(*value).to_string())
+    }
+}
 
 impl QueryConfig {
-    pub fn load(_env: &Env) -> Result<Self, ConfigError> {
-        Ok(QueryConfig {})
+    pub fn load(env: &Env, shared: &SharedConfig) -> Result<Self, ConfigError> {
+        let config = Self::load_tokens_optional(env)?;
+        if !config.tokens.enabled() && !shared.listen.ip().is_loopback() {
+            return Err(ConfigError::Invalid {
+                var: TOKENS_FILE.name.to_owned(),
+                value: String::new(),
+                expected: format!(
+                    "a tokens file: the query service listens on {} (not loopback), so it needs access control",
+                    shared.listen
+                ),
+            });
+        }
+        Ok(config)
+    }
+
+    /// For an indexer's copy of the search API: without tokens beyond loopback, the API
+    /// refuses every request instead of the indexer refusing to start.
+    pub fn load_for_indexer(env: &Env, shared: &SharedConfig) -> Result<Self, ConfigError> {
+        let mut config = Self::load_tokens_optional(env)?;
+        if !config.tokens.enabled() && !shared.listen.ip().is_loopback() {
+            tracing::warn!(
+                listen = %shared.listen,
+                "search API refused: the indexer listens beyond loopback and LOGPIPE_QUERY_TOKENS_FILE is unset"
+            );
+            config.tokens = Tokens::refuse_all(format!(
+                "this indexer listens on {} without LOGPIPE_QUERY_TOKENS_FILE, so its search API is off",
+                shared.listen
+            ));
+        }
+        Ok(config)
+    }
+
+    fn load_tokens_optional(env: &Env) -> Result<Self, ConfigError> {
+        let tokens_file = env.path_opt(&TOKENS_FILE)?;
+        let tokens = match &tokens_file {
+            Some(path) => Tokens::load(path).map_err(|error| ConfigError::Invalid {
+                var: TOKENS_FILE.name.to_owned(),
+                value: path.display().to_string(),
+                expected: format!("a readable tokens file ({error})"),
+            })?,
+            None => Tokens::open(),
+        };
+        let indexers = if env.is_set(&INDEXERS) {
+            env.list(&INDEXERS)?
+                .into_iter()
+                .map(|text| {
+                    url::Url::parse(&text)
+                        .ok()
+                        .filter(|url| {
+                            matches!(url.scheme(), "http" | "https") && url.host().is_some()
+                        })
+                        .ok_or_else(|| ConfigError::Invalid {
+                            var: INDEXERS.name.to_owned(),
+                            value: text.clone(),
+                            expected: "http:// or https:// base URLs of indexers".into(),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            Vec::new()
+        };
+        Ok(QueryConfig {
+            tokens_file,
+            tokens,
+            indexers,
+            time_limit: env.duration(&TIME_LIMIT_MS)?,
+            local: None,
+        })
     }
 }

@@ -12,5 +12,7 @@ mod spec;
 pub use env::{Env, UnknownVar};
 pub use error::ConfigError;
 pub use render::render_section;
-pub use shared::{KAFKA_PROPERTY_PREFIX, SHARED_VARS, SharedConfig, vars as shared_vars};
+pub use shared::{
+    KAFKA_PROPERTY_PREFIX, LISTEN_ADDRESS, SHARED_VARS, SharedConfig, vars as shared_vars,
+};
 pub use spec::{Kind, VarSpec};

@@ -434,12 +434,15 @@ fn leaf_query(field: FieldRef, op: Op) -> Result<Query, QueryError> {
     Ok(Query::Leaf(Leaf { field, op }))
 }
 
+/// Reads one bound of a range.
+type BoundParser = dyn Fn(&str) -> Result<Scalar, QueryError>;
+
 fn range_query(
     field: FieldRef,
     lower: UserInputBound,
     upper: UserInputBound,
 ) -> Result<Query, QueryError> {
-    let parse: Box<dyn Fn(&str) -> Result<Scalar, QueryError>> = match &field {
+    let parse: Box<BoundParser> = match &field {
         FieldRef::Time(_) => Box::new(parse_time),
         FieldRef::Attribute(path) => {
             let path = path.clone();

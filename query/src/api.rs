@@ -1,0 +1,590 @@
+//! The HTTP API (JSON) and the web UI. Every `/api/v1` path except the OpenAPI document
+//! needs a token when tokens are configured, and every answer is limited to the
+//! caller's namespaces.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Path, Query as QueryParams, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use futures_util::Stream;
+use logpipe_common::event::{EventId, Timestamp};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+use tracing::{error, info};
+
+use crate::auth::{Caller, Tokens};
+use crate::backend::{Backend, BackendError, Params};
+use crate::engine::{Cursor, EngineError, MAX_LIMIT, TimeRange};
+use crate::language::{Predicate, Query};
+use crate::tail::TailHub;
+
+const DEFAULT_LIMIT: usize = 100;
+const DEFAULT_VALUES: usize = 10;
+const DEFAULT_SINCE: &str = "15m";
+/// Page size of an export.
+const EXPORT_PAGE: usize = 1_000;
+const EXPORT_CHANNEL: usize = 4;
+const TAIL_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// What the API serves from.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    pub backend: Backend,
+    pub tokens: Tokens,
+    pub time_limit: Duration,
+    /// Live tail; absent on an indexer's copy of the API.
+    pub tail: Option<TailHub>,
+}
+
+/// The query service: API, OpenAPI document and web UI.
+pub fn router(state: ApiState) -> Router {
+    api(state)
+        .route("/", get(ui_index))
+        .route("/app.js", get(ui_script))
+        .route("/style.css", get(ui_style))
+}
+
+/// The API alone (what an indexer serves over its own partitions).
+pub fn api(state: ApiState) -> Router {
+    let protected = Router::new()
+        .route("/api/v1/search", get(search).post(search))
+        .route("/api/v1/histogram", get(histogram).post(histogram))
+        .route("/api/v1/fields/{field}/values", get(values).post(values))
+        .route("/api/v1/events/{id}", get(event))
+        .route("/api/v1/export", get(export).post(export))
+        .route("/api/v1/tail", get(tail))
+        .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .with_state(state);
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .merge(protected)
+}
+
+// ---- errors ----
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    position: Option<usize>,
+}
+
+impl ApiError {
+    fn bad_request(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+            position: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": self.message });
+        if let Some(position) = self.position {
+            body["position"] = json!(position);
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                "Bearer".parse().expect("a valid header"),
+            );
+        }
+        response
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(error: EngineError) -> Self {
+        match error {
+            EngineError::Query(error) => ApiError {
+                status: StatusCode::BAD_REQUEST,
+                message: error.message,
+                position: error.position,
+            },
+            EngineError::BadRequest(message) => ApiError::bad_request(message),
+            EngineError::Timeout => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: EngineError::Timeout.to_string(),
+                position: None,
+            },
+            EngineError::Index { .. } => {
+                error!(%error, "search failed");
+                ApiError {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    message: "the search failed; see the service's log".into(),
+                    position: None,
+                }
+            }
+        }
+    }
+}
+
+impl From<BackendError> for ApiError {
+    fn from(error: BackendError) -> Self {
+        match error {
+            BackendError::Engine(error) => error.into(),
+            BackendError::Refused {
+                status,
+                message,
+                position,
+            } => ApiError {
+                status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                message,
+                position,
+            },
+            BackendError::Unavailable(detail) => ApiError {
+                status: StatusCode::BAD_GATEWAY,
+                message: format!("no indexer answered: {detail}"),
+                position: None,
+            },
+        }
+    }
+}
+
+// ---- authorization ----
+
+async fn authorize(
+    State(state): State<ApiState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    match state.tokens.authorize(authorization) {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            Ok(next.run(request).await)
+        }
+        Err(denied) => Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            message: denied.to_string(),
+            position: None,
+        }),
+    }
+}
+
+// ---- parameters ----
+
+/// Parameters from the query string (GET), or from a form body (POST, for queries too
+/// long for a URL); refused as a JSON error when they do not parse.
+#[derive(Debug)]
+pub struct QueryString<T>(T);
+
+impl<T, S> axum::extract::FromRequest<S> for QueryString<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if request.method() == axum::http::Method::POST {
+            return match axum::Form::<T>::from_request(request, state).await {
+                Ok(axum::Form(value)) => Ok(QueryString(value)),
+                Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
+            };
+        }
+        let (mut parts, _) = request.into_parts();
+        match QueryParams::<T>::from_request_parts(&mut parts, state).await {
+            Ok(QueryParams(value)) => Ok(QueryString(value)),
+            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    since: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+    interval: Option<String>,
+}
+
+fn parse_instant(name: &str, text: &str) -> Result<Timestamp, ApiError> {
+    Timestamp::parse_rfc3339(text).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "`{name}` must be an RFC 3339 time such as 2026-11-27T05:00:00Z; got `{text}`"
+        ))
+    })
+}
+
+/// `since` (relative like `15m` or an RFC 3339 instant) or `from`/`to`.
+fn time_range(params: &SearchQuery) -> Result<TimeRange, ApiError> {
+    let now = Timestamp::now();
+    let to = match &params.to {
+        Some(to) => parse_instant("to", to)?,
+        None => now,
+    };
+    let from = match (&params.from, &params.since) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "give either `since` or `from`, not both",
+            ));
+        }
+        (Some(from), None) => parse_instant("from", from)?,
+        (None, since) => {
+            let since = since.as_deref().unwrap_or(DEFAULT_SINCE);
+            match Timestamp::parse_rfc3339(since) {
+                Some(instant) => instant,
+                None => {
+                    let span = humantime::parse_duration(since).map_err(|_| {
+                        ApiError::bad_request(format!(
+                            "`since` must be a duration such as 15m, 24h or 7d, or an RFC 3339 time; got `{since}`"
+                        ))
+                    })?;
+                    let nanos = i64::try_from(span.as_nanos()).unwrap_or(i64::MAX);
+                    Timestamp::from_unix_nanos(to.unix_nanos().saturating_sub(nanos))
+                }
+            }
+        }
+    };
+    if from >= to {
+        return Err(ApiError::bad_request(format!(
+            "the time range is empty: from {from} is not before to {to}"
+        )));
+    }
+    Ok(TimeRange { from, to })
+}
+
+fn limit(params: &SearchQuery, default: usize) -> Result<usize, ApiError> {
+    match &params.limit {
+        None => Ok(default),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad_request(format!(
+                "`limit` must be a number from 1 to {MAX_LIMIT}; got `{text}`"
+            ))),
+        },
+    }
+}
+
+fn params(
+    state: &ApiState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    query: SearchQuery,
+    default_limit: usize,
+) -> Result<Params, ApiError> {
+    let parsed = Query::parse(&query.q).map_err(EngineError::from)?;
+    let range = time_range(&query)?;
+    let limit = limit(&query, default_limit)?;
+    let cursor = match &query.cursor {
+        Some(text) if !text.is_empty() => Some(text.parse::<Cursor>()?),
+        _ => None,
+    };
+    let interval = match &query.interval {
+        Some(text) if !text.is_empty() => {
+            let interval = humantime::parse_duration(text).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "`interval` must be a duration such as 1m or 1h; got `{text}`"
+                ))
+            })?;
+            if interval < Duration::from_millis(1) {
+                return Err(ApiError::bad_request("`interval` must be at least 1ms"));
+            }
+            Some(interval)
+        }
+        _ => None,
+    };
+    Ok(Params {
+        q: query.q,
+        query: parsed,
+        range,
+        scope: caller.scope.clone(),
+        limit,
+        cursor,
+        interval,
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        time_limit: state.time_limit,
+    })
+}
+
+// ---- handlers ----
+
+async fn search(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    QueryString(query): QueryString<SearchQuery>,
+) -> Result<Response, ApiError> {
+    let params = params(&state, &caller, &headers, query, DEFAULT_LIMIT)?;
+    let answer = state.backend.search(params).await?;
+    Ok(Json(answer).into_response())
+}
+
+async fn histogram(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    QueryString(query): QueryString<SearchQuery>,
+) -> Result<Response, ApiError> {
+    let params = params(&state, &caller, &headers, query, DEFAULT_LIMIT)?;
+    let answer = state.backend.histogram(params).await?;
+    Ok(Json(answer).into_response())
+}
+
+async fn values(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(field): Path<String>,
+    headers: HeaderMap,
+    QueryString(query): QueryString<SearchQuery>,
+) -> Result<Response, ApiError> {
+    let params = params(&state, &caller, &headers, query, DEFAULT_VALUES)?;
+    let answer = state.backend.values(field, params).await?;
+    Ok(Json(answer).into_response())
+}
+
+async fn event(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id: EventId = id
+        .parse()
+        .map_err(|_| ApiError::bad_request("an event id is 32 hexadecimal digits"))?;
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (found, failed) = state
+        .backend
+        .event(id, caller.scope.clone(), authorization)
+        .await?;
+    match found {
+        Some(event) => Ok(Json(event).into_response()),
+        None if !failed.is_empty() => Err(ApiError {
+            status: StatusCode::BAD_GATEWAY,
+            message: format!(
+                "no event with id {id} on the indexers that answered; failed: {}",
+                failed
+                    .iter()
+                    .map(|f| format!("{} ({})", f.shard, f.error))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            position: None,
+        }),
+        None => Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: format!("no event with id {id}"),
+            position: None,
+        }),
+    }
+}
+
+/// Every match as NDJSON, newest first, read page by page.
+async fn export(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    QueryString(query): QueryString<SearchQuery>,
+) -> Result<Response, ApiError> {
+    let mut params = params(&state, &caller, &headers, query, EXPORT_PAGE)?;
+    params.limit = EXPORT_PAGE;
+    // The first page is read before answering, so a bad request is still a 4xx.
+    let first = state.backend.search(params.clone()).await?;
+    let (sender, receiver) =
+        tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(EXPORT_CHANNEL);
+    let backend = state.backend.clone();
+    tokio::spawn(async move {
+        let mut page = first;
+        loop {
+            let mut chunk = Vec::new();
+            for hit in &page.hits {
+                chunk.extend_from_slice(hit.get().as_bytes());
+                chunk.push(b'\n');
+            }
+            if sender.send(Ok(chunk)).await.is_err() {
+                return;
+            }
+            if page.partial {
+                let failed = serde_json::to_string(&page.failed_shards).unwrap_or_default();
+                let _ = sender
+                    .send(Err(std::io::Error::other(format!(
+                        "partial export: {failed}"
+                    ))))
+                    .await;
+                return;
+            }
+            let Some(cursor) = page
+                .cursor
+                .as_deref()
+                .and_then(|c| c.parse::<Cursor>().ok())
+            else {
+                return;
+            };
+            params.cursor = Some(cursor);
+            page = match backend.search(params.clone()).await {
+                Ok(page) => page,
+                Err(error) => {
+                    error!(%error, "export failed midway");
+                    let _ = sender
+                        .send(Err(std::io::Error::other(error.to_string())))
+                        .await;
+                    return;
+                }
+            };
+        }
+    });
+    let stream = tokio_stream_from(receiver);
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut receiver: tokio::sync::mpsc::Receiver<T>,
+) -> impl Stream<Item = T> + Send + 'static {
+    futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TailQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// Matching events as they reach Kafka, as server-sent events.
+async fn tail(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    QueryString(query): QueryString<TailQuery>,
+) -> Result<Response, ApiError> {
+    let parsed = Query::parse(&query.q).map_err(EngineError::from)?;
+    let Some(hub) = state.tail.clone() else {
+        return Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: "live tail is served by the query service".into(),
+            position: None,
+        });
+    };
+    let predicate = Predicate::new(&parsed.clone().and(caller.scope.query()));
+    let subscription = tokio::task::spawn_blocking(move || hub.subscribe())
+        .await
+        .map_err(|e| ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: e.to_string(),
+            position: None,
+        })?
+        .map_err(|e| {
+            error!(error = %e, "live tail could not start");
+            ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: "live tail could not reach Kafka; see the service's log".into(),
+                position: None,
+            }
+        })?;
+    info!(caller = %caller.name, query = %parsed, "live tail subscribed");
+    let predicate = Arc::new(predicate);
+    let mut receiver = subscription.receiver;
+    let stream = async_stream(move |sender| async move {
+        let _ = sender.send(Ok(SseEvent::default().comment("live"))).await;
+        loop {
+            match receiver.recv().await {
+                Ok(arrival) => {
+                    if predicate.matches(&arrival.event) {
+                        let event = SseEvent::default()
+                            .event("event")
+                            .data(arrival.json.clone());
+                        if sender.send(Ok(event)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    let event = SseEvent::default()
+                        .event("lagged")
+                        .data(json!({ "missed": missed }).to_string());
+                    if sender.send(Ok(event)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(TAIL_KEEP_ALIVE))
+        .into_response())
+}
+
+/// A stream fed by `produce` through a small channel.
+fn async_stream<F, Fut>(produce: F) -> impl Stream<Item = Result<SseEvent, Infallible>> + Send
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<SseEvent, Infallible>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (sender, receiver) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(produce(sender));
+    tokio_stream_from(receiver)
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::DOCUMENT,
+    )
+        .into_response()
+}
+
+// ---- web UI ----
+
+async fn ui_index() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../ui/index.html"),
+    )
+        .into_response()
+}
+
+async fn ui_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../ui/app.js"),
+    )
+        .into_response()
+}
+
+async fn ui_style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../ui/style.css"),
+    )
+        .into_response()
+}

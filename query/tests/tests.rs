@@ -1,0 +1,9 @@
+//! Integration tests of the query API over real indexes on disk, real HTTP servers on
+//! loopback, a real broker for live tail and headless Chromium for the web UI.
+
+mod access;
+mod api;
+mod fanout;
+mod tail;
+mod ui;
+mod util;

@@ -1,0 +1,132 @@
+//! Real indexes on disk and real HTTP servers on loopback for the query API.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use axum::Router;
+use logpipe_common::event::{LogEvent, Timestamp};
+use logpipe_indexer::document::document;
+use logpipe_indexer::{Catalog, Day, IndexLayout, Reload};
+use logpipe_query::api::{self, ApiState};
+use logpipe_query::auth::{Tokens, token_hash};
+use logpipe_query::backend::Backend;
+use tantivy::schema::OwnedValue;
+
+/// Writes `events` into day indexes under `data_dir`, as the indexer lays them out.
+pub fn write_index(data_dir: &Path, events: &[LogEvent]) -> Catalog {
+    let layout = IndexLayout::under(data_dir);
+    let mut by_day: BTreeMap<Day, Vec<&LogEvent>> = BTreeMap::new();
+    for event in events {
+        by_day.entry(Day::of(event.ts)).or_default().push(event);
+    }
+    for (day, events) in by_day {
+        let (index, fields) = layout.open_or_create(day).unwrap();
+        let mut writer: tantivy::IndexWriter =
+            index.writer_with_num_threads(1, 30_000_000).unwrap();
+        for event in events {
+            let stored = serde_json::to_vec(event).unwrap();
+            let attributes = OwnedValue::from(serde_json::Value::Object(event.attributes.clone()));
+            writer
+                .add_document(document(&fields, event, &attributes, &stored))
+                .unwrap();
+        }
+        writer.commit().unwrap();
+    }
+    Catalog::open(layout, Reload::Manual).unwrap()
+}
+
+/// Serves `router` on 127.0.0.1 until the test ends.
+pub async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    address
+}
+
+pub fn state(backend: Backend, tokens: Tokens) -> ApiState {
+    ApiState {
+        backend,
+        tokens,
+        time_limit: Duration::from_secs(10),
+        tail: None,
+    }
+}
+
+pub async fn serve_catalog(catalog: Catalog, tokens: Tokens) -> SocketAddr {
+    serve(api::router(state(Backend::Local(catalog), tokens))).await
+}
+
+/// Tokens: `shop-token` sees shop and shop-*, `billing-token` sees billing, `admin-token`
+/// everything.
+pub fn tokens() -> Tokens {
+    Tokens::parse(&format!(
+        "- name: shop\n  token_sha256: {}\n  namespaces: [\"shop\", \"shop-*\"]\n\
+         - name: billing\n  token_sha256: {}\n  namespaces: [billing]\n\
+         - name: admin\n  token_sha256: {}\n  namespaces: [\"*\"]\n",
+        token_hash("shop-token"),
+        token_hash("billing-token"),
+        token_hash("admin-token"),
+    ))
+    .unwrap()
+}
+
+pub struct Client {
+    pub base: String,
+    pub token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(address: SocketAddr, token: Option<&str>) -> Self {
+        Client {
+            base: format!("http://{address}"),
+            token: token.map(str::to_string),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> (u16, serde_json::Value) {
+        let (status, body) = self.get_text(path, query).await;
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+        let mut request = self.http.post(format!("{}{path}", self.base)).form(form);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    pub async fn get_text(&self, path: &str, query: &[(&str, &str)]) -> (u16, String) {
+        let mut request = self.http.get(format!("{}{path}", self.base)).query(query);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+}
+
+/// A fixed instant to build test data around: 2026-11-27T12:00:00Z.
+pub fn noon() -> Timestamp {
+    Timestamp::parse_rfc3339("2026-11-27T12:00:00Z").unwrap()
+}
+
+pub fn at(base: Timestamp, offset_ms: i64) -> Timestamp {
+    Timestamp::from_unix_nanos(base.unix_nanos() + offset_ms * 1_000_000)
+}
