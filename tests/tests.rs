@@ -4,4 +4,5 @@ mod cli;
 mod collector;
 mod indexer;
 mod runtime;
+mod search;
 mod util;
