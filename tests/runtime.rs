@@ -118,6 +118,31 @@ fn standalone_supervises_its_broker_and_stops_on_sigterm() {
     wait_for_status(port, "/readyz", 200, READY_TIMEOUT);
     process.wait_for_message("backing service reached", Duration::from_secs(1));
     assert!(data.path().join("broker/tansu.db").exists());
+
+    // Events on the topic are searchable through the co-located query service, which
+    // reads the indexer's catalog directly.
+    let now = logpipe_common::Timestamp::now();
+    let events: Vec<_> = (0..50)
+        .map(|n| logpipe_common::testkit::sample_event(n, now))
+        .collect();
+    logpipe_common::testkit::produce_all(
+        &logpipe_common::kafka::KafkaSettings::for_brokers(format!("127.0.0.1:{broker_port}")),
+        "logs",
+        events
+            .iter()
+            .map(|e| (e.kafka_key(), serde_json::to_vec(e).unwrap())),
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = get(port, "/api/v1/search?q=k8s.namespace:shop&since=1h");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        if status == 200 && body["total"] == 13 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status} {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     stop_within_bound(&mut process);
     process.wait_for_message("supervised broker stopped", Duration::from_secs(1));
 }

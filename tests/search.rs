@@ -55,12 +55,19 @@ fn the_search_cli_finds_events_through_query_and_indexers() {
         .unwrap();
     let now = Timestamp::now();
     let events: Vec<_> = (0..EVENTS)
-        .map(|n| sample_event(n, Timestamp::from_unix_nanos(now.unix_nanos() - n as i64 * 1_000_000_000)))
+        .map(|n| {
+            sample_event(
+                n,
+                Timestamp::from_unix_nanos(now.unix_nanos() - n as i64 * 1_000_000_000),
+            )
+        })
         .collect();
     produce_all(
         &broker.settings(),
         TOPIC,
-        events.iter().map(|e| (e.kafka_key(), serde_json::to_vec(e).unwrap())),
+        events
+            .iter()
+            .map(|e| (e.kafka_key(), serde_json::to_vec(e).unwrap())),
     )
     .unwrap();
 
@@ -101,7 +108,10 @@ fn the_search_cli_finds_events_through_query_and_indexers() {
         &["query"],
         &[
             ("LOGPIPE_KAFKA_BROKERS", &bootstrap),
-            ("LOGPIPE_DATA_DIR", dir.path().join("query").to_str().unwrap()),
+            (
+                "LOGPIPE_DATA_DIR",
+                dir.path().join("query").to_str().unwrap(),
+            ),
             ("LOGPIPE_LISTEN_ADDRESS", "127.0.0.1"),
             ("LOGPIPE_QUERY_TOKENS_FILE", tokens),
             ("LOGPIPE_QUERY_INDEXERS", &indexers),
@@ -115,32 +125,57 @@ fn the_search_cli_finds_events_through_query_and_indexers() {
     // Every shop event becomes searchable: 100 of 400.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let (code, stdout, stderr) = search(&url, token, &["*", "--since", "1h", "--limit", "1000", "--output", "json"]);
+        let (code, stdout, stderr) = search(
+            &url,
+            token,
+            &["*", "--since", "1h", "--limit", "1000", "--output", "json"],
+        );
         if code == 0 && stdout.lines().count() == 100 {
             break;
         }
-        assert!(Instant::now() < deadline, "{code} {stderr} {}", stdout.lines().count());
+        assert!(
+            Instant::now() < deadline,
+            "{code} {stderr} {}",
+            stdout.lines().count()
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
 
     // --output json: one LogEvent per line, newest first, only the token's namespace.
-    let (code, stdout, _) = search(&url, token, &["level:error", "--since", "1h", "--output", "json"]);
+    let (code, stdout, _) = search(
+        &url,
+        token,
+        &["level:error", "--since", "1h", "--output", "json"],
+    );
     assert_eq!(code, 0);
-    let hits: Vec<logpipe_common::LogEvent> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let hits: Vec<logpipe_common::LogEvent> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(hits.len(), 25);
-    assert!(hits.iter().all(|e| e.k8s.namespace.as_deref() == Some("shop") && e.level.as_str() == "error"));
+    assert!(
+        hits.iter()
+            .all(|e| e.k8s.namespace.as_deref() == Some("shop") && e.level.as_str() == "error")
+    );
     assert!(hits.windows(2).all(|w| w[0].ts >= w[1].ts));
     assert_eq!(hits[0], events[0]);
 
     // raw and table; no colours when not on a terminal.
     let (code, stdout, _) = search(&url, token, &["id:".to_owned().as_str(), "--since", "1h"]);
     assert_eq!(code, 2, "an empty value is a syntax error: {stdout}");
-    let (code, stdout, _) = search(&url, token, &["\"request 16\"", "--since", "1h", "--output", "raw"]);
+    let (code, stdout, _) = search(
+        &url,
+        token,
+        &["\"request 16\"", "--since", "1h", "--output", "raw"],
+    );
     assert_eq!(code, 0);
     assert_eq!(stdout, "GET /cart answered 502 for request 16\n");
     let (code, stdout, _) = search(&url, token, &["\"request 16\"", "--since", "1h"]);
     assert_eq!(code, 0);
-    assert!(stdout.contains(" error shop/shop-api-6 GET /cart answered 502 for request 16"), "{stdout}");
+    assert!(
+        stdout.contains(" error shop/shop-api-6 GET /cart answered 502 for request 16"),
+        "{stdout}"
+    );
     assert!(!stdout.contains('\u{1b}'));
 
     // Grep's exit codes: 1 with no hits (another namespace is invisible), 2 on errors.
@@ -148,7 +183,10 @@ fn the_search_cli_finds_events_through_query_and_indexers() {
     assert_eq!((code, stdout.as_str()), (1, ""));
     let (code, _, stderr) = search(&url, token, &["level:", "--since", "1h"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("expected word") && stderr.contains("at character 6"), "{stderr}");
+    assert!(
+        stderr.contains("expected word") && stderr.contains("at character 6"),
+        "{stderr}"
+    );
     let (code, _, stderr) = search(&url, None, &["*"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("401"), "{stderr}");
@@ -160,7 +198,15 @@ fn the_search_cli_finds_events_through_query_and_indexers() {
 
     // --follow: the page, then new matching events as they arrive.
     let mut follow = Command::new(BIN)
-        .args(["search", "level:error", "--since", "1h", "--output", "json", "--follow"])
+        .args([
+            "search",
+            "level:error",
+            "--since",
+            "1h",
+            "--output",
+            "json",
+            "--follow",
+        ])
         .env("LOGPIPE_QUERY_URL", &url)
         .env("LOGPIPE_QUERY_TOKEN", "shop-token")
         .stdout(Stdio::piped())
@@ -205,7 +251,11 @@ fn the_search_cli_finds_events_through_query_and_indexers() {
     // An indexer down: the answer is partial, and says which.
     indexer_b.signal(Signal::SIGKILL);
     indexer_b.wait(Duration::from_secs(10));
-    let (code, stdout, stderr) = search(&url, token, &["*", "--since", "1h", "--limit", "1000", "--output", "json"]);
+    let (code, stdout, stderr) = search(
+        &url,
+        token,
+        &["*", "--since", "1h", "--limit", "1000", "--output", "json"],
+    );
     assert_eq!(code, 0);
     assert!(stdout.lines().count() <= 100, "{}", stdout.lines().count());
     assert!(stderr.contains("partial results"), "{stderr}");

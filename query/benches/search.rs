@@ -44,7 +44,8 @@ const WRITER_MEMORY: usize = 512 << 20;
 fn main() {
     let events: u64 = env_number("LOGPIPE_BENCH_EVENTS", 10_000_000);
     let runs: usize = env_number("LOGPIPE_BENCH_RUNS", 20);
-    let root = std::env::var("LOGPIPE_BENCH_DIR").unwrap_or_else(|_| "/var/tmp/logpipe/bench".into());
+    let root =
+        std::env::var("LOGPIPE_BENCH_DIR").unwrap_or_else(|_| "/var/tmp/logpipe/bench".into());
     let dir = PathBuf::from(root).join(format!(
         "query-{events}-v{}",
         logpipe_indexer::schema::SCHEMA_VERSION
@@ -55,9 +56,17 @@ fn main() {
     let ndjson_bytes = std::fs::metadata(&ndjson).unwrap().len();
     let index_bytes: u64 = catalog.stats().iter().map(|d| d.bytes).sum();
 
-    let at = |hours_before_end: i64| Timestamp::from_unix_nanos(end.unix_nanos() - hours_before_end * HOUR);
-    let all = TimeRange { from: at(SPAN_HOURS + 1), to: at(-1) };
-    let last = |hours| TimeRange { from: at(hours), to: end };
+    let at = |hours_before_end: i64| {
+        Timestamp::from_unix_nanos(end.unix_nanos() - hours_before_end * HOUR)
+    };
+    let all = TimeRange {
+        from: at(SPAN_HOURS + 1),
+        to: at(-1),
+    };
+    let last = |hours| TimeRange {
+        from: at(hours),
+        to: end,
+    };
     let ripgrep = which("rg");
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     let mut random_n = || {
@@ -68,22 +77,29 @@ fn main() {
     };
 
     let mut results = serde_json::Map::new();
-    let mut record = |name: &str, ours: Vec<Duration>, baseline: Vec<Duration>, how: &str, detail: Value| {
-        let (p50, p99) = percentiles(&ours);
-        let (b50, b99) = percentiles(&baseline);
-        results.insert(
-            name.to_string(),
-            json!({
-                "p50_ms": ms(p50), "p99_ms": ms(p99),
-                "baseline": how, "baseline_p50_ms": ms(b50), "baseline_p99_ms": ms(b99),
-                "speedup_p50": b50.as_secs_f64() / p50.as_secs_f64().max(1e-9),
-                "detail": detail,
-            }),
-        );
-    };
+    let mut record =
+        |name: &str, ours: Vec<Duration>, baseline: Vec<Duration>, how: &str, detail: Value| {
+            let (p50, p99) = percentiles(&ours);
+            let (b50, b99) = percentiles(&baseline);
+            results.insert(
+                name.to_string(),
+                json!({
+                    "p50_ms": ms(p50), "p99_ms": ms(p99),
+                    "baseline": how, "baseline_p50_ms": ms(b50), "baseline_p99_ms": ms(b99),
+                    "speedup_p50": b50.as_secs_f64() / p50.as_secs_f64().max(1e-9),
+                    "detail": detail,
+                }),
+            );
+        };
 
     // id lookup
-    let ids: Vec<String> = (0..runs).map(|_| event(random_n(), events, end, Corpus::load()).id.to_string()).collect();
+    let ids: Vec<String> = (0..runs)
+        .map(|_| {
+            event(random_n(), events, end, Corpus::load())
+                .id
+                .to_string()
+        })
+        .collect();
     let mut ours = Vec::new();
     for id in &ids {
         let request = request(&format!("id:{id}"), all);
@@ -95,7 +111,13 @@ fn main() {
     let (baseline, how) = scan_times(&ndjson, ripgrep.as_deref(), runs.min(5), |i| {
         vec![format!("\"id\":\"{}\"", ids[i % ids.len()])]
     });
-    record("id_lookup", ours, baseline, &how, json!({"query": "id:<random>", "range": "48h"}));
+    record(
+        "id_lookup",
+        ours,
+        baseline,
+        &how,
+        json!({"query": "id:<random>", "range": "48h"}),
+    );
 
     // term + time range, top 100
     let q = "k8s.namespace:shop AND level:error";
@@ -106,9 +128,18 @@ fn main() {
         assert_eq!(page.hits.len(), 100);
     });
     let (baseline, how) = scan_times(&ndjson, ripgrep.as_deref(), runs.min(5), |_| {
-        vec!["\"level\":\"error\"".into(), "\"namespace\":\"shop\"".into()]
+        vec![
+            "\"level\":\"error\"".into(),
+            "\"namespace\":\"shop\"".into(),
+        ]
     });
-    record("term_range_top100", ours, baseline, &how, json!({"query": q, "range": "6h", "total": total}));
+    record(
+        "term_range_top100",
+        ours,
+        baseline,
+        &how,
+        json!({"query": q, "range": "6h", "total": total}),
+    );
 
     // phrase
     let q = "\"answered 502\"";
@@ -116,8 +147,16 @@ fn main() {
         let page = engine::search(&catalog, &request(q, last(24)), 100, None).unwrap();
         total = page.total;
     });
-    let (baseline, how) = scan_times(&ndjson, ripgrep.as_deref(), runs.min(5), |_| vec!["answered 502".into()]);
-    record("phrase", ours, baseline, &how, json!({"query": q, "range": "24h", "total": total}));
+    let (baseline, how) = scan_times(&ndjson, ripgrep.as_deref(), runs.min(5), |_| {
+        vec!["answered 502".into()]
+    });
+    record(
+        "phrase",
+        ours,
+        baseline,
+        &how,
+        json!({"query": q, "range": "24h", "total": total}),
+    );
 
     // 24-hour histogram
     let mut buckets = 0;
@@ -135,7 +174,13 @@ fn main() {
             started.elapsed()
         })
         .collect();
-    record("histogram_24h", ours, baseline, "memchr loop", json!({"events": total, "buckets": buckets}));
+    record(
+        "histogram_24h",
+        ours,
+        baseline,
+        "memchr loop",
+        json!({"events": total, "buckets": buckets}),
+    );
 
     // top values
     let mut top = Value::Null;
@@ -150,7 +195,13 @@ fn main() {
             started.elapsed()
         })
         .collect();
-    record("top_values", ours, baseline, "memchr loop", json!({"field": "k8s.pod", "top": top}));
+    record(
+        "top_values",
+        ours,
+        baseline,
+        "memchr loop",
+        json!({"field": "k8s.pod", "top": top}),
+    );
 
     let output = json!({
         "benchmark": "query",
@@ -207,7 +258,9 @@ fn which(program: &str) -> Option<PathBuf> {
 }
 
 fn machine() -> Value {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|text| {
@@ -286,12 +339,18 @@ fn dataset(dir: &Path, events: u64) -> (Timestamp, f64) {
     }
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
-    eprintln!("building the dataset ({events} events) under {}; later runs reuse it", dir.display());
+    eprintln!(
+        "building the dataset ({events} events) under {}; later runs reuse it",
+        dir.display()
+    );
     let started = Instant::now();
     let end = Timestamp::now();
     let corpus = Corpus::load();
     let layout = IndexLayout::under(dir);
-    let mut ndjson = BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join("events.ndjson")).unwrap());
+    let mut ndjson = BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(dir.join("events.ndjson")).unwrap(),
+    );
     let mut writers: Vec<(Day, IndexWriter, logpipe_indexer::schema::Fields)> = Vec::new();
     for n in 0..events {
         let event = event(n, events, end, corpus);
@@ -305,13 +364,23 @@ fn dataset(dir: &Path, events: u64) -> (Timestamp, f64) {
                 writer.wait_merging_threads().unwrap();
             }
             let (index, fields) = layout.open_or_create(day).unwrap();
-            writers.push((day, index.writer_with_num_threads(2, WRITER_MEMORY).unwrap(), fields));
+            writers.push((
+                day,
+                index.writer_with_num_threads(2, WRITER_MEMORY).unwrap(),
+                fields,
+            ));
         }
         let (_, writer, fields) = writers.last_mut().unwrap();
         let attributes = OwnedValue::from(serde_json::Value::Object(event.attributes.clone()));
-        writer.add_document(document(fields, &event, &attributes, &stored)).unwrap();
+        writer
+            .add_document(document(fields, &event, &attributes, &stored))
+            .unwrap();
         if n % 1_000_000 == 999_999 {
-            eprintln!("  {} events, {:.0} s", n + 1, started.elapsed().as_secs_f64());
+            eprintln!(
+                "  {} events, {:.0} s",
+                n + 1,
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     for (_, mut writer, _) in writers {
@@ -320,7 +389,11 @@ fn dataset(dir: &Path, events: u64) -> (Timestamp, f64) {
     }
     ndjson.flush().unwrap();
     let build = started.elapsed().as_secs_f64();
-    std::fs::write(&marker, json!({"end": end.to_string(), "build_seconds": build}).to_string()).unwrap();
+    std::fs::write(
+        &marker,
+        json!({"end": end.to_string(), "build_seconds": build}).to_string(),
+    )
+    .unwrap();
     (end, build)
 }
 
@@ -340,12 +413,26 @@ fn scan_times(
         let started = Instant::now();
         match ripgrep {
             Some(rg) => {
-                let mut script = format!("{} -F -- {} {}", rg.display(), shell_quote(&patterns[0]), file.display());
+                let mut script = format!(
+                    "{} -F -- {} {}",
+                    rg.display(),
+                    shell_quote(&patterns[0]),
+                    file.display()
+                );
                 for pattern in &patterns[1..] {
-                    script.push_str(&format!(" | {} -F -c -- {}", rg.display(), shell_quote(pattern)));
+                    script.push_str(&format!(
+                        " | {} -F -c -- {}",
+                        rg.display(),
+                        shell_quote(pattern)
+                    ));
                 }
                 if patterns.len() == 1 {
-                    script = format!("{} -F -c -- {} {}", rg.display(), shell_quote(&patterns[0]), file.display());
+                    script = format!(
+                        "{} -F -c -- {} {}",
+                        rg.display(),
+                        shell_quote(&patterns[0]),
+                        file.display()
+                    );
                 }
                 let output = Command::new("sh").arg("-c").arg(&script).output().unwrap();
                 std::hint::black_box(output.stdout);
@@ -356,7 +443,11 @@ fn scan_times(
         }
         times.push(started.elapsed());
     }
-    let how = if ripgrep.is_some() { "ripgrep" } else { "memchr loop" };
+    let how = if ripgrep.is_some() {
+        "ripgrep"
+    } else {
+        "memchr loop"
+    };
     (times, how.to_string())
 }
 
@@ -365,8 +456,10 @@ fn shell_quote(text: &str) -> String {
 }
 
 fn scan_count(file: &Path, patterns: &[String]) -> u64 {
-    let finders: Vec<memchr::memmem::Finder> =
-        patterns.iter().map(|p| memchr::memmem::Finder::new(p.as_bytes())).collect();
+    let finders: Vec<memchr::memmem::Finder> = patterns
+        .iter()
+        .map(|p| memchr::memmem::Finder::new(p.as_bytes()))
+        .collect();
     let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(file).unwrap());
     let mut count = 0;
     for line in reader.split(b'\n') {

@@ -304,3 +304,28 @@ async fn raw_get(base: &str, target: &str) -> u16 {
         .and_then(|code| code.parse().ok())
         .unwrap_or(0)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_past_its_time_limit_is_answered_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = write_index(dir.path(), &events());
+    let mut state = crate::util::state(
+        logpipe_query::backend::Backend::Local(catalog),
+        Tokens::open(),
+    );
+    state.time_limit = std::time::Duration::ZERO;
+    let address = crate::util::serve(logpipe_query::api::router(state)).await;
+    let client = Client::new(address, None);
+    for path in [
+        "/api/v1/search",
+        "/api/v1/histogram",
+        "/api/v1/fields/level/values",
+    ] {
+        let (status, body) = client.get(path, &range()).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("time limit"),
+            "{body}"
+        );
+    }
+}
