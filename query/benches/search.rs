@@ -512,7 +512,7 @@ fn scan_top_pods(file: &Path, range: TimeRange) -> Vec<(Vec<u8>, u64)> {
         }
     }
     let mut top: Vec<_> = counts.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|b| std::cmp::Reverse(b.1));
     top.truncate(10);
     top
 }
