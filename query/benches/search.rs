@@ -20,6 +20,12 @@
 //! when it is installed for the three searches, a memchr loop otherwise and for the two
 //! aggregations (which ripgrep cannot compute). The output gives p50/p99 of both and the
 //! speed-up.
+//!
+//! `tail_latency` appends events to a real broker (tansu, three partitions) at
+//! `LOGPIPE_BENCH_TAIL_RATE` per second (default 200) for `LOGPIPE_BENCH_TAIL_SECS`
+//! (default 10) while the live tail listens; for each event, the time from its send to its
+//! arrival at a tail subscriber, and in the same run at a bare consumer of the same topic
+//! (the broker's own produce-to-consume latency). `LOGPIPE_BENCH_ONLY=tail` runs it alone.
 
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -42,6 +48,15 @@ const SPAN_HOURS: i64 = 48;
 const WRITER_MEMORY: usize = 512 << 20;
 
 fn main() {
+    let tail = run_tail(
+        env_number("LOGPIPE_BENCH_TAIL_RATE", 200),
+        env_number("LOGPIPE_BENCH_TAIL_SECS", 10),
+    );
+    if std::env::var("LOGPIPE_BENCH_ONLY").as_deref() == Ok("tail") {
+        let output = json!({"benchmark": "query", "machine": machine(), "results": {"tail_latency": tail}});
+        println!("{}", serde_json::to_string_pretty(&output).unwrap());
+        return;
+    }
     let events: u64 = env_number("LOGPIPE_BENCH_EVENTS", 10_000_000);
     let runs: usize = env_number("LOGPIPE_BENCH_RUNS", 20);
     let root =
@@ -203,6 +218,7 @@ fn main() {
         json!({"field": "k8s.pod", "top": top}),
     );
 
+    results.insert("tail_latency".into(), tail);
     let output = json!({
         "benchmark": "query",
         "events": events,
@@ -213,7 +229,7 @@ fn main() {
         "runs": runs,
         "machine": machine(),
         "results": results,
-        "goals": {"id_lookup_p50_ms_below": 10, "term_range_top100_p50_ms_below": 50, "histogram_24h_p50_ms_below": 300},
+        "goals": {"tail_latency_p99_ms_below": 1000, "id_lookup_p50_ms_below": 10, "term_range_top100_p50_ms_below": 50, "histogram_24h_p50_ms_below": 300},
     });
     println!("{}", serde_json::to_string_pretty(&output).unwrap());
 }
@@ -239,6 +255,9 @@ fn time(runs: usize, mut work: impl FnMut()) -> Vec<Duration> {
 }
 
 fn percentiles(times: &[Duration]) -> (Duration, Duration) {
+    if times.is_empty() {
+        return (Duration::ZERO, Duration::ZERO);
+    }
     let mut sorted = times.to_vec();
     sorted.sort();
     let pick = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
@@ -515,4 +534,118 @@ fn scan_top_pods(file: &Path, range: TimeRange) -> Vec<(Vec<u8>, u64)> {
     top.sort_by_key(|b| std::cmp::Reverse(b.1));
     top.truncate(10);
     top
+}
+
+// ---- live tail ----
+
+/// Send-to-arrival latency of the live tail and of a bare consumer, p50/p99/max.
+fn run_tail(rate: u64, seconds: u64) -> Value {
+    use logpipe_common::config::Env;
+    use logpipe_common::kafka::TopicSpec;
+    use logpipe_common::service;
+    use logpipe_common::testkit::TestBroker;
+    use rdkafka::Message;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    const TOPIC: &str = "logs";
+    let broker = TestBroker::start().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(broker.create_topics(&[TopicSpec::new(TOPIC, 3)]))
+        .unwrap();
+    let env = Env::from_pairs([
+        ("LOGPIPE_KAFKA_BROKERS", broker.bootstrap()),
+        ("LOGPIPE_LISTEN_ADDRESS", "127.0.0.1".to_string()),
+    ]);
+    let (shared, _) = service::load::<logpipe_query::QueryConfig>(&env).unwrap();
+    let hub = logpipe_query::tail::TailHub::new(shared, tokio_util::sync::CancellationToken::new());
+    let mut subscription = hub.subscribe().unwrap();
+
+    // The bare consumer: every partition from its current end, the same fetch wait.
+    let mut config = broker.settings().consumer("bench-baseline");
+    config.set("fetch.wait.max.ms", "100");
+    let bare: BaseConsumer = config.create().unwrap();
+    let mut assignment = rdkafka::TopicPartitionList::new();
+    for partition in 0..3 {
+        let (_, high) = bare.fetch_watermarks(TOPIC, partition, Duration::from_secs(10)).unwrap();
+        assignment
+            .add_partition_offset(TOPIC, partition, rdkafka::Offset::Offset(high))
+            .unwrap();
+    }
+    bare.assign(&assignment).unwrap();
+
+    let total = rate * seconds;
+    let clock = Instant::now();
+    let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
+    let producing = Arc::new(AtomicBool::new(true));
+    let producer = {
+        let settings = broker.settings();
+        let sent_at = sent_at.clone();
+        let producing = producing.clone();
+        std::thread::spawn(move || {
+            let producer: ThreadedProducer<DefaultProducerContext> = settings.producer().create().unwrap();
+            for n in 0..total {
+                let due = Duration::from_micros(n * 1_000_000 / rate);
+                if let Some(wait) = due.checked_sub(clock.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+                let event = sample_event(n, Timestamp::now());
+                let payload = serde_json::to_vec(&event).unwrap();
+                let key = event.kafka_key();
+                sent_at[n as usize].store(clock.elapsed().as_micros() as u64, Ordering::Relaxed);
+                let mut record = BaseRecord::to(TOPIC).key(&key).payload(&payload);
+                while let Err((_, returned)) = producer.send(record) {
+                    record = returned;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            producer.flush(Duration::from_secs(60)).unwrap();
+            producing.store(false, Ordering::Relaxed);
+        })
+    };
+    let baseline = {
+        let sent_at = sent_at.clone();
+        std::thread::spawn(move || {
+            let mut latencies = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(seconds + 30);
+            while (latencies.len() as u64) < total && Instant::now() < deadline {
+                if let Some(Ok(message)) = bare.poll(Duration::from_millis(100)) {
+                    let arrived = clock.elapsed().as_micros() as u64;
+                    let event: LogEvent = serde_json::from_slice(message.payload().unwrap_or_default()).unwrap();
+                    let n = event.source.offset.unwrap_or(0) as usize;
+                    latencies.push(Duration::from_micros(arrived.saturating_sub(sent_at[n].load(Ordering::Relaxed))));
+                }
+            }
+            latencies
+        })
+    };
+    let mut latencies = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(seconds + 30);
+    while (latencies.len() as u64) < total && Instant::now() < deadline {
+        if let Ok(arrival) = subscription.receiver.try_recv() {
+            let arrived = clock.elapsed().as_micros() as u64;
+            let n = arrival.event.source.offset.unwrap_or(0) as usize;
+            latencies.push(Duration::from_micros(arrived.saturating_sub(sent_at[n].load(Ordering::Relaxed))));
+        } else {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    producer.join().unwrap();
+    let baseline = baseline.join().unwrap();
+    let summary = |times: &[Duration]| {
+        let (p50, p99) = percentiles(times);
+        json!({"received": times.len(), "p50_ms": ms(p50), "p99_ms": ms(p99), "max_ms": ms(times.iter().copied().max().unwrap_or_default())})
+    };
+    let (ours, bare50) = (percentiles(&latencies).0, percentiles(&baseline).0);
+    json!({
+        "rate_per_sec": rate,
+        "events": total,
+        "tail": summary(&latencies),
+        "baseline": "bare consumer of the topic",
+        "bare_consumer": summary(&baseline),
+        "p50_over_baseline_ms": ms(ours.saturating_sub(bare50)),
+    })
 }
