@@ -53,7 +53,8 @@ fn main() {
         env_number("LOGPIPE_BENCH_TAIL_SECS", 10),
     );
     if std::env::var("LOGPIPE_BENCH_ONLY").as_deref() == Ok("tail") {
-        let output = json!({"benchmark": "query", "machine": machine(), "results": {"tail_latency": tail}});
+        let output =
+            json!({"benchmark": "query", "machine": machine(), "results": {"tail_latency": tail}});
         println!("{}", serde_json::to_string_pretty(&output).unwrap());
         return;
     }
@@ -570,7 +571,9 @@ fn run_tail(rate: u64, seconds: u64) -> Value {
     let bare: BaseConsumer = config.create().unwrap();
     let mut assignment = rdkafka::TopicPartitionList::new();
     for partition in 0..3 {
-        let (_, high) = bare.fetch_watermarks(TOPIC, partition, Duration::from_secs(10)).unwrap();
+        let (_, high) = bare
+            .fetch_watermarks(TOPIC, partition, Duration::from_secs(10))
+            .unwrap();
         assignment
             .add_partition_offset(TOPIC, partition, rdkafka::Offset::Offset(high))
             .unwrap();
@@ -586,7 +589,8 @@ fn run_tail(rate: u64, seconds: u64) -> Value {
         let sent_at = sent_at.clone();
         let producing = producing.clone();
         std::thread::spawn(move || {
-            let producer: ThreadedProducer<DefaultProducerContext> = settings.producer().create().unwrap();
+            let producer: ThreadedProducer<DefaultProducerContext> =
+                settings.producer().create().unwrap();
             for n in 0..total {
                 let due = Duration::from_micros(n * 1_000_000 / rate);
                 if let Some(wait) = due.checked_sub(clock.elapsed()) {
@@ -614,9 +618,12 @@ fn run_tail(rate: u64, seconds: u64) -> Value {
             while (latencies.len() as u64) < total && Instant::now() < deadline {
                 if let Some(Ok(message)) = bare.poll(Duration::from_millis(100)) {
                     let arrived = clock.elapsed().as_micros() as u64;
-                    let event: LogEvent = serde_json::from_slice(message.payload().unwrap_or_default()).unwrap();
+                    let event: LogEvent =
+                        serde_json::from_slice(message.payload().unwrap_or_default()).unwrap();
                     let n = event.source.offset.unwrap_or(0) as usize;
-                    latencies.push(Duration::from_micros(arrived.saturating_sub(sent_at[n].load(Ordering::Relaxed))));
+                    latencies.push(Duration::from_micros(
+                        arrived.saturating_sub(sent_at[n].load(Ordering::Relaxed)),
+                    ));
                 }
             }
             latencies
@@ -628,7 +635,9 @@ fn run_tail(rate: u64, seconds: u64) -> Value {
         if let Ok(arrival) = subscription.receiver.try_recv() {
             let arrived = clock.elapsed().as_micros() as u64;
             let n = arrival.event.source.offset.unwrap_or(0) as usize;
-            latencies.push(Duration::from_micros(arrived.saturating_sub(sent_at[n].load(Ordering::Relaxed))));
+            latencies.push(Duration::from_micros(
+                arrived.saturating_sub(sent_at[n].load(Ordering::Relaxed)),
+            ));
         } else {
             std::thread::sleep(Duration::from_micros(200));
         }
