@@ -1,0 +1,636 @@
+//! Rule evaluation on event time. Each rule has an `Evaluator` that takes events as they
+//! arrive (`observe`) and the passing of time (`advance` to a watermark: no event older
+//! than it is expected any more). Conditions that can fire on an event fire at once;
+//! resolutions and absences wait for the watermark. Events older than the watermark are
+//! counted as late and otherwise ignored.
+//!
+//! The state (`RuleState`) is plain data, serialized with the consumer offsets, and every
+//! alert's id derives from the rule, the group and the event time it started at: a replay
+//! after a crash produces the same ids, so a receiver can drop what it already has.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use logpipe_common::event::{LogEvent, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::rules::{Context, Rule, RuleKind, field_value};
+
+/// Whether an alert starts or ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    Firing,
+    Resolved,
+}
+
+/// A notification the engine asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Deterministic: the same alert after a replay has the same id.
+    pub id: String,
+    pub rule: String,
+    pub status: AlertStatus,
+    pub severity: String,
+    pub summary: String,
+    pub group: BTreeMap<String, String>,
+    pub count: u64,
+    pub starts_at: Timestamp,
+    pub ends_at: Option<Timestamp>,
+    /// The event that triggered it, when one did.
+    pub event: Option<serde_json::Value>,
+    pub labels: BTreeMap<String, String>,
+    pub notify: Vec<String>,
+}
+
+/// Everything an evaluator remembers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuleState {
+    /// Nanoseconds; events before it are late.
+    pub watermark: i64,
+    pub groups: BTreeMap<String, GroupState>,
+    /// `new_value`: every value seen.
+    pub seen: BTreeSet<String>,
+    pub late_events: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupState {
+    pub group: Vec<Option<String>>,
+    /// Times of matching events within the window (threshold, ratio numerator).
+    pub hits: VecDeque<i64>,
+    /// Times of the ratio's denominator events within the window.
+    pub totals: VecDeque<i64>,
+    /// Distinct-value candidates within the window (cardinality).
+    pub values: VecDeque<(i64, String)>,
+    /// Absence: the last matching event.
+    pub last_seen: Option<i64>,
+    /// The start of the alert now firing.
+    pub firing: Option<i64>,
+    pub last_fired: Option<i64>,
+    pub last_event: Option<serde_json::Value>,
+}
+
+/// One rule's evaluation.
+#[derive(Debug, Clone)]
+pub struct Evaluator {
+    rule: Arc<Rule>,
+    state: RuleState,
+}
+
+impl Evaluator {
+    pub fn new(rule: Arc<Rule>) -> Self {
+        Evaluator {
+            rule,
+            state: RuleState {
+                watermark: i64::MIN,
+                ..RuleState::default()
+            },
+        }
+    }
+
+    /// Continues from a checkpointed state.
+    pub fn restore(rule: Arc<Rule>, state: RuleState) -> Self {
+        Evaluator { rule, state }
+    }
+
+    pub fn rule(&self) -> &Rule {
+        &self.rule
+    }
+
+    pub fn state(&self) -> &RuleState {
+        &self.state
+    }
+
+    /// Groups with an alert firing.
+    pub fn firing(&self) -> impl Iterator<Item = &GroupState> {
+        self.state.groups.values().filter(|g| g.firing.is_some())
+    }
+
+    /// Takes one event.
+    pub fn observe(&mut self, event: &LogEvent) -> Vec<Alert> {
+        let ts = event.ts.unix_nanos();
+        let rule = self.rule.clone();
+        let hit = rule.predicate.matches(event);
+        let total = rule.denominator.as_ref().is_some_and(|d| d.matches(event));
+        if !hit && !total {
+            return Vec::new();
+        }
+        if ts < self.state.watermark {
+            self.state.late_events += 1;
+            return Vec::new();
+        }
+        let group = rule.group_of(event);
+        let key = serde_json::to_string(&group).unwrap_or_default();
+        let window = nanos(rule.window);
+        let mut alerts = Vec::new();
+        let json = || serde_json::to_value(event).ok();
+
+        if let RuleKind::NewValue { field } = &rule.kind {
+            if let Some(value) = field_value(event, field)
+                && self.state.seen.insert(value)
+            {
+                alerts.push(self.alert(
+                    AlertStatus::Firing,
+                    &group,
+                    &key,
+                    ts,
+                    None,
+                    1,
+                    json(),
+                    "new",
+                ));
+            }
+            return alerts;
+        }
+
+        let state = self
+            .state
+            .groups
+            .entry(key.clone())
+            .or_insert_with(|| GroupState {
+                group: group.clone(),
+                ..GroupState::default()
+            });
+        match &rule.kind {
+            RuleKind::Match => {
+                let suppressed = state
+                    .last_fired
+                    .is_some_and(|last| ts - last < nanos(rule.realert) && ts >= last);
+                if !suppressed {
+                    state.last_fired = Some(ts);
+                    let event_json = json();
+                    let id_part = event.id.to_string();
+                    alerts.push(self.alert(
+                        AlertStatus::Firing,
+                        &group,
+                        &key,
+                        ts,
+                        None,
+                        1,
+                        event_json,
+                        &id_part,
+                    ));
+                }
+            }
+            RuleKind::Absence => {
+                state.last_seen = Some(state.last_seen.map_or(ts, |last| last.max(ts)));
+                state.last_event = json();
+                if let Some(started) = state.firing.take() {
+                    alerts.push(self.alert(
+                        AlertStatus::Resolved,
+                        &group,
+                        &key,
+                        started,
+                        Some(ts),
+                        1,
+                        json(),
+                        "fire",
+                    ));
+                }
+            }
+            RuleKind::Threshold { threshold } => {
+                insert_sorted(&mut state.hits, ts);
+                let count = count_in(&state.hits, ts - window, ts);
+                state.last_event = json();
+                if count >= *threshold
+                    && state.firing.is_none()
+                    && realert_ok(state, ts, rule.realert)
+                {
+                    state.firing = Some(ts);
+                    state.last_fired = Some(ts);
+                    alerts.push(self.alert(
+                        AlertStatus::Firing,
+                        &group,
+                        &key,
+                        ts,
+                        None,
+                        count,
+                        json(),
+                        "fire",
+                    ));
+                }
+            }
+            RuleKind::Ratio {
+                threshold,
+                min_events,
+                ..
+            } => {
+                if hit {
+                    insert_sorted(&mut state.hits, ts);
+                    state.last_event = json();
+                }
+                if total {
+                    insert_sorted(&mut state.totals, ts);
+                }
+                let hits = count_in(&state.hits, ts - window, ts);
+                let totals = count_in(&state.totals, ts - window, ts);
+                let met = totals >= *min_events && hits as f64 / totals.max(1) as f64 >= *threshold;
+                if met && state.firing.is_none() && realert_ok(state, ts, rule.realert) {
+                    state.firing = Some(ts);
+                    state.last_fired = Some(ts);
+                    alerts.push(self.alert(
+                        AlertStatus::Firing,
+                        &group,
+                        &key,
+                        ts,
+                        None,
+                        hits,
+                        json(),
+                        "fire",
+                    ));
+                }
+            }
+            RuleKind::Cardinality { field, threshold } => {
+                if let Some(value) = field_value(event, field) {
+                    let at = state.values.partition_point(|(t, _)| *t <= ts);
+                    state.values.insert(at, (ts, value));
+                }
+                state.last_event = json();
+                let distinct = distinct_in(&state.values, ts - window, ts);
+                if distinct >= *threshold
+                    && state.firing.is_none()
+                    && realert_ok(state, ts, rule.realert)
+                {
+                    state.firing = Some(ts);
+                    state.last_fired = Some(ts);
+                    alerts.push(self.alert(
+                        AlertStatus::Firing,
+                        &group,
+                        &key,
+                        ts,
+                        None,
+                        distinct,
+                        json(),
+                        "fire",
+                    ));
+                }
+            }
+            RuleKind::NewValue { .. } => {}
+        }
+        alerts
+    }
+
+    /// Time passes: no event before `watermark` (less the rule's allowed lateness) is
+    /// expected any more. Windows slide, absences fire, cleared conditions resolve.
+    pub fn advance(&mut self, watermark: Timestamp) -> Vec<Alert> {
+        let rule = self.rule.clone();
+        let now = watermark.unix_nanos().saturating_sub(nanos(rule.lateness));
+        if now <= self.state.watermark {
+            return Vec::new();
+        }
+        let first = self.state.watermark == i64::MIN;
+        self.state.watermark = now;
+        let window = nanos(rule.window);
+        if first && matches!(rule.kind, RuleKind::Absence) && rule.group_by.is_empty() {
+            // A rule without groups watches from its first moment, seen or not.
+            let key = serde_json::to_string(&Vec::<Option<String>>::new()).unwrap_or_default();
+            self.state.groups.entry(key).or_insert_with(|| GroupState {
+                last_seen: Some(now),
+                ..GroupState::default()
+            });
+        }
+        let mut alerts = Vec::new();
+        let keys: Vec<String> = self.state.groups.keys().cloned().collect();
+        for key in keys {
+            let Some(state) = self.state.groups.get_mut(&key) else {
+                continue;
+            };
+            let from = now - window;
+            prune(&mut state.hits, from);
+            prune(&mut state.totals, from);
+            while state.values.front().is_some_and(|(t, _)| *t <= from) {
+                state.values.pop_front();
+            }
+            let cleared = match &rule.kind {
+                RuleKind::Threshold { threshold } => (state.hits.len() as u64) < *threshold,
+                RuleKind::Ratio {
+                    threshold,
+                    min_events,
+                    ..
+                } => {
+                    let totals = state.totals.len() as u64;
+                    totals < *min_events
+                        || (state.hits.len() as f64 / totals.max(1) as f64) < *threshold
+                }
+                RuleKind::Cardinality { threshold, .. } => {
+                    (distinct_in(&state.values, from, now)) < *threshold
+                }
+                _ => false,
+            };
+            let group = state.group.clone();
+            let last_event = state.last_event.clone();
+            if let Some(started) = state.firing
+                && cleared
+            {
+                state.firing = None;
+                let count = state.hits.len() as u64;
+                alerts.push(self.alert(
+                    AlertStatus::Resolved,
+                    &group,
+                    &key,
+                    started,
+                    Some(now),
+                    count,
+                    last_event,
+                    "fire",
+                ));
+                continue;
+            }
+            if let RuleKind::Absence = rule.kind
+                && state.firing.is_none()
+                && let Some(last) = state.last_seen
+                && now - last >= window
+            {
+                let started = last + window;
+                state.firing = Some(started);
+                state.last_fired = Some(started);
+                alerts.push(self.alert(
+                    AlertStatus::Firing,
+                    &group,
+                    &key,
+                    started,
+                    None,
+                    0,
+                    last_event,
+                    "fire",
+                ));
+                continue;
+            }
+            // Forget groups with nothing left to remember.
+            let idle = state.hits.is_empty()
+                && state.totals.is_empty()
+                && state.values.is_empty()
+                && state.firing.is_none()
+                && !matches!(rule.kind, RuleKind::Absence)
+                && state
+                    .last_fired
+                    .is_none_or(|last| now - last >= nanos(rule.realert));
+            if idle {
+                self.state.groups.remove(&key);
+            }
+        }
+        alerts
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn alert(
+        &self,
+        status: AlertStatus,
+        group: &[Option<String>],
+        key: &str,
+        started: i64,
+        ended: Option<i64>,
+        count: u64,
+        event: Option<serde_json::Value>,
+        salt: &str,
+    ) -> Alert {
+        let rule = &self.rule;
+        let status_name = match status {
+            AlertStatus::Firing => "firing",
+            AlertStatus::Resolved => "resolved",
+        };
+        let id = xxhash_rust::xxh3::xxh3_128(
+            format!(
+                "{}\u{0}{key}\u{0}{started}\u{0}{salt}\u{0}{status_name}",
+                rule.name
+            )
+            .as_bytes(),
+        );
+        let summary = rule.summary.render(&Context {
+            rule: &rule.name,
+            severity: &rule.severity,
+            count,
+            group,
+            event: event.as_ref(),
+        });
+        Alert {
+            id: format!("{id:032x}"),
+            rule: rule.name.clone(),
+            status,
+            severity: rule.severity.clone(),
+            summary,
+            group: rule
+                .group_names()
+                .into_iter()
+                .zip(group)
+                .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
+                .collect(),
+            count,
+            starts_at: Timestamp::from_unix_nanos(started),
+            ends_at: ended.map(Timestamp::from_unix_nanos),
+            event,
+            labels: rule.labels.clone(),
+            notify: rule.notify.clone(),
+        }
+    }
+}
+
+fn nanos(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX)
+}
+
+fn realert_ok(state: &GroupState, ts: i64, realert: std::time::Duration) -> bool {
+    state
+        .last_fired
+        .is_none_or(|last| ts < last || ts - last >= nanos(realert))
+}
+
+fn insert_sorted(times: &mut VecDeque<i64>, ts: i64) {
+    let at = times.partition_point(|t| *t <= ts);
+    times.insert(at, ts);
+}
+
+/// Events in `(from, to]`.
+fn count_in(times: &VecDeque<i64>, from: i64, to: i64) -> u64 {
+    let start = times.partition_point(|t| *t <= from);
+    let end = times.partition_point(|t| *t <= to);
+    (end - start) as u64
+}
+
+fn distinct_in(values: &VecDeque<(i64, String)>, from: i64, to: i64) -> u64 {
+    values
+        .iter()
+        .filter(|(t, _)| *t > from && *t <= to)
+        .map(|(_, v)| v.as_str())
+        .collect::<BTreeSet<_>>()
+        .len() as u64
+}
+
+fn prune(times: &mut VecDeque<i64>, from: i64) {
+    while times.front().is_some_and(|t| *t <= from) {
+        times.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use logpipe_common::event::Level;
+    use logpipe_common::testkit::sample_event;
+
+    use super::*;
+    use crate::rules::parse_rule;
+
+    const SECOND: i64 = 1_000_000_000;
+    const T0: i64 = 1_790_000_000 * SECOND;
+
+    fn evaluator(text: &str) -> Evaluator {
+        Evaluator::new(Arc::new(parse_rule(text, Path::new("r.yaml")).unwrap()))
+    }
+
+    /// An error event of pod `pod` at `T0 + seconds`.
+    fn error(n: u64, pod: &str, seconds: i64) -> LogEvent {
+        let mut event = sample_event(n, Timestamp::from_unix_nanos(T0 + seconds * SECOND));
+        event.level = Level::Error;
+        event.k8s.namespace = Some("shop".into());
+        event.k8s.pod = Some(pod.into());
+        event
+    }
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_unix_nanos(T0 + seconds * SECOND)
+    }
+
+    const THRESHOLD: &str = "name: checkout-errors\ntype: threshold\nquery: 'k8s.namespace:shop AND level:error'\n\
+        window: 1m\nthreshold: 5\ngroup_by: [k8s.pod]\nsummary: '{{ count }} errors in {{ group.k8s.pod }}'\n\
+        notify: [oncall]\nrealert: 10m\nlateness: 5s\n";
+
+    #[test]
+    fn a_threshold_fires_once_per_group_and_resolves_when_the_window_clears() {
+        let mut rule = evaluator(THRESHOLD);
+        let mut fired = Vec::new();
+        for i in 0..8 {
+            fired.extend(rule.observe(&error(i, "api-1", i as i64)));
+            fired.extend(rule.observe(&error(100 + i, "api-2", i as i64 * 20)));
+        }
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert_eq!(fired[0].summary, "5 errors in api-1");
+        assert_eq!(fired[0].group["k8s.pod"], "api-1");
+        assert_eq!(fired[0].starts_at, at(4));
+        assert!(rule.advance(at(30)).is_empty(), "still within the window");
+        let resolved = rule.advance(at(70));
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].status, AlertStatus::Resolved);
+        assert_eq!(resolved[0].starts_at, fired[0].starts_at);
+        assert_ne!(resolved[0].id, fired[0].id);
+        // Five more within realert of the first firing: suppressed.
+        let again: Vec<_> = (0..5)
+            .flat_map(|i| rule.observe(&error(200 + i, "api-1", 80 + i as i64)))
+            .collect();
+        assert!(again.is_empty(), "{again:?}");
+    }
+
+    #[test]
+    fn late_events_are_counted_not_applied() {
+        let mut rule = evaluator(THRESHOLD);
+        rule.advance(at(100));
+        assert!(rule.observe(&error(1, "api-1", 90)).is_empty());
+        assert_eq!(
+            rule.state().late_events,
+            1,
+            "older than the watermark less lateness"
+        );
+        assert!(rule.observe(&error(2, "api-1", 96)).is_empty());
+        assert_eq!(rule.state().late_events, 1, "within the allowed lateness");
+    }
+
+    #[test]
+    fn a_checkpointed_state_continues_with_the_same_ids() {
+        let events: Vec<_> = (0..6).map(|i| error(i, "api-1", i as i64)).collect();
+        let mut whole = evaluator(THRESHOLD);
+        let uninterrupted: Vec<_> = events.iter().flat_map(|e| whole.observe(e)).collect();
+
+        let mut first = evaluator(THRESHOLD);
+        for event in &events[..3] {
+            assert!(first.observe(event).is_empty());
+        }
+        let saved = serde_json::to_string(first.state()).unwrap();
+        let mut resumed =
+            Evaluator::restore(first.rule.clone(), serde_json::from_str(&saved).unwrap());
+        let after: Vec<_> = events[3..]
+            .iter()
+            .flat_map(|e| resumed.observe(e))
+            .collect();
+        assert_eq!(after, uninterrupted);
+    }
+
+    #[test]
+    fn an_absence_fires_when_a_heartbeat_stops_and_resolves_when_it_returns() {
+        let mut rule = evaluator(
+            "name: heartbeat\ntype: absence\nquery: 'message:heartbeat'\nwindow: 30s\ngroup_by: [k8s.pod]\nnotify: [x]\nlateness: 0s\n",
+        );
+        let beat = |n: u64, pod: &str, s: i64| {
+            let mut event = error(n, pod, s);
+            event.message = "heartbeat".into();
+            event
+        };
+        for s in (0..60).step_by(10) {
+            rule.observe(&beat(s as u64, "a", s));
+            if s < 20 {
+                rule.observe(&beat(1000 + s as u64, "b", s));
+            }
+        }
+        assert!(
+            rule.advance(at(45)).len() == 1,
+            "b went silent at 10 s: fires at 40 s"
+        );
+        let fired = rule.advance(at(95));
+        assert_eq!(fired.len(), 1, "a went silent at 50 s: {fired:?}");
+        assert_eq!(fired[0].group["k8s.pod"], "a");
+        assert_eq!(fired[0].starts_at, at(80));
+        let resolved = rule.observe(&beat(99, "a", 100));
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].status, AlertStatus::Resolved);
+    }
+
+    #[test]
+    fn ratio_new_value_cardinality_and_match() {
+        let mut ratio = evaluator(
+            "name: error-rate\ntype: ratio\nquery: level:error\ndenominator: '*'\nthreshold: 0.5\nmin_events: 4\nwindow: 1m\nnotify: [x]\n",
+        );
+        let info = |n: u64, s: i64| {
+            let mut event = error(n, "p", s);
+            event.level = Level::Info;
+            event
+        };
+        let mut fired = Vec::new();
+        fired.extend(ratio.observe(&info(1, 0)));
+        fired.extend(ratio.observe(&error(2, "p", 1)));
+        fired.extend(ratio.observe(&info(3, 2)));
+        assert!(fired.is_empty(), "too few events yet");
+        fired.extend(ratio.observe(&error(4, "p", 3)));
+        assert_eq!(fired.len(), 1, "2 of 4 is 0.5");
+
+        let mut new_value =
+            evaluator("name: new-user\ntype: new_value\nquery: '*'\nfield: k8s.pod\nnotify: [x]\n");
+        let pods = ["a", "b", "a", "c", "b"];
+        let fired: Vec<_> = pods
+            .iter()
+            .enumerate()
+            .flat_map(|(i, pod)| new_value.observe(&error(i as u64, pod, i as i64)))
+            .collect();
+        assert_eq!(fired.len(), 3);
+
+        let mut cardinality = evaluator(
+            "name: many-pods\ntype: cardinality\nquery: '*'\nfield: k8s.pod\nthreshold: 3\nwindow: 10s\nnotify: [x]\n",
+        );
+        let fired: Vec<_> = pods
+            .iter()
+            .enumerate()
+            .flat_map(|(i, pod)| cardinality.observe(&error(i as u64, pod, i as i64)))
+            .collect();
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].count, 3);
+
+        let mut each = evaluator(
+            "name: each\ntype: match\nquery: level:error\nrealert: 10s\ngroup_by: [k8s.pod]\nnotify: [x]\nsummary: '{{ event.message }}'\n",
+        );
+        let fired: Vec<_> = (0..30)
+            .flat_map(|s| each.observe(&error(s as u64, "p", s)))
+            .collect();
+        assert_eq!(fired.len(), 3, "one per 10 s of realert");
+        assert_eq!(fired[0].summary, error(0, "p", 0).message);
+    }
+}
