@@ -3,8 +3,8 @@
 //! checkpoints, never a torn file.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -129,25 +129,12 @@ impl CheckpointStore {
 
     /// Writes the store durably whether or not it changed (proves it is writable).
     pub fn write(&self) -> io::Result<()> {
-        let temporary = self.path.with_extension("json.tmp");
         let on_disk = OnDisk {
             version: FORMAT_VERSION,
             entries: self.entries.clone(),
         };
-        {
-            let mut file = OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(true)
-                .open(&temporary)?;
-            file.write_all(&serde_json::to_vec(&on_disk).map_err(io::Error::other)?)?;
-            file.sync_all()?;
-        }
-        fs::rename(&temporary, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        let bytes = serde_json::to_vec(&on_disk).map_err(io::Error::other)?;
+        logpipe_common::durable::write_atomically(&self.path, &bytes)
     }
 }
 

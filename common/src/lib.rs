@@ -3,6 +3,7 @@
 
 pub mod broker;
 pub mod config;
+pub mod durable;
 pub mod error;
 pub mod event;
 pub mod health;

@@ -254,22 +254,9 @@ impl IndexLayout {
     }
 }
 
-/// Writes through a temporary file, fsync and rename, so a crash leaves the old or the
-/// new content, never a torn one.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), IndexerError> {
-    use std::io::Write;
-    let temporary = path.with_extension("tmp");
-    let result = (|| {
-        let mut file = fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temporary, path)?;
-        if let Some(parent) = path.parent() {
-            fs::File::open(parent)?.sync_all()?;
-        }
-        Ok(())
-    })();
-    result.map_err(|error| IndexerError::io(path, error))
+    logpipe_common::durable::write_atomically(path, bytes)
+        .map_err(|error| IndexerError::io(path, error))
 }
 
 fn dir_bytes(dir: &Path) -> u64 {
