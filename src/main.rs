@@ -24,7 +24,10 @@ enum Command {
     /// Serve the search API, the web UI and live tail.
     Query,
     /// Evaluate alert rules on the event stream and call webhooks.
-    Alerting,
+    Alerting {
+        #[command(subcommand)]
+        command: Option<AlertingCommand>,
+    },
     /// Search events through the query service (exit 0 with hits, 1 with none, 2 on errors).
     Search {
         /// Query in the Lucene-style search language, e.g. 'k8s.namespace:shop AND level:error'.
@@ -57,6 +60,18 @@ enum Command {
         /// Print Markdown (the form of docs/configuration.md).
         #[arg(long)]
         markdown: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AlertingCommand {
+    /// Validate the rule files of DIR (and the notifiers they name): `file:line: message`
+    /// per problem, exit status 1 on any.
+    Check {
+        dir: std::path::PathBuf,
+        /// The notifiers file the rules' `notify` names must be defined in.
+        #[arg(long)]
+        notifiers: Option<std::path::PathBuf>,
     },
 }
 
@@ -102,7 +117,12 @@ fn main() -> ExitCode {
         Command::Collector => service::main::<logpipe_collector::CollectorConfig>(env, &all),
         Command::Indexer => service::main::<logpipe_query::SearchingIndexer>(env, &all),
         Command::Query => service::main::<logpipe_query::QueryConfig>(env, &all),
-        Command::Alerting => service::main::<logpipe_alerting::AlertingConfig>(env, &all),
+        Command::Alerting { command: None } => {
+            service::main::<logpipe_alerting::AlertingConfig>(env, &all)
+        }
+        Command::Alerting {
+            command: Some(AlertingCommand::Check { dir, notifiers }),
+        } => logpipe_alerting::check(&dir, notifiers.as_deref()),
         Command::Standalone => service::main::<standalone::Standalone>(env, &all),
         Command::Search {
             query,

@@ -141,3 +141,70 @@ fn secrets_never_appear_in_errors() {
     );
     assert!(!all.contains("hunter2"), "{all}");
 }
+
+#[test]
+fn alerting_check_reports_file_and_line_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("checkout.yaml"),
+        "name: checkout-errors\ntype: threshold\nquery: 'k8s.namespace:shop AND level:error'\n\
+         window: 1m\nthreshold: 5\ngroup_by: [k8s.pod]\nseverity: critical\n\
+         summary: '{{ count }} errors in {{ group.k8s.pod }}'\nnotify: [oncall]\nrealert: 10m\n",
+    )
+    .unwrap();
+    let notifiers = dir.path().join("notifiers.yaml");
+    std::fs::write(
+        &notifiers,
+        "oncall:\n  url: https://alerts.example.com/hook\n  format: alertmanager\n",
+    )
+    .unwrap();
+    let check = || {
+        let output = run(
+            &[
+                "alerting",
+                "check",
+                rules.to_str().unwrap(),
+                "--notifiers",
+                notifiers.to_str().unwrap(),
+            ],
+            &[],
+        );
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        (output.status.code(), stdout, stderr)
+    };
+
+    let (code, stdout, stderr) = check();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("1 rules OK"));
+
+    let heartbeat = rules.join("heartbeat.yaml");
+    std::fs::write(
+        &heartbeat,
+        "name: heartbeat\ntype: absence\nquery: 'message:heartbeat AND'\nnotify: [pager]\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = check();
+    assert_eq!(code, Some(1));
+    let at = |line: usize| format!("{}:{line}: ", heartbeat.display());
+    assert!(stderr.contains(&format!("{}query:", at(3))), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}type absence needs `window`", at(2))),
+        "{stderr}"
+    );
+
+    // A rule naming a notifier the file does not define.
+    std::fs::write(
+        &heartbeat,
+        "name: heartbeat\ntype: absence\nquery: 'message:heartbeat'\nwindow: 5m\nnotify: [pager]\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = check();
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(&format!("{}notifier `pager` is not defined", at(5))),
+        "{stderr}"
+    );
+}

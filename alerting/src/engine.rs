@@ -14,32 +14,14 @@ use std::sync::Arc;
 use logpipe_common::event::{LogEvent, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use crate::notify::{Notification, Status as AlertStatus};
 use crate::rules::{Context, Rule, RuleKind, field_value};
 
-/// Whether an alert starts or ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AlertStatus {
-    Firing,
-    Resolved,
-}
-
-/// A notification the engine asks for.
+/// A notification the engine asks for, and the notifiers it goes to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
-    /// Deterministic: the same alert after a replay has the same id.
-    pub id: String,
-    pub rule: String,
-    pub status: AlertStatus,
-    pub severity: String,
-    pub summary: String,
-    pub group: BTreeMap<String, String>,
-    pub count: u64,
-    pub starts_at: Timestamp,
-    pub ends_at: Option<Timestamp>,
-    /// The event that triggered it, when one did.
-    pub event: Option<serde_json::Value>,
-    pub labels: BTreeMap<String, String>,
+    /// Its `id` is deterministic: the same alert after a replay has the same id.
+    pub notification: Notification,
     pub notify: Vec<String>,
 }
 
@@ -405,22 +387,24 @@ impl Evaluator {
             event: event.as_ref(),
         });
         Alert {
-            id: format!("{id:032x}"),
-            rule: rule.name.clone(),
-            status,
-            severity: rule.severity.clone(),
-            summary,
-            group: rule
-                .group_names()
-                .into_iter()
-                .zip(group)
-                .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
-                .collect(),
-            count,
-            starts_at: Timestamp::from_unix_nanos(started),
-            ends_at: ended.map(Timestamp::from_unix_nanos),
-            event,
-            labels: rule.labels.clone(),
+            notification: Notification {
+                id: format!("{id:032x}"),
+                rule: rule.name.clone(),
+                status,
+                severity: rule.severity.clone(),
+                summary,
+                group: rule
+                    .group_names()
+                    .into_iter()
+                    .zip(group)
+                    .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
+                    .collect(),
+                count,
+                starts_at: Timestamp::from_unix_nanos(started),
+                ends_at: ended.map(Timestamp::from_unix_nanos),
+                event,
+                labels: rule.labels.clone(),
+            },
             notify: rule.notify.clone(),
         }
     }
@@ -506,15 +490,18 @@ mod tests {
             fired.extend(rule.observe(&error(100 + i, "api-2", i as i64 * 20)));
         }
         assert_eq!(fired.len(), 1, "{fired:?}");
-        assert_eq!(fired[0].summary, "5 errors in api-1");
-        assert_eq!(fired[0].group["k8s.pod"], "api-1");
-        assert_eq!(fired[0].starts_at, at(4));
+        assert_eq!(fired[0].notification.summary, "5 errors in api-1");
+        assert_eq!(fired[0].notification.group["k8s.pod"], "api-1");
+        assert_eq!(fired[0].notification.starts_at, at(4));
         assert!(rule.advance(at(30)).is_empty(), "still within the window");
         let resolved = rule.advance(at(70));
         assert_eq!(resolved.len(), 1);
-        assert_eq!(resolved[0].status, AlertStatus::Resolved);
-        assert_eq!(resolved[0].starts_at, fired[0].starts_at);
-        assert_ne!(resolved[0].id, fired[0].id);
+        assert_eq!(resolved[0].notification.status, AlertStatus::Resolved);
+        assert_eq!(
+            resolved[0].notification.starts_at,
+            fired[0].notification.starts_at
+        );
+        assert_ne!(resolved[0].notification.id, fired[0].notification.id);
         // Five more within realert of the first firing: suppressed.
         let again: Vec<_> = (0..5)
             .flat_map(|i| rule.observe(&error(200 + i, "api-1", 80 + i as i64)))
@@ -578,11 +565,11 @@ mod tests {
         );
         let fired = rule.advance(at(95));
         assert_eq!(fired.len(), 1, "a went silent at 50 s: {fired:?}");
-        assert_eq!(fired[0].group["k8s.pod"], "a");
-        assert_eq!(fired[0].starts_at, at(80));
+        assert_eq!(fired[0].notification.group["k8s.pod"], "a");
+        assert_eq!(fired[0].notification.starts_at, at(80));
         let resolved = rule.observe(&beat(99, "a", 100));
         assert_eq!(resolved.len(), 1);
-        assert_eq!(resolved[0].status, AlertStatus::Resolved);
+        assert_eq!(resolved[0].notification.status, AlertStatus::Resolved);
     }
 
     #[test]
@@ -622,7 +609,7 @@ mod tests {
             .flat_map(|(i, pod)| cardinality.observe(&error(i as u64, pod, i as i64)))
             .collect();
         assert_eq!(fired.len(), 1);
-        assert_eq!(fired[0].count, 3);
+        assert_eq!(fired[0].notification.count, 3);
 
         let mut each = evaluator(
             "name: each\ntype: match\nquery: level:error\nrealert: 10s\ngroup_by: [k8s.pod]\nnotify: [x]\nsummary: '{{ event.message }}'\n",
@@ -631,6 +618,6 @@ mod tests {
             .flat_map(|s| each.observe(&error(s as u64, "p", s)))
             .collect();
         assert_eq!(fired.len(), 3, "one per 10 s of realert");
-        assert_eq!(fired[0].summary, error(0, "p", 0).message);
+        assert_eq!(fired[0].notification.summary, error(0, "p", 0).message);
     }
 }

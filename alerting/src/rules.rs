@@ -191,7 +191,7 @@ pub fn parse_rule(text: &str, file: &Path) -> Result<Rule, Vec<FileError>> {
                     if default.is_none() {
                         errors.push(error(
                             at("type"),
-                            format!("a {} rule needs `{key}`", raw.kind),
+                            format!("type {} needs `{key}`", raw.kind),
                         ));
                     }
                     default
@@ -234,7 +234,7 @@ pub fn parse_rule(text: &str, file: &Path) -> Result<Rule, Vec<FileError>> {
             None => {
                 errors.push(error(
                     at("type"),
-                    format!("a {} rule needs `field`", raw.kind),
+                    format!("type {} needs `field`", raw.kind),
                 ));
                 None
             }
@@ -272,7 +272,7 @@ pub fn parse_rule(text: &str, file: &Path) -> Result<Rule, Vec<FileError>> {
             None => {
                 errors.push(error(
                     at("type"),
-                    format!("a {} rule needs `threshold`", raw.kind),
+                    format!("type {} needs `threshold`", raw.kind),
                 ));
                 None
             }
@@ -498,10 +498,10 @@ fn attribute<'a>(
     }
     let mut split = path.len();
     while let Some(dot) = path[..split].rfind('.') {
-        if let Some(serde_json::Value::Object(inner)) = map.get(&path[..dot]) {
-            if let Some(found) = attribute(inner, &path[dot + 1..]) {
-                return Some(found);
-            }
+        if let Some(serde_json::Value::Object(inner)) = map.get(&path[..dot])
+            && let Some(found) = attribute(inner, &path[dot + 1..])
+        {
+            return Some(found);
         }
         split = dot;
     }

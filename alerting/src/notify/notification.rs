@@ -1,0 +1,128 @@
+//! What one webhook call says, independent of the payload format it is rendered in.
+
+use std::collections::BTreeMap;
+
+use logpipe_common::Timestamp;
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Whether an alert starts or ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Firing,
+    Resolved,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Firing => "firing",
+            Status::Resolved => "resolved",
+        }
+    }
+}
+
+/// One alert to tell receivers about. The `generic` format sends exactly this, as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Sent as `webhook-id`; the same on every retry and replay, so receivers can drop
+    /// duplicates.
+    pub id: String,
+    pub rule: String,
+    pub status: Status,
+    pub severity: String,
+    pub summary: String,
+    /// The rule's group-by fields and their values for this alert.
+    pub group: BTreeMap<String, String>,
+    /// Matching events counted by the rule.
+    pub count: u64,
+    pub starts_at: Timestamp,
+    /// Set once the alert is resolved.
+    pub ends_at: Option<Timestamp>,
+    /// The event that triggered the alert, when one did.
+    pub event: Option<serde_json::Value>,
+    /// Extra labels from the rule.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Notification {
+    /// The label set naming this alert, as Alertmanager receivers route on it: the rule's
+    /// extra labels, overridden by the group fields, overridden by `alertname` and
+    /// `severity`.
+    pub(crate) fn alert_labels(&self) -> BTreeMap<String, String> {
+        let mut labels = self.labels.clone();
+        labels.extend(self.group.clone());
+        labels.insert("alertname".into(), self.rule.clone());
+        if !self.severity.is_empty() {
+            labels.insert("severity".into(), self.severity.clone());
+        }
+        labels
+    }
+
+    /// A stable 16-hex-digit hash of the label set, like Alertmanager's `fingerprint`:
+    /// the same alert has the same fingerprint when it fires and when it resolves.
+    pub(crate) fn fingerprint(&self) -> String {
+        let mut text = Vec::new();
+        for (name, value) in self.alert_labels() {
+            text.extend_from_slice(name.as_bytes());
+            text.push(0xff);
+            text.extend_from_slice(value.as_bytes());
+            text.push(0xff);
+        }
+        format!("{:016x}", xxh3_64(&text))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A firing alert as the engine would produce it.
+    pub(crate) fn sample() -> Notification {
+        Notification {
+            id: "checkout-errors-7f3a9c".into(),
+            rule: "checkout-errors".into(),
+            status: Status::Firing,
+            severity: "critical".into(),
+            summary: "5 errors in checkout-7d9f".into(),
+            group: BTreeMap::from([("k8s.pod".into(), "checkout-7d9f".into())]),
+            count: 5,
+            starts_at: Timestamp::from_unix_nanos(1_700_000_000_123_000_000),
+            ends_at: None,
+            event: Some(serde_json::json!({"message": "payment failed", "level": "error"})),
+            labels: BTreeMap::from([("team".into(), "shop".into())]),
+        }
+    }
+
+    #[test]
+    fn labels_put_alertname_and_severity_over_group_over_extra() {
+        let mut notification = sample();
+        notification
+            .labels
+            .insert("k8s.pod".into(), "overridden".into());
+        notification
+            .labels
+            .insert("alertname".into(), "overridden".into());
+        let labels = notification.alert_labels();
+        assert_eq!(labels["alertname"], "checkout-errors");
+        assert_eq!(labels["severity"], "critical");
+        assert_eq!(labels["k8s.pod"], "checkout-7d9f");
+        assert_eq!(labels["team"], "shop");
+    }
+
+    #[test]
+    fn fingerprint_follows_labels_not_status_or_time() {
+        let firing = sample();
+        let mut resolved = sample();
+        resolved.status = Status::Resolved;
+        resolved.ends_at = Some(Timestamp::from_unix_nanos(1_700_000_100_000_000_000));
+        assert_eq!(firing.fingerprint(), resolved.fingerprint());
+        assert_eq!(firing.fingerprint().len(), 16);
+        let mut other = sample();
+        other
+            .group
+            .insert("k8s.pod".into(), "checkout-other".into());
+        assert_ne!(firing.fingerprint(), other.fingerprint());
+    }
+}
