@@ -1,7 +1,13 @@
 //! Alerting settings.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use logpipe_common::config::{ConfigError, Env, Kind, VarSpec};
 use serde::Serialize;
+
+use crate::notify::{AllowList, Notifiers};
+use crate::rules::{self, Rule};
 
 pub const ALERTS_TOPIC: VarSpec = VarSpec::new(
     "LOGPIPE_ALERTING_ALERTS_TOPIC",
@@ -9,18 +15,147 @@ pub const ALERTS_TOPIC: VarSpec = VarSpec::new(
     Some("alerts"),
     "Topic receiving every notification as sent, for audit.",
 );
+pub const RULES_DIR: VarSpec = VarSpec::new(
+    "LOGPIPE_ALERTING_RULES_DIR",
+    Kind::Path,
+    None,
+    "Directory of rule files (*.yaml), hot-reloaded; an invalid change keeps the previous rules. Unset: no rules.",
+);
+pub const NOTIFIERS_FILE: VarSpec = VarSpec::new(
+    "LOGPIPE_ALERTING_NOTIFIERS_FILE",
+    Kind::Path,
+    None,
+    "YAML map of notifier name to url, format (alertmanager|slack|generic), secret_env, timeout, max_age.",
+);
+pub const WEBHOOK_ALLOW: VarSpec = VarSpec::new(
+    "LOGPIPE_ALERTING_WEBHOOK_ALLOW",
+    Kind::List,
+    None,
+    "CIDRs webhooks may reach although private, loopback or link-local (all such targets are refused otherwise).",
+);
+pub const CHECKPOINT_INTERVAL_MS: VarSpec = VarSpec::new(
+    "LOGPIPE_ALERTING_CHECKPOINT_INTERVAL_MS",
+    Kind::Duration,
+    Some("1000"),
+    "How often rule state, pending notifications and offsets are written to LOGPIPE_DATA_DIR/alerting.",
+);
+pub const RELOAD_INTERVAL_MS: VarSpec = VarSpec::new(
+    "LOGPIPE_ALERTING_RELOAD_INTERVAL_MS",
+    Kind::Duration,
+    Some("2000"),
+    "How often the rules directory and the notifiers file are checked for changes.",
+);
 
-pub const VARS: [&VarSpec; 1] = [&ALERTS_TOPIC];
+pub const VARS: [&VarSpec; 6] = [
+    &ALERTS_TOPIC,
+    &RULES_DIR,
+    &NOTIFIERS_FILE,
+    &WEBHOOK_ALLOW,
+    &CHECKPOINT_INTERVAL_MS,
+    &RELOAD_INTERVAL_MS,
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertingConfig {
     pub alerts_topic: String,
+    pub rules_dir: Option<PathBuf>,
+    pub notifiers_file: Option<PathBuf>,
+    pub webhook_allow: Vec<String>,
+    #[serde(with = "logpipe_common::config::duration_serde::millis")]
+    pub checkpoint_interval: Duration,
+    #[serde(with = "logpipe_common::config::duration_serde::millis")]
+    pub reload_interval: Duration,
+    #[serde(skip)]
+    pub allow: AllowList,
+    #[serde(skip)]
+    pub rules: Vec<Rule>,
+    #[serde(skip)]
+    pub notifiers: Option<Notifiers>,
 }
 
 impl AlertingConfig {
     pub fn load(env: &Env) -> Result<Self, ConfigError> {
+        let rules_dir = env.path_opt(&RULES_DIR)?;
+        let notifiers_file = env.path_opt(&NOTIFIERS_FILE)?;
+        let webhook_allow = if env.is_set(&WEBHOOK_ALLOW) {
+            env.list(&WEBHOOK_ALLOW)?
+        } else {
+            Vec::new()
+        };
+        let allow =
+            AllowList::parse(&webhook_allow.join(",")).map_err(|error| ConfigError::Invalid {
+                var: WEBHOOK_ALLOW.name.to_owned(),
+                value: webhook_allow.join(","),
+                expected: format!("comma-separated CIDRs ({error})"),
+            })?;
+        let (rules, notifiers) = load_files(rules_dir.as_deref(), notifiers_file.as_deref())
+            .map_err(|(var, value, errors)| ConfigError::Invalid {
+                var: var.to_owned(),
+                value,
+                expected: format!("valid files: {}", errors.join("; ")),
+            })?;
         Ok(AlertingConfig {
             alerts_topic: env.topic(&ALERTS_TOPIC)?,
+            rules_dir,
+            notifiers_file,
+            webhook_allow,
+            checkpoint_interval: env.duration(&CHECKPOINT_INTERVAL_MS)?,
+            reload_interval: env.duration(&RELOAD_INTERVAL_MS)?,
+            allow,
+            rules,
+            notifiers,
         })
     }
+}
+
+/// Why the files were refused: the variable naming them, its value, every problem.
+pub type FilesRefused = (&'static str, String, Vec<String>);
+
+/// Rules and notifiers, checked together: every rule's `notify` names a notifier.
+pub fn load_files(
+    rules_dir: Option<&std::path::Path>,
+    notifiers_file: Option<&std::path::Path>,
+) -> Result<(Vec<Rule>, Option<Notifiers>), FilesRefused> {
+    let shown =
+        |errors: Vec<rules::FileError>| errors.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+    let notifiers = match notifiers_file {
+        Some(path) => Some(
+            Notifiers::load(path, &|name| std::env::var(name).ok()).map_err(|errors| {
+                (
+                    NOTIFIERS_FILE.name,
+                    path.display().to_string(),
+                    shown(errors),
+                )
+            })?,
+        ),
+        None => None,
+    };
+    let rules = match rules_dir {
+        Some(dir) => rules::load_dir(dir)
+            .map_err(|errors| (RULES_DIR.name, dir.display().to_string(), shown(errors)))?,
+        None => Vec::new(),
+    };
+    let mut missing = Vec::new();
+    for rule in &rules {
+        for name in &rule.notify {
+            if notifiers.as_ref().is_none_or(|n| n.get(name).is_none()) {
+                missing.push(format!(
+                    "{}: notifier `{name}` is not defined{}",
+                    rule.file.display(),
+                    if notifiers.is_none() {
+                        " (LOGPIPE_ALERTING_NOTIFIERS_FILE is unset)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let dir = rules_dir
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
+        return Err((RULES_DIR.name, dir, missing));
+    }
+    Ok((rules, notifiers))
 }

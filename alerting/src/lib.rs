@@ -5,6 +5,7 @@ mod config;
 pub mod engine;
 pub mod notify;
 pub mod rules;
+pub mod runner;
 mod service;
 
 pub use check::check;

@@ -1,11 +1,25 @@
-//! Alerting as a logpipe service.
+//! Alerting as a logpipe service: the rule loop on its own thread, deliveries on the
+//! runtime, rules and notifiers hot-reloaded, and `GET /api/v1/rules`.
 
-use axum::Router;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
 use logpipe_common::config::{ConfigError, Env, SharedConfig, VarSpec};
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::service::{Service, ServiceContext};
+use rdkafka::producer::FutureProducer;
+use tracing::{error, info};
 
 use crate::AlertingConfig;
+use crate::config::load_files;
+use crate::notify::Sender;
+use crate::runner::{self, RuleSet, Shared};
+
+const LOOP_MAX_SILENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Service for AlertingConfig {
     const ROLE: &'static str = "alerting";
@@ -19,7 +33,9 @@ impl Service for AlertingConfig {
     }
 
     fn effective(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
+        let mut effective = serde_json::to_value(self).unwrap_or_default();
+        effective["rules"] = self.rules.iter().map(|r| r.name.clone()).collect();
+        effective
     }
 
     fn topics(&self, shared: &SharedConfig) -> Vec<TopicSpec> {
@@ -29,7 +45,134 @@ impl Service for AlertingConfig {
         ]
     }
 
-    async fn start(self, _ctx: ServiceContext) -> anyhow::Result<Router> {
-        Ok(Router::new())
+    async fn start(self, ctx: ServiceContext) -> anyhow::Result<Router> {
+        let shared = Shared::default();
+        *shared.rules.lock().unwrap_or_else(|p| p.into_inner()) = Some(RuleSet {
+            generation: 1,
+            rules: self.rules.clone(),
+            notifiers: self.notifiers.clone().unwrap_or_default(),
+        });
+        ctx.health.readiness("rules").set_ready();
+        info!(rules = self.rules.len(), "rules loaded");
+
+        let (alerts, pending) = tokio::sync::mpsc::unbounded_channel();
+        let heartbeat = ctx.health.heartbeat("alerting_loop", LOOP_MAX_SILENCE);
+        let shutdown = ctx.shutdown.clone();
+        let config = ctx.shared.clone();
+        let loop_shared = shared.clone();
+        let interval = self.checkpoint_interval;
+        let thread = tokio::task::spawn_blocking(move || {
+            runner::start(&config, loop_shared, interval, alerts, shutdown, heartbeat)
+        })
+        .await
+        .context("starting the alerting loop")??;
+        let failed = ctx.clone();
+        ctx.tasks.spawn(async move {
+            match tokio::task::spawn_blocking(move || thread.join()).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(error))) => failed.fail(&error.context("alerting")),
+                _ => failed.fail(&anyhow::anyhow!("the alerting loop panicked")),
+            }
+        });
+
+        let producer: FutureProducer = ctx
+            .shared
+            .kafka
+            .producer()
+            .create()
+            .context("creating the alerts producer")?;
+        ctx.tasks.spawn(runner::deliver(
+            pending,
+            shared.clone(),
+            Arc::new(Sender::new(self.allow.clone())),
+            producer,
+            self.alerts_topic.clone(),
+            ctx.shutdown.clone(),
+        ));
+        ctx.tasks.spawn(watch_files(
+            self.clone(),
+            shared.clone(),
+            ctx.shutdown.clone(),
+        ));
+
+        Ok(Router::new()
+            .route("/api/v1/rules", get(rules))
+            .with_state(shared))
     }
+}
+
+async fn rules(State(shared): State<Shared>) -> Json<serde_json::Value> {
+    let status = shared
+        .status
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    Json(serde_json::json!({ "rules": status }))
+}
+
+/// Reloads rules and notifiers when their files change; an invalid change keeps the
+/// rules in force and says why.
+async fn watch_files(
+    config: AlertingConfig,
+    shared: Shared,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut seen = fingerprint(&config);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(config.reload_interval) => {}
+        }
+        let now = fingerprint(&config);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match load_files(
+            config.rules_dir.as_deref(),
+            config.notifiers_file.as_deref(),
+        ) {
+            Ok((rules, notifiers)) => {
+                let mut current = shared.rules.lock().unwrap_or_else(|p| p.into_inner());
+                let generation = current.as_ref().map_or(0, |set| set.generation) + 1;
+                info!(rules = rules.len(), generation, "rules reloaded");
+                *current = Some(RuleSet {
+                    generation,
+                    rules,
+                    notifiers: notifiers.unwrap_or_default(),
+                });
+                metrics::counter!("logpipe_alerting_reloads_total", "result" => "applied")
+                    .increment(1);
+            }
+            Err((var, _, errors)) => {
+                error!(variable = var, errors = %errors.join("; "), "rules not reloaded: the previous rules stay in force");
+                metrics::counter!("logpipe_alerting_reloads_total", "result" => "refused")
+                    .increment(1);
+            }
+        }
+    }
+}
+
+/// Names, sizes and modification times of the rule files and the notifiers file.
+fn fingerprint(config: &AlertingConfig) -> Vec<(String, u64, Option<SystemTime>)> {
+    let mut files = Vec::new();
+    if let Some(dir) = &config.rules_dir
+        && let Ok(entries) = std::fs::read_dir(dir)
+    {
+        files.extend(entries.flatten().map(|e| e.path()));
+    }
+    files.extend(config.notifiers_file.clone());
+    let mut out: Vec<_> = files
+        .into_iter()
+        .map(|path| {
+            let meta = std::fs::metadata(&path).ok();
+            (
+                path.display().to_string(),
+                meta.as_ref().map_or(0, |m| m.len()),
+                meta.and_then(|m| m.modified().ok()),
+            )
+        })
+        .collect();
+    out.sort();
+    out
 }

@@ -1,0 +1,471 @@
+//! The alerting loop: every partition of the events topic read on a thread of its own,
+//! every event evaluated by every rule, alerts kept in an outbox until delivered, and
+//! rule state, outbox and offsets checkpointed together (`LOGPIPE_DATA_DIR/alerting/`).
+//!
+//! After a crash the loop resumes at the checkpointed offsets with the checkpointed state
+//! and outbox: alerts raised after the checkpoint are raised again with the same ids, and
+//! ids already delivered (kept in `delivered.log`, appended and synced at each delivery)
+//! are not sent twice.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use logpipe_common::config::SharedConfig;
+use logpipe_common::event::{LogEvent, Timestamp};
+use logpipe_common::health::Heartbeat;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::engine::{Alert, Evaluator, RuleState};
+use crate::notify::{Notifiers, Sender};
+use crate::rules::Rule;
+
+const POLL: Duration = Duration::from_millis(100);
+/// How often windows slide and absences are checked.
+const TICK: Duration = Duration::from_millis(200);
+/// A partition silent this long no longer holds the watermark back.
+const IDLE_PARTITION: Duration = Duration::from_secs(5);
+/// Delivered ids remembered to skip replays.
+const DELIVERED_MEMORY: usize = 100_000;
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What is written at each checkpoint.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Checkpoint {
+    /// Next offset per partition.
+    offsets: BTreeMap<i32, i64>,
+    rules: BTreeMap<String, RuleState>,
+    /// Alerts raised but not yet delivered to every notifier.
+    outbox: Vec<Alert>,
+}
+
+/// Rules and notifiers in force; replaced whole on a valid reload.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    /// Grows with each reload.
+    pub generation: u64,
+    pub rules: Vec<Rule>,
+    pub notifiers: Notifiers,
+}
+
+/// One line of `/api/v1/rules`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleStatus {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub query: String,
+    pub file: String,
+    pub firing: Vec<BTreeMap<String, String>>,
+    /// The watermark the rule was last evaluated at.
+    pub evaluated_at: Option<String>,
+    pub late_events: u64,
+}
+
+/// What the loop shares with the HTTP side and the delivery task.
+#[derive(Debug, Clone, Default)]
+pub struct Shared {
+    pub rules: Arc<Mutex<Option<RuleSet>>>,
+    pub status: Arc<Mutex<Vec<RuleStatus>>>,
+    outbox: Arc<Mutex<BTreeMap<String, Alert>>>,
+    delivered: Arc<Mutex<Delivered>>,
+}
+
+#[derive(Debug, Default)]
+struct Delivered {
+    ids: HashSet<String>,
+    order: VecDeque<String>,
+    log: Option<PathBuf>,
+}
+
+impl Delivered {
+    fn load(path: PathBuf) -> Self {
+        let mut delivered = Delivered::default();
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            for id in text.lines().filter(|l| !l.is_empty()) {
+                delivered.remember(id.to_string());
+            }
+        }
+        // Rewritten short, then appended to.
+        let kept: String = delivered.order.iter().map(|id| format!("{id}\n")).collect();
+        if let Err(error) = logpipe_common::durable::write_atomically(&path, kept.as_bytes()) {
+            warn!(%error, path = %path.display(), "rewriting the delivered log failed");
+        }
+        delivered.log = Some(path);
+        delivered
+    }
+
+    fn remember(&mut self, id: String) {
+        if self.ids.insert(id.clone()) {
+            self.order.push_back(id);
+            while self.order.len() > DELIVERED_MEMORY {
+                if let Some(old) = self.order.pop_front() {
+                    self.ids.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Records a delivery durably before it is forgotten from the outbox.
+    fn record(&mut self, id: &str) {
+        if let Some(path) = &self.log {
+            let written = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .and_then(|mut file| {
+                    file.write_all(format!("{id}\n").as_bytes())?;
+                    file.sync_data()
+                });
+            if let Err(error) = written {
+                warn!(%error, "recording a delivered alert failed");
+            }
+        }
+        self.remember(id.to_string());
+    }
+}
+
+/// Where the loop keeps its files.
+pub fn state_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("alerting")
+}
+
+/// Starts the consumer thread; new alerts go to `alerts`.
+pub fn start(
+    shared_config: &SharedConfig,
+    shared: Shared,
+    checkpoint_interval: Duration,
+    alerts: mpsc::UnboundedSender<Alert>,
+    shutdown: CancellationToken,
+    heartbeat: Heartbeat,
+) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<()>>> {
+    let dir = state_dir(&shared_config.data_dir);
+    std::fs::create_dir_all(&dir)?;
+    let checkpoint_path = dir.join("checkpoint.json");
+    let checkpoint: Checkpoint = match std::fs::read(&checkpoint_path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Checkpoint::default(),
+        Err(error) => return Err(error.into()),
+    };
+    let delivered = Delivered::load(dir.join("delivered.log"));
+    {
+        let mut outbox = shared.outbox.lock().unwrap_or_else(|p| p.into_inner());
+        let pending = checkpoint
+            .outbox
+            .iter()
+            .filter(|alert| !delivered.ids.contains(&alert.notification.id));
+        for alert in pending {
+            outbox.insert(alert.notification.id.clone(), alert.clone());
+            let _ = alerts.send(alert.clone());
+        }
+    }
+    *shared.delivered.lock().unwrap_or_else(|p| p.into_inner()) = delivered;
+    let consumer: BaseConsumer = shared_config.kafka.consumer("logpipe-alerting").create()?;
+    let topic = shared_config.topic.clone();
+    let metadata = consumer.fetch_metadata(Some(&topic), METADATA_TIMEOUT)?;
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        let offset = match checkpoint.offsets.get(&partition.id()) {
+            Some(next) => Offset::Offset(*next),
+            // A first start watches from now on, as a new rule would.
+            None => Offset::Offset(
+                consumer
+                    .fetch_watermarks(&topic, partition.id(), METADATA_TIMEOUT)?
+                    .1,
+            ),
+        };
+        assignment.add_partition_offset(&topic, partition.id(), offset)?;
+    }
+    consumer.assign(&assignment)?;
+    info!(topic = %topic, partitions = assignment.count(), resumed = !checkpoint.offsets.is_empty(), "alerting consumer assigned");
+    let thread = std::thread::Builder::new()
+        .name("alerting-loop".into())
+        .spawn(move || {
+            let mut state = LoopState {
+                evaluators: Vec::new(),
+                saved: checkpoint.rules,
+                offsets: checkpoint.offsets,
+                partitions: HashMap::new(),
+                loaded: None,
+            };
+            run(
+                &consumer,
+                &mut state,
+                &shared,
+                &checkpoint_path,
+                checkpoint_interval,
+                &alerts,
+                &shutdown,
+                &heartbeat,
+            )
+        })?;
+    Ok(thread)
+}
+
+struct LoopState {
+    evaluators: Vec<Evaluator>,
+    /// States of rules not (yet) loaded, kept for when they are.
+    saved: BTreeMap<String, RuleState>,
+    offsets: BTreeMap<i32, i64>,
+    /// Per partition: the newest event time and when the last event came.
+    partitions: HashMap<i32, (i64, Instant)>,
+    /// The generation of the rule set the evaluators were built from.
+    loaded: Option<u64>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    consumer: &BaseConsumer,
+    state: &mut LoopState,
+    shared: &Shared,
+    checkpoint_path: &Path,
+    checkpoint_interval: Duration,
+    alerts: &mpsc::UnboundedSender<Alert>,
+    shutdown: &CancellationToken,
+    heartbeat: &Heartbeat,
+) -> anyhow::Result<()> {
+    let mut last_tick = Instant::now();
+    let mut last_checkpoint = Instant::now();
+    let raise = |raised: Vec<Alert>| {
+        for alert in raised {
+            metrics::counter!("logpipe_alerting_alerts_total", "rule" => alert.notification.rule.clone(), "status" => alert.notification.status.as_str()).increment(1);
+            let known = shared
+                .delivered
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .ids
+                .contains(&alert.notification.id);
+            if known {
+                continue;
+            }
+            info!(rule = %alert.notification.rule, id = %alert.notification.id, status = alert.notification.status.as_str(), summary = %alert.notification.summary, "alert");
+            shared
+                .outbox
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(alert.notification.id.clone(), alert.clone());
+            let _ = alerts.send(alert);
+        }
+    };
+    while !shutdown.is_cancelled() {
+        heartbeat.beat();
+        reload(state, shared);
+        match consumer.poll(POLL) {
+            None => {}
+            Some(Err(error)) => warn!(%error, "alerting: kafka error"),
+            Some(Ok(message)) => {
+                state
+                    .offsets
+                    .insert(message.partition(), message.offset() + 1);
+                if let Some(event) = message
+                    .payload()
+                    .and_then(|p| serde_json::from_slice::<LogEvent>(p).ok())
+                {
+                    let entry = state
+                        .partitions
+                        .entry(message.partition())
+                        .or_insert((i64::MIN, Instant::now()));
+                    entry.0 = entry.0.max(event.ts.unix_nanos());
+                    entry.1 = Instant::now();
+                    for evaluator in &mut state.evaluators {
+                        raise(evaluator.observe(&event));
+                    }
+                }
+            }
+        }
+        if last_tick.elapsed() >= TICK {
+            last_tick = Instant::now();
+            let watermark = watermark(&state.partitions);
+            for evaluator in &mut state.evaluators {
+                raise(evaluator.advance(watermark));
+            }
+            publish_status(state, shared, watermark);
+        }
+        if last_checkpoint.elapsed() >= checkpoint_interval {
+            last_checkpoint = Instant::now();
+            save(state, shared, checkpoint_path)?;
+        }
+    }
+    save(state, shared, checkpoint_path)?;
+    Ok(())
+}
+
+/// Event time no partition is expected to go back before: the oldest of the partitions'
+/// newest events, ignoring partitions gone quiet; when all are quiet, the wall clock less
+/// the quiet period (events still on their way are not late).
+fn watermark(partitions: &HashMap<i32, (i64, Instant)>) -> Timestamp {
+    let now = Timestamp::now().unix_nanos();
+    let quiet = i64::try_from(IDLE_PARTITION.as_nanos()).unwrap_or(i64::MAX);
+    let active = partitions
+        .values()
+        .filter(|(_, seen)| seen.elapsed() < IDLE_PARTITION)
+        .map(|(ts, _)| *ts)
+        .min();
+    Timestamp::from_unix_nanos(match active {
+        Some(ts) => ts.min(now),
+        None => now - quiet,
+    })
+}
+
+/// Builds evaluators from a newly loaded rule set, keeping the state of rules whose
+/// definition did not change.
+fn reload(state: &mut LoopState, shared: &Shared) {
+    let guard = shared.rules.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(set) = guard.as_ref() else { return };
+    if state.loaded == Some(set.generation) {
+        return;
+    }
+    let mut previous: HashMap<String, Evaluator> = state
+        .evaluators
+        .drain(..)
+        .map(|e| (e.rule().name.clone(), e))
+        .collect();
+    for rule in &set.rules {
+        let rule = Arc::new(rule.clone());
+        let evaluator = match previous.remove(&rule.name) {
+            Some(old) if same_definition(old.rule(), &rule) => {
+                Evaluator::restore(rule, old.state().clone())
+            }
+            _ => match state.saved.remove(&rule.name) {
+                Some(saved) => Evaluator::restore(rule, saved),
+                None => Evaluator::new(rule),
+            },
+        };
+        state.evaluators.push(evaluator);
+    }
+    state.loaded = Some(set.generation);
+    info!(rules = state.evaluators.len(), "rules in force");
+}
+
+fn same_definition(a: &Rule, b: &Rule) -> bool {
+    a.kind == b.kind && a.query == b.query && a.window == b.window && a.group_by == b.group_by
+}
+
+fn publish_status(state: &LoopState, shared: &Shared, watermark: Timestamp) {
+    let status = state
+        .evaluators
+        .iter()
+        .map(|evaluator| {
+            let rule = evaluator.rule();
+            RuleStatus {
+                name: rule.name.clone(),
+                kind: rule.kind.name().to_string(),
+                query: rule.query.to_string(),
+                file: rule.file.display().to_string(),
+                firing: evaluator
+                    .firing()
+                    .map(|group| {
+                        rule.group_names()
+                            .into_iter()
+                            .zip(&group.group)
+                            .filter_map(|(n, v)| v.clone().map(|v| (n, v)))
+                            .collect()
+                    })
+                    .collect(),
+                evaluated_at: Some(watermark.to_string()),
+                late_events: evaluator.state().late_events,
+            }
+        })
+        .collect();
+    *shared.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+}
+
+fn save(state: &LoopState, shared: &Shared, path: &Path) -> anyhow::Result<()> {
+    let mut rules = state.saved.clone();
+    for evaluator in &state.evaluators {
+        rules.insert(evaluator.rule().name.clone(), evaluator.state().clone());
+    }
+    let outbox = shared
+        .outbox
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .cloned()
+        .collect();
+    let checkpoint = Checkpoint {
+        offsets: state.offsets.clone(),
+        rules,
+        outbox,
+    };
+    logpipe_common::durable::write_atomically(path, &serde_json::to_vec(&checkpoint)?)?;
+    Ok(())
+}
+
+/// Delivers alerts to their notifiers and to the alerts topic; an alert leaves the outbox
+/// once every notifier has it (or refused it for good).
+pub async fn deliver(
+    mut alerts: mpsc::UnboundedReceiver<Alert>,
+    shared: Shared,
+    sender: Arc<Sender>,
+    producer: FutureProducer,
+    alerts_topic: String,
+    shutdown: CancellationToken,
+) {
+    let tasks = tokio_util::task::TaskTracker::new();
+    loop {
+        let alert = tokio::select! {
+            () = shutdown.cancelled() => break,
+            alert = alerts.recv() => match alert { Some(alert) => alert, None => break },
+        };
+        let shared = shared.clone();
+        let sender = sender.clone();
+        let producer = producer.clone();
+        let topic = alerts_topic.clone();
+        tasks.spawn(async move {
+            let notifiers = shared
+                .rules
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .map(|set| set.notifiers.clone())
+                .unwrap_or_default();
+            let notification = &alert.notification;
+            let mut outcomes = serde_json::Map::new();
+            for name in &alert.notify {
+                let outcome = match notifiers.get(name) {
+                    Some(notifier) => match sender.deliver(notifier, notification).await {
+                        Ok(delivered) => serde_json::json!({"delivered": true, "attempts": delivered.attempts, "status": delivered.status}),
+                        Err(error) => {
+                            warn!(rule = %notification.rule, id = %notification.id, notifier = %name, %error, "alert not delivered");
+                            serde_json::json!({"delivered": false, "attempts": error.attempts(), "error": error.to_string()})
+                        }
+                    },
+                    None => serde_json::json!({"delivered": false, "error": "no such notifier"}),
+                };
+                outcomes.insert(name.clone(), outcome);
+            }
+            let mut record = serde_json::to_value(notification).unwrap_or_default();
+            record["notifiers"] = serde_json::Value::Object(outcomes);
+            let payload = record.to_string();
+            let produced = producer
+                .send(
+                    FutureRecord::to(&topic).key(&notification.rule).payload(&payload),
+                    Duration::from_secs(30),
+                )
+                .await;
+            if let Err((error, _)) = produced {
+                warn!(%error, id = %notification.id, "producing to the alerts topic failed");
+            }
+            shared
+                .delivered
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .record(&notification.id);
+            shared
+                .outbox
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&notification.id);
+        });
+    }
+    tasks.close();
+    tasks.wait().await;
+}
