@@ -73,6 +73,29 @@ enum AlertingCommand {
         #[arg(long)]
         notifiers: Option<std::path::PathBuf>,
     },
+    /// Replay past events from the query service through the rules of DIR and print the
+    /// alerts they would have raised (exit 1 on rule errors, 2 on configuration or API errors).
+    Backtest {
+        dir: std::path::PathBuf,
+        /// Start of the history: relative (1h, 24h, 7d) or RFC 3339 [default: 24h].
+        #[arg(long, conflicts_with = "from")]
+        since: Option<String>,
+        /// Start of the history (RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the history (RFC 3339); now by default.
+        #[arg(long)]
+        to: Option<String>,
+        /// How to print alerts: text (one line each) or json (one Notification per line).
+        #[arg(long, value_enum, default_value_t = AlertOutput::Text)]
+        output: AlertOutput,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum AlertOutput {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -123,6 +146,28 @@ fn main() -> ExitCode {
         Command::Alerting {
             command: Some(AlertingCommand::Check { dir, notifiers }),
         } => logpipe_alerting::check(&dir, notifiers.as_deref()),
+        Command::Alerting {
+            command:
+                Some(AlertingCommand::Backtest {
+                    dir,
+                    since,
+                    from,
+                    to,
+                    output,
+                }),
+        } => logpipe_alerting::backtest(
+            &env,
+            &logpipe_alerting::BacktestArgs {
+                dir,
+                since,
+                from,
+                to,
+                output: match output {
+                    AlertOutput::Text => logpipe_alerting::BacktestOutput::Text,
+                    AlertOutput::Json => logpipe_alerting::BacktestOutput::Json,
+                },
+            },
+        ),
         Command::Standalone => service::main::<standalone::Standalone>(env, &all),
         Command::Search {
             query,

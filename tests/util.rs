@@ -5,7 +5,11 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use logpipe_common::LogEvent;
+use logpipe_indexer::document::document;
+use logpipe_indexer::{Day, IndexLayout};
 use serde_json::Value;
+use tantivy::schema::OwnedValue;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_logpipe");
 
@@ -159,5 +163,28 @@ impl Rng {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0 % bound
+    }
+}
+
+/// Writes `events` into day indexes under `data_dir`, laid out and built as the indexer
+/// builds them, for a `logpipe query` reading that directory.
+pub fn write_index(data_dir: &std::path::Path, events: &[LogEvent]) {
+    let layout = IndexLayout::under(data_dir);
+    let mut by_day: std::collections::BTreeMap<Day, Vec<&LogEvent>> = Default::default();
+    for event in events {
+        by_day.entry(Day::of(event.ts)).or_default().push(event);
+    }
+    for (day, events) in by_day {
+        let (index, fields) = layout.open_or_create(day).unwrap();
+        let mut writer: tantivy::IndexWriter =
+            index.writer_with_num_threads(1, 30_000_000).unwrap();
+        for event in events {
+            let stored = serde_json::to_vec(event).unwrap();
+            let attributes = OwnedValue::from(Value::Object(event.attributes.clone()));
+            writer
+                .add_document(document(&fields, event, &attributes, &stored))
+                .unwrap();
+        }
+        writer.commit().unwrap();
     }
 }

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use logpipe_common::event::{LogEvent, Timestamp};
+use logpipe_query::language::EventView;
 use serde::{Deserialize, Serialize};
 
 use crate::notify::{Notification, Status as AlertStatus};
@@ -91,10 +92,18 @@ impl Evaluator {
 
     /// Takes one event.
     pub fn observe(&mut self, event: &LogEvent) -> Vec<Alert> {
+        self.observe_in(event, &EventView::new(event))
+    }
+
+    /// Takes one event through a view shared with the other rules.
+    pub fn observe_in(&mut self, event: &LogEvent, view: &EventView<'_>) -> Vec<Alert> {
         let ts = event.ts.unix_nanos();
         let rule = self.rule.clone();
-        let hit = rule.predicate.matches(event);
-        let total = rule.denominator.as_ref().is_some_and(|d| d.matches(event));
+        let hit = rule.predicate.matches_in(view);
+        let total = rule
+            .denominator
+            .as_ref()
+            .is_some_and(|d| d.matches_in(view));
         if !hit && !total {
             return Vec::new();
         }
@@ -103,7 +112,7 @@ impl Evaluator {
             return Vec::new();
         }
         let group = rule.group_of(event);
-        let key = serde_json::to_string(&group).unwrap_or_default();
+        let key = group_key(&group);
         let window = nanos(rule.window);
         let mut alerts = Vec::new();
         let json = || serde_json::to_value(event).ok();
@@ -157,7 +166,6 @@ impl Evaluator {
             }
             RuleKind::Absence => {
                 state.last_seen = Some(state.last_seen.map_or(ts, |last| last.max(ts)));
-                state.last_event = json();
                 if let Some(started) = state.firing.take() {
                     alerts.push(self.alert(
                         AlertStatus::Resolved,
@@ -174,13 +182,14 @@ impl Evaluator {
             RuleKind::Threshold { threshold } => {
                 insert_sorted(&mut state.hits, ts);
                 let count = count_in(&state.hits, ts - window, ts);
-                state.last_event = json();
                 if count >= *threshold
                     && state.firing.is_none()
                     && realert_ok(state, ts, rule.realert)
                 {
                     state.firing = Some(ts);
                     state.last_fired = Some(ts);
+                    // The event that fired it, told again when it resolves.
+                    state.last_event = json();
                     alerts.push(self.alert(
                         AlertStatus::Firing,
                         &group,
@@ -200,7 +209,6 @@ impl Evaluator {
             } => {
                 if hit {
                     insert_sorted(&mut state.hits, ts);
-                    state.last_event = json();
                 }
                 if total {
                     insert_sorted(&mut state.totals, ts);
@@ -211,6 +219,8 @@ impl Evaluator {
                 if met && state.firing.is_none() && realert_ok(state, ts, rule.realert) {
                     state.firing = Some(ts);
                     state.last_fired = Some(ts);
+                    // The event that fired it, told again when it resolves.
+                    state.last_event = json();
                     alerts.push(self.alert(
                         AlertStatus::Firing,
                         &group,
@@ -228,7 +238,6 @@ impl Evaluator {
                     let at = state.values.partition_point(|(t, _)| *t <= ts);
                     state.values.insert(at, (ts, value));
                 }
-                state.last_event = json();
                 let distinct = distinct_in(&state.values, ts - window, ts);
                 if distinct >= *threshold
                     && state.firing.is_none()
@@ -236,6 +245,8 @@ impl Evaluator {
                 {
                     state.firing = Some(ts);
                     state.last_fired = Some(ts);
+                    // The event that fired it, told again when it resolves.
+                    state.last_event = json();
                     alerts.push(self.alert(
                         AlertStatus::Firing,
                         &group,
@@ -266,7 +277,7 @@ impl Evaluator {
         let window = nanos(rule.window);
         if first && matches!(rule.kind, RuleKind::Absence) && rule.group_by.is_empty() {
             // A rule without groups watches from its first moment, seen or not.
-            let key = serde_json::to_string(&Vec::<Option<String>>::new()).unwrap_or_default();
+            let key = group_key(&[]);
             self.state.groups.entry(key).or_insert_with(|| GroupState {
                 last_seen: Some(now),
                 ..GroupState::default()
@@ -284,29 +295,32 @@ impl Evaluator {
             while state.values.front().is_some_and(|(t, _)| *t <= from) {
                 state.values.pop_front();
             }
+            // The condition as of `now`: events newer than the watermark do not count yet.
+            let hits = count_in(&state.hits, from, now);
             let cleared = match &rule.kind {
-                RuleKind::Threshold { threshold } => (state.hits.len() as u64) < *threshold,
+                RuleKind::Threshold { threshold } => hits < *threshold,
                 RuleKind::Ratio {
                     threshold,
                     min_events,
                     ..
                 } => {
-                    let totals = state.totals.len() as u64;
-                    totals < *min_events
-                        || (state.hits.len() as f64 / totals.max(1) as f64) < *threshold
+                    let totals = count_in(&state.totals, from, now);
+                    totals < *min_events || (hits as f64 / totals.max(1) as f64) < *threshold
                 }
                 RuleKind::Cardinality { threshold, .. } => {
-                    (distinct_in(&state.values, from, now)) < *threshold
+                    distinct_in(&state.values, from, now) < *threshold
                 }
                 _ => false,
             };
             let group = state.group.clone();
             let last_event = state.last_event.clone();
+            // An alert resolves at the earliest as of its own start.
             if let Some(started) = state.firing
                 && cleared
+                && started <= now
             {
                 state.firing = None;
-                let count = state.hits.len() as u64;
+                let count = hits;
                 alerts.push(self.alert(
                     AlertStatus::Resolved,
                     &group,
@@ -408,6 +422,21 @@ impl Evaluator {
             notify: rule.notify.clone(),
         }
     }
+}
+
+/// The key a group's state is kept under: its values, a missing one distinct from any.
+fn group_key(group: &[Option<String>]) -> String {
+    let mut key = String::new();
+    for (i, value) in group.iter().enumerate() {
+        if i > 0 {
+            key.push('\u{1f}');
+        }
+        match value {
+            Some(value) => key.push_str(value),
+            None => key.push('\u{0}'),
+        }
+    }
+    key
 }
 
 fn nanos(duration: std::time::Duration) -> i64 {

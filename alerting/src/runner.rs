@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use logpipe_common::config::SharedConfig;
 use logpipe_common::event::{LogEvent, Timestamp};
 use logpipe_common::health::Heartbeat;
+use logpipe_query::language::EventView;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -26,6 +27,7 @@ use tracing::{info, warn};
 
 use crate::engine::{Alert, Evaluator, RuleState};
 use crate::notify::{Notifiers, Sender};
+use crate::prefilter::Prefilter;
 use crate::rules::Rule;
 
 const POLL: Duration = Duration::from_millis(100);
@@ -168,7 +170,10 @@ pub fn start(
         }
     }
     *shared.delivered.lock().unwrap_or_else(|p| p.into_inner()) = delivered;
-    let consumer: BaseConsumer = shared_config.kafka.consumer("logpipe-alerting").create()?;
+    let mut consumer_config = shared_config.kafka.consumer("logpipe-alerting");
+    // Alerts are due within a second of an event: do not let the broker hold fetches long.
+    consumer_config.set("fetch.wait.max.ms", "100");
+    let consumer: BaseConsumer = consumer_config.create()?;
     let topic = shared_config.topic.clone();
     let metadata = consumer.fetch_metadata(Some(&topic), METADATA_TIMEOUT)?;
     let mut assignment = TopicPartitionList::new();
@@ -195,6 +200,7 @@ pub fn start(
                 offsets: checkpoint.offsets,
                 partitions: HashMap::new(),
                 loaded: None,
+                prefilter: Prefilter::default(),
             };
             run(
                 &consumer,
@@ -219,6 +225,7 @@ struct LoopState {
     partitions: HashMap<i32, (i64, Instant)>,
     /// The generation of the rule set the evaluators were built from.
     loaded: Option<u64>,
+    prefilter: Prefilter,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -275,8 +282,9 @@ fn run(
                         .or_insert((i64::MIN, Instant::now()));
                     entry.0 = entry.0.max(event.ts.unix_nanos());
                     entry.1 = Instant::now();
-                    for evaluator in &mut state.evaluators {
-                        raise(evaluator.observe(&event));
+                    let view = EventView::new(&event);
+                    for index in state.prefilter.candidates(&view) {
+                        raise(state.evaluators[index].observe_in(&event, &view));
                     }
                 }
             }
@@ -342,6 +350,8 @@ fn reload(state: &mut LoopState, shared: &Shared) {
         state.evaluators.push(evaluator);
     }
     state.loaded = Some(set.generation);
+    let rules: Vec<&Rule> = state.evaluators.iter().map(Evaluator::rule).collect();
+    state.prefilter = Prefilter::new(&rules);
     info!(rules = state.evaluators.len(), "rules in force");
 }
 

@@ -28,7 +28,7 @@ use tantivy::query_grammar::{
 };
 
 pub use fields::{FieldRef, Keyword, TimeField};
-pub use predicate::Predicate;
+pub use predicate::{EventView, Predicate, words};
 pub use translate::to_tantivy;
 
 /// Longest query accepted, in bytes.

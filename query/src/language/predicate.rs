@@ -75,8 +75,14 @@ impl Predicate {
     }
 
     pub fn matches(&self, event: &LogEvent) -> bool {
-        let view = View::new(event);
+        let view = EventView::new(event);
         eval(&self.node, &view)
+    }
+
+    /// The same over a view shared by several predicates: each part of the event is
+    /// tokenized or flattened once for all of them.
+    pub fn matches_in(&self, view: &EventView<'_>) -> bool {
+        eval(&self.node, view)
     }
 }
 
@@ -115,7 +121,8 @@ fn compile(query: &Query) -> Node {
 }
 
 /// The parts of an event a query looks at, computed once per event when first needed.
-struct View<'a> {
+#[derive(Debug)]
+pub struct EventView<'a> {
     event: &'a LogEvent,
     message_words: OnceCell<Vec<(u32, String)>>,
     attribute_strings: OnceCell<Vec<&'a str>>,
@@ -123,9 +130,9 @@ struct View<'a> {
     leaves: OnceCell<Vec<(String, &'a Value)>>,
 }
 
-impl<'a> View<'a> {
-    fn new(event: &'a LogEvent) -> Self {
-        View {
+impl<'a> EventView<'a> {
+    pub fn new(event: &'a LogEvent) -> Self {
+        EventView {
             event,
             message_words: OnceCell::new(),
             attribute_strings: OnceCell::new(),
@@ -134,7 +141,13 @@ impl<'a> View<'a> {
         }
     }
 
-    fn message_words(&self) -> &[(u32, String)] {
+    /// The event seen.
+    pub fn event(&self) -> &'a LogEvent {
+        self.event
+    }
+
+    /// The words of the message, as the index makes them.
+    pub fn message_words(&self) -> &[(u32, String)] {
         self.message_words
             .get_or_init(|| words(&self.event.message))
     }
@@ -166,22 +179,24 @@ impl<'a> View<'a> {
         })
     }
 
-    fn keyword_values(&self, keyword: Keyword) -> Vec<String> {
+    /// Whether any value of a keyword field (`flags` has several) passes `test`; the
+    /// id is formatted only when asked for.
+    pub fn keyword_any(&self, keyword: Keyword, mut test: impl FnMut(&str) -> bool) -> bool {
         let event = self.event;
-        let one = |value: Option<&str>| value.map(str::to_string).into_iter().collect();
+        let one = |value: Option<&str>, test: &mut dyn FnMut(&str) -> bool| value.is_some_and(test);
         match keyword {
-            Keyword::Id => vec![event.id.to_string()],
-            Keyword::Level => vec![event.level.as_str().to_string()],
-            Keyword::Stream => one(event.stream.map(|s| s.as_str())),
-            Keyword::Namespace => one(event.k8s.namespace.as_deref()),
-            Keyword::Pod => one(event.k8s.pod.as_deref()),
-            Keyword::PodUid => one(event.k8s.pod_uid.as_deref()),
-            Keyword::Container => one(event.k8s.container.as_deref()),
-            Keyword::Node => vec![event.k8s.node.clone()],
-            Keyword::SourceKind => vec![event.source.kind.as_str().to_string()],
-            Keyword::SourceName => one(event.source.name.as_deref()),
-            Keyword::SourcePath => one(event.source.path.as_deref()),
-            Keyword::Flags => event.flags.iter().map(|f| f.as_str().to_string()).collect(),
+            Keyword::Id => test(&event.id.to_string()),
+            Keyword::Level => test(event.level.as_str()),
+            Keyword::Stream => one(event.stream.map(|s| s.as_str()), &mut test),
+            Keyword::Namespace => one(event.k8s.namespace.as_deref(), &mut test),
+            Keyword::Pod => one(event.k8s.pod.as_deref(), &mut test),
+            Keyword::PodUid => one(event.k8s.pod_uid.as_deref(), &mut test),
+            Keyword::Container => one(event.k8s.container.as_deref(), &mut test),
+            Keyword::Node => test(&event.k8s.node),
+            Keyword::SourceKind => test(event.source.kind.as_str()),
+            Keyword::SourceName => one(event.source.name.as_deref(), &mut test),
+            Keyword::SourcePath => one(event.source.path.as_deref(), &mut test),
+            Keyword::Flags => event.flags.iter().any(|f| test(f.as_str())),
         }
     }
 }
@@ -222,7 +237,7 @@ fn flatten_value<'a>(value: &'a Value, path: String, out: &mut Vec<(String, &'a 
     }
 }
 
-fn eval(node: &Node, view: &View<'_>) -> bool {
+fn eval(node: &Node, view: &EventView<'_>) -> bool {
     match node {
         Node::All => true,
         Node::And(children) => children.iter().all(|child| eval(child, view)),
@@ -232,7 +247,7 @@ fn eval(node: &Node, view: &View<'_>) -> bool {
     }
 }
 
-fn leaf(field: &FieldRef, test: &Test, view: &View<'_>) -> bool {
+fn leaf(field: &FieldRef, test: &Test, view: &EventView<'_>) -> bool {
     match field {
         FieldRef::Default => {
             text_test(test, view.message_words())
@@ -246,10 +261,7 @@ fn leaf(field: &FieldRef, test: &Test, view: &View<'_>) -> bool {
             .attribute_words()
             .iter()
             .any(|words| text_test(test, words)),
-        FieldRef::Keyword(keyword) => {
-            let values = view.keyword_values(*keyword);
-            values.iter().any(|value| keyword_test(test, value))
-        }
+        FieldRef::Keyword(keyword) => view.keyword_any(*keyword, |value| keyword_test(test, value)),
         FieldRef::Time(time) => {
             let instant = match time {
                 TimeField::Ts => view.event.ts,

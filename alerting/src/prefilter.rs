@@ -1,0 +1,171 @@
+//! Which rules can match an event, found without evaluating each: a rule whose query
+//! requires a keyword value (`k8s.namespace:shop AND …`) or a word of the message
+//! (`message:timeout AND …`) is indexed under it, and an event only meets the rules
+//! indexed under its own values and words, plus the rules with no such requirement.
+//! Exact: a skipped rule's query could not have matched.
+
+use std::collections::HashMap;
+
+use logpipe_query::Query;
+use logpipe_query::language::{EventView, FieldRef, Keyword, Leaf, Op, words};
+
+use crate::rules::{Rule, RuleKind};
+
+/// What a query cannot match without.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Requirement {
+    Keyword(Keyword, String),
+    Word(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Prefilter {
+    by_keyword: HashMap<Keyword, HashMap<String, Vec<usize>>>,
+    by_word: HashMap<String, Vec<usize>>,
+    always: Vec<usize>,
+}
+
+impl Prefilter {
+    pub fn new(rules: &[&Rule]) -> Self {
+        let mut prefilter = Prefilter::default();
+        for (index, rule) in rules.iter().enumerate() {
+            let requirement = match &rule.kind {
+                // Both queries of a ratio count: only what both require is required.
+                RuleKind::Ratio { denominator, .. } => {
+                    let numerator = requirement(&rule.query);
+                    numerator.filter(|r| requirement(denominator).as_ref() == Some(r))
+                }
+                _ => requirement(&rule.query),
+            };
+            match requirement {
+                Some(Requirement::Keyword(keyword, value)) => prefilter
+                    .by_keyword
+                    .entry(keyword)
+                    .or_default()
+                    .entry(value)
+                    .or_default()
+                    .push(index),
+                Some(Requirement::Word(word)) => {
+                    prefilter.by_word.entry(word).or_default().push(index)
+                }
+                None => prefilter.always.push(index),
+            }
+        }
+        prefilter
+    }
+
+    /// Indexes of the rules that may match, ascending.
+    pub fn candidates(&self, view: &EventView<'_>) -> Vec<usize> {
+        let mut found = self.always.clone();
+        for (keyword, by_value) in &self.by_keyword {
+            view.keyword_any(*keyword, |value| {
+                if let Some(rules) = by_value.get(value) {
+                    found.extend(rules);
+                }
+                false
+            });
+        }
+        if !self.by_word.is_empty() {
+            // The message's words as the index splits them, without allocating each.
+            let mut word = String::new();
+            for run in view.event().message.split(|c: char| !c.is_alphanumeric()) {
+                if run.is_empty() || run.len() > 40 {
+                    continue;
+                }
+                word.clear();
+                word.extend(run.chars().flat_map(char::to_lowercase));
+                if let Some(rules) = self.by_word.get(word.as_str()) {
+                    found.extend(rules);
+                }
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+}
+
+fn requirement(query: &Query) -> Option<Requirement> {
+    match query {
+        Query::Leaf(Leaf {
+            field: FieldRef::Keyword(keyword),
+            op: Op::Match(value),
+        }) if *keyword != Keyword::Flags => Some(Requirement::Keyword(*keyword, value.clone())),
+        Query::Leaf(Leaf {
+            field: FieldRef::Message,
+            op: Op::Match(text),
+        }) => words(text)
+            .into_iter()
+            .next()
+            .map(|(_, word)| Requirement::Word(word)),
+        // Any requirement of a conjunct is one of the whole; keyword values are cheaper
+        // to look up than words.
+        Query::And(children) => {
+            let found: Vec<Requirement> = children.iter().filter_map(requirement).collect();
+            found
+                .iter()
+                .find(|r| matches!(r, Requirement::Keyword(..)))
+                .or(found.first())
+                .cloned()
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use logpipe_common::Timestamp;
+    use logpipe_common::testkit::sample_event;
+
+    use super::*;
+    use crate::rules::parse_rule;
+
+    fn rule(query: &str) -> Rule {
+        parse_rule(
+            &format!("name: r\ntype: match\nquery: '{query}'\nnotify: [x]\n"),
+            Path::new("r.yaml"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn only_rules_that_can_match_are_candidates_and_none_is_missed() {
+        let queries = [
+            "k8s.namespace:shop AND level:error",
+            "k8s.namespace:payments",
+            "message:answered AND attributes.http.status:502",
+            "message:timeout",
+            "level:error OR level:fatal",
+            "NOT k8s.namespace:shop",
+            "attributes.http.status:[500 TO *]",
+        ];
+        let rules: Vec<Rule> = queries.iter().map(|q| rule(q)).collect();
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let prefilter = Prefilter::new(&refs);
+        assert_eq!(prefilter.always, [4, 5, 6]);
+        for n in 0..64 {
+            let event = sample_event(n, Timestamp::now());
+            let view = EventView::new(&event);
+            let candidates = prefilter.candidates(&view);
+            for (index, rule) in rules.iter().enumerate() {
+                if rule.predicate.matches(&event) {
+                    assert!(
+                        candidates.contains(&index),
+                        "event {n} rule {}",
+                        queries[index]
+                    );
+                }
+            }
+            let namespace = event.k8s.namespace.as_deref().unwrap();
+            assert_eq!(candidates.contains(&0), namespace == "shop");
+            assert_eq!(candidates.contains(&1), namespace == "payments");
+            assert!(
+                candidates.contains(&2),
+                "every sample message says answered"
+            );
+            assert!(!candidates.contains(&3));
+        }
+    }
+}
