@@ -1,5 +1,6 @@
 //! End-to-end tests: the built `logpipe` binary as operators run it.
 
+mod alerting;
 mod backtest;
 mod cli;
 mod collector;

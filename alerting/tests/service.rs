@@ -232,3 +232,87 @@ async fn a_restart_mid_window_fires_exactly_once() {
     assert_eq!(firings, 1);
     stop(ctx).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_are_listed_and_an_invalid_change_keeps_the_previous_rules() {
+    let broker = TestBroker::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (hook, _) = receiver().await;
+    write_config(dir.path(), hook);
+    let env = Env::from_pairs([
+        ("LOGPIPE_KAFKA_BROKERS", broker.bootstrap()),
+        (
+            "LOGPIPE_DATA_DIR",
+            dir.path().join("data").display().to_string(),
+        ),
+        (
+            "LOGPIPE_ALERTING_RULES_DIR",
+            dir.path().join("rules").display().to_string(),
+        ),
+        (
+            "LOGPIPE_ALERTING_NOTIFIERS_FILE",
+            dir.path().join("notifiers.yaml").display().to_string(),
+        ),
+        ("LOGPIPE_ALERTING_WEBHOOK_ALLOW", "127.0.0.0/8".to_string()),
+        ("LOGPIPE_ALERTING_RELOAD_INTERVAL_MS", "100".to_string()),
+    ]);
+    let (shared, config) = service::load::<AlertingConfig>(&env).unwrap();
+    broker
+        .create_topics(&[TopicSpec::new(TOPIC, 2), TopicSpec::new("alerts", 1)])
+        .await
+        .unwrap();
+    let ctx = ServiceContext::new(shared);
+    let router = config.start(ctx.clone()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let names = || async move {
+        let body: serde_json::Value = reqwest::get(format!("http://{address}/api/v1/rules"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut names: Vec<String> = body["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let wait_for = |expected: Vec<&'static str>| async move {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = names().await;
+            if found == expected || Instant::now() > deadline {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    assert_eq!(wait_for(vec!["checkout-errors"]).await, ["checkout-errors"]);
+
+    // A broken file: the rules in force stay.
+    let rules = dir.path().join("rules");
+    std::fs::write(
+        rules.join("broken.yaml"),
+        "name: broken\ntype: threshold\nquery: 'level:'\nnotify: [oncall]\n",
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(names().await, ["checkout-errors"]);
+
+    // Fixed: both are in force.
+    std::fs::write(
+        rules.join("broken.yaml"),
+        "name: heartbeat\ntype: absence\nquery: 'message:heartbeat'\nwindow: 5m\nnotify: [oncall]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        wait_for(vec!["checkout-errors", "heartbeat"]).await,
+        ["checkout-errors", "heartbeat"]
+    );
+    stop(ctx).await;
+}
