@@ -365,6 +365,8 @@ fn publish_status(state: &LoopState, shared: &Shared, watermark: Timestamp) {
         .iter()
         .map(|evaluator| {
             let rule = evaluator.rule();
+            metrics::gauge!("logpipe_alerting_late_events", "rule" => rule.name.clone())
+                .set(evaluator.state().late_events as f64);
             RuleStatus {
                 name: rule.name.clone(),
                 kind: rule.kind.name().to_string(),
