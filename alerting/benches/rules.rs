@@ -14,6 +14,9 @@
 //!   each matching a `match` rule of the alerting service running in-process with a
 //!   webhook receiver on loopback: for each, the time from its send to the webhook call,
 //!   and in the same run to a bare consumer of the topic (the broker's own latency).
+//!
+//! `LOGPIPE_BENCH_RULES=10,1000` picks the rule counts; `LOGPIPE_BENCH_ONLY=throughput`
+//! skips the latency run.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -42,7 +45,15 @@ fn main() {
     });
     let mut results = serde_json::Map::new();
     results.insert("decode".into(), rates(events, bytes, baseline));
-    for count in [10usize, 1_000, 10_000] {
+    let counts: Vec<usize> = std::env::var("LOGPIPE_BENCH_RULES")
+        .ok()
+        .map(|text| {
+            text.split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_else(|| vec![10, 1_000, 10_000]);
+    for count in counts {
         let rules: Vec<Rule> = (0..count).map(rule).collect();
         let mut evaluators: Vec<Evaluator> = rules
             .iter()
@@ -74,14 +85,16 @@ fn main() {
         value["vs_decode_per_core"] = json!(measured.per_core(events) / baseline.per_core(events));
         results.insert(format!("rules_{count}"), value);
     }
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    results.insert(
-        "append_to_webhook".into(),
-        runtime.block_on(append_to_webhook(
-            env_number("LOGPIPE_BENCH_RATE", 100),
-            env_number("LOGPIPE_BENCH_SECS", 10),
-        )),
-    );
+    if std::env::var("LOGPIPE_BENCH_ONLY").as_deref() != Ok("throughput") {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        results.insert(
+            "append_to_webhook".into(),
+            runtime.block_on(append_to_webhook(
+                env_number("LOGPIPE_BENCH_RATE", 100),
+                env_number("LOGPIPE_BENCH_SECS", 10),
+            )),
+        );
+    }
     let output = json!({
         "benchmark": "alerting",
         "events": events,

@@ -450,6 +450,11 @@ fn realert_ok(state: &GroupState, ts: i64, realert: std::time::Duration) -> bool
 }
 
 fn insert_sorted(times: &mut VecDeque<i64>, ts: i64) {
+    // Events mostly come in time order.
+    if times.back().is_none_or(|last| *last <= ts) {
+        times.push_back(ts);
+        return;
+    }
     let at = times.partition_point(|t| *t <= ts);
     times.insert(at, ts);
 }
@@ -457,7 +462,11 @@ fn insert_sorted(times: &mut VecDeque<i64>, ts: i64) {
 /// Events in `(from, to]`.
 fn count_in(times: &VecDeque<i64>, from: i64, to: i64) -> u64 {
     let start = times.partition_point(|t| *t <= from);
-    let end = times.partition_point(|t| *t <= to);
+    let end = if times.back().is_none_or(|last| *last <= to) {
+        times.len()
+    } else {
+        times.partition_point(|t| *t <= to)
+    };
     (end - start) as u64
 }
 
