@@ -175,7 +175,23 @@ pub fn start(
     consumer_config.set("fetch.wait.max.ms", "100");
     let consumer: BaseConsumer = consumer_config.create()?;
     let topic = shared_config.topic.clone();
-    let metadata = consumer.fetch_metadata(Some(&topic), METADATA_TIMEOUT)?;
+    // A topic created a moment ago may not list its partitions yet.
+    let deadline = Instant::now() + METADATA_TIMEOUT;
+    let metadata = loop {
+        let metadata = consumer.fetch_metadata(Some(&topic), METADATA_TIMEOUT)?;
+        let partitions = metadata
+            .topics()
+            .iter()
+            .map(|t| t.partitions().len())
+            .sum::<usize>();
+        if partitions > 0 {
+            break metadata;
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("topic {topic} has no partitions");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let mut assignment = TopicPartitionList::new();
     for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
         let offset = match checkpoint.offsets.get(&partition.id()) {
