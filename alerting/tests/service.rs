@@ -45,14 +45,17 @@ async fn receiver() -> (SocketAddr, Received) {
     (address, received)
 }
 
-fn write_config(dir: &Path, hook: SocketAddr) {
+/// A threshold rule (5 errors in `window`) notifying a generic webhook at `hook`.
+fn write_config(dir: &Path, hook: SocketAddr, window: &str) {
     let rules = dir.join("rules");
     std::fs::create_dir_all(&rules).unwrap();
     std::fs::write(
         rules.join("checkout.yaml"),
-        "name: checkout-errors\ntype: threshold\nquery: 'k8s.namespace:shop AND level:error'\n\
-         window: 2s\nthreshold: 5\ngroup_by: [k8s.pod]\nseverity: critical\n\
-         summary: '{{ count }} errors in {{ group.k8s.pod }}'\nnotify: [oncall]\nrealert: 1m\nlateness: 10s\n",
+        format!(
+            "name: checkout-errors\ntype: threshold\nquery: 'k8s.namespace:shop AND level:error'\n\
+             window: {window}\nthreshold: 5\ngroup_by: [k8s.pod]\nseverity: critical\n\
+             summary: '{{{{ count }}}} errors in {{{{ group.k8s.pod }}}}'\nnotify: [oncall]\nrealert: 1m\nlateness: 10s\n"
+        ),
     )
     .unwrap();
     std::fs::write(
@@ -143,7 +146,7 @@ async fn a_threshold_fires_once_resolves_and_is_recorded_on_the_alerts_topic() {
     let broker = TestBroker::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (hook, received) = receiver().await;
-    write_config(dir.path(), hook);
+    write_config(dir.path(), hook, "2s");
     let ctx = start(&broker, dir.path()).await;
     settle().await;
 
@@ -200,7 +203,7 @@ async fn a_restart_mid_window_fires_exactly_once() {
     let broker = TestBroker::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (hook, received) = receiver().await;
-    write_config(dir.path(), hook);
+    write_config(dir.path(), hook, "10m");
     let ctx = start(&broker, dir.path()).await;
     settle().await;
     produce(&broker, (0..3).map(|n| error(n, "api-1")).collect()).await;
@@ -235,7 +238,7 @@ async fn rules_are_listed_and_an_invalid_change_keeps_the_previous_rules() {
     let broker = TestBroker::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (hook, _) = receiver().await;
-    write_config(dir.path(), hook);
+    write_config(dir.path(), hook, "10m");
     let env = Env::from_pairs([
         ("LOGPIPE_KAFKA_BROKERS", broker.bootstrap()),
         (
