@@ -18,23 +18,11 @@ pub fn check(dir: &Path, notifiers: Option<&Path>) -> ExitCode {
     };
     if let Some(path) = notifiers {
         match crate::notify::Notifiers::load(path, &|name| std::env::var(name).ok()) {
-            Ok(known) => {
-                for rule in &rules {
-                    for name in &rule.notify {
-                        if known.get(name).is_none() {
-                            let text = std::fs::read_to_string(&rule.file).unwrap_or_default();
-                            errors.push(FileError {
-                                file: rule.file.clone(),
-                                line: rules::line_of(&text, "notify"),
-                                message: format!(
-                                    "notifier `{name}` is not defined in {}",
-                                    path.display()
-                                ),
-                            });
-                        }
-                    }
-                }
-            }
+            Ok(known) => errors.extend(rules::undefined_notifiers(
+                &rules,
+                Some(&known),
+                &format!("in {}", path.display()),
+            )),
             Err(found) => errors.extend(found),
         }
     }

@@ -135,22 +135,15 @@ pub fn load_files(
             .map_err(|errors| (RULES_DIR.name, dir.display().to_string(), shown(errors)))?,
         None => Vec::new(),
     };
-    let mut missing = Vec::new();
-    for rule in &rules {
-        for name in &rule.notify {
-            if notifiers.as_ref().is_none_or(|n| n.get(name).is_none()) {
-                missing.push(format!(
-                    "{}: notifier `{name}` is not defined{}",
-                    rule.file.display(),
-                    if notifiers.is_none() {
-                        " (LOGPIPE_ALERTING_NOTIFIERS_FILE is unset)"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-        }
-    }
+    let where_ = match notifiers_file {
+        Some(path) => format!("in {}", path.display()),
+        None => format!("({} is unset)", NOTIFIERS_FILE.name),
+    };
+    let missing = shown(rules::undefined_notifiers(
+        &rules,
+        notifiers.as_ref(),
+        &where_,
+    ));
     if !missing.is_empty() {
         let dir = rules_dir
             .map(|d| d.display().to_string())

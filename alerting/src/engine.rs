@@ -121,7 +121,8 @@ impl Evaluator {
             if let Some(value) = field_value(event, field)
                 && self.state.seen.insert(value)
             {
-                alerts.push(self.alert(
+                alerts.push(Self::alert(
+                    &rule,
                     AlertStatus::Firing,
                     &group,
                     &key,
@@ -143,31 +144,31 @@ impl Evaluator {
                 group: group.clone(),
                 ..GroupState::default()
             });
-        match &rule.kind {
+        // Threshold, ratio and cardinality: the count when their condition holds.
+        let met = match &rule.kind {
             RuleKind::Match => {
-                let suppressed = state
-                    .last_fired
-                    .is_some_and(|last| ts - last < nanos(rule.realert) && ts >= last);
-                if !suppressed {
+                if realert_ok(state, ts, rule.realert) {
                     state.last_fired = Some(ts);
-                    let event_json = json();
                     let id_part = event.id.to_string();
-                    alerts.push(self.alert(
+                    alerts.push(Self::alert(
+                        &rule,
                         AlertStatus::Firing,
                         &group,
                         &key,
                         ts,
                         None,
                         1,
-                        event_json,
+                        json(),
                         &id_part,
                     ));
                 }
+                None
             }
             RuleKind::Absence => {
                 state.last_seen = Some(state.last_seen.map_or(ts, |last| last.max(ts)));
                 if let Some(started) = state.firing.take() {
-                    alerts.push(self.alert(
+                    alerts.push(Self::alert(
+                        &rule,
                         AlertStatus::Resolved,
                         &group,
                         &key,
@@ -178,29 +179,12 @@ impl Evaluator {
                         "fire",
                     ));
                 }
+                None
             }
             RuleKind::Threshold { threshold } => {
                 insert_sorted(&mut state.hits, ts);
                 let count = count_in(&state.hits, ts - window, ts);
-                if count >= *threshold
-                    && state.firing.is_none()
-                    && realert_ok(state, ts, rule.realert)
-                {
-                    state.firing = Some(ts);
-                    state.last_fired = Some(ts);
-                    // The event that fired it, told again when it resolves.
-                    state.last_event = json();
-                    alerts.push(self.alert(
-                        AlertStatus::Firing,
-                        &group,
-                        &key,
-                        ts,
-                        None,
-                        count,
-                        json(),
-                        "fire",
-                    ));
-                }
+                (count >= *threshold).then_some(count)
             }
             RuleKind::Ratio {
                 threshold,
@@ -215,23 +199,8 @@ impl Evaluator {
                 }
                 let hits = count_in(&state.hits, ts - window, ts);
                 let totals = count_in(&state.totals, ts - window, ts);
-                let met = totals >= *min_events && hits as f64 / totals.max(1) as f64 >= *threshold;
-                if met && state.firing.is_none() && realert_ok(state, ts, rule.realert) {
-                    state.firing = Some(ts);
-                    state.last_fired = Some(ts);
-                    // The event that fired it, told again when it resolves.
-                    state.last_event = json();
-                    alerts.push(self.alert(
-                        AlertStatus::Firing,
-                        &group,
-                        &key,
-                        ts,
-                        None,
-                        hits,
-                        json(),
-                        "fire",
-                    ));
-                }
+                (totals >= *min_events && hits as f64 / totals.max(1) as f64 >= *threshold)
+                    .then_some(hits)
             }
             RuleKind::Cardinality { field, threshold } => {
                 if let Some(value) = field_value(event, field) {
@@ -239,27 +208,30 @@ impl Evaluator {
                     state.values.insert(at, (ts, value));
                 }
                 let distinct = distinct_in(&state.values, ts - window, ts);
-                if distinct >= *threshold
-                    && state.firing.is_none()
-                    && realert_ok(state, ts, rule.realert)
-                {
-                    state.firing = Some(ts);
-                    state.last_fired = Some(ts);
-                    // The event that fired it, told again when it resolves.
-                    state.last_event = json();
-                    alerts.push(self.alert(
-                        AlertStatus::Firing,
-                        &group,
-                        &key,
-                        ts,
-                        None,
-                        distinct,
-                        json(),
-                        "fire",
-                    ));
-                }
+                (distinct >= *threshold).then_some(distinct)
             }
-            RuleKind::NewValue { .. } => {}
+            RuleKind::NewValue { .. } => None,
+        };
+        if let Some(count) = met
+            && state.firing.is_none()
+            && realert_ok(state, ts, rule.realert)
+        {
+            state.firing = Some(ts);
+            state.last_fired = Some(ts);
+            // The event that fired it, told again when it resolves.
+            let fired = json();
+            state.last_event = fired.clone();
+            alerts.push(Self::alert(
+                &rule,
+                AlertStatus::Firing,
+                &group,
+                &key,
+                ts,
+                None,
+                count,
+                fired,
+                "fire",
+            ));
         }
         alerts
     }
@@ -321,7 +293,8 @@ impl Evaluator {
             {
                 state.firing = None;
                 let count = hits;
-                alerts.push(self.alert(
+                alerts.push(Self::alert(
+                    &rule,
                     AlertStatus::Resolved,
                     &group,
                     &key,
@@ -341,7 +314,8 @@ impl Evaluator {
                 let started = last + window;
                 state.firing = Some(started);
                 state.last_fired = Some(started);
-                alerts.push(self.alert(
+                alerts.push(Self::alert(
+                    &rule,
                     AlertStatus::Firing,
                     &group,
                     &key,
@@ -371,7 +345,7 @@ impl Evaluator {
 
     #[allow(clippy::too_many_arguments)]
     fn alert(
-        &self,
+        rule: &Rule,
         status: AlertStatus,
         group: &[Option<String>],
         key: &str,
@@ -381,7 +355,6 @@ impl Evaluator {
         event: Option<serde_json::Value>,
         salt: &str,
     ) -> Alert {
-        let rule = &self.rule;
         let status_name = match status {
             AlertStatus::Firing => "firing",
             AlertStatus::Resolved => "resolved",

@@ -446,6 +446,29 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Rule>, Vec<FileError>> {
     }
 }
 
+/// A problem per `notify` name of `rules` that `notifiers` does not define; `where_`
+/// says where the notifiers were looked for.
+pub fn undefined_notifiers(
+    rules: &[Rule],
+    notifiers: Option<&crate::notify::Notifiers>,
+    where_: &str,
+) -> Vec<FileError> {
+    let mut errors = Vec::new();
+    for rule in rules {
+        for name in &rule.notify {
+            if notifiers.is_none_or(|n| n.get(name).is_none()) {
+                let text = std::fs::read_to_string(&rule.file).unwrap_or_default();
+                errors.push(FileError {
+                    file: rule.file.clone(),
+                    line: line_of(&text, "notify"),
+                    message: format!("notifier `{name}` is not defined {where_}"),
+                });
+            }
+        }
+    }
+    errors
+}
+
 /// The 1-based line where `key:` is first written at the start of a line, 0 if nowhere.
 pub fn line_of(text: &str, key: &str) -> usize {
     text.lines()

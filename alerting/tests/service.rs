@@ -66,6 +66,11 @@ fn write_config(dir: &Path, hook: SocketAddr, window: &str) {
 }
 
 async fn start(broker: &TestBroker, dir: &Path) -> ServiceContext {
+    start_with_routes(broker, dir).await.0
+}
+
+/// The service with its HTTP routes, configured from the files under `dir`.
+async fn start_with_routes(broker: &TestBroker, dir: &Path) -> (ServiceContext, Router) {
     let env = Env::from_pairs([
         ("LOGPIPE_KAFKA_BROKERS", broker.bootstrap()),
         ("LOGPIPE_DATA_DIR", dir.join("data").display().to_string()),
@@ -79,6 +84,7 @@ async fn start(broker: &TestBroker, dir: &Path) -> ServiceContext {
         ),
         ("LOGPIPE_ALERTING_WEBHOOK_ALLOW", "127.0.0.0/8".to_string()),
         ("LOGPIPE_ALERTING_CHECKPOINT_INTERVAL_MS", "200".to_string()),
+        ("LOGPIPE_ALERTING_RELOAD_INTERVAL_MS", "100".to_string()),
     ]);
     let (shared, config) = service::load::<AlertingConfig>(&env).unwrap();
     broker
@@ -86,8 +92,8 @@ async fn start(broker: &TestBroker, dir: &Path) -> ServiceContext {
         .await
         .unwrap();
     let ctx = ServiceContext::new(shared);
-    let _router = config.start(ctx.clone()).await.unwrap();
-    ctx
+    let router = config.start(ctx.clone()).await.unwrap();
+    (ctx, router)
 }
 
 async fn stop(ctx: ServiceContext) {
@@ -239,30 +245,7 @@ async fn rules_are_listed_and_an_invalid_change_keeps_the_previous_rules() {
     let dir = tempfile::tempdir().unwrap();
     let (hook, _) = receiver().await;
     write_config(dir.path(), hook, "10m");
-    let env = Env::from_pairs([
-        ("LOGPIPE_KAFKA_BROKERS", broker.bootstrap()),
-        (
-            "LOGPIPE_DATA_DIR",
-            dir.path().join("data").display().to_string(),
-        ),
-        (
-            "LOGPIPE_ALERTING_RULES_DIR",
-            dir.path().join("rules").display().to_string(),
-        ),
-        (
-            "LOGPIPE_ALERTING_NOTIFIERS_FILE",
-            dir.path().join("notifiers.yaml").display().to_string(),
-        ),
-        ("LOGPIPE_ALERTING_WEBHOOK_ALLOW", "127.0.0.0/8".to_string()),
-        ("LOGPIPE_ALERTING_RELOAD_INTERVAL_MS", "100".to_string()),
-    ]);
-    let (shared, config) = service::load::<AlertingConfig>(&env).unwrap();
-    broker
-        .create_topics(&[TopicSpec::new(TOPIC, 2), TopicSpec::new("alerts", 1)])
-        .await
-        .unwrap();
-    let ctx = ServiceContext::new(shared);
-    let router = config.start(ctx.clone()).await.unwrap();
+    let (ctx, router) = start_with_routes(&broker, dir.path()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

@@ -217,6 +217,8 @@ pub struct SearchQuery {
     limit: Option<String>,
     cursor: Option<String>,
     interval: Option<String>,
+    /// `false` skips counting every match (`total` is then 0).
+    total: Option<bool>,
 }
 
 fn parse_instant(name: &str, text: &str) -> Result<Timestamp, ApiError> {
@@ -313,6 +315,7 @@ fn params(
         limit,
         cursor,
         interval,
+        count_total: query.total.unwrap_or(true),
         authorization: headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -405,7 +408,9 @@ async fn export(
 ) -> Result<Response, ApiError> {
     let mut params = params(&state, &caller, &headers, query, EXPORT_PAGE)?;
     params.limit = EXPORT_PAGE;
-    // The first page is read before answering, so a bad request is still a 4xx.
+    // Pages are not counted. The first is read before answering, so a bad request is
+    // still a 4xx.
+    params.count_total = false;
     let first = state.backend.search(params.clone()).await?;
     let (sender, receiver) =
         tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(EXPORT_CHANNEL);

@@ -29,6 +29,8 @@ pub struct Params {
     pub limit: usize,
     pub cursor: Option<Cursor>,
     pub interval: Option<Duration>,
+    /// Whether a search counts every match (`total`); an export's pages do not.
+    pub count_total: bool,
     /// The caller's `Authorization` header, forwarded to indexers.
     pub authorization: Option<String>,
     pub time_limit: Duration,
@@ -130,11 +132,12 @@ impl Backend {
                 let catalog = catalog.clone();
                 let page = blocking(move || {
                     refresh(&catalog);
-                    engine::search(
+                    engine::search_page(
                         &catalog,
                         &params.request(),
                         params.limit,
                         params.cursor.as_ref(),
+                        params.count_total,
                     )
                 })
                 .await?;
@@ -437,6 +440,9 @@ impl Fanout {
     ) -> Result<SearchAnswer, BackendError> {
         let mut query = Self::range_query(params);
         query.push(("limit", params.limit.to_string()));
+        if !params.count_total {
+            query.push(("total", "false".to_string()));
+        }
         if let Some(cursor) = &params.cursor {
             query.push(("cursor", cursor.to_string()));
         }

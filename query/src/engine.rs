@@ -166,12 +166,25 @@ struct Candidate {
     address: DocAddress,
 }
 
-/// Hits of `request`, newest first, `limit` at most, after `cursor`.
+/// Hits of `request`, newest first, `limit` at most, after `cursor`, with the total.
 pub fn search(
     catalog: &Catalog,
     request: &Request,
     limit: usize,
     cursor: Option<&Cursor>,
+) -> Result<Page, EngineError> {
+    search_page(catalog, request, limit, cursor, true)
+}
+
+/// `search`, counting the total only when `count` is set (otherwise it is 0): paging
+/// through every match (an export) needs no count per page, and can stop at the first
+/// day older than a full page.
+pub fn search_page(
+    catalog: &Catalog,
+    request: &Request,
+    limit: usize,
+    cursor: Option<&Cursor>,
+    count: bool,
 ) -> Result<Page, EngineError> {
     let limit = limit.clamp(1, MAX_LIMIT);
     let effective = request.effective();
@@ -183,13 +196,18 @@ pub fn search(
         request.check_deadline()?;
         let searcher = day.reader.searcher();
         let on_day = |error| request.failed(day, error);
-        let query = to_tantivy(&effective, &day.fields)?;
-        total += searcher
-            .search(&*query, &Deadline::new(Count, request.deadline))
-            .map_err(on_day)? as u64;
+        if count {
+            let query = to_tantivy(&effective, &day.fields)?;
+            total += searcher
+                .search(&*query, &Deadline::new(Count, request.deadline))
+                .map_err(on_day)? as u64;
+        }
 
         let enough = candidates.len() >= limit
             && kth_newest(&candidates, limit).is_some_and(|kth| day.day.end().unix_nanos() <= kth);
+        if enough && !count {
+            break;
+        }
         if !enough {
             // Strictly older than the cursor; the cursor's own instant is read whole below.
             let paged = match cursor {

@@ -48,7 +48,8 @@ pub const DOCUMENT: &str = r##"{
       "summary": "Matching events, newest first, one page at a time.",
       "parameters": [{"$ref": "#/components/parameters/q"}, {"$ref": "#/components/parameters/since"}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"},
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}},
-        {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "The `cursor` of the previous page."}],
+        {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "The `cursor` of the previous page."},
+        {"name": "total", "in": "query", "schema": {"type": "boolean", "default": true}, "description": "false skips counting every match; total is then 0."}],
       "responses": {"200": {"description": "A page of hits.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SearchAnswer"}}}},
         "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
     "/api/v1/histogram": {"get": {
