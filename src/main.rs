@@ -1,5 +1,6 @@
 //! The `logpipe` binary: one subcommand per role, dispatched here and nothing else.
 
+mod generate;
 mod standalone;
 
 use std::process::ExitCode;
@@ -53,6 +54,9 @@ enum Command {
     },
     /// Run every role in one process, with a supervised broker unless LOGPIPE_KAFKA_BROKERS is set.
     Standalone,
+    /// Write realistic container logs in the kubelet layout under DIR at a steady rate,
+    /// with kubelet-style rotation; prints a JSON summary of what was written.
+    Generate(generate::Args),
     /// Print every configuration variable with its default and description.
     Config {
         /// Only the variables this role reads (shared ones included).
@@ -169,6 +173,7 @@ fn main() -> ExitCode {
             },
         ),
         Command::Standalone => service::main::<standalone::Standalone>(env, &all),
+        Command::Generate(args) => generate::run(&args),
         Command::Search {
             query,
             since,

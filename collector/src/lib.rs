@@ -9,6 +9,7 @@ pub mod discovery;
 mod error;
 mod events;
 pub mod format;
+pub mod generate;
 pub mod identity;
 mod ingest;
 pub mod multiline;
