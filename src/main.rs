@@ -1,5 +1,6 @@
 //! The `logpipe` binary: one subcommand per role, dispatched here and nothing else.
 
+mod demo;
 mod generate;
 mod standalone;
 

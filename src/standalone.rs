@@ -19,6 +19,8 @@ use serde_json::json;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::demo::{DEMO, DEMO_RATE, Demo};
+
 pub const BROKER_PORT: VarSpec = VarSpec::new(
     "LOGPIPE_STANDALONE_BROKER_PORT",
     Kind::Port,
@@ -32,7 +34,7 @@ pub const TANSU_BIN: VarSpec = VarSpec::new(
     "The tansu executable to supervise; found on PATH or in /var/tmp/logpipe/tools/bin when unset.",
 );
 
-pub const VARS: [&VarSpec; 2] = [&BROKER_PORT, &TANSU_BIN];
+pub const VARS: [&VarSpec; 4] = [&BROKER_PORT, &TANSU_BIN, &DEMO, &DEMO_RATE];
 
 /// How long the supervised broker gets to answer after it starts.
 const BROKER_START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -46,6 +48,7 @@ pub struct Standalone {
     query: QueryConfig,
     alerting: AlertingConfig,
     broker: Option<SupervisedBroker>,
+    demo: Demo,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +88,7 @@ impl Service for Standalone {
             query: QueryConfig::load(env, shared)?,
             alerting: AlertingConfig::load(env)?,
             broker,
+            demo: Demo::load(env, &shared.data_dir)?,
         })
     }
 
@@ -99,6 +103,7 @@ impl Service for Standalone {
                 "dir": broker.dir,
                 "tansu": broker.binary,
             })),
+            "demo": self.demo.effective(),
         })
     }
 
@@ -118,11 +123,22 @@ impl Service for Standalone {
         topics
     }
 
-    async fn start(self, ctx: ServiceContext) -> anyhow::Result<Router> {
+    async fn start(mut self, ctx: ServiceContext) -> anyhow::Result<Router> {
         // Roles run on their own tracker so the broker outlives their draining.
         let roles = ctx.with_tasks(TaskTracker::new());
         if let Some(broker) = self.broker.clone() {
             supervise_broker(broker, &ctx, roles.tasks.clone()).await?;
+        }
+        if self.demo.wanted(&self.collector.pods_dir) {
+            self.collector.pods_dir = self.demo.pods_dir();
+            if self.alerting.rules_dir.is_none() {
+                let dir = self.demo.write_rules()?;
+                self.alerting.rules = logpipe_alerting::rules::load_dir(&dir).map_err(|errors| {
+                    anyhow::anyhow!("the demo rule is invalid: {errors:?}")
+                })?;
+                self.alerting.rules_dir = Some(dir);
+            }
+            self.demo.start(&roles)?;
         }
         let mut router = Router::new();
         router = router.merge(self.collector.start(roles.clone()).await?);

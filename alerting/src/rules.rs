@@ -13,6 +13,9 @@
 //! notify: [oncall]
 //! realert: 10m
 //! ```
+//!
+//! `notify` is required; an explicit `notify: []` keeps a rule's alerts to the log and
+//! the alerts topic.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -331,12 +334,6 @@ pub fn parse_rule(text: &str, file: &Path) -> Result<Rule, Vec<FileError>> {
             None
         }
     };
-    if raw.notify.is_empty() {
-        errors.push(error(
-            at("notify"),
-            "`notify` names at least one notifier".into(),
-        ));
-    }
     let summary_text = raw
         .summary
         .clone()
