@@ -1,0 +1,164 @@
+//! The Kubernetes manifests under `config/kubernetes` pass the manifest check, and the
+//! check reports each kind of mistake made in a copy of them.
+
+use std::path::{Path, PathBuf};
+
+use crate::manifests::check;
+
+fn kubernetes_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/kubernetes")
+}
+
+#[test]
+fn deployment_manifests_are_valid() {
+    let problems = check(&kubernetes_dir());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Each mistake, made in a copy of the real manifests, is reported: the check can fail.
+#[test]
+fn deployment_check_reports_broken_manifests() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "query.yaml",
+            "name: LOGPIPE_QUERY_INDEXERS",
+            "name: LOGPIPE_QUERY_INDEXER",
+            "LOGPIPE_QUERY_INDEXER is not a variable of logpipe query",
+        ),
+        (
+            "alerting.yaml",
+            "name: LOGPIPE_DATA_DIR",
+            "name: LOGPIPE_INDEXER_RETENTION_DAYS",
+            "LOGPIPE_INDEXER_RETENTION_DAYS is not a variable of logpipe alerting",
+        ),
+        (
+            "namespace.yaml",
+            "kind: Namespace",
+            "kind: Ingress",
+            "unknown kind Ingress",
+        ),
+        (
+            "query.yaml",
+            "path: /readyz",
+            "path: /ready",
+            "readiness probe: path /ready, expected /readyz",
+        ),
+        (
+            "query.yaml",
+            "port: http\n            periodSeconds: 10\n          readinessProbe",
+            "port: 9090\n            periodSeconds: 10\n          readinessProbe",
+            "liveness probe: port 9090 is not PORT (8080)",
+        ),
+        (
+            "indexer.yaml",
+            "args: [\"indexer\"]",
+            "args: [\"indexr\"]",
+            "args must start with a role",
+        ),
+        (
+            "alerting.yaml",
+            "readinessProbe:",
+            "readinesProbe:",
+            "field not in the typed object: /spec/template/spec/containers/0/readinesProbe",
+        ),
+        (
+            "alerting.yaml",
+            "- name: rules\n              mountPath",
+            "- name: rule\n              mountPath",
+            "volume mount rule names no volume",
+        ),
+        (
+            "alerting.yaml",
+            "/etc/logpipe/notifiers/notifiers.yaml",
+            "/etc/logpipe/notifiers/notifiers.yml",
+            "no key notifiers.yml in configmap logpipe-alert-notifiers",
+        ),
+        (
+            "rules/error-burst.yaml",
+            "threshold: 100",
+            "threshold: 0",
+            "must be a whole number above 0",
+        ),
+        (
+            "kustomization.yaml",
+            "- query.yaml",
+            "- query.yaml\n  - missing.yaml",
+            "missing.yaml: cannot read",
+        ),
+        (
+            "query.yaml",
+            "targetPort: http",
+            "targetPort: web",
+            "service logpipe-query: target port web is not a port of its pods",
+        ),
+        (
+            "query.yaml",
+            "readOnlyRootFilesystem: true",
+            "readOnlyRootFilesystem: false",
+            "readOnlyRootFilesystem must be true",
+        ),
+        (
+            "collector.yaml",
+            "memory: 512Mi",
+            "ephemeral-storage: 1Gi",
+            "resources: limits need cpu and memory",
+        ),
+        (
+            "kafka.env",
+            "LOGPIPE_KAFKA_BROKERS=",
+            "LOGPIPE_KAFKA_BROKER=",
+            "LOGPIPE_KAFKA_BROKER is not a variable of logpipe",
+        ),
+        (
+            "alerting.yaml",
+            "- name: ONCALL_WEBHOOK_SECRET",
+            "- name: OTHER_WEBHOOK_SECRET",
+            "notifier oncall: ONCALL_WEBHOOK_SECRET (its secret_env) is not set",
+        ),
+        (
+            "indexer.yaml",
+            "clusterIP: None",
+            "clusterIP: 10.96.0.10",
+            "service logpipe-indexer is not a headless service",
+        ),
+        (
+            "kustomization.yaml",
+            "      - rules/collector-gaps.yaml\n",
+            "",
+            "collector-gaps.yaml is not listed",
+        ),
+        (
+            "indexer.yaml",
+            "runAsNonRoot: true",
+            "runAsNonRoot: false",
+            "container indexer: runAsNonRoot must be true",
+        ),
+    ];
+    for (file, from, to, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&kubernetes_dir(), dir.path());
+        let path = dir.path().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file} no longer contains {from:?}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+        let problems = check(dir.path());
+        assert!(
+            problems.iter().any(|p| p.contains(expected)),
+            "{file}: {from:?} → {to:?} should report {expected:?}; got:\n{}",
+            problems.join("\n")
+        );
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
