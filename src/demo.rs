@@ -111,7 +111,10 @@ impl Demo {
     pub fn write_rules(&self) -> anyhow::Result<PathBuf> {
         let dir = self.dir.join("rules");
         std::fs::create_dir_all(&dir)?;
-        logpipe_common::durable::write_atomically(&dir.join("checkout-errors.yaml"), DEMO_RULE.as_bytes())?;
+        logpipe_common::durable::write_atomically(
+            &dir.join("checkout-errors.yaml"),
+            DEMO_RULE.as_bytes(),
+        )?;
         Ok(dir)
     }
 

@@ -133,9 +133,8 @@ impl Service for Standalone {
             self.collector.pods_dir = self.demo.pods_dir();
             if self.alerting.rules_dir.is_none() {
                 let dir = self.demo.write_rules()?;
-                self.alerting.rules = logpipe_alerting::rules::load_dir(&dir).map_err(|errors| {
-                    anyhow::anyhow!("the demo rule is invalid: {errors:?}")
-                })?;
+                self.alerting.rules = logpipe_alerting::rules::load_dir(&dir)
+                    .map_err(|errors| anyhow::anyhow!("the demo rule is invalid: {errors:?}"))?;
                 self.alerting.rules_dir = Some(dir);
             }
             self.demo.start(&roles)?;

@@ -7,6 +7,7 @@ mod collector;
 mod deployment;
 mod indexer;
 mod manifests;
+mod pipeline;
 mod runtime;
 mod search;
 mod util;

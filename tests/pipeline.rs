@@ -1,0 +1,495 @@
+//! The whole pipeline with the real binary, each role in its own process on a real broker:
+//! `logpipe generate` writes container logs, the collector ships them, the indexer makes
+//! them searchable (its search API and `logpipe search`), the alerting role calls a real
+//! webhook receiver. The drill kills every role with SIGKILL and stops the broker for 30 s
+//! while logs are written; afterwards no line is missing or repeated and no alert is lost
+//! or repeated.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use logpipe_alerting::notify::{Secret, verify};
+use logpipe_common::kafka::TopicSpec;
+use logpipe_common::testkit::{TestBroker, env_number, free_port};
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+use crate::util::{Rng, Running, run};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const NODE: &str = "pipeline-node";
+/// Longest wait for the pipeline to catch up; generous because CI runs tests side by side
+/// on two cores.
+const CATCH_UP: Duration = Duration::from_secs(240);
+
+type Calls = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+/// A broker, a webhook receiver and the files the roles read, in one scratch directory.
+struct Pipeline {
+    /// Serves the webhook receiver.
+    _runtime: tokio::runtime::Runtime,
+    broker: TestBroker,
+    calls: Calls,
+    dir: tempfile::TempDir,
+    pods: PathBuf,
+    rules: PathBuf,
+    notifiers: PathBuf,
+    indexer_port: u16,
+}
+
+impl Pipeline {
+    /// `rule` is the YAML of the one alert rule, notifying `oncall`.
+    fn new(rule: &str) -> Self {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let calls: Calls = Arc::default();
+        let hook = runtime.block_on(async {
+            async fn hook(
+                State(calls): State<Calls>,
+                headers: HeaderMap,
+                body: Bytes,
+            ) -> &'static str {
+                calls.lock().unwrap().push((headers, body));
+                "ok"
+            }
+            let router = axum::Router::new()
+                .route("/hook", post(hook))
+                .with_state(calls.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+            address
+        });
+        let broker = TestBroker::start().unwrap();
+        runtime
+            .block_on(broker.create_topics(&[
+                TopicSpec::new("logs", 3),
+                TopicSpec::new("alerts", 1),
+                TopicSpec::new("logs-dlq", 1),
+            ]))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let pods = dir.path().join("pods");
+        let rules = dir.path().join("rules");
+        std::fs::create_dir_all(&pods).unwrap();
+        std::fs::create_dir_all(&rules).unwrap();
+        std::fs::write(rules.join("rule.yaml"), rule).unwrap();
+        let notifiers = dir.path().join("notifiers.yaml");
+        std::fs::write(
+            &notifiers,
+            format!(
+                "oncall:\n  url: http://{hook}/hook\n  format: alertmanager\n  secret_env: ONCALL_SECRET\n"
+            ),
+        )
+        .unwrap();
+        Pipeline {
+            _runtime: runtime,
+            broker,
+            calls,
+            pods,
+            rules,
+            notifiers,
+            indexer_port: free_port().unwrap(),
+            dir,
+        }
+    }
+
+    fn role(&self, role: &str, extra: &[(&str, &str)]) -> Running {
+        let bootstrap = self.broker.bootstrap();
+        let data = self.dir.path().join(role);
+        let mut env = vec![
+            ("LOGPIPE_KAFKA_BROKERS", bootstrap.as_str()),
+            ("LOGPIPE_DATA_DIR", data.to_str().unwrap()),
+            ("LOGPIPE_NODE_NAME", NODE),
+            ("LOGPIPE_LISTEN_ADDRESS", "127.0.0.1"),
+            ("LOGPIPE_LOG_LEVEL", "warn,logpipe_common=info"),
+            ("PORT", "0"),
+        ];
+        env.extend_from_slice(extra);
+        Running::start(&[role], &env)
+    }
+
+    fn collector(&self) -> Running {
+        let process = self.role(
+            "collector",
+            &[
+                ("LOGPIPE_COLLECTOR_PODS_DIR", self.pods.to_str().unwrap()),
+                ("LOGPIPE_COLLECTOR_CHECKPOINT_INTERVAL_MS", "200"),
+            ],
+        );
+        process.wait_for_message("listening", Duration::from_secs(60));
+        process
+    }
+
+    fn indexer(&self) -> Running {
+        let port = self.indexer_port.to_string();
+        let process = self.role("indexer", &[("PORT", &port)]);
+        process.wait_for_message("listening", Duration::from_secs(60));
+        process
+    }
+
+    fn alerting(&self) -> Running {
+        let process = self.role(
+            "alerting",
+            &[
+                ("LOGPIPE_ALERTING_RULES_DIR", self.rules.to_str().unwrap()),
+                (
+                    "LOGPIPE_ALERTING_NOTIFIERS_FILE",
+                    self.notifiers.to_str().unwrap(),
+                ),
+                ("LOGPIPE_ALERTING_WEBHOOK_ALLOW", "127.0.0.0/8"),
+                ("LOGPIPE_ALERTING_CHECKPOINT_INTERVAL_MS", "200"),
+                ("ONCALL_SECRET", SECRET),
+            ],
+        );
+        process.wait_for_message("listening", Duration::from_secs(60));
+        process
+    }
+
+    fn query_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.indexer_port)
+    }
+
+    fn get(&self, path_and_query: &str) -> Option<String> {
+        let response = reqwest::blocking::Client::new()
+            .get(format!("{}{path_and_query}", self.query_url()))
+            .timeout(Duration::from_secs(30))
+            .send()
+            .ok()?;
+        response
+            .status()
+            .is_success()
+            .then(|| response.text().ok())
+            .flatten()
+    }
+
+    /// Waits until search finds `expected` events (and no more), then returns every
+    /// event through the export endpoint.
+    fn wait_for_events(&self, expected: u64) -> Vec<Value> {
+        let deadline = Instant::now() + CATCH_UP;
+        let mut last = 0;
+        loop {
+            if let Some(body) = self.get("/api/v1/search?q=*&since=2h&limit=1") {
+                let total = serde_json::from_str::<Value>(&body).unwrap()["total"]
+                    .as_u64()
+                    .unwrap();
+                assert!(
+                    total <= expected,
+                    "{total} events found, {expected} written"
+                );
+                if total == expected {
+                    break;
+                }
+                last = total;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{last} of {expected} events searchable after {CATCH_UP:?}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let body = self.get("/api/v1/export?q=*&since=2h").expect("the export");
+        body.lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    /// Webhook calls so far: (webhook-id, payload), each signature verified.
+    fn alerts(&self) -> Vec<(String, Value)> {
+        let secret = Secret::parse(SECRET).unwrap();
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(headers, body)| {
+                verify(&secret, headers, body).expect("a valid Standard Webhooks signature");
+                let id = headers["webhook-id"].to_str().unwrap().to_owned();
+                (id, serde_json::from_slice(body).unwrap())
+            })
+            .collect()
+    }
+
+    fn wait_for_alert(&self, status: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.alerts().iter().any(|(_, p)| p["status"] == status) {
+            assert!(
+                Instant::now() < deadline,
+                "no {status} alert within {timeout:?}: {:?}",
+                self.alerts()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Runs `logpipe generate` into `pods` to completion and returns its summary.
+fn generate(pods: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["generate", pods.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let output = run(&all, &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The sequence number an entry carries: `seq` of a JSON line, `seq=N` in text.
+fn seq(event: &Value) -> Option<u64> {
+    if let Some(n) = event["attributes"]["seq"].as_u64() {
+        return Some(n);
+    }
+    let message = event["message"].as_str()?;
+    let start = message.find("seq=")? + 4;
+    let digits: String = message[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Every line the generator wrote is found exactly once, with its pod's metadata.
+fn assert_every_line_once(summary: &Value, events: &[Value]) {
+    let ids: HashSet<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), events.len(), "event ids are unique");
+    let mut by_container: BTreeMap<(String, String, String), Vec<&Value>> = BTreeMap::new();
+    for event in events {
+        let k8s = &event["k8s"];
+        let key = |field: &str| k8s[field].as_str().unwrap_or_default().to_owned();
+        by_container
+            .entry((key("namespace"), key("pod"), key("container")))
+            .or_default()
+            .push(event);
+    }
+    let containers = summary["containers"].as_array().unwrap();
+    assert_eq!(
+        by_container.len(),
+        containers.len(),
+        "{:?}",
+        by_container.keys()
+    );
+    for container in containers {
+        let name = |field: &str| container[field].as_str().unwrap().to_owned();
+        let key = (name("namespace"), name("pod"), name("container"));
+        let found = by_container.get(&key).cloned().unwrap_or_default();
+        let records = container["records"].as_u64().unwrap();
+        let entries = container["entries"].as_u64().unwrap();
+        assert_eq!(found.len() as u64, records, "lines of {key:?}");
+        let mut seqs = BTreeSet::new();
+        for event in &found {
+            assert_eq!(event["k8s"]["pod_uid"], container["pod_uid"], "{event}");
+            assert_eq!(event["k8s"]["node"], NODE, "{event}");
+            assert_eq!(event["source"]["kind"], "file", "{event}");
+            if let Some(n) = seq(event) {
+                assert!(seqs.insert(n), "entry {n} of {key:?} found twice");
+            }
+        }
+        assert_eq!(seqs.len() as u64, entries, "entries of {key:?}");
+        assert_eq!(seqs.last().copied(), entries.checked_sub(1), "{key:?}");
+    }
+}
+
+const RULE: &str = "\
+name: checkout-errors
+type: threshold
+query: 'k8s.namespace:shop AND k8s.container:api AND level:error'
+window: 10s
+threshold: 5
+group_by: [k8s.pod]
+severity: critical
+summary: '{{ count }} errors in {{ group.k8s.pod }}'
+notify: [oncall]
+realert: 1h
+lateness: 5s
+";
+
+#[test]
+fn generated_logs_are_searchable_once_and_a_threshold_rule_fires_once_and_resolves() {
+    let pipeline = Pipeline::new(RULE);
+    let _collector = pipeline.collector();
+    let _indexer = pipeline.indexer();
+    let _alerting = pipeline.alerting();
+    // Small files so that rotation happens while the collector reads.
+    let summary = generate(
+        &pipeline.pods,
+        &[
+            "--rate",
+            "2000",
+            "--lines",
+            "4000",
+            "--rotate-size",
+            "128KiB",
+            "--keep-rotated",
+            "100",
+            "--seed",
+            "7",
+        ],
+    );
+    assert!(summary["rotations"].as_u64().unwrap() > 0);
+    let events = pipeline.wait_for_events(summary["records"].as_u64().unwrap());
+    assert_every_line_once(&summary, &events);
+
+    // The CLI finds the same events.
+    let payments = events
+        .iter()
+        .filter(|e| e["k8s"]["namespace"] == "payments")
+        .count();
+    let url = pipeline.query_url();
+    let output = run(
+        &[
+            "search",
+            "k8s.namespace:payments",
+            "--since",
+            "2h",
+            "--limit",
+            "10000",
+            "--output",
+            "json",
+        ],
+        &[("LOGPIPE_QUERY_URL", &url)],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(printed.lines().count(), payments);
+    assert!(printed.lines().all(|line| {
+        serde_json::from_str::<Value>(line).unwrap()["k8s"]["pod"]
+            == "payments-worker-6b7c8d9f4-mn3zx"
+    }));
+
+    // The generator's content with this seed: enough checkout errors within seconds.
+    let errors = events
+        .iter()
+        .filter(|e| e["k8s"]["container"] == "api" && e["level"] == "error")
+        .count();
+    assert!(errors >= 5, "seed 7 writes {errors} checkout errors");
+    pipeline.wait_for_alert("firing", Duration::from_secs(60));
+    pipeline.wait_for_alert("resolved", Duration::from_secs(120));
+    let alerts = pipeline.alerts();
+    let firing: Vec<_> = alerts
+        .iter()
+        .filter(|(_, p)| p["status"] == "firing")
+        .collect();
+    let resolved: Vec<_> = alerts
+        .iter()
+        .filter(|(_, p)| p["status"] == "resolved")
+        .collect();
+    assert_eq!(firing.len(), 1, "{alerts:?}");
+    assert_eq!(resolved.len(), 1, "{alerts:?}");
+    assert_ne!(firing[0].0, resolved[0].0);
+    let alert = &firing[0].1["alerts"][0];
+    assert_eq!(alert["labels"]["alertname"], "checkout-errors");
+    assert_eq!(alert["labels"]["k8s.pod"], "checkout-7d9f8b6c5-x2k4p");
+}
+
+const DRILL_RULE: &str = "\
+name: checkout-errors
+type: threshold
+query: 'k8s.namespace:shop AND k8s.container:api AND level:error'
+window: 1m
+threshold: 5
+group_by: [k8s.pod]
+severity: critical
+summary: '{{ count }} errors in {{ group.k8s.pod }}'
+notify: [oncall]
+realert: 1h
+lateness: 3m
+";
+
+/// Sleeps until `at` after `start`.
+fn sleep_until(start: Instant, at: Duration) {
+    std::thread::sleep(at.saturating_sub(start.elapsed()));
+}
+
+#[test]
+fn drill_kill_every_role_and_stop_the_broker_loses_and_repeats_nothing() {
+    let generate_secs: u64 = env_number("LOGPIPE_DRILL_GENERATE_SECS", 45);
+    let rate: u64 = env_number("LOGPIPE_DRILL_RATE", 800);
+    let outage = Duration::from_secs(env_number("LOGPIPE_DRILL_OUTAGE_SECS", 30));
+    let mut rng = Rng::from_time();
+    let mut pipeline = Pipeline::new(DRILL_RULE);
+    let mut collector = pipeline.collector();
+    let mut indexer = pipeline.indexer();
+    let mut alerting = pipeline.alerting();
+
+    // The generator runs in the background: checkout errors burst from 10 s to 30 s.
+    let pods = pipeline.pods.clone();
+    let (rate_arg, duration_arg) = (rate.to_string(), format!("{generate_secs}s"));
+    let generator = std::thread::spawn(move || {
+        generate(
+            &pods,
+            &[
+                "--rate",
+                &rate_arg,
+                "--duration",
+                &duration_arg,
+                "--rotate-size",
+                "1MiB",
+                "--keep-rotated",
+                "1000",
+                "--seed",
+                "11",
+            ],
+        )
+    });
+    let start = Instant::now();
+    let at = |from: u64, to: u64, rng: &mut Rng| {
+        Duration::from_millis(from * 1000 + rng.below((to - from) * 1000))
+    };
+
+    let kill_collector = at(2, 7, &mut rng);
+    let kill_indexer = at(7, 12, &mut rng);
+    let kill_alerting = at(14, 20, &mut rng);
+    let stop_broker = at(20, 24, &mut rng);
+    eprintln!(
+        "drill: collector killed at {kill_collector:?}, indexer at {kill_indexer:?}, alerting at {kill_alerting:?}, broker stopped at {stop_broker:?} for {outage:?}"
+    );
+    sleep_until(start, kill_collector);
+    collector.signal(Signal::SIGKILL);
+    collector.wait(Duration::from_secs(10));
+    collector = pipeline.collector();
+    sleep_until(start, kill_indexer);
+    indexer.signal(Signal::SIGKILL);
+    indexer.wait(Duration::from_secs(10));
+    indexer = pipeline.indexer();
+    sleep_until(start, kill_alerting);
+    alerting.signal(Signal::SIGKILL);
+    alerting.wait(Duration::from_secs(10));
+    alerting = pipeline.alerting();
+    sleep_until(start, stop_broker);
+    pipeline.broker.stop();
+    std::thread::sleep(outage);
+    pipeline.broker.restart().unwrap();
+
+    let summary = generator.join().unwrap();
+    let events = pipeline.wait_for_events(summary["records"].as_u64().unwrap());
+    assert_every_line_once(&summary, &events);
+    pipeline.wait_for_alert("firing", Duration::from_secs(120));
+    // Deliveries still in flight when the drill ends are given time to arrive.
+    std::thread::sleep(Duration::from_secs(3));
+    let alerts = pipeline.alerts();
+    let firing: BTreeSet<&str> = alerts
+        .iter()
+        .filter(|(_, p)| p["status"] == "firing")
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(firing.len(), 1, "one firing alert: {alerts:?}");
+    // A retry repeats a webhook-id (the receiver drops it); a repeated alert would carry
+    // another.
+    let distinct: BTreeSet<&str> = alerts.iter().map(|(id, _)| id.as_str()).collect();
+    assert!(distinct.len() <= 2, "{alerts:?}");
+    for process in [&mut collector, &mut indexer, &mut alerting] {
+        process.signal(Signal::SIGTERM);
+        assert!(process.wait(Duration::from_secs(30)).is_some());
+    }
+}
