@@ -31,21 +31,23 @@ const CATCH_UP: Duration = Duration::from_secs(150);
 type Calls = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
 
 /// A broker, a webhook receiver and the files the roles read, in one scratch directory.
-struct Pipeline {
+pub struct Pipeline {
     /// Serves the webhook receiver.
     _runtime: tokio::runtime::Runtime,
-    broker: TestBroker,
-    calls: Calls,
-    dir: tempfile::TempDir,
-    pods: PathBuf,
-    rules: PathBuf,
-    notifiers: PathBuf,
-    indexer_port: u16,
+    pub broker: TestBroker,
+    pub calls: Calls,
+    pub dir: tempfile::TempDir,
+    pub pods: PathBuf,
+    pub rules: PathBuf,
+    pub notifiers: PathBuf,
+    pub indexer_port: u16,
+    /// The time range searched: events carry their own times, real audit events old ones.
+    pub since: &'static str,
 }
 
 impl Pipeline {
     /// `rule` is the YAML of the one alert rule, notifying `oncall`.
-    fn new(rule: &str) -> Self {
+    pub fn new(rule: &str) -> Self {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let calls: Calls = Arc::default();
         let hook = runtime.block_on(async {
@@ -95,6 +97,7 @@ impl Pipeline {
             rules,
             notifiers,
             indexer_port: free_port().unwrap(),
+            since: "2h",
             dir,
         }
     }
@@ -114,26 +117,29 @@ impl Pipeline {
         Running::start(&[role], &env)
     }
 
-    fn collector(&self) -> Running {
-        let process = self.role(
-            "collector",
-            &[
-                ("LOGPIPE_COLLECTOR_PODS_DIR", self.pods.to_str().unwrap()),
-                ("LOGPIPE_COLLECTOR_CHECKPOINT_INTERVAL_MS", "200"),
-            ],
-        );
+    pub fn collector(&self) -> Running {
+        self.collector_with(&[])
+    }
+
+    pub fn collector_with(&self, extra: &[(&str, &str)]) -> Running {
+        let mut env = vec![
+            ("LOGPIPE_COLLECTOR_PODS_DIR", self.pods.to_str().unwrap()),
+            ("LOGPIPE_COLLECTOR_CHECKPOINT_INTERVAL_MS", "200"),
+        ];
+        env.extend_from_slice(extra);
+        let process = self.role("collector", &env);
         process.wait_for_message("listening", Duration::from_secs(60));
         process
     }
 
-    fn indexer(&self) -> Running {
+    pub fn indexer(&self) -> Running {
         let port = self.indexer_port.to_string();
         let process = self.role("indexer", &[("PORT", &port)]);
         process.wait_for_message("listening", Duration::from_secs(60));
         process
     }
 
-    fn alerting(&self) -> Running {
+    pub fn alerting(&self) -> Running {
         let process = self.role(
             "alerting",
             &[
@@ -151,11 +157,11 @@ impl Pipeline {
         process
     }
 
-    fn query_url(&self) -> String {
+    pub fn query_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.indexer_port)
     }
 
-    fn get(&self, path_and_query: &str) -> Option<String> {
+    pub fn get(&self, path_and_query: &str) -> Option<String> {
         let response = reqwest::blocking::Client::new()
             .get(format!("{}{path_and_query}", self.query_url()))
             .timeout(Duration::from_secs(30))
@@ -170,11 +176,13 @@ impl Pipeline {
 
     /// Waits until search finds `expected` events (and no more), then returns every
     /// event through the export endpoint.
-    fn wait_for_events(&self, expected: u64, roles: &[&Running]) -> Vec<Value> {
+    pub fn wait_for_events(&self, expected: u64, roles: &[&Running]) -> Vec<Value> {
         let deadline = Instant::now() + CATCH_UP;
         let mut last = 0;
         loop {
-            if let Some(body) = self.get("/api/v1/search?q=*&since=2h&limit=1") {
+            if let Some(body) =
+                self.get(&format!("/api/v1/search?q=*&since={}&limit=1", self.since))
+            {
                 let total = serde_json::from_str::<Value>(&body).unwrap()["total"]
                     .as_u64()
                     .unwrap();
@@ -206,14 +214,16 @@ impl Pipeline {
             }
             std::thread::sleep(Duration::from_millis(500));
         }
-        let body = self.get("/api/v1/export?q=*&since=2h").expect("the export");
+        let body = self
+            .get(&format!("/api/v1/export?q=*&since={}", self.since))
+            .expect("the export");
         body.lines()
             .map(|line| serde_json::from_str(line).unwrap())
             .collect()
     }
 
     /// Webhook calls so far: (webhook-id, payload), each signature verified.
-    fn alerts(&self) -> Vec<(String, Value)> {
+    pub fn alerts(&self) -> Vec<(String, Value)> {
         let secret = Secret::parse(SECRET).unwrap();
         self.calls
             .lock()
@@ -227,7 +237,7 @@ impl Pipeline {
             .collect()
     }
 
-    fn wait_for_alert(&self, status: &str, timeout: Duration) {
+    pub fn wait_for_alert(&self, status: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while !self.alerts().iter().any(|(_, p)| p["status"] == status) {
             assert!(
@@ -459,14 +469,16 @@ fn drill_kill_every_role_and_stop_the_broker_loses_and_repeats_nothing() {
         )
     });
     let start = Instant::now();
-    let at = |from: u64, to: u64, rng: &mut Rng| {
-        Duration::from_millis(from * 1000 + rng.below((to - from) * 1000))
+    // Random moments at fixed fractions of the run, so a longer run spreads them out.
+    let at = |from: f64, to: f64, rng: &mut Rng| {
+        let span = generate_secs as f64 * 1000.0;
+        let offset = rng.below(((to - from) * span) as u64 + 1);
+        Duration::from_millis((from * span) as u64 + offset)
     };
-
-    let kill_collector = at(2, 7, &mut rng);
-    let kill_indexer = at(7, 12, &mut rng);
-    let kill_alerting = at(14, 20, &mut rng);
-    let stop_broker = at(20, 24, &mut rng);
+    let kill_collector = at(0.05, 0.15, &mut rng);
+    let kill_indexer = at(0.15, 0.27, &mut rng);
+    let kill_alerting = at(0.30, 0.45, &mut rng);
+    let stop_broker = at(0.45, 0.55, &mut rng);
     eprintln!(
         "drill: collector killed at {kill_collector:?}, indexer at {kill_indexer:?}, alerting at {kill_alerting:?}, broker stopped at {stop_broker:?} for {outage:?}"
     );

@@ -2,6 +2,7 @@
 
 mod alerting;
 mod backtest;
+mod bad_input;
 mod cli;
 mod collector;
 mod deployment;
