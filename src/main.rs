@@ -207,11 +207,13 @@ fn main() -> ExitCode {
                 Some(role) if role == "search" => *name == "search",
                 Some(role) => *name == "shared" || name == role,
             });
+            // A closed pipe (`logpipe config | head`) ends the output, not the process with a panic.
+            let mut stdout = std::io::stdout().lock();
             for (name, vars) in chosen {
-                print!(
-                    "{}",
-                    logpipe_common::config::render_section(name, &vars, markdown)
-                );
+                let section = logpipe_common::config::render_section(name, &vars, markdown);
+                if std::io::Write::write_all(&mut stdout, section.as_bytes()).is_err() {
+                    break;
+                }
             }
             ExitCode::SUCCESS
         }
