@@ -149,7 +149,8 @@ impl Demo {
             pods_dir = %self.pods_dir().display(),
             rate = self.rate,
             rule = "checkout-errors",
-            "demo workload started: the kubelet directory has no pods"
+            reason = "no pods in LOGPIPE_COLLECTOR_PODS_DIR, or LOGPIPE_STANDALONE_DEMO=on",
+            "demo workload started"
         );
         Ok(())
     }

@@ -107,6 +107,7 @@ fn standalone_supervises_its_broker_and_stops_on_sigterm() {
             ("LOGPIPE_DATA_DIR", data.path().to_str().unwrap()),
             ("LOGPIPE_STANDALONE_TANSU_BIN", tansu.to_str().unwrap()),
             ("LOGPIPE_STANDALONE_BROKER_PORT", &broker_port),
+            ("LOGPIPE_STANDALONE_DEMO", "off"),
             ("PORT", "0"),
         ],
     );
@@ -145,4 +146,46 @@ fn standalone_supervises_its_broker_and_stops_on_sigterm() {
     }
     stop_within_bound(&mut process);
     process.wait_for_message("supervised broker stopped", Duration::from_secs(1));
+}
+
+/// A newcomer's first run: no pods on the machine, so standalone writes its demo workload;
+/// live data from every demo namespace is searchable within seconds and the demo rule
+/// fires to the log.
+#[test]
+fn standalone_without_pods_runs_the_demo_and_its_rule_fires() {
+    let data = tempfile::tempdir().unwrap();
+    let broker_port = logpipe_common::testkit::free_port().unwrap().to_string();
+    let empty = data.path().join("no-pods-here");
+    let mut process = Running::start(
+        &["standalone"],
+        &[
+            ("LOGPIPE_DATA_DIR", data.path().to_str().unwrap()),
+            ("LOGPIPE_STANDALONE_BROKER_PORT", &broker_port),
+            ("LOGPIPE_COLLECTOR_PODS_DIR", empty.to_str().unwrap()),
+            ("PORT", "0"),
+        ],
+    );
+    let demo = process.wait_for_message("demo workload started", READY_TIMEOUT);
+    assert_eq!(
+        demo["pods_dir"],
+        data.path().join("demo/pods").to_str().unwrap()
+    );
+    let port = process.port();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = get(port, "/api/v1/fields/k8s.namespace/values?since=15m");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let namespaces = body["values"].as_array().map_or(0, Vec::len);
+        if status == 200 && namespaces == 5 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status} {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The checkout errors burst 10 s after the start.
+    let alert = process.wait_for("demo alert", Duration::from_secs(90), |line| {
+        line["message"] == "alert" && line["rule"] == "checkout-errors"
+    });
+    assert_eq!(alert["status"], "firing");
+    stop_within_bound(&mut process);
 }
