@@ -237,6 +237,29 @@ impl Pipeline {
             .collect()
     }
 
+    /// Distinct notifications on the `alerts` topic, read until `expected` were seen or
+    /// the topic stays quiet.
+    pub fn recorded_alerts(&self, expected: usize) -> Vec<Value> {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        use rdkafka::message::Message;
+        let consumer: BaseConsumer = self
+            .broker
+            .settings()
+            .consumer("pipeline-test-alerts")
+            .create()
+            .unwrap();
+        consumer.subscribe(&["alerts"]).unwrap();
+        let mut recorded: BTreeMap<String, Value> = BTreeMap::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while recorded.len() < expected && Instant::now() < deadline {
+            if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+                let value: Value = serde_json::from_slice(message.payload().unwrap()).unwrap();
+                recorded.insert(value["id"].as_str().unwrap().to_owned(), value);
+            }
+        }
+        recorded.into_values().collect()
+    }
+
     pub fn wait_for_alert(&self, status: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while !self.alerts().iter().any(|(_, p)| p["status"] == status) {
@@ -413,6 +436,15 @@ fn generated_logs_are_searchable_once_and_a_threshold_rule_fires_once_and_resolv
     assert_eq!(firing.len(), 1, "{alerts:?}");
     assert_eq!(resolved.len(), 1, "{alerts:?}");
     assert_ne!(firing[0].0, resolved[0].0);
+    let recorded: BTreeSet<String> = pipeline
+        .recorded_alerts(2)
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        recorded,
+        BTreeSet::from([firing[0].0.clone(), resolved[0].0.clone()])
+    );
     let alert = &firing[0].1["alerts"][0];
     assert_eq!(alert["labels"]["alertname"], "checkout-errors");
     assert_eq!(alert["labels"]["k8s.pod"], "checkout-7d9f8b6c5-x2k4p");
@@ -520,6 +552,10 @@ fn drill_kill_every_role_and_stop_the_broker_loses_and_repeats_nothing() {
     // another.
     let distinct: BTreeSet<&str> = alerts.iter().map(|(id, _)| id.as_str()).collect();
     assert!(distinct.len() <= 2, "{alerts:?}");
+    // The alerts topic, the audit trail of what was sent, holds the same alerts.
+    let recorded = pipeline.recorded_alerts(distinct.len());
+    let recorded: BTreeSet<&str> = recorded.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(recorded, distinct);
     for process in [&mut collector, &mut indexer, &mut alerting] {
         process.signal(Signal::SIGTERM);
         assert!(process.wait(Duration::from_secs(30)).is_some());
