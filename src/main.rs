@@ -207,6 +207,18 @@ fn main() -> ExitCode {
                 Some(role) if role == "search" => *name == "search",
                 Some(role) => *name == "shared" || name == role,
             });
+            let mut chosen: Vec<_> = chosen.collect();
+            if wanted.as_deref() == Some("indexer") {
+                // The indexer serves the search API over its own partitions with the query
+                // service's access control and time limit.
+                let indexer = logpipe_indexer::VARS;
+                let shared_query: Vec<&'static VarSpec> =
+                    <logpipe_query::SearchingIndexer as service::Service>::vars()
+                        .into_iter()
+                        .filter(|var| !indexer.iter().any(|own| own.name == var.name))
+                        .collect();
+                chosen.push(("query (the indexer's search API)", shared_query));
+            }
             // A closed pipe (`logpipe config | head`) ends the output, not the process with a panic.
             let mut stdout = std::io::stdout().lock();
             for (name, vars) in chosen {

@@ -9,7 +9,7 @@ fn help_lists_every_role() {
     let output = run(&["--help"], &[]);
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
-    for role in ROLES.iter().chain(&["search", "config"]) {
+    for role in ROLES.iter().chain(&["search", "config", "generate"]) {
         assert!(
             help.contains(&format!("  {role}")),
             "{role} missing from:\n{help}"
@@ -207,4 +207,35 @@ fn alerting_check_reports_file_and_line_and_exits_1() {
         stderr.contains(&format!("{}notifier `pager` is not defined", at(5))),
         "{stderr}"
     );
+}
+
+#[test]
+fn generate_refuses_bad_arguments_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().to_str().unwrap();
+    for (args, named) in [
+        (vec!["--rate=-5"], "--rate"),
+        (vec!["--rotate-size", "big"], "--rotate-size"),
+        (vec!["--duration", "soon"], "--duration"),
+    ] {
+        let mut all = vec!["generate", target];
+        all.extend(args);
+        let output = run(&all, &[]);
+        assert_eq!(output.status.code(), Some(2), "{all:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(named), "{all:?}: {stderr}");
+    }
+    // A directory that cannot be created.
+    let output = run(&["generate", "/proc/no-such/pods", "--lines", "1"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("/proc/no-such/pods")
+    );
+    // And a good run prints its summary.
+    let output = run(&["generate", target, "--lines", "50", "--rate", "0"], &[]);
+    assert!(output.status.success());
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["entries"], 50);
 }

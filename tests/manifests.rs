@@ -20,12 +20,6 @@ use crate::util::run;
 
 /// The roles a pod runs: long-lived subcommands, not the CLI ones (`search`, `config`).
 const SERVER_ROLES: [&str; 5] = ["collector", "indexer", "query", "alerting", "standalone"];
-/// Variables a role reads beyond `logpipe config ROLE`: the indexer serves the query API
-/// with the query service's tokens and time limit (README, "The indexer").
-const EXTRA_VARS: [(&str, &str); 2] = [
-    ("indexer", "LOGPIPE_QUERY_TOKENS_FILE"),
-    ("indexer", "LOGPIPE_QUERY_TIME_LIMIT_MS"),
-];
 /// librdkafka properties pass through under this prefix, whatever their name.
 const KAFKA_PROPERTY_PREFIX: &str = "LOGPIPE_KAFKA_PROPERTY_";
 /// A well-formed Standard Webhooks key, so that `alerting check` can load the notifiers.
@@ -508,11 +502,7 @@ fn check_container(
             SERVER_ROLES.join(", ")
         ));
     };
-    let known = |name: &str| {
-        vars.contains_key(name)
-            || name.starts_with(KAFKA_PROPERTY_PREFIX)
-            || EXTRA_VARS.contains(&(role, name))
-    };
+    let known = |name: &str| vars.contains_key(name) || name.starts_with(KAFKA_PROPERTY_PREFIX);
 
     // Variables in the order the kubelet applies them: envFrom first, env overriding.
     let mut env: BTreeMap<String, Option<String>> = BTreeMap::new();
