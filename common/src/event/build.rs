@@ -64,7 +64,10 @@ impl LogEvent {
                 let message = take_message(&mut object).unwrap_or_default();
                 (ts, level, message, object)
             }
-            None => (fallback_ts, Level::Unknown, text.to_owned(), Map::new()),
+            None => {
+                let level = Level::from_text(text).unwrap_or(Level::Unknown);
+                (fallback_ts, level, text.to_owned(), Map::new())
+            }
         };
 
         LogEvent {
