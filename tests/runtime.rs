@@ -189,3 +189,39 @@ fn standalone_without_pods_runs_the_demo_and_its_rule_fires() {
     assert_eq!(alert["status"], "firing");
     stop_within_bound(&mut process);
 }
+
+/// `kill -9` of standalone leaves its broker running; the next start stops that orphan
+/// instead of failing on the taken port.
+#[test]
+fn standalone_after_kill_9_replaces_the_orphaned_broker() {
+    let data = tempfile::tempdir().unwrap();
+    let broker_port = logpipe_common::testkit::free_port().unwrap().to_string();
+    let env = [
+        ("LOGPIPE_DATA_DIR", data.path().to_str().unwrap()),
+        ("LOGPIPE_STANDALONE_BROKER_PORT", broker_port.as_str()),
+        ("LOGPIPE_STANDALONE_DEMO", "off"),
+        ("PORT", "0"),
+    ];
+    let mut first = Running::start(&["standalone"], &env);
+    first.wait_for_message("supervised broker started", READY_TIMEOUT);
+    let pid_file = data.path().join("broker/tansu.pid");
+    let orphan = std::fs::read_to_string(&pid_file).unwrap();
+    first.signal(nix::sys::signal::Signal::SIGKILL);
+    first.wait(Duration::from_secs(10)).unwrap();
+    let orphan_pid: i32 = orphan.trim().parse().unwrap();
+    assert!(
+        logpipe_common::broker::process_alive(orphan_pid),
+        "the broker outlives its supervisor"
+    );
+
+    let mut second = Running::start(&["standalone"], &env);
+    second.wait_for_message("supervised broker started", READY_TIMEOUT);
+    let port = second.port();
+    wait_for_status(port, "/readyz", 200, READY_TIMEOUT);
+    assert!(
+        !logpipe_common::broker::process_alive(orphan_pid),
+        "the orphan was stopped"
+    );
+    assert_ne!(std::fs::read_to_string(&pid_file).unwrap(), orphan);
+    stop_within_bound(&mut second);
+}

@@ -89,6 +89,7 @@ impl BrokerProcess {
             return Ok(());
         }
         std::fs::create_dir_all(&self.dir)?;
+        self.stop_orphan();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -113,8 +114,49 @@ impl BrokerProcess {
             .map_err(|error| {
                 Error::Broker(format!("starting {}: {error}", self.binary.display()))
             })?;
+        if let Err(error) = std::fs::write(self.pid_path(), child.id().to_string()) {
+            tracing::warn!(%error, path = %self.pid_path().display(), "recording the broker's pid failed");
+        }
         self.child = Some(child);
         self.wait_ready(timeout)
+    }
+
+    fn pid_path(&self) -> PathBuf {
+        self.dir.join("tansu.pid")
+    }
+
+    /// A supervisor killed with SIGKILL leaves its broker running, holding the port and
+    /// the storage. The next start finds it by the pid file, checks it is a tansu working
+    /// in this directory, and stops it.
+    fn stop_orphan(&self) {
+        let Some(pid) = std::fs::read_to_string(self.pid_path())
+            .ok()
+            .and_then(|text| text.trim().parse::<i32>().ok())
+        else {
+            return;
+        };
+        let proc = PathBuf::from(format!("/proc/{pid}"));
+        let is_tansu = std::fs::read(proc.join("cmdline"))
+            .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("tansu"));
+        let here = match (
+            std::fs::read_link(proc.join("cwd")),
+            std::fs::canonicalize(&self.dir),
+        ) {
+            (Ok(cwd), Ok(dir)) => cwd == dir,
+            _ => false,
+        };
+        if !(is_tansu && here) {
+            return;
+        }
+        tracing::warn!(pid, dir = %self.dir.display(), "stopping a broker left running by an earlier supervisor");
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let deadline = Instant::now() + STOP_GRACE;
+        while process_alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Whether the process is alive (reaping it if it exited).
@@ -206,4 +248,14 @@ impl Drop for BrokerProcess {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Whether a process runs: it exists and is not a zombie waiting to be reaped.
+pub fn process_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // "pid (comm) S …": the state follows the last parenthesis.
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X')
+    })
 }
