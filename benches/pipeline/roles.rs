@@ -27,8 +27,11 @@ impl Role {
         let port = free_port().unwrap();
         let mut command = Command::new(binary());
         command.arg(name);
+        // Only librdkafka properties pass through, for tuning experiments
+        // (`env 'LOGPIPE_KAFKA_PROPERTY_linger.ms=50' cargo bench …`).
         for (var, _) in std::env::vars() {
-            if var.starts_with("LOGPIPE_") || var == "PORT" {
+            let passed = var.starts_with("LOGPIPE_KAFKA_PROPERTY_");
+            if (var.starts_with("LOGPIPE_") || var == "PORT") && !passed {
                 command.env_remove(var);
             }
         }
