@@ -24,8 +24,8 @@ use crate::util::{Rng, Running, run};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const NODE: &str = "pipeline-node";
-/// Longest wait for the pipeline to catch up; generous because CI runs tests side by side
-/// on two cores.
+/// Longest wait for the pipeline to catch up after the input stops; generous because CI
+/// runs tests side by side on two cores.
 const CATCH_UP: Duration = Duration::from_secs(150);
 
 type Calls = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
@@ -43,6 +43,8 @@ pub struct Pipeline {
     pub indexer_port: u16,
     /// The time range searched: events carry their own times, real audit events old ones.
     pub since: &'static str,
+    /// Longest wait for search to find every event once the input stopped.
+    pub catch_up: Duration,
 }
 
 impl Pipeline {
@@ -98,6 +100,7 @@ impl Pipeline {
             notifiers,
             indexer_port: free_port().unwrap(),
             since: "2h",
+            catch_up: CATCH_UP,
             dir,
         }
     }
@@ -177,7 +180,7 @@ impl Pipeline {
     /// Waits until search finds `expected` events (and no more), then returns every
     /// event through the export endpoint.
     pub fn wait_for_events(&self, expected: u64, roles: &[&Running]) -> Vec<Value> {
-        let deadline = Instant::now() + CATCH_UP;
+        let deadline = Instant::now() + self.catch_up;
         let mut last = 0;
         loop {
             if let Some(body) =
@@ -210,7 +213,10 @@ impl Pipeline {
                     "broker log from before its first error:\n{}",
                     lines[first.saturating_sub(30)..(first + 10).min(lines.len())].join("\n")
                 );
-                panic!("{last} of {expected} events searchable after {CATCH_UP:?}");
+                panic!(
+                    "{last} of {expected} events searchable after {:?}",
+                    self.catch_up
+                );
             }
             std::thread::sleep(Duration::from_millis(500));
         }
@@ -476,6 +482,8 @@ fn drill_kill_every_role_and_stop_the_broker_loses_and_repeats_nothing() {
     let outage = Duration::from_secs(env_number("LOGPIPE_DRILL_OUTAGE_SECS", 30));
     let mut rng = Rng::from_time();
     let mut pipeline = Pipeline::new(DRILL_RULE);
+    // A longer run leaves a longer backlog behind its outage.
+    pipeline.catch_up = CATCH_UP.max(Duration::from_secs(generate_secs / 2));
     let mut collector = pipeline.collector();
     let mut indexer = pipeline.indexer();
     let mut alerting = pipeline.alerting();
