@@ -165,9 +165,13 @@ impl Pipeline {
     }
 
     pub fn get(&self, path_and_query: &str) -> Option<String> {
+        self.get_within(path_and_query, Duration::from_secs(30))
+    }
+
+    fn get_within(&self, path_and_query: &str, timeout: Duration) -> Option<String> {
         let response = reqwest::blocking::Client::new()
             .get(format!("{}{path_and_query}", self.query_url()))
-            .timeout(Duration::from_secs(30))
+            .timeout(timeout)
             .send()
             .ok()?;
         response
@@ -220,8 +224,12 @@ impl Pipeline {
             }
             std::thread::sleep(Duration::from_millis(500));
         }
+        // A full-size drill exports half a million events.
         let body = self
-            .get(&format!("/api/v1/export?q=*&since={}", self.since))
+            .get_within(
+                &format!("/api/v1/export?q=*&since={}", self.since),
+                Duration::from_secs(600),
+            )
             .expect("the export");
         body.lines()
             .map(|line| serde_json::from_str(line).unwrap())
