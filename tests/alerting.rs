@@ -2,24 +2,17 @@
 //! killed with SIGKILL; after the restart the alert fires exactly once, signed, and a
 //! second kill after the delivery does not repeat it.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::post;
 use logpipe_alerting::notify::{Secret, verify};
 use logpipe_common::event::{Level, LogEvent, Timestamp};
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::testkit::{TestBroker, produce_all, sample_event};
 use nix::sys::signal::Signal;
 
-use crate::util::Running;
+use crate::util::{Running, webhook_receiver};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-type Calls = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
 
 fn error(n: u64) -> LogEvent {
     let mut event = sample_event(n, Timestamp::now());
@@ -43,20 +36,7 @@ fn produce(broker: &TestBroker, events: &[LogEvent]) {
 #[test]
 fn alerting_killed_mid_window_fires_exactly_once_signed() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let calls: Calls = Arc::default();
-    let hook = runtime.block_on(async {
-        async fn hook(State(calls): State<Calls>, headers: HeaderMap, body: Bytes) -> &'static str {
-            calls.lock().unwrap().push((headers, body));
-            "ok"
-        }
-        let router = axum::Router::new()
-            .route("/hook", post(hook))
-            .with_state(calls.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        address
-    });
+    let (hook, calls) = webhook_receiver(&runtime);
     let broker = TestBroker::start().unwrap();
     runtime
         .block_on(broker.create_topics(&[TopicSpec::new("logs", 2), TopicSpec::new("alerts", 1)]))

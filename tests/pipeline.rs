@@ -7,28 +7,21 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::post;
 use logpipe_alerting::notify::{Secret, verify};
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::testkit::{TestBroker, env_number, free_port};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use crate::util::{Rng, Running, run};
+use crate::util::{Calls, Rng, Running, run, webhook_receiver};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const NODE: &str = "pipeline-node";
 /// Longest wait for the pipeline to catch up after the input stops; generous because CI
 /// runs tests side by side on two cores.
 const CATCH_UP: Duration = Duration::from_secs(150);
-
-type Calls = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
 
 /// A broker, a webhook receiver and the files the roles read, in one scratch directory.
 pub struct Pipeline {
@@ -51,24 +44,7 @@ impl Pipeline {
     /// `rule` is the YAML of the one alert rule, notifying `oncall`.
     pub fn new(rule: &str) -> Self {
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let calls: Calls = Arc::default();
-        let hook = runtime.block_on(async {
-            async fn hook(
-                State(calls): State<Calls>,
-                headers: HeaderMap,
-                body: Bytes,
-            ) -> &'static str {
-                calls.lock().unwrap().push((headers, body));
-                "ok"
-            }
-            let router = axum::Router::new()
-                .route("/hook", post(hook))
-                .with_state(calls.clone());
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let address = listener.local_addr().unwrap();
-            tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-            address
-        });
+        let (hook, calls) = webhook_receiver(&runtime);
         let broker = TestBroker::start().unwrap();
         runtime
             .block_on(broker.create_topics(&[

@@ -188,3 +188,31 @@ pub fn write_index(data_dir: &std::path::Path, events: &[LogEvent]) {
         writer.commit().unwrap();
     }
 }
+
+/// What a webhook receiver got: each request's headers and body, in arrival order.
+pub type Calls = Arc<Mutex<Vec<(axum::http::HeaderMap, axum::body::Bytes)>>>;
+
+/// A webhook receiver on a loopback port of its own, served on `runtime`, recording every
+/// `POST /hook`.
+pub fn webhook_receiver(runtime: &tokio::runtime::Runtime) -> (std::net::SocketAddr, Calls) {
+    use axum::extract::State;
+    async fn hook(
+        State(calls): State<Calls>,
+        headers: axum::http::HeaderMap,
+        body: axum::body::Bytes,
+    ) -> &'static str {
+        calls.lock().unwrap().push((headers, body));
+        "ok"
+    }
+    let calls: Calls = Arc::default();
+    let router = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state(calls.clone());
+    let address = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        address
+    });
+    (address, calls)
+}
