@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use logpipe_alerting::engine::Evaluator;
 use logpipe_alerting::prefilter::Prefilter;
 use logpipe_alerting::rules::{Rule, parse_rule};
-use logpipe_common::event::{Level, LogEvent, Timestamp};
+use logpipe_common::event::{Level, LogEvent, LogEventRef, Timestamp};
 use logpipe_common::testkit::{env_number, sample_event};
 use logpipe_query::language::EventView;
 use serde_json::{Value, json};
@@ -45,6 +45,16 @@ fn main() {
     });
     let mut results = serde_json::Map::new();
     results.insert("decode".into(), rates(events, bytes, baseline));
+    // What the service reads each event into: strings borrowed, attributes left raw.
+    let in_place = measure(|| {
+        for payload in &payloads {
+            let event: LogEventRef<'_> = serde_json::from_slice(payload).unwrap();
+            std::hint::black_box(event);
+        }
+    });
+    let mut value = rates(events, bytes, in_place);
+    value["vs_decode_per_core"] = json!(in_place.per_core(events) / baseline.per_core(events));
+    results.insert("decode_in_place".into(), value);
     let counts: Vec<usize> = std::env::var("LOGPIPE_BENCH_RULES")
         .ok()
         .map(|text| {
@@ -65,12 +75,12 @@ fn main() {
         let mut candidates = 0usize;
         let measured = measure(|| {
             for (n, payload) in payloads.iter().enumerate() {
-                let event: LogEvent = serde_json::from_slice(payload).unwrap();
-                let view = EventView::new(&event);
+                let event: LogEventRef<'_> = serde_json::from_slice(payload).unwrap();
+                let view = EventView::borrowed(&event);
                 let found = prefilter.candidates(&view);
                 candidates += found.len();
                 for index in found {
-                    alerts += evaluators[index].observe_in(&event, &view).len();
+                    alerts += evaluators[index].observe_in(&view).len();
                 }
                 if n % 1_000 == 999 {
                     for evaluator in &mut evaluators {
@@ -83,6 +93,8 @@ fn main() {
         value["alerts"] = json!(alerts);
         value["rules_checked_per_event"] = json!(candidates as f64 / events as f64);
         value["vs_decode_per_core"] = json!(measured.per_core(events) / baseline.per_core(events));
+        value["vs_decode_in_place_per_core"] =
+            json!(measured.per_core(events) / in_place.per_core(events));
         results.insert(format!("rules_{count}"), value);
     }
     if std::env::var("LOGPIPE_BENCH_ONLY").as_deref() != Ok("throughput") {

@@ -8,7 +8,7 @@
 //! alert's id derives from the rule, the group and the event time it started at: a replay
 //! after a crash produces the same ids, so a receiver can drop what it already has.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 
 use logpipe_common::event::{LogEvent, Timestamp};
@@ -92,12 +92,12 @@ impl Evaluator {
 
     /// Takes one event.
     pub fn observe(&mut self, event: &LogEvent) -> Vec<Alert> {
-        self.observe_in(event, &EventView::new(event))
+        self.observe_in(&EventView::new(event))
     }
 
     /// Takes one event through a view shared with the other rules.
-    pub fn observe_in(&mut self, event: &LogEvent, view: &EventView<'_>) -> Vec<Alert> {
-        let ts = event.ts.unix_nanos();
+    pub fn observe_in(&mut self, view: &EventView<'_>) -> Vec<Alert> {
+        let ts = view.ts().unix_nanos();
         let rule = self.rule.clone();
         let hit = rule.predicate.matches_in(view);
         let total = rule
@@ -111,16 +111,17 @@ impl Evaluator {
             self.state.late_events += 1;
             return Vec::new();
         }
-        let group = rule.group_of(event);
+        let group = rule.group_of(view);
         let key = group_key(&group);
         let window = nanos(rule.window);
         let mut alerts = Vec::new();
-        let json = || serde_json::to_value(event).ok();
+        let json = || view.to_json();
 
         if let RuleKind::NewValue { field } = &rule.kind {
-            if let Some(value) = field_value(event, field)
-                && self.state.seen.insert(value)
+            if let Some(value) = field_value(view, field)
+                && !self.state.seen.contains(&value)
             {
+                self.state.seen.insert(value);
                 alerts.push(Self::alert(
                     &rule,
                     AlertStatus::Firing,
@@ -136,20 +137,22 @@ impl Evaluator {
             return alerts;
         }
 
-        let state = self
-            .state
-            .groups
-            .entry(key.clone())
-            .or_insert_with(|| GroupState {
-                group: group.clone(),
-                ..GroupState::default()
-            });
+        if !self.state.groups.contains_key(&key) {
+            self.state.groups.insert(
+                key.clone(),
+                GroupState {
+                    group: group.clone(),
+                    ..GroupState::default()
+                },
+            );
+        }
+        let state = self.state.groups.get_mut(&key).expect("inserted above");
         // Threshold, ratio and cardinality: the count when their condition holds.
         let met = match &rule.kind {
             RuleKind::Match => {
                 if realert_ok(state, ts, rule.realert) {
                     state.last_fired = Some(ts);
-                    let id_part = event.id.to_string();
+                    let id_part = view.id().to_string();
                     alerts.push(Self::alert(
                         &rule,
                         AlertStatus::Firing,
@@ -203,12 +206,20 @@ impl Evaluator {
                     .then_some(hits)
             }
             RuleKind::Cardinality { field, threshold } => {
-                if let Some(value) = field_value(event, field) {
+                if let Some(value) = field_value(view, field) {
                     let at = state.values.partition_point(|(t, _)| *t <= ts);
                     state.values.insert(at, (ts, value));
                 }
-                let distinct = distinct_in(&state.values, ts - window, ts);
-                (distinct >= *threshold).then_some(distinct)
+                // Counted only when it could fire.
+                let could = state.firing.is_none()
+                    && realert_ok(state, ts, rule.realert)
+                    && count_values(&state.values, ts - window, ts) >= *threshold;
+                if could {
+                    let distinct = distinct_in(&state.values, ts - window, ts);
+                    (distinct >= *threshold).then_some(distinct)
+                } else {
+                    None
+                }
             }
             RuleKind::NewValue { .. } => None,
         };
@@ -256,11 +267,8 @@ impl Evaluator {
             });
         }
         let mut alerts = Vec::new();
-        let keys: Vec<String> = self.state.groups.keys().cloned().collect();
-        for key in keys {
-            let Some(state) = self.state.groups.get_mut(&key) else {
-                continue;
-            };
+        let mut forget = Vec::new();
+        for (key, state) in self.state.groups.iter_mut() {
             let from = now - window;
             prune(&mut state.hits, from);
             prune(&mut state.totals, from);
@@ -269,7 +277,7 @@ impl Evaluator {
             }
             // The condition as of `now`: events newer than the watermark do not count yet.
             let hits = count_in(&state.hits, from, now);
-            let cleared = match &rule.kind {
+            let cleared = || match &rule.kind {
                 RuleKind::Threshold { threshold } => hits < *threshold,
                 RuleKind::Ratio {
                     threshold,
@@ -284,24 +292,22 @@ impl Evaluator {
                 }
                 _ => false,
             };
-            let group = state.group.clone();
-            let last_event = state.last_event.clone();
             // An alert resolves at the earliest as of its own start.
             if let Some(started) = state.firing
-                && cleared
                 && started <= now
+                && cleared()
             {
                 state.firing = None;
                 let count = hits;
                 alerts.push(Self::alert(
                     &rule,
                     AlertStatus::Resolved,
-                    &group,
-                    &key,
+                    &state.group,
+                    key,
                     started,
                     Some(now),
                     count,
-                    last_event,
+                    state.last_event.clone(),
                     "fire",
                 ));
                 continue;
@@ -317,12 +323,12 @@ impl Evaluator {
                 alerts.push(Self::alert(
                     &rule,
                     AlertStatus::Firing,
-                    &group,
-                    &key,
+                    &state.group,
+                    key,
                     started,
                     None,
                     0,
-                    last_event,
+                    state.last_event.clone(),
                     "fire",
                 ));
                 continue;
@@ -337,8 +343,11 @@ impl Evaluator {
                     .last_fired
                     .is_none_or(|last| now - last >= nanos(rule.realert));
             if idle {
-                self.state.groups.remove(&key);
+                forget.push(key.clone());
             }
+        }
+        for key in forget {
+            self.state.groups.remove(&key);
         }
         alerts
     }
@@ -443,13 +452,22 @@ fn count_in(times: &VecDeque<i64>, from: i64, to: i64) -> u64 {
     (end - start) as u64
 }
 
+/// Distinct values in `(from, to]`.
 fn distinct_in(values: &VecDeque<(i64, String)>, from: i64, to: i64) -> u64 {
+    let start = values.partition_point(|(t, _)| *t <= from);
+    let end = values.partition_point(|(t, _)| *t <= to);
+    let mut seen = HashSet::with_capacity(end.saturating_sub(start));
     values
-        .iter()
-        .filter(|(t, _)| *t > from && *t <= to)
-        .map(|(_, v)| v.as_str())
-        .collect::<BTreeSet<_>>()
-        .len() as u64
+        .range(start..end.max(start))
+        .filter(|(_, v)| seen.insert(v.as_str()))
+        .count() as u64
+}
+
+/// Values in `(from, to]`, repeated ones included: an upper bound of the distinct ones.
+fn count_values(values: &VecDeque<(i64, String)>, from: i64, to: i64) -> u64 {
+    let start = values.partition_point(|(t, _)| *t <= from);
+    let end = values.partition_point(|(t, _)| *t <= to);
+    end.saturating_sub(start) as u64
 }
 
 fn prune(times: &mut VecDeque<i64>, from: i64) {

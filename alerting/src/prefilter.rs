@@ -4,7 +4,7 @@
 //! indexed under its own values and words, plus the rules with no such requirement.
 //! Exact: a skipped rule's query could not have matched.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use logpipe_query::Query;
 use logpipe_query::language::{EventView, FieldRef, Keyword, Leaf, Op, words};
@@ -56,7 +56,15 @@ impl Prefilter {
 
     /// Indexes of the rules that may match, ascending.
     pub fn candidates(&self, view: &EventView<'_>) -> Vec<usize> {
-        let mut found = self.always.clone();
+        let mut found = Vec::new();
+        self.candidates_into(view, &mut found);
+        found
+    }
+
+    /// The same into a buffer kept between events.
+    pub fn candidates_into(&self, view: &EventView<'_>, found: &mut Vec<usize>) {
+        found.clear();
+        found.extend_from_slice(&self.always);
         for (keyword, by_value) in &self.by_keyword {
             view.keyword_any(*keyword, |value| {
                 if let Some(rules) = by_value.get(value) {
@@ -68,20 +76,26 @@ impl Prefilter {
         if !self.by_word.is_empty() {
             // The message's words as the index splits them, without allocating each.
             let mut word = String::new();
-            for run in view.event().message.split(|c: char| !c.is_alphanumeric()) {
+            for run in view.message().split(|c: char| !c.is_alphanumeric()) {
                 if run.is_empty() || run.len() > 40 {
                     continue;
                 }
-                word.clear();
-                word.extend(run.chars().flat_map(char::to_lowercase));
-                if let Some(rules) = self.by_word.get(word.as_str()) {
+                let lower = if run.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+                    run
+                } else {
+                    word.clear();
+                    word.extend(run.chars().flat_map(char::to_lowercase));
+                    word.as_str()
+                };
+                if let Some(rules) = self.by_word.get(lower) {
                     found.extend(rules);
                 }
             }
         }
-        found.sort_unstable();
-        found.dedup();
-        found
+        if found.len() > 1 {
+            found.sort_unstable();
+            found.dedup();
+        }
     }
 }
 

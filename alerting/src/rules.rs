@@ -22,8 +22,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use logpipe_common::event::LogEvent;
-use logpipe_query::language::{FieldRef, Keyword, TimeField};
+use logpipe_query::language::{EventView, FieldRef, TimeField};
 use logpipe_query::{Predicate, Query};
 use serde::Deserialize;
 
@@ -110,10 +109,10 @@ pub struct Rule {
 
 impl Rule {
     /// The group an event belongs to: the values of `group_by`, `None` for a missing one.
-    pub fn group_of(&self, event: &LogEvent) -> Vec<Option<String>> {
+    pub fn group_of(&self, view: &EventView<'_>) -> Vec<Option<String>> {
         self.group_by
             .iter()
-            .map(|field| field_value(event, field))
+            .map(|field| field_value(view, field))
             .collect()
     }
 
@@ -478,54 +477,29 @@ pub fn line_of(text: &str, key: &str) -> usize {
 }
 
 /// The value of a keyword field or attribute path of `event`, as text.
-pub fn field_value(event: &LogEvent, field: &FieldRef) -> Option<String> {
+pub fn field_value(view: &EventView<'_>, field: &FieldRef) -> Option<String> {
     match field {
-        FieldRef::Keyword(keyword) => match keyword {
-            Keyword::Id => Some(event.id.to_string()),
-            Keyword::Level => Some(event.level.as_str().to_string()),
-            Keyword::Stream => event.stream.map(|s| s.as_str().to_string()),
-            Keyword::Namespace => event.k8s.namespace.clone(),
-            Keyword::Pod => event.k8s.pod.clone(),
-            Keyword::PodUid => event.k8s.pod_uid.clone(),
-            Keyword::Container => event.k8s.container.clone(),
-            Keyword::Node => Some(event.k8s.node.clone()),
-            Keyword::SourceKind => Some(event.source.kind.as_str().to_string()),
-            Keyword::SourceName => event.source.name.clone(),
-            Keyword::SourcePath => event.source.path.clone(),
-            Keyword::Flags => event.flags.first().map(|f| f.as_str().to_string()),
-        },
-        FieldRef::Attribute(path) => {
-            attribute(&event.attributes, path).and_then(|value| match value {
-                serde_json::Value::Null => None,
-                serde_json::Value::String(text) => Some(text.clone()),
-                other => Some(other.to_string()),
-            })
+        FieldRef::Keyword(keyword) => {
+            // The first value: `flags` may have several.
+            let mut first = None;
+            view.keyword_any(*keyword, |value| {
+                first = Some(value.to_string());
+                true
+            });
+            first
         }
-        FieldRef::Message => Some(event.message.clone()),
-        FieldRef::Time(TimeField::Ts) => Some(event.ts.to_string()),
-        FieldRef::Time(TimeField::ObservedTs) => Some(event.observed_ts.to_string()),
+        FieldRef::Attribute(path) => view
+            .attribute(path)
+            .and_then(|value| match value.into_owned() {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(text) => Some(text),
+                other => Some(other.to_string()),
+            }),
+        FieldRef::Message => Some(view.message().to_string()),
+        FieldRef::Time(TimeField::Ts) => Some(view.ts().to_string()),
+        FieldRef::Time(TimeField::ObservedTs) => Some(view.observed_ts().to_string()),
         FieldRef::Default | FieldRef::AttributeText => None,
     }
-}
-
-/// The attribute at dotted `path`, nested objects or dotted keys alike.
-fn attribute<'a>(
-    map: &'a serde_json::Map<String, serde_json::Value>,
-    path: &str,
-) -> Option<&'a serde_json::Value> {
-    if let Some(value) = map.get(path) {
-        return Some(value);
-    }
-    let mut split = path.len();
-    while let Some(dot) = path[..split].rfind('.') {
-        if let Some(serde_json::Value::Object(inner)) = map.get(&path[..dot])
-            && let Some(found) = attribute(inner, &path[dot + 1..])
-        {
-            return Some(found);
-        }
-        split = dot;
-    }
-    None
 }
 
 /// A summary template: text with `{{ count }}`, `{{ rule }}`, `{{ severity }}`,
@@ -762,7 +736,8 @@ realert: 10m
         event
             .attributes
             .insert("a.b".into(), serde_json::json!("dotted"));
-        let get = |name: &str| field_value(&event, &FieldRef::resolve(name).unwrap());
+        let view = EventView::new(&event);
+        let get = |name: &str| field_value(&view, &FieldRef::resolve(name).unwrap());
         assert_eq!(get("attributes.http.status").as_deref(), Some("502"));
         assert_eq!(get("attributes.http.path").as_deref(), Some("/cart"));
         assert_eq!(get("attributes.a.b").as_deref(), Some("dotted"));

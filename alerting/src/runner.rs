@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use logpipe_common::config::SharedConfig;
-use logpipe_common::event::{LogEvent, Timestamp};
+use logpipe_common::event::{LogEventRef, Timestamp};
 use logpipe_common::health::Heartbeat;
 use logpipe_query::language::EventView;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -290,7 +290,7 @@ fn run(
                     .insert(message.partition(), message.offset() + 1);
                 if let Some(event) = message
                     .payload()
-                    .and_then(|p| serde_json::from_slice::<LogEvent>(p).ok())
+                    .and_then(|p| serde_json::from_slice::<LogEventRef<'_>>(p).ok())
                 {
                     let entry = state
                         .partitions
@@ -298,9 +298,9 @@ fn run(
                         .or_insert((i64::MIN, Instant::now()));
                     entry.0 = entry.0.max(event.ts.unix_nanos());
                     entry.1 = Instant::now();
-                    let view = EventView::new(&event);
+                    let view = EventView::borrowed(&event);
                     for index in state.prefilter.candidates(&view) {
-                        raise(state.evaluators[index].observe_in(&event, &view));
+                        raise(state.evaluators[index].observe_in(&view));
                     }
                 }
             }

@@ -67,12 +67,21 @@ impl FromStr for EventId {
     type Err = InvalidEventId;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if text.len() != 32 {
             return Err(InvalidEventId);
         }
-        u128::from_str_radix(text, 16)
+        text.bytes()
+            .try_fold(0u128, |id, b| {
+                let nibble = match b {
+                    b'0'..=b'9' => b - b'0',
+                    b'a'..=b'f' => b - b'a' + 10,
+                    b'A'..=b'F' => b - b'A' + 10,
+                    _ => return None,
+                };
+                Some(id << 4 | u128::from(nibble))
+            })
             .map(EventId)
-            .map_err(|_| InvalidEventId)
+            .ok_or(InvalidEventId)
     }
 }
 

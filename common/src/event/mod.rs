@@ -1,11 +1,13 @@
 //! The event contract: one JSON `LogEvent` per Kafka message, shared by every role.
 
+mod borrowed;
 mod build;
 mod id;
 mod level;
 mod model;
 mod timestamp;
 
+pub use borrowed::{K8sRef, LogEventRef, SourceRef, Text};
 pub use build::RawRecord;
 pub use id::EventId;
 pub use level::Level;

@@ -41,6 +41,9 @@ impl Timestamp {
     /// Parses RFC 3339 with any offset (normalized to UTC) and any fraction length. A
     /// space instead of `T` is accepted, as RFC 3339 itself allows.
     pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        if let Some(parsed) = Self::parse_utc(text.as_bytes()) {
+            return Some(parsed);
+        }
         let text = text.trim();
         if text.len() < 20 || !text.is_ascii() {
             return None;
@@ -53,6 +56,56 @@ impl Timestamp {
         };
         let nanos = parsed.ok()?.unix_timestamp_nanos();
         i64::try_from(nanos).ok().map(Timestamp)
+    }
+
+    /// The form logpipe writes, `YYYY-MM-DDTHH:MM:SS[.fraction]Z` with fields in their
+    /// ordinary ranges, read without the general parser; anything else is left to it.
+    fn parse_utc(text: &[u8]) -> Option<Self> {
+        let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+            text.get(range)?.iter().try_fold(0i64, |n, b| {
+                b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0'))
+            })
+        };
+        if text.len() < 20 || text.last() != Some(&b'Z') {
+            return None;
+        }
+        let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+        if separators.iter().any(|(at, byte)| text[*at] != *byte) {
+            return None;
+        }
+        let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+        let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+        let fraction = &text[19..text.len() - 1];
+        let nanos = match fraction {
+            [] => 0,
+            [b'.', rest @ ..] if (1..=9).contains(&rest.len()) => {
+                digits(20..20 + rest.len())? * 10i64.pow(9 - rest.len() as u32)
+            }
+            _ => return None,
+        };
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let days_in_month = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        if day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 59 {
+            return None;
+        }
+        // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+        let y = if month <= 2 { year - 1 } else { year };
+        let era = y.div_euclid(400);
+        let year_of_era = y - era * 400;
+        let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        let days = era * 146_097 + day_of_era - 719_468;
+        let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second;
+        seconds
+            .checked_mul(1_000_000_000)?
+            .checked_add(nanos)
+            .map(Timestamp)
     }
 
     /// Reads an epoch number whose unit (s, ms, µs, ns) follows from its magnitude.
@@ -212,6 +265,54 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_utc_reading_agrees_with_the_general_parser(
+            seconds in -5_000_000_000i64..9_000_000_000i64,
+            nanos in 0u32..1_000_000_000,
+            digits in 0usize..10,
+        ) {
+            let instant = OffsetDateTime::from_unix_timestamp(seconds).unwrap()
+                + time::Duration::nanoseconds(i64::from(nanos));
+            let full = instant.format(&Rfc3339).unwrap();
+            // `time` writes the fraction's significant digits; cut or pad it to `digits`.
+            let (head, fraction) = full.trim_end_matches('Z').split_at(19);
+            let fraction = format!("{:0<9}", fraction.trim_start_matches('.'));
+            let text = match digits {
+                0 => format!("{head}Z"),
+                n => format!("{head}.{}Z", &fraction[..n]),
+            };
+            let general = OffsetDateTime::parse(&text, &Rfc3339)
+                .ok()
+                .and_then(|t| i64::try_from(t.unix_timestamp_nanos()).ok())
+                .map(Timestamp);
+            proptest::prop_assert_eq!(Timestamp::parse_utc(text.as_bytes()), general, "{}", text);
+        }
+    }
+
+    #[test]
+    fn odd_dates_are_left_to_the_general_parser() {
+        for text in [
+            "2024-02-29T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-04-31T00:00:00Z",
+            "2024-01-01T24:00:00Z",
+            "2024-01-01T23:60:00Z",
+            "2024-01-01T23:59:60Z",
+            "2024-01-01T23:59:59.Z",
+            "2024-01-01T23:59:59.1234567890Z",
+            "2024-01-01T23:59:59+00:00",
+            "2024-1-01T23:59:59Z",
+            "２０２4-01-01T23:59:59Z",
+        ] {
+            let general = OffsetDateTime::parse(text, &Rfc3339)
+                .ok()
+                .and_then(|t| i64::try_from(t.unix_timestamp_nanos()).ok())
+                .map(Timestamp);
+            assert_eq!(Timestamp::parse_rfc3339(text), general, "{text}");
+        }
+    }
 
     #[test]
     fn rfc3339_offsets_are_normalized_to_utc() {

@@ -17,6 +17,7 @@
 mod fields;
 mod predicate;
 mod translate;
+mod view;
 
 use std::fmt;
 use std::ops::Bound;
@@ -28,7 +29,8 @@ use tantivy::query_grammar::{
 };
 
 pub use fields::{FieldRef, Keyword, TimeField};
-pub use predicate::{EventView, Predicate, words};
+pub use predicate::{Predicate, words};
+pub use view::EventView;
 pub use translate::to_tantivy;
 
 /// Longest query accepted, in bytes.

@@ -1,16 +1,15 @@
 //! The query evaluated against one `LogEvent` in memory, with the index's semantics:
 //! text is split into words by the same analyzer the index uses.
 
-use std::cell::OnceCell;
 use std::cmp::Ordering;
 use std::ops::Bound;
 
 use logpipe_common::event::{LogEvent, Timestamp};
-use serde_json::{Map, Value};
 use tantivy::columnar::NumericalValue;
 use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
 
-use super::{FieldRef, Keyword, Leaf, Op, Query, REGEX_SIZE_LIMIT, Scalar, TimeField};
+use super::view::{EventView, LeafValue};
+use super::{FieldRef, Leaf, Op, Query, REGEX_SIZE_LIMIT, Scalar, TimeField};
 
 /// The words of `text` with their positions, as the index's `default` analyzer makes
 /// them: split on non-alphanumerics, words over 40 bytes dropped, lower-cased.
@@ -120,123 +119,6 @@ fn compile(query: &Query) -> Node {
     }
 }
 
-/// The parts of an event a query looks at, computed once per event when first needed.
-#[derive(Debug)]
-pub struct EventView<'a> {
-    event: &'a LogEvent,
-    message_words: OnceCell<Vec<(u32, String)>>,
-    attribute_strings: OnceCell<Vec<&'a str>>,
-    attribute_words: OnceCell<Vec<Vec<(u32, String)>>>,
-    leaves: OnceCell<Vec<(String, &'a Value)>>,
-}
-
-impl<'a> EventView<'a> {
-    pub fn new(event: &'a LogEvent) -> Self {
-        EventView {
-            event,
-            message_words: OnceCell::new(),
-            attribute_strings: OnceCell::new(),
-            attribute_words: OnceCell::new(),
-            leaves: OnceCell::new(),
-        }
-    }
-
-    /// The event seen.
-    pub fn event(&self) -> &'a LogEvent {
-        self.event
-    }
-
-    /// The words of the message, as the index makes them.
-    pub fn message_words(&self) -> &[(u32, String)] {
-        self.message_words
-            .get_or_init(|| words(&self.event.message))
-    }
-
-    fn attribute_strings(&self) -> &[&'a str] {
-        self.attribute_strings.get_or_init(|| {
-            let mut out = Vec::new();
-            collect_strings(&self.event.attributes, &mut out);
-            out
-        })
-    }
-
-    fn attribute_words(&self) -> &[Vec<(u32, String)>] {
-        self.attribute_words.get_or_init(|| {
-            self.attribute_strings()
-                .iter()
-                .map(|text| words(text))
-                .collect()
-        })
-    }
-
-    /// Every non-null leaf under `attributes` with its dotted path (arrays flattened,
-    /// dotted keys the same as nested ones).
-    fn leaves(&self) -> &[(String, &'a Value)] {
-        self.leaves.get_or_init(|| {
-            let mut out = Vec::new();
-            flatten(&self.event.attributes, "", &mut out);
-            out
-        })
-    }
-
-    /// Whether any value of a keyword field (`flags` has several) passes `test`; the
-    /// id is formatted only when asked for.
-    pub fn keyword_any(&self, keyword: Keyword, mut test: impl FnMut(&str) -> bool) -> bool {
-        let event = self.event;
-        let one = |value: Option<&str>, test: &mut dyn FnMut(&str) -> bool| value.is_some_and(test);
-        match keyword {
-            Keyword::Id => test(&event.id.to_string()),
-            Keyword::Level => test(event.level.as_str()),
-            Keyword::Stream => one(event.stream.map(|s| s.as_str()), &mut test),
-            Keyword::Namespace => one(event.k8s.namespace.as_deref(), &mut test),
-            Keyword::Pod => one(event.k8s.pod.as_deref(), &mut test),
-            Keyword::PodUid => one(event.k8s.pod_uid.as_deref(), &mut test),
-            Keyword::Container => one(event.k8s.container.as_deref(), &mut test),
-            Keyword::Node => test(&event.k8s.node),
-            Keyword::SourceKind => test(event.source.kind.as_str()),
-            Keyword::SourceName => one(event.source.name.as_deref(), &mut test),
-            Keyword::SourcePath => one(event.source.path.as_deref(), &mut test),
-            Keyword::Flags => event.flags.iter().any(|f| test(f.as_str())),
-        }
-    }
-}
-
-fn collect_strings<'a>(attributes: &'a Map<String, Value>, out: &mut Vec<&'a str>) {
-    fn walk<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
-        match value {
-            Value::String(text) => out.push(text),
-            Value::Array(values) => values.iter().for_each(|v| walk(v, out)),
-            Value::Object(map) => map.values().for_each(|v| walk(v, out)),
-            _ => {}
-        }
-    }
-    attributes.values().for_each(|v| walk(v, out));
-}
-
-fn flatten<'a>(map: &'a Map<String, Value>, prefix: &str, out: &mut Vec<(String, &'a Value)>) {
-    for (key, value) in map {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
-        flatten_value(value, path, out);
-    }
-}
-
-fn flatten_value<'a>(value: &'a Value, path: String, out: &mut Vec<(String, &'a Value)>) {
-    match value {
-        Value::Null => {}
-        Value::Object(map) => flatten(map, &path, out),
-        Value::Array(values) => {
-            for value in values {
-                flatten_value(value, path.clone(), out);
-            }
-        }
-        leaf => out.push((path, leaf)),
-    }
-}
-
 fn eval(node: &Node, view: &EventView<'_>) -> bool {
     match node {
         Node::All => true,
@@ -264,8 +146,8 @@ fn leaf(field: &FieldRef, test: &Test, view: &EventView<'_>) -> bool {
         FieldRef::Keyword(keyword) => view.keyword_any(*keyword, |value| keyword_test(test, value)),
         FieldRef::Time(time) => {
             let instant = match time {
-                TimeField::Ts => view.event.ts,
-                TimeField::ObservedTs => view.event.observed_ts,
+                TimeField::Ts => view.ts(),
+                TimeField::ObservedTs => view.observed_ts(),
             };
             match test {
                 Test::Range(lower, upper) => in_range_time(instant, lower, upper),
@@ -325,29 +207,29 @@ fn keyword_test(test: &Test, value: &str) -> bool {
     }
 }
 
-fn attribute_test(test: &Test, value: &Value) -> bool {
+fn attribute_test(test: &Test, value: &LeafValue<'_>) -> bool {
     match (test, value) {
         (Test::Exists, _) => true,
-        (Test::Words { words: query, .. }, Value::String(text)) => phrase(query, &words(text)),
+        (Test::Words { words: query, .. }, LeafValue::Text(text)) => phrase(query, &words(text)),
         (
             Test::Words {
                 number: Some(n), ..
             },
-            Value::Number(number),
+            LeafValue::Number(number),
         ) => number_of(number).is_some_and(|v| compare(v, *n) == Some(Ordering::Equal)),
         (
             Test::Words {
                 boolean: Some(b), ..
             },
-            Value::Bool(value),
+            LeafValue::Bool(value),
         ) => b == value,
-        (Test::Prefix(prefix), Value::String(text)) => words(text)
+        (Test::Prefix(prefix), LeafValue::Text(text)) => words(text)
             .iter()
             .any(|(_, word)| word.starts_with(prefix.as_str())),
-        (Test::Regex(regex), Value::String(text)) => {
+        (Test::Regex(regex), LeafValue::Text(text)) => {
             words(text).iter().any(|(_, word)| regex.is_match(word))
         }
-        (Test::Range(lower, upper), Value::Number(number)) => {
+        (Test::Range(lower, upper), LeafValue::Number(number)) => {
             number_of(number).is_some_and(|value| in_range_number(value, lower, upper))
         }
         _ => false,

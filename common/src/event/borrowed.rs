@@ -1,0 +1,223 @@
+//! A `LogEvent` read in place from its Kafka message: strings are borrowed from the
+//! message where they need no unescaping and the attributes stay raw JSON until someone
+//! asks for them. Readers that look at a few fields of every event (the alerting role)
+//! skip building the attribute tree and most allocations; the accepted input is the same
+//! as `LogEvent`'s.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::{EventId, Flag, K8s, Level, LogEvent, Source, SourceKind, Stream, Timestamp};
+
+/// Text borrowed from the message when it has no escapes, owned when it had to be
+/// unescaped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Text<'a>(pub Cow<'a, str>);
+
+impl<'a> Text<'a> {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(text.to_owned())))
+            }
+
+            fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(text)))
+            }
+        }
+
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+/// The `LogEvent` fields, with the same names, defaults and checks.
+#[derive(Clone, Debug, Deserialize)]
+pub struct LogEventRef<'a> {
+    pub v: u32,
+    pub id: EventId,
+    pub ts: Timestamp,
+    pub observed_ts: Timestamp,
+    pub level: Level,
+    #[serde(borrow)]
+    pub message: Text<'a>,
+    #[serde(default)]
+    pub stream: Option<Stream>,
+    #[serde(borrow)]
+    pub k8s: K8sRef<'a>,
+    #[serde(borrow)]
+    pub source: SourceRef<'a>,
+    /// The attributes object as it was written; `None` when absent.
+    #[serde(borrow, default, deserialize_with = "object")]
+    pub attributes: Option<&'a RawValue>,
+    #[serde(default)]
+    pub flags: Vec<Flag>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct K8sRef<'a> {
+    #[serde(borrow, default)]
+    pub namespace: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub pod: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub pod_uid: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub container: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub node: Text<'a>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SourceRef<'a> {
+    pub kind: SourceKind,
+    #[serde(borrow, default)]
+    pub name: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub path: Option<Text<'a>>,
+    #[serde(default)]
+    pub offset: Option<u64>,
+}
+
+/// `LogEvent` takes only an object for `attributes`; so does this.
+fn object<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
+    let raw = <&'de RawValue>::deserialize(deserializer)?;
+    if raw.get().starts_with('{') {
+        Ok(Some(raw))
+    } else {
+        Err(de::Error::invalid_type(
+            de::Unexpected::Other("a non-object value"),
+            &"the attributes object",
+        ))
+    }
+}
+
+fn owned(text: &Option<Text<'_>>) -> Option<String> {
+    text.as_ref().map(|t| t.as_str().to_owned())
+}
+
+impl LogEventRef<'_> {
+    /// The event as every other reader has it: the attributes parsed.
+    pub fn to_owned(&self) -> Result<LogEvent, serde_json::Error> {
+        let attributes = match self.attributes {
+            Some(raw) => serde_json::from_str(raw.get())?,
+            None => serde_json::Map::new(),
+        };
+        Ok(LogEvent {
+            v: self.v,
+            id: self.id,
+            ts: self.ts,
+            observed_ts: self.observed_ts,
+            level: self.level,
+            message: self.message.as_str().to_owned(),
+            stream: self.stream,
+            k8s: K8s {
+                namespace: owned(&self.k8s.namespace),
+                pod: owned(&self.k8s.pod),
+                pod_uid: owned(&self.k8s.pod_uid),
+                container: owned(&self.k8s.container),
+                node: self.k8s.node.as_str().to_owned(),
+            },
+            source: Source {
+                kind: self.source.kind,
+                name: owned(&self.source.name),
+                path: owned(&self.source.path),
+                offset: self.source.offset,
+            },
+            attributes,
+            flags: self.flags.clone(),
+        })
+    }
+}
+
+impl Serialize for Text<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::sample_event;
+
+    #[test]
+    fn reads_back_to_the_same_event_with_strings_borrowed_where_possible() {
+        for n in 0..64 {
+            let mut event = sample_event(n, Timestamp::now());
+            if n % 3 == 0 {
+                event.message = format!("quoted \"{n}\"\nand a tab\t");
+                event.k8s.namespace = Some("esc\\aped".into());
+            }
+            let json = serde_json::to_vec(&event).unwrap();
+            let read: LogEventRef<'_> = serde_json::from_slice(&json).unwrap();
+            assert_eq!(read.to_owned().unwrap(), event);
+            assert_eq!(
+                matches!(read.message.0, Cow::Borrowed(_)),
+                n % 3 != 0,
+                "{}",
+                event.message
+            );
+        }
+    }
+
+    #[test]
+    fn accepts_and_refuses_what_log_event_accepts_and_refuses() {
+        let good = serde_json::to_value(sample_event(1, Timestamp::now())).unwrap();
+        let mut cases = vec![good.clone()];
+        for (field, value) in [
+            ("attributes", serde_json::json!([1, 2])),
+            ("attributes", serde_json::json!("text")),
+            ("attributes", serde_json::Value::Null),
+            ("attributes", serde_json::json!({})),
+            ("level", serde_json::json!("loud")),
+            ("ts", serde_json::json!("yesterday")),
+            ("id", serde_json::json!("zz")),
+            ("message", serde_json::json!(7)),
+            ("stream", serde_json::Value::Null),
+            ("flags", serde_json::json!(["truncated", "from_the_future"])),
+        ] {
+            let mut case = good.clone();
+            case[field] = value;
+            cases.push(case);
+        }
+        for field in ["attributes", "k8s", "message", "flags", "stream"] {
+            let mut case = good.clone();
+            case.as_object_mut().unwrap().remove(field);
+            cases.push(case);
+        }
+        let mut case = good.clone();
+        case["k8s"]["pod"] = serde_json::Value::Null;
+        cases.push(case);
+        for case in cases {
+            let text = case.to_string();
+            let full = serde_json::from_str::<LogEvent>(&text);
+            let read = serde_json::from_str::<LogEventRef<'_>>(&text);
+            assert_eq!(full.is_ok(), read.is_ok(), "{text}");
+            if let (Ok(full), Ok(read)) = (full, read) {
+                assert_eq!(read.to_owned().unwrap(), full, "{text}");
+            }
+        }
+    }
+}

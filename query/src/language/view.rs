@@ -1,0 +1,528 @@
+//! The parts of one event that queries look at, computed once per event when first needed
+//! and shared by every predicate checked against it. A view reads a `LogEvent` or, with
+//! no attribute tree built, a `LogEventRef` straight from its Kafka message: attribute
+//! leaves then come from one pass over the raw JSON with strings borrowed.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::fmt;
+
+use logpipe_common::event::{EventId, LogEvent, LogEventRef, Text, Timestamp};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Number, Value};
+
+use super::Keyword;
+use super::predicate::words;
+
+/// An attribute leaf's value: what queries compare against.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum LeafValue<'a> {
+    Text(Cow<'a, str>),
+    Number(Number),
+    Bool(bool),
+}
+
+/// Every non-null leaf under `attributes` with its dotted path (arrays flattened, dotted
+/// keys the same as nested ones), the paths kept in one buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Leaves<'a> {
+    paths: String,
+    items: Vec<Item<'a>>,
+    /// Arrays entered above the value being walked.
+    depth_in_arrays: usize,
+}
+
+#[derive(Debug)]
+struct Item<'a> {
+    path: (usize, usize),
+    /// `None` for what is no leaf: a null, an empty object or array.
+    value: Option<LeafValue<'a>>,
+    in_array: bool,
+}
+
+impl<'a> Leaves<'a> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &LeafValue<'a>)> {
+        self.items.iter().filter_map(|item| {
+            let value = item.value.as_ref()?;
+            Some((&self.paths[item.path.0..item.path.1], value))
+        })
+    }
+
+    fn push(&mut self, path: &str, value: LeafValue<'a>) {
+        self.record(path, Some(value));
+    }
+
+    fn record(&mut self, path: &str, value: Option<LeafValue<'a>>) {
+        let start = self.paths.len();
+        self.paths.push_str(path);
+        self.items.push(Item {
+            path: (start, self.paths.len()),
+            value,
+            in_array: self.depth_in_arrays > 0,
+        });
+    }
+
+    /// The value at `path` when the leaves alone tell it: one leaf has that path, outside
+    /// any array, and nothing else sits at or under it. `lookup` finds the same value.
+    fn only(&self, path: &str) -> Option<&LeafValue<'a>> {
+        let mut found = None;
+        for item in &self.items {
+            let at = &self.paths[item.path.0..item.path.1];
+            let Some(rest) = at.strip_prefix(path) else {
+                continue;
+            };
+            if !rest.is_empty() && !rest.starts_with('.') {
+                continue;
+            }
+            if found.is_some() || !rest.is_empty() || item.in_array {
+                return None;
+            }
+            found = Some(item.value.as_ref()?);
+        }
+        found
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Source<'a> {
+    Event(&'a LogEvent),
+    Borrowed(&'a LogEventRef<'a>),
+}
+
+/// One event as queries see it.
+#[derive(Debug)]
+pub struct EventView<'a> {
+    source: Source<'a>,
+    message_words: OnceCell<Vec<(u32, String)>>,
+    leaves: OnceCell<Leaves<'a>>,
+    attribute_words: OnceCell<Vec<Vec<(u32, String)>>>,
+    /// The raw attributes' top-level members, for looking up one path.
+    members: OnceCell<Vec<(Text<'a>, &'a RawValue)>>,
+}
+
+impl<'a> EventView<'a> {
+    pub fn new(event: &'a LogEvent) -> Self {
+        Self::of(Source::Event(event))
+    }
+
+    /// A view of an event read in place.
+    pub fn borrowed(event: &'a LogEventRef<'a>) -> Self {
+        Self::of(Source::Borrowed(event))
+    }
+
+    fn of(source: Source<'a>) -> Self {
+        EventView {
+            source,
+            message_words: OnceCell::new(),
+            leaves: OnceCell::new(),
+            attribute_words: OnceCell::new(),
+            members: OnceCell::new(),
+        }
+    }
+
+    pub fn id(&self) -> EventId {
+        match self.source {
+            Source::Event(event) => event.id,
+            Source::Borrowed(event) => event.id,
+        }
+    }
+
+    pub fn ts(&self) -> Timestamp {
+        match self.source {
+            Source::Event(event) => event.ts,
+            Source::Borrowed(event) => event.ts,
+        }
+    }
+
+    pub fn observed_ts(&self) -> Timestamp {
+        match self.source {
+            Source::Event(event) => event.observed_ts,
+            Source::Borrowed(event) => event.observed_ts,
+        }
+    }
+
+    pub fn message(&self) -> &'a str {
+        match self.source {
+            Source::Event(event) => &event.message,
+            Source::Borrowed(event) => event.message.as_str(),
+        }
+    }
+
+    /// The whole event as JSON, as it is written to Kafka; `None` when the attributes of
+    /// an event read in place do not parse.
+    pub fn to_json(&self) -> Option<Value> {
+        match self.source {
+            Source::Event(event) => serde_json::to_value(event).ok(),
+            Source::Borrowed(event) => event
+                .to_owned()
+                .ok()
+                .and_then(|event| serde_json::to_value(event).ok()),
+        }
+    }
+
+    /// The words of the message, as the index makes them.
+    pub fn message_words(&self) -> &[(u32, String)] {
+        self.message_words.get_or_init(|| words(self.message()))
+    }
+
+    pub(crate) fn leaves(&self) -> &Leaves<'a> {
+        self.leaves.get_or_init(|| {
+            let mut leaves = Leaves::default();
+            match self.source {
+                Source::Event(event) => flatten(&event.attributes, &mut String::new(), &mut leaves),
+                Source::Borrowed(event) => {
+                    if let Some(raw) = event.attributes {
+                        let mut walk = Walk {
+                            path: &mut String::new(),
+                            out: &mut leaves,
+                        };
+                        // The text was checked when the event was read; a nesting too
+                        // deep for the parser keeps the leaves before it.
+                        let mut reader = serde_json::Deserializer::from_str(raw.get());
+                        let _ = (&mut walk).deserialize(&mut reader);
+                    }
+                }
+            }
+            leaves
+        })
+    }
+
+    /// The words of each string attribute.
+    pub(crate) fn attribute_words(&self) -> &[Vec<(u32, String)>] {
+        self.attribute_words.get_or_init(|| {
+            self.leaves()
+                .iter()
+                .filter_map(|(_, value)| match value {
+                    LeafValue::Text(text) => Some(words(text)),
+                    _ => None,
+                })
+                .collect()
+        })
+    }
+
+    /// The attribute at dotted `path`, nested objects or dotted keys alike (an exact key
+    /// first, then splits from the right).
+    pub fn attribute(&self, path: &str) -> Option<Cow<'a, Value>> {
+        match self.source {
+            Source::Event(event) => lookup(&event.attributes, path).map(Cow::Borrowed),
+            Source::Borrowed(event) => {
+                if let Some(value) = self.leaves().only(path) {
+                    return Some(Cow::Owned(match value {
+                        LeafValue::Text(text) => Value::String(text.to_string()),
+                        LeafValue::Number(number) => Value::Number(number.clone()),
+                        LeafValue::Bool(value) => Value::Bool(*value),
+                    }));
+                }
+                let members = self.members.get_or_init(|| {
+                    event.attributes.map(members).unwrap_or_default()
+                });
+                lookup_raw(members, path)
+                    .and_then(|raw| serde_json::from_str(raw.get()).ok())
+                    .map(Cow::Owned)
+            }
+        }
+    }
+
+    /// Whether any value of a keyword field (`flags` has several) passes `test`; the
+    /// id is formatted only when asked for.
+    pub fn keyword_any(&self, keyword: Keyword, mut test: impl FnMut(&str) -> bool) -> bool {
+        let one = |value: Option<&str>, test: &mut dyn FnMut(&str) -> bool| value.is_some_and(test);
+        let text = |value: &'a Option<Text<'a>>| value.as_ref().map(Text::as_str);
+        match (self.source, keyword) {
+            (_, Keyword::Id) => test(&self.id().to_string()),
+            (Source::Event(event), keyword) => match keyword {
+                Keyword::Id => unreachable!("handled above"),
+                Keyword::Level => test(event.level.as_str()),
+                Keyword::Stream => one(event.stream.map(|s| s.as_str()), &mut test),
+                Keyword::Namespace => one(event.k8s.namespace.as_deref(), &mut test),
+                Keyword::Pod => one(event.k8s.pod.as_deref(), &mut test),
+                Keyword::PodUid => one(event.k8s.pod_uid.as_deref(), &mut test),
+                Keyword::Container => one(event.k8s.container.as_deref(), &mut test),
+                Keyword::Node => test(&event.k8s.node),
+                Keyword::SourceKind => test(event.source.kind.as_str()),
+                Keyword::SourceName => one(event.source.name.as_deref(), &mut test),
+                Keyword::SourcePath => one(event.source.path.as_deref(), &mut test),
+                Keyword::Flags => event.flags.iter().any(|f| test(f.as_str())),
+            },
+            (Source::Borrowed(event), keyword) => match keyword {
+                Keyword::Id => unreachable!("handled above"),
+                Keyword::Level => test(event.level.as_str()),
+                Keyword::Stream => one(event.stream.map(|s| s.as_str()), &mut test),
+                Keyword::Namespace => one(text(&event.k8s.namespace), &mut test),
+                Keyword::Pod => one(text(&event.k8s.pod), &mut test),
+                Keyword::PodUid => one(text(&event.k8s.pod_uid), &mut test),
+                Keyword::Container => one(text(&event.k8s.container), &mut test),
+                Keyword::Node => test(event.k8s.node.as_str()),
+                Keyword::SourceKind => test(event.source.kind.as_str()),
+                Keyword::SourceName => one(text(&event.source.name), &mut test),
+                Keyword::SourcePath => one(text(&event.source.path), &mut test),
+                Keyword::Flags => event.flags.iter().any(|f| test(f.as_str())),
+            },
+        }
+    }
+}
+
+fn flatten<'a>(map: &'a Map<String, Value>, path: &mut String, out: &mut Leaves<'a>) {
+    for (key, value) in map {
+        let len = path.len();
+        if len > 0 {
+            path.push('.');
+        }
+        path.push_str(key);
+        flatten_value(value, path, out);
+        path.truncate(len);
+    }
+}
+
+fn flatten_value<'a>(value: &'a Value, path: &mut String, out: &mut Leaves<'a>) {
+    match value {
+        Value::Null => out.record(path, None),
+        Value::Object(map) if map.is_empty() => out.record(path, None),
+        Value::Object(map) => flatten(map, path, out),
+        Value::Array(values) if values.is_empty() => out.record(path, None),
+        Value::Array(values) => {
+            out.depth_in_arrays += 1;
+            values.iter().for_each(|v| flatten_value(v, path, out));
+            out.depth_in_arrays -= 1;
+        }
+        Value::String(text) => out.push(path, LeafValue::Text(Cow::Borrowed(text))),
+        Value::Number(number) => out.push(path, LeafValue::Number(number.clone())),
+        Value::Bool(value) => out.push(path, LeafValue::Bool(*value)),
+    }
+}
+
+/// `flatten` over JSON text: the same leaves in the same order, strings borrowed.
+struct Walk<'s, 'a> {
+    path: &'s mut String,
+    out: &'s mut Leaves<'a>,
+}
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for &mut Walk<'_, 'a> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for &mut Walk<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut empty = true;
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            empty = false;
+            let len = self.path.len();
+            if len > 0 {
+                self.path.push('.');
+            }
+            self.path.push_str(key.as_str());
+            map.next_value_seed(&mut *self)?;
+            self.path.truncate(len);
+        }
+        if empty {
+            self.out.record(self.path, None);
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.out.depth_in_arrays += 1;
+        let mut empty = true;
+        while seq.next_element_seed(&mut *self)?.is_some() {
+            empty = false;
+        }
+        self.out.depth_in_arrays -= 1;
+        if empty {
+            self.out.record(self.path, None);
+        }
+        Ok(())
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<(), E> {
+        self.out.push(self.path, LeafValue::Text(Cow::Borrowed(text)));
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
+        self.out
+            .push(self.path, LeafValue::Text(Cow::Owned(text.to_owned())));
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<(), E> {
+        self.out.push(self.path, LeafValue::Number(value.into()));
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<(), E> {
+        self.out.push(self.path, LeafValue::Number(value.into()));
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<(), E> {
+        if let Some(number) = Number::from_f64(value) {
+            self.out.push(self.path, LeafValue::Number(number));
+        }
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<(), E> {
+        self.out.push(self.path, LeafValue::Bool(value));
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.out.record(self.path, None);
+        Ok(())
+    }
+}
+
+/// The members of a raw object, values left raw; a later duplicate key wins, as in a
+/// parsed `Map`.
+fn members(raw: &RawValue) -> Vec<(Text<'_>, &RawValue)> {
+    struct Members;
+
+    impl<'de> Visitor<'de> for Members {
+        type Value = Vec<(Text<'de>, &'de RawValue)>;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            formatter.write_str("an object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out: Self::Value = Vec::new();
+            while let Some((key, value)) = map.next_entry::<Text<'de>, &'de RawValue>()? {
+                match out.iter_mut().find(|(k, _)| k == &key) {
+                    Some(entry) => entry.1 = value,
+                    None => out.push((key, value)),
+                }
+            }
+            Ok(out)
+        }
+    }
+
+    let mut reader = serde_json::Deserializer::from_str(raw.get());
+    de::Deserializer::deserialize_map(&mut reader, Members).unwrap_or_default()
+}
+
+fn lookup<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    if let Some(value) = map.get(path) {
+        return Some(value);
+    }
+    let mut split = path.len();
+    while let Some(dot) = path[..split].rfind('.') {
+        if let Some(Value::Object(inner)) = map.get(&path[..dot])
+            && let Some(found) = lookup(inner, &path[dot + 1..])
+        {
+            return Some(found);
+        }
+        split = dot;
+    }
+    None
+}
+
+/// `lookup` over raw members.
+fn lookup_raw<'a>(members: &[(Text<'a>, &'a RawValue)], path: &str) -> Option<&'a RawValue> {
+    let get = |key: &str| {
+        members
+            .iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| *v)
+    };
+    if let Some(value) = get(path) {
+        return Some(value);
+    }
+    let mut split = path.len();
+    while let Some(dot) = path[..split].rfind('.') {
+        if let Some(inner) = get(&path[..dot])
+            && inner.get().starts_with('{')
+            && let Some(found) = lookup_raw(&self::members(inner), &path[dot + 1..])
+        {
+            return Some(found);
+        }
+        split = dot;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use logpipe_common::testkit::sample_event;
+    use serde_json::json;
+
+    use super::*;
+
+    fn both(attributes: Value, mut check: impl FnMut(&EventView<'_>)) {
+        let mut event = sample_event(3, Timestamp::now());
+        event.attributes = attributes.as_object().unwrap().clone();
+        check(&EventView::new(&event));
+        let text = serde_json::to_string(&event).unwrap();
+        let read: LogEventRef<'_> = serde_json::from_str(&text).unwrap();
+        check(&EventView::borrowed(&read));
+    }
+
+    #[test]
+    fn a_dotted_key_that_is_null_or_empty_hides_the_nested_value_as_in_a_parsed_map() {
+        for shadow in [Value::Null, json!({}), json!([]), json!([7])] {
+            let mut attributes = serde_json::Map::new();
+            attributes.insert("a.b".into(), shadow.clone());
+            attributes.insert("a".into(), json!({"b": 5}));
+            both(Value::Object(attributes), |view| {
+                assert_eq!(view.attribute("a.b").map(Cow::into_owned), Some(shadow.clone()));
+            });
+        }
+    }
+
+    #[test]
+    fn leaves_and_lookups_are_the_same_from_a_parsed_or_a_raw_event() {
+        let attributes = json!({
+            "http": {"status": 502, "path": "/cart", "ok": false, "latency": 1.50},
+            "a.b": "dotted",
+            "a": {"b": "nested", "c": {}},
+            "tags": ["x", "y\"z", {"deep": [1, null, 2]}],
+            "none": null,
+            "empty": [],
+            "esc\"aped": "tab\there",
+        });
+        let mut expected: Option<Vec<(String, LeafValue<'static>)>> = None;
+        both(attributes, |view| {
+            let leaves: Vec<(String, LeafValue<'static>)> = view
+                .leaves()
+                .iter()
+                .map(|(path, value)| {
+                    let value = match value {
+                        LeafValue::Text(text) => LeafValue::Text(Cow::Owned(text.to_string())),
+                        LeafValue::Number(n) => LeafValue::Number(n.clone()),
+                        LeafValue::Bool(b) => LeafValue::Bool(*b),
+                    };
+                    (path.to_string(), value)
+                })
+                .collect();
+            assert_eq!(leaves.len(), 11, "{leaves:?}");
+            match &expected {
+                None => expected = Some(leaves),
+                Some(first) => assert_eq!(first, &leaves),
+            }
+            let get = |path: &str| view.attribute(path).map(Cow::into_owned);
+            assert_eq!(get("http.status"), Some(json!(502)));
+            assert_eq!(get("http.latency"), Some(json!(1.5)));
+            assert_eq!(get("a.b"), Some(json!("dotted")));
+            assert_eq!(get("a.c"), Some(json!({})));
+            assert_eq!(get("tags"), Some(json!(["x", "y\"z", {"deep": [1, null, 2]}])));
+            assert_eq!(get("none"), Some(Value::Null));
+            assert_eq!(get("esc\"aped"), Some(json!("tab\there")));
+            assert_eq!(get("http.missing"), None);
+            assert_eq!(get("tags.deep"), None);
+            assert_eq!(get("empty"), Some(json!([])));
+            assert_eq!(get("a"), Some(json!({"b": "nested", "c": {}})));
+            assert_eq!(get("http"), Some(json!({"status": 502, "path": "/cart", "ok": false, "latency": 1.5})));
+            assert_eq!(view.attribute_words().len(), 6);
+        });
+    }
+}
