@@ -29,7 +29,6 @@ use logpipe_alerting::prefilter::Prefilter;
 use logpipe_alerting::rules::{Rule, parse_rule};
 use logpipe_common::event::{Level, LogEvent, LogEventRef, Timestamp};
 use logpipe_common::testkit::{env_number, sample_event};
-use logpipe_query::language::EventView;
 use serde_json::{Value, json};
 
 fn main() {
@@ -76,7 +75,7 @@ fn main() {
         let measured = measure(|| {
             for (n, payload) in payloads.iter().enumerate() {
                 let event: LogEventRef<'_> = serde_json::from_slice(payload).unwrap();
-                let view = EventView::borrowed(&event);
+                let view = prefilter.view(&event);
                 let found = prefilter.candidates(&view);
                 candidates += found.len();
                 for index in found {

@@ -98,7 +98,7 @@ impl Evaluator {
     /// Takes one event through a view shared with the other rules.
     pub fn observe_in(&mut self, view: &EventView<'_>) -> Vec<Alert> {
         let ts = view.ts().unix_nanos();
-        let rule = self.rule.clone();
+        let rule: &Rule = &self.rule;
         let hit = rule.predicate.matches_in(view);
         let total = rule
             .denominator
@@ -250,7 +250,7 @@ impl Evaluator {
     /// Time passes: no event before `watermark` (less the rule's allowed lateness) is
     /// expected any more. Windows slide, absences fire, cleared conditions resolve.
     pub fn advance(&mut self, watermark: Timestamp) -> Vec<Alert> {
-        let rule = self.rule.clone();
+        let rule: &Rule = &self.rule;
         let now = watermark.unix_nanos().saturating_sub(nanos(rule.lateness));
         if now <= self.state.watermark {
             return Vec::new();
@@ -443,7 +443,7 @@ fn insert_sorted(times: &mut VecDeque<i64>, ts: i64) {
 
 /// Events in `(from, to]`.
 fn count_in(times: &VecDeque<i64>, from: i64, to: i64) -> u64 {
-    let start = times.partition_point(|t| *t <= from);
+    let start = first_after(times, from);
     let end = if times.back().is_none_or(|last| *last <= to) {
         times.len()
     } else {
@@ -461,6 +461,25 @@ fn distinct_in(values: &VecDeque<(i64, String)>, from: i64, to: i64) -> u64 {
         .range(start..end.max(start))
         .filter(|(_, v)| seen.insert(v.as_str()))
         .count() as u64
+}
+
+/// The index of the first time after `from`. Times before a window's start are pruned at
+/// each watermark, so the answer is near the front: searched from there, doubling.
+fn first_after(times: &VecDeque<i64>, from: i64) -> usize {
+    let mut end = 1;
+    while end < times.len() && times[end - 1] <= from {
+        end *= 2;
+    }
+    let (mut low, mut high) = (end / 2, end.min(times.len()));
+    while low < high {
+        let middle = low + (high - low) / 2;
+        if times[middle] <= from {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    low
 }
 
 /// Values in `(from, to]`, repeated ones included: an upper bound of the distinct ones.
@@ -509,6 +528,20 @@ mod tests {
     const THRESHOLD: &str = "name: checkout-errors\ntype: threshold\nquery: 'k8s.namespace:shop AND level:error'\n\
         window: 1m\nthreshold: 5\ngroup_by: [k8s.pod]\nsummary: '{{ count }} errors in {{ group.k8s.pod }}'\n\
         notify: [oncall]\nrealert: 10m\nlateness: 5s\n";
+
+    #[test]
+    fn the_search_from_the_front_finds_what_a_binary_search_finds() {
+        for len in 0..40 {
+            let times: VecDeque<i64> = (0..len).map(|i| i / 3 * 10).collect();
+            for from in -5..(len / 3 * 10 + 15) {
+                assert_eq!(
+                    first_after(&times, from),
+                    times.partition_point(|t| *t <= from),
+                    "{len} {from}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn a_threshold_fires_once_per_group_and_resolves_when_the_window_clears() {

@@ -7,7 +7,8 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use logpipe_query::Query;
-use logpipe_query::language::{EventView, FieldRef, Keyword, Leaf, Op, words};
+use logpipe_common::event::LogEventRef;
+use logpipe_query::language::{AttributePaths, EventView, FieldRef, Keyword, Leaf, Op, words};
 
 use crate::rules::{Rule, RuleKind};
 
@@ -23,11 +24,20 @@ pub struct Prefilter {
     by_keyword: HashMap<Keyword, HashMap<String, Vec<usize>>>,
     by_word: HashMap<String, Vec<usize>>,
     always: Vec<usize>,
+    /// Every attribute path some rule looks at; `None` when one looks at them all.
+    paths: Option<AttributePaths>,
 }
 
 impl Prefilter {
     pub fn new(rules: &[&Rule]) -> Self {
-        let mut prefilter = Prefilter::default();
+        let mut prefilter = Prefilter {
+            paths: rules
+                .iter()
+                .map(|rule| rule.attribute_paths())
+                .collect::<Option<Vec<_>>>()
+                .map(|paths| AttributePaths::new(paths.into_iter().flatten())),
+            ..Prefilter::default()
+        };
         for (index, rule) in rules.iter().enumerate() {
             let requirement = match &rule.kind {
                 // Both queries of a ratio count: only what both require is required.
@@ -52,6 +62,15 @@ impl Prefilter {
             }
         }
         prefilter
+    }
+
+    /// The view of an event read in place that the rules need: raw attributes walked only
+    /// where some rule looks.
+    pub fn view<'a>(&'a self, event: &'a LogEventRef<'a>) -> EventView<'a> {
+        match &self.paths {
+            Some(paths) => EventView::borrowed_for(event, paths),
+            None => EventView::borrowed(event),
+        }
     }
 
     /// Indexes of the rules that may match, ascending.
@@ -142,6 +161,38 @@ mod tests {
             Path::new("r.yaml"),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn the_view_for_the_rules_answers_them_as_the_parsed_event_does() {
+        let texts = [
+            "name: a\ntype: new_value\nquery: 'attributes.http.method:GET'\nfield: attributes.http.path\nnotify: [x]\n",
+            "name: b\ntype: threshold\nquery: 'attributes.http.status:[500 TO *]'\nthreshold: 2\nwindow: 1m\ngroup_by: [attributes.user_id, k8s.pod]\nnotify: [x]\n",
+            "name: c\ntype: match\nquery: 'attributes.http:* AND NOT attributes.missing:*'\nnotify: [x]\n",
+        ];
+        let rules: Vec<Rule> = texts
+            .iter()
+            .map(|t| parse_rule(t, Path::new("r.yaml")).unwrap())
+            .collect();
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let prefilter = Prefilter::new(&refs);
+        assert!(prefilter.paths.is_some());
+        for n in 0..64 {
+            let event = sample_event(n, Timestamp::now());
+            let text = serde_json::to_string(&event).unwrap();
+            let read: LogEventRef<'_> = serde_json::from_str(&text).unwrap();
+            let (full, some) = (EventView::new(&event), prefilter.view(&read));
+            for rule in &rules {
+                assert_eq!(rule.predicate.matches_in(&full), rule.predicate.matches_in(&some));
+                assert_eq!(rule.group_of(&full), rule.group_of(&some));
+            }
+        }
+        let words = parse_rule(
+            "name: d\ntype: match\nquery: 'timeout'\nnotify: [x]\n",
+            Path::new("r.yaml"),
+        )
+        .unwrap();
+        assert!(Prefilter::new(&[&rules[0], &words]).paths.is_none());
     }
 
     #[test]

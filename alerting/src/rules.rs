@@ -116,6 +116,29 @@ impl Rule {
             .collect()
     }
 
+    /// The attribute paths the rule looks at; `None` when it looks at every string
+    /// attribute (a word without a field, `attribute_text`).
+    pub fn attribute_paths(&self) -> Option<Vec<String>> {
+        let mut fields = self.query.fields();
+        match &self.kind {
+            RuleKind::Ratio { denominator, .. } => fields.extend(denominator.fields()),
+            RuleKind::NewValue { field } | RuleKind::Cardinality { field, .. } => {
+                fields.push(field)
+            }
+            _ => {}
+        }
+        fields.extend(&self.group_by);
+        let mut paths = Vec::new();
+        for field in fields {
+            match field {
+                FieldRef::Default | FieldRef::AttributeText => return None,
+                FieldRef::Attribute(path) => paths.push(path.clone()),
+                _ => {}
+            }
+        }
+        Some(paths)
+    }
+
     /// Names of the `group_by` fields, as written.
     pub fn group_names(&self) -> Vec<String> {
         self.group_by.iter().map(FieldRef::name).collect()

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use logpipe_common::config::SharedConfig;
 use logpipe_common::event::{LogEventRef, Timestamp};
 use logpipe_common::health::Heartbeat;
-use logpipe_query::language::EventView;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -298,7 +297,7 @@ fn run(
                         .or_insert((i64::MIN, Instant::now()));
                     entry.0 = entry.0.max(event.ts.unix_nanos());
                     entry.1 = Instant::now();
-                    let view = EventView::borrowed(&event);
+                    let view = state.prefilter.view(&event);
                     for index in state.prefilter.candidates(&view) {
                         raise(state.evaluators[index].observe_in(&view));
                     }

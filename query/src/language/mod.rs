@@ -30,7 +30,7 @@ use tantivy::query_grammar::{
 
 pub use fields::{FieldRef, Keyword, TimeField};
 pub use predicate::{Predicate, words};
-pub use view::EventView;
+pub use view::{AttributePaths, EventView};
 pub use translate::to_tantivy;
 
 /// Longest query accepted, in bytes.
@@ -110,6 +110,18 @@ impl QueryError {
 }
 
 impl Query {
+    /// Every field the query names.
+    pub fn fields(&self) -> Vec<&FieldRef> {
+        match self {
+            Query::All => Vec::new(),
+            Query::And(children) | Query::Or(children) => {
+                children.iter().flat_map(Query::fields).collect()
+            }
+            Query::Not(inner) => inner.fields(),
+            Query::Leaf(leaf) => vec![&leaf.field],
+        }
+    }
+
     /// Parses `text`; an empty query matches every event.
     pub fn parse(text: &str) -> Result<Query, QueryError> {
         check_depth(text)?;

@@ -182,6 +182,23 @@ fn text_test(test: &Test, tokens: &[(u32, String)]) -> bool {
     }
 }
 
+/// Whether `text` split as the index splits it has the (lower-case) `word`, without
+/// building its word list.
+fn has_word(text: &str, word: &str) -> bool {
+    let mut lower = String::new();
+    text.split(|c: char| !c.is_alphanumeric()).any(|run| {
+        if run.is_empty() || run.len() > 40 {
+            return false;
+        }
+        if run.is_ascii() {
+            return run.eq_ignore_ascii_case(word);
+        }
+        lower.clear();
+        lower.extend(run.chars().flat_map(char::to_lowercase));
+        lower == word
+    })
+}
+
 /// Whether `query` words occur in `tokens` at the same relative positions.
 fn phrase(query: &[(u32, String)], tokens: &[(u32, String)]) -> bool {
     let Some((first_offset, first)) = query.first() else {
@@ -210,7 +227,10 @@ fn keyword_test(test: &Test, value: &str) -> bool {
 fn attribute_test(test: &Test, value: &LeafValue<'_>) -> bool {
     match (test, value) {
         (Test::Exists, _) => true,
-        (Test::Words { words: query, .. }, LeafValue::Text(text)) => phrase(query, &words(text)),
+        (Test::Words { words: query, .. }, LeafValue::Text(text)) => match query.as_slice() {
+            [(_, word)] => has_word(text, word),
+            _ => phrase(query, &words(text)),
+        },
         (
             Test::Words {
                 number: Some(n), ..
@@ -298,4 +318,33 @@ fn in_range_time(value: Timestamp, lower: &Bound<Scalar>, upper: &Bound<Scalar>)
         _ => false,
     };
     above && below
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_word_is_found_as_the_index_splits_and_lowercases() {
+        let texts = [
+            "GET /cart HTTP/1.1",
+            "ÉCOLE école Straße STRASSE ΟΔΟΣ οδος",
+            "a-b_c.d e",
+            "x".repeat(41).as_str().to_owned().leak(),
+            "İstanbul",
+            "",
+        ];
+        for text in texts {
+            let tokens = words(text);
+            let mut candidates: Vec<String> = tokens.iter().map(|(_, w)| w.clone()).collect();
+            candidates.extend(["get", "cart", "http", "école", "straße", "οδοσ", "c", "d", "zz"].map(String::from));
+            for word in candidates {
+                assert_eq!(
+                    has_word(text, &word),
+                    tokens.iter().any(|(_, w)| *w == word),
+                    "{text:?} {word:?}"
+                );
+            }
+        }
+    }
 }

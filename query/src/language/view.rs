@@ -84,6 +84,35 @@ impl<'a> Leaves<'a> {
     }
 }
 
+/// The attribute paths a reader looks at. A view of an event read in place given them
+/// walks only the parts of the raw attributes at, above or under one of them; what it
+/// answers about those paths is the same as with a full walk.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttributePaths {
+    paths: Vec<String>,
+}
+
+impl AttributePaths {
+    pub fn new(paths: impl IntoIterator<Item = String>) -> Self {
+        let mut paths: Vec<String> = paths.into_iter().collect();
+        paths.sort();
+        paths.dedup();
+        AttributePaths { paths }
+    }
+
+    /// Whether the walk enters `path`: it leads to a wanted path or lies under one.
+    fn enters(&self, path: &str) -> bool {
+        self.paths
+            .iter()
+            .any(|wanted| at_or_under(path, wanted) || at_or_under(wanted, path))
+    }
+}
+
+fn at_or_under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Source<'a> {
     Event(&'a LogEvent),
@@ -94,6 +123,8 @@ enum Source<'a> {
 #[derive(Debug)]
 pub struct EventView<'a> {
     source: Source<'a>,
+    /// Walk only these of raw attributes; all when `None`.
+    paths: Option<&'a AttributePaths>,
     message_words: OnceCell<Vec<(u32, String)>>,
     leaves: OnceCell<Leaves<'a>>,
     attribute_words: OnceCell<Vec<Vec<(u32, String)>>>,
@@ -111,9 +142,19 @@ impl<'a> EventView<'a> {
         Self::of(Source::Borrowed(event))
     }
 
+    /// A view of an event read in place for queries that look at no attribute but
+    /// `paths` (and never at all string attributes at once).
+    pub fn borrowed_for(event: &'a LogEventRef<'a>, paths: &'a AttributePaths) -> Self {
+        EventView {
+            paths: Some(paths),
+            ..Self::of(Source::Borrowed(event))
+        }
+    }
+
     fn of(source: Source<'a>) -> Self {
         EventView {
             source,
+            paths: None,
             message_words: OnceCell::new(),
             leaves: OnceCell::new(),
             attribute_words: OnceCell::new(),
@@ -176,6 +217,7 @@ impl<'a> EventView<'a> {
                         let mut walk = Walk {
                             path: &mut String::new(),
                             out: &mut leaves,
+                            paths: self.paths,
                         };
                         // The text was checked when the event was read; a nesting too
                         // deep for the parser keeps the leaves before it.
@@ -296,6 +338,7 @@ fn flatten_value<'a>(value: &'a Value, path: &mut String, out: &mut Leaves<'a>) 
 struct Walk<'s, 'a> {
     path: &'s mut String,
     out: &'s mut Leaves<'a>,
+    paths: Option<&'a AttributePaths>,
 }
 
 impl<'de: 'a, 'a> DeserializeSeed<'de> for &mut Walk<'_, 'a> {
@@ -322,7 +365,11 @@ impl<'de: 'a, 'a> Visitor<'de> for &mut Walk<'_, 'a> {
                 self.path.push('.');
             }
             self.path.push_str(key.as_str());
-            map.next_value_seed(&mut *self)?;
+            if self.paths.is_none_or(|paths| paths.enters(self.path)) {
+                map.next_value_seed(&mut *self)?;
+            } else {
+                map.next_value::<de::IgnoredAny>()?;
+            }
             self.path.truncate(len);
         }
         if empty {
@@ -465,6 +512,38 @@ mod tests {
         let text = serde_json::to_string(&event).unwrap();
         let read: LogEventRef<'_> = serde_json::from_str(&text).unwrap();
         check(&EventView::borrowed(&read));
+    }
+
+    #[test]
+    fn a_view_for_some_paths_answers_about_them_as_a_full_view_does() {
+        let mut event = sample_event(3, Timestamp::now());
+        event.attributes = json!({
+            "http": {"status": 502, "path": "/cart", "headers": {"x": "1"}},
+            "http.path": null,
+            "user": {"id": 7, "roles": ["a", "b"]},
+            "noise": {"deep": {"er": [1, 2, 3]}},
+        })
+        .as_object()
+        .unwrap()
+        .clone();
+        let text = serde_json::to_string(&event).unwrap();
+        let read: LogEventRef<'_> = serde_json::from_str(&text).unwrap();
+        let wanted = ["http.status", "http.path", "user", "missing.path"];
+        let paths = AttributePaths::new(wanted.iter().map(|p| p.to_string()));
+        let full = EventView::borrowed(&read);
+        let some = EventView::borrowed_for(&read, &paths);
+        for path in wanted.iter().chain(&["user.id", "user.roles"]) {
+            let of = |view: &EventView<'_>| -> Vec<String> {
+                view.leaves()
+                    .iter()
+                    .filter(|(p, _)| at_or_under(p, path))
+                    .map(|(p, v)| format!("{p}={v:?}"))
+                    .collect()
+            };
+            assert_eq!(of(&full), of(&some), "{path}");
+            assert_eq!(full.attribute(path), some.attribute(path), "{path}");
+        }
+        assert!(some.leaves().iter().all(|(p, _)| !p.starts_with("noise")));
     }
 
     #[test]
