@@ -26,6 +26,8 @@ pub struct Prefilter {
     always: Vec<usize>,
     /// Every attribute path some rule looks at; `None` when one looks at them all.
     paths: Option<AttributePaths>,
+    /// The lengths in bytes of the shortest and the longest word in `by_word`.
+    word_lengths: (usize, usize),
 }
 
 impl Prefilter {
@@ -61,6 +63,10 @@ impl Prefilter {
                 None => prefilter.always.push(index),
             }
         }
+        prefilter.word_lengths = (
+            prefilter.by_word.keys().map(String::len).min().unwrap_or(0).max(1),
+            prefilter.by_word.keys().map(String::len).max().unwrap_or(0).min(40),
+        );
         prefilter
     }
 
@@ -80,6 +86,41 @@ impl Prefilter {
         found
     }
 
+    /// The rules indexed under the message's words, the words split and lowercased as the
+    /// index does, without allocating each.
+    fn words_into(&self, message: &str, found: &mut Vec<usize>) {
+        let (shortest, longest) = self.word_lengths;
+        let mut lookup = |word: &str| {
+            if let Some(rules) = self.by_word.get(word) {
+                found.extend(rules);
+            }
+        };
+        if message.is_ascii() {
+            let mut buffer = [0u8; 40];
+            for run in message.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
+                if run.len() < shortest || run.len() > longest {
+                    continue;
+                }
+                let lower = &mut buffer[..run.len()];
+                lower.copy_from_slice(run);
+                lower.make_ascii_lowercase();
+                if let Ok(word) = std::str::from_utf8(lower) {
+                    lookup(word);
+                }
+            }
+            return;
+        }
+        let mut word = String::new();
+        for run in message.split(|c: char| !c.is_alphanumeric()) {
+            if run.is_empty() || run.len() > 40 {
+                continue;
+            }
+            word.clear();
+            word.extend(run.chars().flat_map(char::to_lowercase));
+            lookup(&word);
+        }
+    }
+
     /// The same into a buffer kept between events.
     pub fn candidates_into(&self, view: &EventView<'_>, found: &mut Vec<usize>) {
         found.clear();
@@ -93,23 +134,7 @@ impl Prefilter {
             });
         }
         if !self.by_word.is_empty() {
-            // The message's words as the index splits them, without allocating each.
-            let mut word = String::new();
-            for run in view.message().split(|c: char| !c.is_alphanumeric()) {
-                if run.is_empty() || run.len() > 40 {
-                    continue;
-                }
-                let lower = if run.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
-                    run
-                } else {
-                    word.clear();
-                    word.extend(run.chars().flat_map(char::to_lowercase));
-                    word.as_str()
-                };
-                if let Some(rules) = self.by_word.get(lower) {
-                    found.extend(rules);
-                }
-            }
+            self.words_into(view.message(), found);
         }
         if found.len() > 1 {
             found.sort_unstable();
@@ -193,6 +218,37 @@ mod tests {
         )
         .unwrap();
         assert!(Prefilter::new(&[&rules[0], &words]).paths.is_none());
+    }
+
+    #[test]
+    fn words_are_found_whatever_their_case_and_script() {
+        let queries = ["message:timeout", "message:école", "message:straße", "message:e2e"];
+        let rules: Vec<Rule> = queries.iter().map(|q| rule(q)).collect();
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let prefilter = Prefilter::new(&refs);
+        for message in [
+            "TIMEOUT after 3 s",
+            "a-Timeout_b",
+            "timeouts",
+            "ÉCOLE fermée",
+            "STRASSE Straße",
+            "E2E: ok",
+            "",
+            "école",
+        ] {
+            let mut event = sample_event(1, Timestamp::now());
+            event.message = message.into();
+            let view = EventView::new(&event);
+            let candidates = prefilter.candidates(&view);
+            for (index, rule) in rules.iter().enumerate() {
+                assert_eq!(
+                    candidates.contains(&index),
+                    rule.predicate.matches(&event),
+                    "{message:?} {}",
+                    queries[index]
+                );
+            }
+        }
     }
 
     #[test]

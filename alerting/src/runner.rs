@@ -289,7 +289,7 @@ fn run(
                     .insert(message.partition(), message.offset() + 1);
                 if let Some(event) = message
                     .payload()
-                    .and_then(|p| serde_json::from_slice::<LogEventRef<'_>>(p).ok())
+                    .and_then(|p| LogEventRef::from_bytes(p).ok())
                 {
                     let entry = state
                         .partitions

@@ -117,7 +117,16 @@ fn owned(text: &Option<Text<'_>>) -> Option<String> {
     text.as_ref().map(|t| t.as_str().to_owned())
 }
 
-impl LogEventRef<'_> {
+impl<'a> LogEventRef<'a> {
+    /// Reads a Kafka message. The text is checked for UTF-8 once, not string by string.
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => serde_json::from_str(text),
+            // Not UTF-8: the parser says where.
+            Err(_) => serde_json::from_slice(bytes),
+        }
+    }
+
     /// The event as every other reader has it: the attributes parsed.
     pub fn to_owned(&self) -> Result<LogEvent, serde_json::Error> {
         let attributes = match self.attributes {
@@ -171,7 +180,7 @@ mod tests {
                 event.k8s.namespace = Some("esc\\aped".into());
             }
             let json = serde_json::to_vec(&event).unwrap();
-            let read: LogEventRef<'_> = serde_json::from_slice(&json).unwrap();
+            let read = LogEventRef::from_bytes(&json).unwrap();
             assert_eq!(read.to_owned().unwrap(), event);
             assert_eq!(
                 matches!(read.message.0, Cow::Borrowed(_)),
@@ -210,6 +219,11 @@ mod tests {
         let mut case = good.clone();
         case["k8s"]["pod"] = serde_json::Value::Null;
         cases.push(case);
+        let mut bytes = serde_json::to_vec(&good).unwrap();
+        let at = bytes.windows(3).position(|w| w == b"GET").unwrap();
+        bytes[at] = 0xff;
+        assert!(serde_json::from_slice::<LogEvent>(&bytes).is_err());
+        assert!(LogEventRef::from_bytes(&bytes).is_err());
         for case in cases {
             let text = case.to_string();
             let full = serde_json::from_str::<LogEvent>(&text);

@@ -94,8 +94,9 @@ impl Serialize for EventId {
 
 impl<'de> Deserialize<'de> for EventId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
+        // Borrowed from the input when it can be: no allocation per event.
+        let text = super::Text::<'de>::deserialize(deserializer)?;
+        text.as_str().parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -61,25 +61,35 @@ impl Timestamp {
     /// The form logpipe writes, `YYYY-MM-DDTHH:MM:SS[.fraction]Z` with fields in their
     /// ordinary ranges, read without the general parser; anything else is left to it.
     fn parse_utc(text: &[u8]) -> Option<Self> {
-        let digits = |range: std::ops::Range<usize>| -> Option<i64> {
-            text.get(range)?.iter().try_fold(0i64, |n, b| {
-                b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0'))
-            })
-        };
-        if text.len() < 20 || text.last() != Some(&b'Z') {
+        if text.len() < 20 || text[text.len() - 1] != b'Z' {
             return None;
         }
         let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
         if separators.iter().any(|(at, byte)| text[*at] != *byte) {
             return None;
         }
-        let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-        let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+        let number = |digits: &[u8]| -> Option<i64> {
+            let mut n = 0i64;
+            for b in digits {
+                let digit = b.wrapping_sub(b'0');
+                if digit > 9 {
+                    return None;
+                }
+                n = n * 10 + i64::from(digit);
+            }
+            Some(n)
+        };
+        let (year, month, day) = (number(&text[0..4])?, number(&text[5..7])?, number(&text[8..10])?);
+        let (hour, minute, second) = (
+            number(&text[11..13])?,
+            number(&text[14..16])?,
+            number(&text[17..19])?,
+        );
         let fraction = &text[19..text.len() - 1];
         let nanos = match fraction {
             [] => 0,
             [b'.', rest @ ..] if (1..=9).contains(&rest.len()) => {
-                digits(20..20 + rest.len())? * 10i64.pow(9 - rest.len() as u32)
+                number(rest)? * 10i64.pow(9 - rest.len() as u32)
             }
             _ => return None,
         };
@@ -256,8 +266,10 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Timestamp::parse_rfc3339(&text)
+        // Borrowed from the input when it can be: no allocation per event.
+        let text = super::Text::<'de>::deserialize(deserializer)?;
+        let text = text.as_str();
+        Timestamp::parse_rfc3339(text)
             .ok_or_else(|| serde::de::Error::custom(format!("invalid RFC 3339 timestamp {text:?}")))
     }
 }

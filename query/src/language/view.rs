@@ -214,8 +214,11 @@ impl<'a> EventView<'a> {
                 Source::Event(event) => flatten(&event.attributes, &mut String::new(), &mut leaves),
                 Source::Borrowed(event) => {
                     if let Some(raw) = event.attributes {
+                        // Sized once: paths are shorter than the text they come from.
+                        leaves.paths.reserve(raw.get().len());
+                        leaves.items.reserve(16);
                         let mut walk = Walk {
-                            path: &mut String::new(),
+                            path: &mut String::with_capacity(128),
                             out: &mut leaves,
                             paths: self.paths,
                         };
