@@ -31,6 +31,10 @@ use logpipe_common::event::{Level, LogEvent, LogEventRef, Timestamp};
 use logpipe_common::testkit::{env_number, sample_event};
 use serde_json::{Value, json};
 
+/// The allocator the `logpipe` binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let events: u64 = env_number("LOGPIPE_BENCH_EVENTS", 200_000);
     let payloads = payloads(events);

@@ -6,8 +6,8 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use logpipe_query::Query;
 use logpipe_common::event::LogEventRef;
+use logpipe_query::Query;
 use logpipe_query::language::{AttributePaths, EventView, FieldRef, Keyword, Leaf, Op, words};
 
 use crate::rules::{Rule, RuleKind};
@@ -64,8 +64,20 @@ impl Prefilter {
             }
         }
         prefilter.word_lengths = (
-            prefilter.by_word.keys().map(String::len).min().unwrap_or(0).max(1),
-            prefilter.by_word.keys().map(String::len).max().unwrap_or(0).min(40),
+            prefilter
+                .by_word
+                .keys()
+                .map(String::len)
+                .min()
+                .unwrap_or(0)
+                .max(1),
+            prefilter
+                .by_word
+                .keys()
+                .map(String::len)
+                .max()
+                .unwrap_or(0)
+                .min(40),
         );
         prefilter
     }
@@ -208,7 +220,10 @@ mod tests {
             let read: LogEventRef<'_> = serde_json::from_str(&text).unwrap();
             let (full, some) = (EventView::new(&event), prefilter.view(&read));
             for rule in &rules {
-                assert_eq!(rule.predicate.matches_in(&full), rule.predicate.matches_in(&some));
+                assert_eq!(
+                    rule.predicate.matches_in(&full),
+                    rule.predicate.matches_in(&some)
+                );
                 assert_eq!(rule.group_of(&full), rule.group_of(&some));
             }
         }
@@ -222,7 +237,12 @@ mod tests {
 
     #[test]
     fn words_are_found_whatever_their_case_and_script() {
-        let queries = ["message:timeout", "message:école", "message:straße", "message:e2e"];
+        let queries = [
+            "message:timeout",
+            "message:école",
+            "message:straße",
+            "message:e2e",
+        ];
         let rules: Vec<Rule> = queries.iter().map(|q| rule(q)).collect();
         let refs: Vec<&Rule> = rules.iter().collect();
         let prefilter = Prefilter::new(&refs);

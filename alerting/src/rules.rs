@@ -511,13 +511,14 @@ pub fn field_value(view: &EventView<'_>, field: &FieldRef) -> Option<String> {
             });
             first
         }
-        FieldRef::Attribute(path) => view
-            .attribute(path)
-            .and_then(|value| match value.into_owned() {
-                serde_json::Value::Null => None,
-                serde_json::Value::String(text) => Some(text),
-                other => Some(other.to_string()),
-            }),
+        FieldRef::Attribute(path) => {
+            view.attribute(path)
+                .and_then(|value| match value.into_owned() {
+                    serde_json::Value::Null => None,
+                    serde_json::Value::String(text) => Some(text),
+                    other => Some(other.to_string()),
+                })
+        }
         FieldRef::Message => Some(view.message().to_string()),
         FieldRef::Time(TimeField::Ts) => Some(view.ts().to_string()),
         FieldRef::Time(TimeField::ObservedTs) => Some(view.observed_ts().to_string()),

@@ -38,6 +38,10 @@ const FILES: usize = 8;
 const RSS_FILES: usize = 500;
 const RSS_RATE_BYTES_PER_SEC: usize = 10 * 1024 * 1024;
 
+/// The allocator the `logpipe` binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     if let Ok(scenario) = std::env::var(CHILD_ENV) {
         let args: Vec<String> = std::env::args().collect();

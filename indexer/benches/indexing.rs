@@ -49,6 +49,10 @@ const WRITER_MEMORY: usize = 64 << 20;
 /// cluster keeps of one partition; a shortfall fails the run.
 const MOCK_PARTITION_BYTES: usize = 10_000_000;
 
+/// The allocator the `logpipe` binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let events = env_number("LOGPIPE_BENCH_EVENTS", 200_000);
     let commits = env_number("LOGPIPE_BENCH_COMMITS", 3_600);

@@ -47,6 +47,10 @@ const HOUR: i64 = 3_600_000_000_000;
 const SPAN_HOURS: i64 = 48;
 const WRITER_MEMORY: usize = 512 << 20;
 
+/// The allocator the `logpipe` binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let tail = run_tail(
         env_number("LOGPIPE_BENCH_TAIL_RATE", 200),

@@ -79,7 +79,11 @@ impl Timestamp {
             }
             Some(n)
         };
-        let (year, month, day) = (number(&text[0..4])?, number(&text[5..7])?, number(&text[8..10])?);
+        let (year, month, day) = (
+            number(&text[0..4])?,
+            number(&text[5..7])?,
+            number(&text[8..10])?,
+        );
         let (hour, minute, second) = (
             number(&text[11..13])?,
             number(&text[14..16])?,

@@ -30,8 +30,8 @@ use tantivy::query_grammar::{
 
 pub use fields::{FieldRef, Keyword, TimeField};
 pub use predicate::{Predicate, words};
-pub use view::{AttributePaths, EventView};
 pub use translate::to_tantivy;
+pub use view::{AttributePaths, EventView};
 
 /// Longest query accepted, in bytes.
 pub const MAX_QUERY_BYTES: usize = 16 * 1024;

@@ -337,7 +337,12 @@ mod tests {
         for text in texts {
             let tokens = words(text);
             let mut candidates: Vec<String> = tokens.iter().map(|(_, w)| w.clone()).collect();
-            candidates.extend(["get", "cart", "http", "école", "straße", "οδοσ", "c", "d", "zz"].map(String::from));
+            candidates.extend(
+                [
+                    "get", "cart", "http", "école", "straße", "οδοσ", "c", "d", "zz",
+                ]
+                .map(String::from),
+            );
             for word in candidates {
                 assert_eq!(
                     has_word(text, &word),

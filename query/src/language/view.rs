@@ -259,9 +259,9 @@ impl<'a> EventView<'a> {
                         LeafValue::Bool(value) => Value::Bool(*value),
                     }));
                 }
-                let members = self.members.get_or_init(|| {
-                    event.attributes.map(members).unwrap_or_default()
-                });
+                let members = self
+                    .members
+                    .get_or_init(|| event.attributes.map(members).unwrap_or_default());
                 lookup_raw(members, path)
                     .and_then(|raw| serde_json::from_str(raw.get()).ok())
                     .map(Cow::Owned)
@@ -395,7 +395,8 @@ impl<'de: 'a, 'a> Visitor<'de> for &mut Walk<'_, 'a> {
     }
 
     fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<(), E> {
-        self.out.push(self.path, LeafValue::Text(Cow::Borrowed(text)));
+        self.out
+            .push(self.path, LeafValue::Text(Cow::Borrowed(text)));
         Ok(())
     }
 
@@ -556,7 +557,10 @@ mod tests {
             attributes.insert("a.b".into(), shadow.clone());
             attributes.insert("a".into(), json!({"b": 5}));
             both(Value::Object(attributes), |view| {
-                assert_eq!(view.attribute("a.b").map(Cow::into_owned), Some(shadow.clone()));
+                assert_eq!(
+                    view.attribute("a.b").map(Cow::into_owned),
+                    Some(shadow.clone())
+                );
             });
         }
     }
@@ -596,14 +600,20 @@ mod tests {
             assert_eq!(get("http.latency"), Some(json!(1.5)));
             assert_eq!(get("a.b"), Some(json!("dotted")));
             assert_eq!(get("a.c"), Some(json!({})));
-            assert_eq!(get("tags"), Some(json!(["x", "y\"z", {"deep": [1, null, 2]}])));
+            assert_eq!(
+                get("tags"),
+                Some(json!(["x", "y\"z", {"deep": [1, null, 2]}]))
+            );
             assert_eq!(get("none"), Some(Value::Null));
             assert_eq!(get("esc\"aped"), Some(json!("tab\there")));
             assert_eq!(get("http.missing"), None);
             assert_eq!(get("tags.deep"), None);
             assert_eq!(get("empty"), Some(json!([])));
             assert_eq!(get("a"), Some(json!({"b": "nested", "c": {}})));
-            assert_eq!(get("http"), Some(json!({"status": 502, "path": "/cart", "ok": false, "latency": 1.5})));
+            assert_eq!(
+                get("http"),
+                Some(json!({"status": 502, "path": "/cart", "ok": false, "latency": 1.5}))
+            );
             assert_eq!(view.attribute_words().len(), 6);
         });
     }
