@@ -123,7 +123,7 @@ impl Evaluator {
             {
                 self.state.seen.insert(value);
                 alerts.push(Self::alert(
-                    &rule,
+                    rule,
                     AlertStatus::Firing,
                     &group,
                     &key,
@@ -154,7 +154,7 @@ impl Evaluator {
                     state.last_fired = Some(ts);
                     let id_part = view.id().to_string();
                     alerts.push(Self::alert(
-                        &rule,
+                        rule,
                         AlertStatus::Firing,
                         &group,
                         &key,
@@ -171,7 +171,7 @@ impl Evaluator {
                 state.last_seen = Some(state.last_seen.map_or(ts, |last| last.max(ts)));
                 if let Some(started) = state.firing.take() {
                     alerts.push(Self::alert(
-                        &rule,
+                        rule,
                         AlertStatus::Resolved,
                         &group,
                         &key,
@@ -233,7 +233,7 @@ impl Evaluator {
             let fired = json();
             state.last_event = fired.clone();
             alerts.push(Self::alert(
-                &rule,
+                rule,
                 AlertStatus::Firing,
                 &group,
                 &key,
@@ -300,7 +300,7 @@ impl Evaluator {
                 state.firing = None;
                 let count = hits;
                 alerts.push(Self::alert(
-                    &rule,
+                    rule,
                     AlertStatus::Resolved,
                     &state.group,
                     key,
@@ -321,7 +321,7 @@ impl Evaluator {
                 state.firing = Some(started);
                 state.last_fired = Some(started);
                 alerts.push(Self::alert(
-                    &rule,
+                    rule,
                     AlertStatus::Firing,
                     &state.group,
                     key,
