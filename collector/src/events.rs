@@ -1,7 +1,7 @@
 //! Building the events the collector ships: one per record read, and `gap` events for
 //! bytes lost before they could be read.
 
-use logpipe_common::event::Flag;
+use logpipe_common::event::{Flag, Member, WireEvent};
 use logpipe_common::{EventId, Level, LogEvent, RawRecord, Source, SourceKind, Timestamp};
 use serde_json::{Map, json};
 
@@ -13,16 +13,16 @@ const ENVELOPE_BYTES: usize = 4 * 1024;
 /// What an event's fixed fields (id, times, Kubernetes metadata, source) take, about.
 const ENVELOPE_ESTIMATE_BYTES: usize = 512;
 
-/// The event of one record of a tailed file.
-pub fn record_event(
-    output: &Output,
-    key: &str,
+/// The event of one record of a tailed file, its attributes still the record's text.
+pub fn record_event<'a>(
+    output: &'a Output,
+    key: &'a str,
     path: &str,
     origin: &Origin,
     node: &str,
     observed_ts: Timestamp,
-) -> LogEvent {
-    let mut event = LogEvent::from_raw(RawRecord {
+) -> WireEvent<'a> {
+    let mut wire = WireEvent::from_raw(RawRecord {
         payload: &output.payload,
         runtime_ts: output.runtime_ts,
         observed_ts,
@@ -39,9 +39,9 @@ pub fn record_event(
         truncated: output.truncated,
     });
     if output.unparsed {
-        event.flags.push(Flag::Unparsed);
+        wire.event.flags.push(Flag::Unparsed);
     }
-    event
+    wire
 }
 
 /// Why bytes were lost.
@@ -103,6 +103,24 @@ pub fn gap_event(
         attributes,
         flags: vec![Flag::Gap],
     }
+}
+
+/// `encode` for an event whose attributes may still be raw text.
+pub fn encode_wire(wire: WireEvent<'_>, max_bytes: usize) -> Vec<u8> {
+    let raw_bytes: usize = wire
+        .members
+        .iter()
+        .map(|(key, member)| match member {
+            Member::Raw(raw) => key.as_str().len() + raw.get().len() + 4,
+            Member::Parsed(_) => key.as_str().len() + 64,
+        })
+        .sum();
+    let mut encoded =
+        Vec::with_capacity(ENVELOPE_ESTIMATE_BYTES + wire.event.message.len() + raw_bytes);
+    if serde_json::to_writer(&mut encoded, &wire).is_ok() && encoded.len() <= max_bytes {
+        return encoded;
+    }
+    encode(&mut wire.into_event(), max_bytes)
 }
 
 /// Serializes an event to fit in one Kafka message of at most `max_bytes`: an event
@@ -202,12 +220,29 @@ mod tests {
             truncated: false,
             unparsed: false,
         };
-        let mut event = record_event(&output, "k", "/p", &origin(), "n", Timestamp::now());
-        let encoded = encode(&mut event, 1 << 20);
+        let event = record_event(&output, "k", "/p", &origin(), "n", Timestamp::now());
+        let encoded = encode_wire(event, 1 << 20);
         assert!(encoded.len() <= 1 << 20, "{}", encoded.len());
+        let event: LogEvent = serde_json::from_slice(&encoded).unwrap();
         assert!(event.flags.contains(&Flag::Truncated));
-        let small = encode(
-            &mut record_event(
+        // Raw attributes that do not fit are dropped as parsed ones are.
+        let mut payload = b"{\"msg\":\"big\",\"blob\":[".to_vec();
+        payload.extend(std::iter::repeat_n(b"1,".as_slice(), 600_000).flatten());
+        payload.extend(b"1]}");
+        let big = Output {
+            payload,
+            ..output.clone()
+        };
+        let encoded = encode_wire(
+            record_event(&big, "k", "/p", &origin(), "n", Timestamp::now()),
+            1 << 20,
+        );
+        let event: LogEvent = serde_json::from_slice(&encoded).unwrap();
+        assert!(event.flags.contains(&Flag::Truncated));
+        assert_eq!(event.message, "big");
+        assert_eq!(attribute(&event, &["logpipe", "dropped_attributes"]), Some(&json!(1)));
+        let small = encode_wire(
+            record_event(
                 &Output {
                     payload: b"hi".to_vec(),
                     ..output

@@ -6,9 +6,11 @@
 //! separators, `****-****-****-1234`. Redacting twice changes nothing more.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use anyhow::{Context, bail};
-use logpipe_common::event::LogEvent;
+use logpipe_common::event::{LogEvent, Member, Text, WireEvent};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use regex::{Captures, Regex, RegexSet};
 use serde_json::Value;
 
@@ -346,10 +348,40 @@ impl Redactor {
         count
     }
 
-    fn redact_value(&self, key: &str, value: &mut Value) -> usize {
-        if self.secret_keys.as_ref().is_some_and(|keys| {
+    /// The same for an event whose attributes are still the application's text: a raw
+    /// attribute is parsed and rewritten only when something in it is masked.
+    pub fn redact_wire(&self, wire: &mut WireEvent<'_>) -> usize {
+        let mut count = self.redact_text(&mut wire.event.message);
+        for (key, member) in wire.members.iter_mut() {
+            match member {
+                Member::Parsed(value) => count += self.redact_value(key.as_str(), value),
+                Member::Raw(raw) => {
+                    let mut reader = serde_json::Deserializer::from_str(raw.get());
+                    let check = Check {
+                        redactor: self,
+                        key: key.as_str(),
+                    };
+                    // The text was checked when the record was read; if it did not parse,
+                    // the parsed path decides.
+                    if check.deserialize(&mut reader).unwrap_or(true) {
+                        let mut value = member.to_value();
+                        count += self.redact_value(key.as_str(), &mut value);
+                        *member = Member::Parsed(value);
+                    }
+                }
+            }
+        }
+        count
+    }
+
+    fn is_secret_key(&self, key: &str) -> bool {
+        self.secret_keys.as_ref().is_some_and(|keys| {
             (!self.default_secret_keys || may_name_a_secret(key)) && keys.is_match(key)
-        }) {
+        })
+    }
+
+    fn redact_value(&self, key: &str, value: &mut Value) -> usize {
+        if self.is_secret_key(key) {
             let already_masked = match value {
                 Value::String(text) => Some(text.is_empty() || text == MASK),
                 Value::Number(_) => Some(false),
@@ -404,6 +436,75 @@ impl Redactor {
             count += round;
         }
         (current, count)
+    }
+}
+
+/// Whether `redact_value` would change a raw value under `key`, found without building it.
+struct Check<'r, 'k> {
+    redactor: &'r Redactor,
+    key: &'k str,
+}
+
+impl<'de> DeserializeSeed<'de> for Check<'_, '_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Check<'_, '_> {
+    type Value = bool;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<bool, E> {
+        Ok(if self.redactor.is_secret_key(self.key) {
+            !(text.is_empty() || text == MASK)
+        } else {
+            self.redactor.redact_str(text).1 > 0
+        })
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
+        Ok(self.redactor.is_secret_key(self.key))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
+        Ok(self.redactor.is_secret_key(self.key))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
+        Ok(self.redactor.is_secret_key(self.key))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let mut found = false;
+        while let Some(item) = seq.next_element_seed(Check { ..self })? {
+            found |= item;
+        }
+        Ok(found)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let mut found = false;
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            found |= map.next_value_seed(Check {
+                redactor: self.redactor,
+                key: key.as_str(),
+            })?;
+        }
+        Ok(found)
     }
 }
 
@@ -735,7 +836,72 @@ ssn\t\\b\\d{3}-\\d{2}-\\d{4}\\b
         proptest::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
     }
 
+    /// Redacts `payload` as a wire event and as a parsed event; both must give the same
+    /// event and count.
+    fn redact_both_ways(payload: &str) {
+        let raw = || logpipe_common::RawRecord {
+            payload: payload.as_bytes(),
+            runtime_ts: None,
+            observed_ts: Timestamp::from_unix_nanos(1),
+            stream: None,
+            k8s: K8s {
+                node: "node-1".into(),
+                ..K8s::default()
+            },
+            source: Source {
+                kind: SourceKind::File,
+                name: None,
+                path: None,
+                offset: None,
+            },
+            identity: "i",
+            offset: 0,
+            truncated: false,
+        };
+        let redactor = Redactor::with_defaults();
+        let mut parsed = LogEvent::from_raw(raw());
+        let parsed_count = redactor.redact_event(&mut parsed);
+        let mut wire = WireEvent::from_raw(raw());
+        let wire_count = redactor.redact_wire(&mut wire);
+        let written: LogEvent = serde_json::from_slice(&serde_json::to_vec(&wire).unwrap()).unwrap();
+        assert_eq!(written, parsed, "{payload}");
+        assert_eq!(wire_count, parsed_count, "{payload}");
+    }
+
+    #[test]
+    fn a_wire_event_is_redacted_as_the_parsed_event() {
+        let payload = json!({
+            "msg": "login password=hunter2",
+            "http": {"headers": {"authorization": "Bearer abc.def"}, "query": ["a=1", "api_key=k1"]},
+            "password": "hunter2",
+            "tokens": ["t1", "", "***", 5, null, {"inner": "Bearer x.y"}],
+            "db": {"dsn": "postgres://app@db", "DB_PASSWORD": 1234, "token": null},
+            "order_id": "4111111111111111",
+            "plain": "password=hunter2 and AKIAIOSFODNN7EXAMPLE",
+            "clean": {"a": [1, 2, {"b": "nothing to see"}]},
+        });
+        redact_both_ways(&payload.to_string());
+        redact_both_ways(&serde_json::to_string_pretty(&payload).unwrap().replace('\n', " "));
+        redact_both_ways(r#"{"msg":"x","escaped":"pass\u0077ord=hunter2","k\u0065y":"v"}"#);
+    }
+
     proptest! {
+        #[test]
+        fn wire_and_parsed_redaction_agree(
+            message in secretish(),
+            values in proptest::collection::vec(secretish(), 0..4),
+            keys in proptest::collection::vec("(password|token|api_key|user|[a-z]{1,5})", 0..4),
+        ) {
+            let mut object = serde_json::Map::new();
+            object.insert("msg".into(), json!(message));
+            for (n, value) in values.iter().enumerate() {
+                let key = keys.get(n).cloned().unwrap_or_else(|| format!("k{n}"));
+                object.insert(key, json!({"nested": [value, {"deep": value}], "n": n}));
+                object.insert(format!("flat{n}"), json!(value));
+            }
+            redact_both_ways(&Value::Object(object).to_string());
+        }
+
         #[test]
         fn redacting_is_idempotent(text in secretish()) {
             let redactor = Redactor::with_defaults();

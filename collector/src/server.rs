@@ -483,11 +483,11 @@ impl TailLoop {
                 &self.settings.node,
                 observed_ts,
             );
-            telemetry::redacted(self.redactor.redact_event(&mut event));
+            telemetry::redacted(self.redactor.redact_wire(&mut event));
             if output.truncated {
                 telemetry::truncated();
             }
-            let payload = events::encode(&mut event, self.settings.message_max_bytes);
+            let payload = events::encode_wire(event, self.settings.message_max_bytes);
             let seq = file.register(output.offset);
             let ticket = Ticket {
                 file: slot,

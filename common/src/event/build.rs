@@ -8,15 +8,15 @@ use serde_json::{Map, Value};
 use super::{CONTRACT_VERSION, EventId, Flag, K8s, Level, LogEvent, Source, Stream, Timestamp};
 
 /// Fields an application may carry its event time in, in order of preference.
-const TS_FIELDS: [&str; 4] = ["ts", "time", "timestamp", "@timestamp"];
+pub(super) const TS_FIELDS: [&str; 4] = ["ts", "time", "timestamp", "@timestamp"];
 /// Fields an application may carry its severity in, in order of preference (`log.level`
 /// is handled both as a flat key and nested, as ECS loggers write it either way).
-const LEVEL_FIELDS: [&str; 4] = ["level", "lvl", "severity", "log.level"];
+pub(super) const LEVEL_FIELDS: [&str; 4] = ["level", "lvl", "severity", "log.level"];
 /// Fields an application may carry its message in, in order of preference.
-const MESSAGE_FIELDS: [&str; 3] = ["msg", "message", "log"];
+pub(super) const MESSAGE_FIELDS: [&str; 3] = ["msg", "message", "log"];
 /// Kubernetes audit events carry their time here; it is used when none of `TS_FIELDS`
 /// is present, and kept in the attributes because it is part of the audit record.
-const AUDIT_TS_FIELD: &str = "requestReceivedTimestamp";
+pub(super) const AUDIT_TS_FIELD: &str = "requestReceivedTimestamp";
 
 /// One record as read, before interpretation.
 #[derive(Debug, Clone)]
@@ -86,7 +86,7 @@ impl LogEvent {
     }
 }
 
-fn strip_line_ending(text: &str) -> &str {
+pub(super) fn strip_line_ending(text: &str) -> &str {
     let text = text.strip_suffix('\n').unwrap_or(text);
     text.strip_suffix('\r').unwrap_or(text)
 }

@@ -6,6 +6,7 @@ mod id;
 mod level;
 mod model;
 mod timestamp;
+mod wire;
 
 pub use borrowed::{K8sRef, LogEventRef, SourceRef, Text};
 pub use build::RawRecord;
@@ -13,3 +14,4 @@ pub use id::EventId;
 pub use level::Level;
 pub use model::{CONTRACT_VERSION, Flag, K8s, LogEvent, Source, SourceKind, Stream};
 pub use timestamp::Timestamp;
+pub use wire::{Member, WireEvent};

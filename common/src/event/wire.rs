@@ -1,0 +1,367 @@
+//! An event on its way to Kafka with its attributes kept as the application wrote them.
+//! Parsing a JSON payload into a tree only to write the same tree out again was most of
+//! the collector's cost per record: here each member of the payload's object stays a
+//! slice of the record until something must change it (a field taken for `ts`, `level` or
+//! `message`, a secret masked), and is written out verbatim. Read back, the message is the
+//! same `LogEvent` that `LogEvent::from_raw` builds.
+
+use std::fmt;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::{SerializeMap, SerializeStruct, Serializer};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::build::{
+    AUDIT_TS_FIELD, LEVEL_FIELDS, MESSAGE_FIELDS, TS_FIELDS, strip_line_ending,
+};
+use super::{CONTRACT_VERSION, EventId, Flag, Level, LogEvent, RawRecord, Text, Timestamp};
+
+/// One attribute: still the application's text, or a value that was changed.
+#[derive(Debug, Clone)]
+pub enum Member<'a> {
+    Raw(&'a RawValue),
+    Parsed(Value),
+}
+
+impl Member<'_> {
+    /// Whether the value is a JSON string, `object` an object; without parsing it.
+    fn starts_with(&self, byte: u8) -> bool {
+        match self {
+            Member::Raw(raw) => raw.get().as_bytes().first() == Some(&byte),
+            Member::Parsed(Value::String(_)) => byte == b'"',
+            Member::Parsed(Value::Object(_)) => byte == b'{',
+            Member::Parsed(_) => false,
+        }
+    }
+
+    /// The value as a tree.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Member::Raw(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+            Member::Parsed(value) => value.clone(),
+        }
+    }
+}
+
+/// A `LogEvent` whose attributes are `members` (its own `attributes` stay empty).
+#[derive(Debug, Clone)]
+pub struct WireEvent<'a> {
+    pub event: LogEvent,
+    pub members: Vec<(Text<'a>, Member<'a>)>,
+}
+
+impl<'a> WireEvent<'a> {
+    /// Interprets a raw record as `LogEvent::from_raw` does.
+    pub fn from_raw(raw: RawRecord<'a>) -> WireEvent<'a> {
+        let Ok(text) = std::str::from_utf8(raw.payload) else {
+            // Replaced bytes are no slice of the record: the rare bad record is parsed.
+            return WireEvent::from_event(LogEvent::from_raw(raw));
+        };
+        let text = strip_line_ending(text);
+        let trimmed = text.trim();
+        let members = if trimmed.starts_with('{') {
+            members(trimmed)
+        } else {
+            None
+        };
+        let Some(mut members) = members else {
+            return WireEvent::from_event(LogEvent::from_raw(raw));
+        };
+        let fallback_ts = raw.runtime_ts.unwrap_or(raw.observed_ts);
+        let ts = take_ts(&mut members).unwrap_or(fallback_ts);
+        let level = take_level(&mut members).unwrap_or(Level::Unknown);
+        let message = take_message(&mut members).unwrap_or_default();
+        let mut flags = Vec::new();
+        if raw.truncated {
+            flags.push(Flag::Truncated);
+        }
+        WireEvent {
+            event: LogEvent {
+                v: CONTRACT_VERSION,
+                id: EventId::derive(&raw.k8s.node, raw.identity, raw.offset),
+                ts,
+                observed_ts: raw.observed_ts,
+                level,
+                message,
+                stream: raw.stream,
+                k8s: raw.k8s,
+                source: raw.source,
+                attributes: Map::new(),
+                flags,
+            },
+            members,
+        }
+    }
+
+    /// An event built whole, its attributes as parsed members.
+    pub fn from_event(mut event: LogEvent) -> WireEvent<'a> {
+        let members = std::mem::take(&mut event.attributes)
+            .into_iter()
+            .map(|(key, value)| (Text(key.into()), Member::Parsed(value)))
+            .collect();
+        WireEvent { event, members }
+    }
+
+    /// The `LogEvent` with its attributes parsed.
+    pub fn into_event(self) -> LogEvent {
+        let mut event = self.event;
+        event.attributes = self
+            .members
+            .into_iter()
+            .map(|(key, member)| {
+                let value = member.to_value();
+                (key.0.into_owned(), value)
+            })
+            .collect();
+        event
+    }
+}
+
+/// The `LogEvent` fields in their order, `members` as `attributes`.
+impl Serialize for WireEvent<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let event = &self.event;
+        let fields = 10 + usize::from(event.stream.is_some()) + usize::from(!event.flags.is_empty());
+        let mut out = serializer.serialize_struct("LogEvent", fields)?;
+        out.serialize_field("v", &event.v)?;
+        out.serialize_field("id", &event.id)?;
+        out.serialize_field("ts", &event.ts)?;
+        out.serialize_field("observed_ts", &event.observed_ts)?;
+        out.serialize_field("level", &event.level)?;
+        out.serialize_field("message", &event.message)?;
+        if let Some(stream) = &event.stream {
+            out.serialize_field("stream", stream)?;
+        } else {
+            out.skip_field("stream")?;
+        }
+        out.serialize_field("k8s", &event.k8s)?;
+        out.serialize_field("source", &event.source)?;
+        out.serialize_field("attributes", &Attributes(&self.members))?;
+        if event.flags.is_empty() {
+            out.skip_field("flags")?;
+        } else {
+            out.serialize_field("flags", &event.flags)?;
+        }
+        out.end()
+    }
+}
+
+struct Attributes<'m, 'a>(&'m [(Text<'a>, Member<'a>)]);
+
+impl Serialize for Attributes<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, member) in self.0 {
+            match member {
+                Member::Raw(raw) => map.serialize_entry(key.as_str(), raw)?,
+                Member::Parsed(value) => map.serialize_entry(key.as_str(), value)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// The members of a JSON object, values left raw; a later duplicate key replaces the
+/// value in the earlier one's place, as a parsed `Map` does. `None` when `text` is not
+/// exactly one JSON object.
+fn members(text: &str) -> Option<Vec<(Text<'_>, Member<'_>)>> {
+    struct Members;
+
+    impl<'de> Visitor<'de> for Members {
+        type Value = Vec<(Text<'de>, Member<'de>)>;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            formatter.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out: Self::Value = Vec::with_capacity(map.size_hint().unwrap_or(8));
+            while let Some((key, value)) = map.next_entry::<Text<'de>, &'de RawValue>()? {
+                match out.iter_mut().find(|(k, _)| k == &key) {
+                    Some(entry) => entry.1 = Member::Raw(value),
+                    None => out.push((key, Member::Raw(value))),
+                }
+            }
+            Ok(out)
+        }
+    }
+
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let members = de::Deserializer::deserialize_map(&mut reader, Members).ok()?;
+    reader.end().ok()?;
+    Some(members)
+}
+
+fn position(members: &[(Text<'_>, Member<'_>)], key: &str) -> Option<usize> {
+    members.iter().position(|(k, _)| k.as_str() == key)
+}
+
+fn take_ts(members: &mut Vec<(Text<'_>, Member<'_>)>) -> Option<Timestamp> {
+    for field in TS_FIELDS {
+        if let Some(at) = position(members, field)
+            && let Some(ts) = Timestamp::from_json(&members[at].1.to_value())
+        {
+            members.remove(at);
+            return Some(ts);
+        }
+    }
+    let is_audit_event = position(members, "apiVersion").is_some_and(|at| {
+        members[at]
+            .1
+            .to_value()
+            .as_str()
+            .is_some_and(|api| api.starts_with("audit.k8s.io/"))
+    });
+    if is_audit_event {
+        let at = position(members, AUDIT_TS_FIELD)?;
+        return Timestamp::from_json(&members[at].1.to_value());
+    }
+    None
+}
+
+fn take_level(members: &mut Vec<(Text<'_>, Member<'_>)>) -> Option<Level> {
+    for field in LEVEL_FIELDS {
+        if let Some(at) = position(members, field)
+            && let Some(level) = Level::from_json(&members[at].1.to_value())
+        {
+            members.remove(at);
+            return Some(level);
+        }
+    }
+    let at = position(members, "log").filter(|at| members[*at].1.starts_with(b'{'))?;
+    let Value::Object(mut nested) = members[at].1.to_value() else {
+        return None;
+    };
+    let level = nested.get("level").and_then(Level::from_json)?;
+    nested.shift_remove("level");
+    if nested.is_empty() {
+        members.remove(at);
+    } else {
+        members[at].1 = Member::Parsed(Value::Object(nested));
+    }
+    Some(level)
+}
+
+fn take_message(members: &mut Vec<(Text<'_>, Member<'_>)>) -> Option<String> {
+    for field in MESSAGE_FIELDS {
+        if let Some(at) = position(members, field)
+            && members[at].1.starts_with(b'"')
+            && let Value::String(message) = members[at].1.to_value()
+        {
+            members.remove(at);
+            return Some(strip_line_ending(&message).to_owned());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{K8s, Source, SourceKind, Stream};
+    use crate::testkit::shared_data;
+
+    fn record(payload: &[u8]) -> RawRecord<'_> {
+        RawRecord {
+            payload,
+            runtime_ts: Some(Timestamp::from_unix_nanos(1_000_000_000_000_000_000)),
+            observed_ts: Timestamp::from_unix_nanos(1_000_000_000_500_000_000),
+            stream: Some(Stream::Stdout),
+            k8s: K8s {
+                namespace: Some("shop".into()),
+                pod: Some("api-1".into()),
+                pod_uid: Some("uid-1".into()),
+                container: Some("api".into()),
+                node: "node-3".into(),
+            },
+            source: Source {
+                kind: SourceKind::File,
+                name: None,
+                path: Some("/var/log/pods/shop_api-1_uid-1/api/0.log".into()),
+                offset: Some(7),
+            },
+            identity: "dev=1,ino=2",
+            offset: 7,
+            truncated: false,
+        }
+    }
+
+    /// The message the wire event writes reads back as the event `from_raw` builds; for a
+    /// payload written compactly, byte for byte.
+    fn same(payload: &[u8]) {
+        let parsed = LogEvent::from_raw(record(payload));
+        let wire = WireEvent::from_raw(record(payload));
+        let written = serde_json::to_vec(&wire).unwrap();
+        let expected = serde_json::to_vec(&parsed).unwrap();
+        let read: LogEvent = serde_json::from_slice(&written).unwrap();
+        let reference: LogEvent = serde_json::from_slice(&expected).unwrap();
+        assert_eq!(read, reference, "{}", String::from_utf8_lossy(payload));
+        let compact = std::str::from_utf8(payload)
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(text.trim()).ok())
+            .is_some_and(|value| value.to_string() == String::from_utf8_lossy(payload));
+        if compact {
+            assert_eq!(
+                String::from_utf8_lossy(&written),
+                String::from_utf8_lossy(&expected)
+            );
+        }
+        assert_eq!(wire.into_event(), parsed);
+    }
+
+    #[test]
+    fn a_wire_event_reads_back_as_the_parsed_event() {
+        let cases: &[&[u8]] = &[
+            br#"{"ts":"2026-11-27T05:00:00.123456789+01:00","level":"ERROR","msg":"payment failed","user_id":42,"http":{"status":502,"path":"/pay"}}"#,
+            br#"{"time":1700000000,"lvl":"warn","message":"a\nb\r\n","x":[1,2.5,-0,1e3,12345678901234567890123]}"#,
+            br#"{"log":{"level":"debug","origin":"main.go"},"msg":"nested"}"#,
+            br#"{"log":{"level":"debug"},"msg":"nested and emptied"}"#,
+            br#"{"log":"the message is here\n","stream":"stdout"}"#,
+            br#"{"msg":{"not":"a string"},"message":"this one"}"#,
+            br#"{"ts":"yesterday","level":"loud","msg":"kept in attributes"}"#,
+            br#"{"a":1,"b":2,"a":3}"#,
+            br#"{"esc\"aped":"tab\there \u00e9 \ud83d\ude00","k":"\u0000"}"#,
+            br#"  {"spaced" : [ 1 , 2 ] , "o" : { } }  "#,
+            br#"{}"#,
+            br#"{"a":1} trailing"#,
+            br#"[1,2,3]"#,
+            br#"{"unterminated":"#,
+            b"{\"bad\":\"\xff\xfe\"}",
+            b"plain text ERROR line\n",
+            br#"{"apiVersion":"audit.k8s.io/v1","requestReceivedTimestamp":"2026-01-01T00:00:00Z","verb":"get"}"#,
+        ];
+        for payload in cases {
+            same(payload);
+        }
+    }
+
+    #[test]
+    fn real_json_lines_read_back_as_the_parsed_event() {
+        let data = shared_data();
+        let mut lines = 0;
+        for entry in std::fs::read_dir(data.join("falco-k8s-audit/trace_files/k8s_audit")).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                same(line.as_bytes());
+                lines += 1;
+            }
+        }
+        let nginx =
+            std::fs::read_to_string(data.join("elastic-examples/nginxplus_json_logs.jsonl")).unwrap();
+        for line in nginx.lines().take(200) {
+            same(line.as_bytes());
+            lines += 1;
+        }
+        assert!(lines > 100, "{lines}");
+    }
+
+    #[test]
+    fn untouched_members_stay_the_records_text() {
+        let payload = br#"{"msg":"m","http":{"status":502},"tags":["a","b"]}"#;
+        let wire = WireEvent::from_raw(record(payload));
+        assert!(wire.members.iter().all(|(_, m)| matches!(m, Member::Raw(_))));
+        assert_eq!(wire.members.len(), 2);
+    }
+}
