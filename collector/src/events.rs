@@ -117,7 +117,8 @@ pub fn encode_wire(wire: WireEvent<'_>, max_bytes: usize) -> Vec<u8> {
         .sum();
     let mut encoded =
         Vec::with_capacity(ENVELOPE_ESTIMATE_BYTES + wire.event.message.len() + raw_bytes);
-    if serde_json::to_writer(&mut encoded, &wire).is_ok() && encoded.len() <= max_bytes {
+    wire.write_json(&mut encoded);
+    if encoded.len() <= max_bytes {
         return encoded;
     }
     encode(&mut wire.into_event(), max_bytes)

@@ -35,7 +35,7 @@ impl EventId {
 
 impl EventId {
     /// Lower-case hexadecimal, written without the formatting machinery (once per event).
-    fn hex_bytes(self) -> [u8; 32] {
+    pub(crate) fn hex_bytes(self) -> [u8; 32] {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut buffer = [0u8; 32];
         for (index, slot) in buffer.iter_mut().enumerate() {

@@ -200,7 +200,7 @@ impl Timestamp {
     /// The RFC 3339 text, written by hand into a fixed buffer: every event carries two
     /// timestamps, and the general formatting machinery was a measurable share of the
     /// collector's time per event.
-    fn rfc3339_bytes(self) -> [u8; 30] {
+    pub(crate) fn rfc3339_bytes(self) -> [u8; 30] {
         let nanos = self.0;
         let seconds = nanos.div_euclid(1_000_000_000);
         let fraction = nanos.rem_euclid(1_000_000_000) as u32;

@@ -119,6 +119,128 @@ impl<'a> WireEvent<'a> {
     }
 }
 
+impl WireEvent<'_> {
+    /// Appends the event's JSON to `out`: the same bytes as serializing it with
+    /// serde_json, written directly (the fixed fields need no escaping and most strings
+    /// none either, which one pass over eight bytes at a time tells).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let event = &self.event;
+        out.extend_from_slice(b"{\"v\":");
+        out.extend_from_slice(event.v.to_string().as_bytes());
+        out.extend_from_slice(b",\"id\":\"");
+        out.extend_from_slice(&event.id.hex_bytes());
+        out.extend_from_slice(b"\",\"ts\":\"");
+        out.extend_from_slice(&event.ts.rfc3339_bytes());
+        out.extend_from_slice(b"\",\"observed_ts\":\"");
+        out.extend_from_slice(&event.observed_ts.rfc3339_bytes());
+        out.extend_from_slice(b"\",\"level\":\"");
+        out.extend_from_slice(event.level.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"message\":");
+        write_str(out, &event.message);
+        if let Some(stream) = event.stream {
+            out.extend_from_slice(b",\"stream\":\"");
+            out.extend_from_slice(stream.as_str().as_bytes());
+            out.push(b'"');
+        }
+        out.extend_from_slice(b",\"k8s\":{");
+        let k8s = &event.k8s;
+        for (name, value) in [
+            ("namespace", &k8s.namespace),
+            ("pod", &k8s.pod),
+            ("pod_uid", &k8s.pod_uid),
+            ("container", &k8s.container),
+        ] {
+            if let Some(value) = value {
+                write_key(out, name);
+                write_str(out, value);
+                out.push(b',');
+            }
+        }
+        write_key(out, "node");
+        write_str(out, &k8s.node);
+        out.extend_from_slice(b"},\"source\":{\"kind\":\"");
+        out.extend_from_slice(event.source.kind.as_str().as_bytes());
+        out.push(b'"');
+        for (name, value) in [("name", &event.source.name), ("path", &event.source.path)] {
+            if let Some(value) = value {
+                out.push(b',');
+                write_key(out, name);
+                write_str(out, value);
+            }
+        }
+        if let Some(offset) = event.source.offset {
+            out.extend_from_slice(b",\"offset\":");
+            out.extend_from_slice(offset.to_string().as_bytes());
+        }
+        out.extend_from_slice(b"},\"attributes\":{");
+        for (n, (key, member)) in self.members.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            write_str(out, key.as_str());
+            out.push(b':');
+            match member {
+                Member::Raw(raw) => out.extend_from_slice(raw.get().as_bytes()),
+                Member::Parsed(value) => {
+                    // Writing to a Vec cannot fail; a value always serializes.
+                    let _ = serde_json::to_writer(&mut *out, value);
+                }
+            }
+        }
+        out.push(b'}');
+        if !event.flags.is_empty() {
+            out.extend_from_slice(b",\"flags\":[");
+            for (n, flag) in event.flags.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                out.push(b'"');
+                out.extend_from_slice(flag.as_str().as_bytes());
+                out.push(b'"');
+            }
+            out.push(b']');
+        }
+        out.push(b'}');
+    }
+}
+
+fn write_key(out: &mut Vec<u8>, name: &str) {
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// A JSON string as serde_json writes it: verbatim when nothing in it needs escaping.
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    if needs_escaping(text.as_bytes()) {
+        // Writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// Whether `bytes` hold a quote, a backslash or a control character, eight at a time.
+fn needs_escaping(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+        if below_space | has_zero(word ^ (ONES * u64::from(b'"'))) | has_zero(word ^ (ONES * u64::from(b'\\'))) != 0 {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// The `LogEvent` fields in their order, `members` as `attributes`.
 impl Serialize for WireEvent<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -355,6 +477,61 @@ mod tests {
             lines += 1;
         }
         assert!(lines > 100, "{lines}");
+    }
+
+    #[test]
+    fn written_json_is_what_serde_json_writes() {
+        let texts = [
+            "plain",
+            "",
+            "quote \" and backslash \\ and tab \t",
+            "\u{1} \u{1f} \u{7f} é ünï 😀 \u{2028}",
+            "exactly8",
+            "seven77",
+            "0123456789abcdef\n",
+            "ÿÿÿÿÿÿÿÿ\"",
+        ];
+        for (n, text) in texts.iter().enumerate() {
+            let payload = serde_json::json!({"msg": text, "k": {"inner": text}, (*text): n}).to_string();
+            let mut raw = record(payload.as_bytes());
+            raw.k8s.pod = Some(text.to_string());
+            raw.source.name = Some(text.to_string());
+            if n % 2 == 0 {
+                raw.stream = None;
+                raw.k8s.namespace = None;
+                raw.source.offset = None;
+                raw.truncated = true;
+            }
+            let mut wire = WireEvent::from_raw(raw);
+            if n % 3 == 0 {
+                wire.members.push((Text("parsed".into()), Member::Parsed(serde_json::json!([text, 1.5]))));
+                wire.event.flags.push(Flag::Unparsed);
+            }
+            let mut written = Vec::new();
+            wire.write_json(&mut written);
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                serde_json::to_string(&wire).unwrap(),
+                "{text:?}"
+            );
+        }
+        for text in texts.iter().chain(&["a\"bcdefgh", "abcdefg\\", "abcdefgh\u{0}"]) {
+            let expected = serde_json::to_string(text).unwrap() != format!("\"{text}\"");
+            assert_eq!(needs_escaping(text.as_bytes()), expected, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaping_is_found_wherever_it_is(text in "\\PC{0,40}", byte in 0u8..0x80, at in 0usize..41) {
+            let mut bytes = text.into_bytes();
+            let at = at.min(bytes.len());
+            bytes.insert(at, byte);
+            if let Ok(text) = String::from_utf8(bytes) {
+                let expected = serde_json::to_string(&text).unwrap() != format!("\"{text}\"");
+                proptest::prop_assert_eq!(needs_escaping(text.as_bytes()), expected);
+            }
+        }
     }
 
     #[test]
