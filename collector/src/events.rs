@@ -241,7 +241,10 @@ mod tests {
         let event: LogEvent = serde_json::from_slice(&encoded).unwrap();
         assert!(event.flags.contains(&Flag::Truncated));
         assert_eq!(event.message, "big");
-        assert_eq!(attribute(&event, &["logpipe", "dropped_attributes"]), Some(&json!(1)));
+        assert_eq!(
+            attribute(&event, &["logpipe", "dropped_attributes"]),
+            Some(&json!(1))
+        );
         let small = encode_wire(
             record_event(
                 &Output {
