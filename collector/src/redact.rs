@@ -8,11 +8,10 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use aho_corasick::AhoCorasick;
 use anyhow::{Context, bail};
 use logpipe_common::event::{LogEvent, Member, Text, WireEvent};
-use regex::{Captures, Regex, RegexSet};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use regex::{Captures, Regex, RegexSet};
 use serde_json::Value;
 
 /// What a secret value is replaced with.
@@ -259,9 +258,6 @@ pub struct Redactor {
     /// `secret_keys` is the default pattern, for which a cheap suffix test rules out
     /// most keys first.
     default_secret_keys: bool,
-    /// No rule anchors at the start or end of a text or line, so a rule that matches in
-    /// a string of an attribute matches in the attribute's JSON text too.
-    context_free: bool,
 }
 
 impl Redactor {
@@ -269,13 +265,11 @@ impl Redactor {
     pub fn new(rules: Vec<RedactRule>) -> Self {
         // A set too large to compile only loses the shortcut.
         let prefilter = RegexSet::new(rules.iter().map(|rule| rule.pattern.as_str())).ok();
-        let context_free = rules.iter().all(|rule| context_free(rule.pattern.as_str()));
         Redactor {
             rules,
             prefilter,
             secret_keys: None,
             default_secret_keys: false,
-            context_free,
         }
     }
 
@@ -361,7 +355,6 @@ impl Redactor {
         for (key, member) in wire.members.iter_mut() {
             match member {
                 Member::Parsed(value) => count += self.redact_value(key.as_str(), value),
-                Member::Raw(raw) if self.is_clean(key.as_str(), raw.get()) => {}
                 Member::Raw(raw) => {
                     let mut reader = serde_json::Deserializer::from_str(raw.get());
                     let check = Check {
@@ -379,28 +372,6 @@ impl Redactor {
             }
         }
         count
-    }
-
-    /// Whether the JSON text of an attribute shows, without parsing it, that redaction
-    /// leaves it as it is: no escape (so every string is the text between its quotes), no
-    /// rule matching anywhere in the text, no key that could name a secret.
-    fn is_clean(&self, key: &str, json: &str) -> bool {
-        if !self.context_free
-            || self.is_secret_key(key)
-            || memchr::memchr(b'\\', json.as_bytes()).is_some()
-        {
-            return false;
-        }
-        let no_rule = match &self.prefilter {
-            Some(set) => !set.is_match(json),
-            None => self.rules.is_empty(),
-        };
-        let no_key = match (&self.secret_keys, self.default_secret_keys) {
-            (None, _) => true,
-            (Some(_), true) => !SECRET_KEY_ENDINGS.is_match(json),
-            (Some(_), false) => false,
-        };
-        no_rule && no_key
     }
 
     fn is_secret_key(&self, key: &str) -> bool {
@@ -537,34 +508,12 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
     }
 }
 
-/// Every name the default secret-key pattern matches ends in one of these words.
-const SECRET_KEY_WORDS: [&str; 5] = ["password", "passwd", "secret", "key", "token"];
-
-/// `SECRET_KEY_WORDS` anywhere in a text, in any ASCII case.
-static SECRET_KEY_ENDINGS: std::sync::LazyLock<AhoCorasick> = std::sync::LazyLock::new(|| {
-    AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build(SECRET_KEY_WORDS)
-        .expect("five words build")
-});
-
-/// Whether a pattern matches the same wherever the text around a string goes on: no
-/// anchor at the start or end of a text or line. Word boundaries are alike at a
-/// string's edge and next to a JSON quote.
-fn context_free(pattern: &str) -> bool {
-    regex_syntax::parse(pattern).is_ok_and(|hir| {
-        let looks = hir.properties().look_set();
-        !looks.contains_anchor_haystack()
-            && !looks.contains_anchor_line()
-            && !looks.contains_anchor_crlf()
-    })
-}
-
 /// A cheap necessary condition for the default secret-key pattern (every name it
 /// matches ends in one of these words), so most keys skip the regular expression.
 fn may_name_a_secret(key: &str) -> bool {
+    const ENDINGS: [&str; 5] = ["password", "passwd", "secret", "key", "token"];
     let bytes = key.as_bytes();
-    SECRET_KEY_WORDS.iter().any(|ending| {
+    ENDINGS.iter().any(|ending| {
         bytes.len() >= ending.len()
             && bytes[bytes.len() - ending.len()..].eq_ignore_ascii_case(ending.as_bytes())
     })
@@ -914,45 +863,9 @@ ssn\t\\b\\d{3}-\\d{2}-\\d{4}\\b
         let parsed_count = redactor.redact_event(&mut parsed);
         let mut wire = WireEvent::from_raw(raw());
         let wire_count = redactor.redact_wire(&mut wire);
-        let written: LogEvent =
-            serde_json::from_slice(&serde_json::to_vec(&wire).unwrap()).unwrap();
+        let written: LogEvent = serde_json::from_slice(&serde_json::to_vec(&wire).unwrap()).unwrap();
         assert_eq!(written, parsed, "{payload}");
         assert_eq!(wire_count, parsed_count, "{payload}");
-    }
-
-    #[test]
-    fn the_default_rules_can_be_checked_on_json_text_and_anchored_ones_cannot() {
-        assert!(Redactor::with_defaults().context_free);
-        assert!(context_free(r"(?-u:\b)sid=\w+"));
-        assert!(!context_free(r"^sid=\w+"));
-        assert!(!context_free(r"(?m)sid=\w+$"));
-        // An anchored rule still applies to an attribute that is its whole string.
-        let rules = Redactor::parse_rules("whole ^(?P<secret>[0-9]{6})$\n").unwrap();
-        let redactor = Redactor::with_defaults().with_rules(rules);
-        assert!(!redactor.context_free);
-        let payload = r#"{"msg":"m","otp":"123456","n":{"otp":"654321"}}"#;
-        let mut wire = WireEvent::from_raw(logpipe_common::RawRecord {
-            payload: payload.as_bytes(),
-            runtime_ts: None,
-            observed_ts: Timestamp::from_unix_nanos(1),
-            stream: None,
-            k8s: K8s::default(),
-            source: Source {
-                kind: SourceKind::File,
-                name: None,
-                path: None,
-                offset: None,
-            },
-            identity: "i",
-            offset: 0,
-            truncated: false,
-        });
-        assert_eq!(redactor.redact_wire(&mut wire), 2);
-        let event = wire.into_event();
-        assert_eq!(
-            Value::Object(event.attributes),
-            json!({"otp": "***", "n": {"otp": "***"}})
-        );
     }
 
     #[test]
@@ -968,11 +881,7 @@ ssn\t\\b\\d{3}-\\d{2}-\\d{4}\\b
             "clean": {"a": [1, 2, {"b": "nothing to see"}]},
         });
         redact_both_ways(&payload.to_string());
-        redact_both_ways(
-            &serde_json::to_string_pretty(&payload)
-                .unwrap()
-                .replace('\n', " "),
-        );
+        redact_both_ways(&serde_json::to_string_pretty(&payload).unwrap().replace('\n', " "));
         redact_both_ways(r#"{"msg":"x","escaped":"pass\u0077ord=hunter2","k\u0065y":"v"}"#);
     }
 
