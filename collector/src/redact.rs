@@ -513,6 +513,13 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
 fn may_name_a_secret(key: &str) -> bool {
     const ENDINGS: [&str; 5] = ["password", "passwd", "secret", "key", "token"];
     let bytes = key.as_bytes();
+    // Their last letters first: most keys end otherwise.
+    if !bytes
+        .last()
+        .is_some_and(|b| matches!(b.to_ascii_lowercase(), b'd' | b't' | b'y' | b'n'))
+    {
+        return false;
+    }
     ENDINGS.iter().any(|ending| {
         bytes.len() >= ending.len()
             && bytes[bytes.len() - ending.len()..].eq_ignore_ascii_case(ending.as_bytes())

@@ -110,9 +110,11 @@ impl Level {
             return Some(level);
         }
         for (i, word) in head.split_ascii_whitespace().enumerate() {
-            for key in ["level=", "lvl=", "severity="] {
-                if let Some(value) = word.strip_prefix(key) {
-                    return Level::from_name(value.trim_matches(|c| c == '"' || c == '\''));
+            if matches!(word.as_bytes().first(), Some(b'l' | b's')) {
+                for key in ["level=", "lvl=", "severity="] {
+                    if let Some(value) = word.strip_prefix(key) {
+                        return Level::from_name(value.trim_matches(|c| c == '"' || c == '\''));
+                    }
                 }
             }
             if i >= TEXT_LEVEL_WORDS {

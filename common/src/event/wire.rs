@@ -208,54 +208,58 @@ fn write_key(out: &mut Vec<u8>, name: &str) {
     out.extend_from_slice(b"\":");
 }
 
-/// A JSON string as serde_json writes it (the same escapes, lower-case hex), with runs
-/// that need no escaping found eight bytes at a time and copied whole.
+/// A JSON string as serde_json writes it (the same escapes, lower-case hex). Eight bytes
+/// are checked at a time; only a word holding something to escape is looked at byte by
+/// byte, and the runs between escapes are copied whole.
 fn write_str(out: &mut Vec<u8>, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    let (mut start, mut at) = (0, 0);
-    while at < bytes.len() {
-        if let Some(word) = bytes.get(at..at + 8)
-            && !needs_escaping(word)
-        {
-            at += 8;
-            continue;
+    let mut start = 0;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        if needs_escaping(word) {
+            for (offset, &byte) in word.iter().enumerate() {
+                if byte < 0x20 || byte == b'"' || byte == b'\\' {
+                    out.extend_from_slice(&bytes[start..at + offset]);
+                    write_escape(out, byte);
+                    start = at + offset + 1;
+                }
+            }
         }
-        let byte = bytes[at];
-        let unicode;
-        let escape: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => {
-                unicode = [
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(byte >> 4)],
-                    HEX[usize::from(byte & 0xf)],
-                ];
-                &unicode
-            }
-            _ => {
-                at += 1;
-                continue;
-            }
-        };
-        out.extend_from_slice(&bytes[start..at]);
-        out.extend_from_slice(escape);
-        at += 1;
-        start = at;
+        at += 8;
+    }
+    for (offset, &byte) in words.remainder().iter().enumerate() {
+        if byte < 0x20 || byte == b'"' || byte == b'\\' {
+            out.extend_from_slice(&bytes[start..at + offset]);
+            write_escape(out, byte);
+            start = at + offset + 1;
+        }
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+fn write_escape(out: &mut Vec<u8>, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match byte {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        _ => out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(byte >> 4)],
+            HEX[usize::from(byte & 0xf)],
+        ]),
+    }
 }
 
 /// Whether `bytes` hold a quote, a backslash or a control character, eight at a time.
