@@ -10,8 +10,8 @@ use std::fmt;
 
 use anyhow::{Context, bail};
 use logpipe_common::event::{LogEvent, Member, Text, WireEvent};
-use regex::{Captures, Regex, RegexSet};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use regex::{Captures, Regex, RegexSet};
 use serde_json::Value;
 
 /// What a secret value is replaced with.
@@ -870,8 +870,7 @@ ssn\t\\b\\d{3}-\\d{2}-\\d{4}\\b
         let parsed_count = redactor.redact_event(&mut parsed);
         let mut wire = WireEvent::from_raw(raw());
         let wire_count = redactor.redact_wire(&mut wire);
-        let written: LogEvent =
-            serde_json::from_slice(&serde_json::to_vec(&wire).unwrap()).unwrap();
+        let written: LogEvent = serde_json::from_slice(&serde_json::to_vec(&wire).unwrap()).unwrap();
         assert_eq!(written, parsed, "{payload}");
         assert_eq!(wire_count, parsed_count, "{payload}");
     }
@@ -889,11 +888,7 @@ ssn\t\\b\\d{3}-\\d{2}-\\d{4}\\b
             "clean": {"a": [1, 2, {"b": "nothing to see"}]},
         });
         redact_both_ways(&payload.to_string());
-        redact_both_ways(
-            &serde_json::to_string_pretty(&payload)
-                .unwrap()
-                .replace('\n', " "),
-        );
+        redact_both_ways(&serde_json::to_string_pretty(&payload).unwrap().replace('\n', " "));
         redact_both_ways(r#"{"msg":"x","escaped":"pass\u0077ord=hunter2","k\u0065y":"v"}"#);
     }
 

@@ -208,30 +208,33 @@ fn write_key(out: &mut Vec<u8>, name: &str) {
     out.extend_from_slice(b"\":");
 }
 
-/// A JSON string as serde_json writes it (the same escapes, lower-case hex), the runs
-/// between escapes copied whole. Control characters are rare in a log line: one pass
-/// that the compiler vectorizes rules them out, and quotes and backslashes are then
-/// found with memchr.
+/// A JSON string as serde_json writes it (the same escapes, lower-case hex). Eight bytes
+/// are checked at a time; only a word holding something to escape is looked at byte by
+/// byte, and the runs between escapes are copied whole.
 fn write_str(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
-    let mut escape = |out: &mut Vec<u8>, at: usize| {
-        out.extend_from_slice(&bytes[start..at]);
-        write_escape(out, bytes[at]);
-        start = at + 1;
-    };
-    let control = bytes.iter().fold(false, |found, &b| found | (b < 0x20));
-    if control {
-        for (at, &byte) in bytes.iter().enumerate() {
-            if byte < 0x20 || byte == b'"' || byte == b'\\' {
-                escape(out, at);
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        if needs_escaping(word) {
+            for (offset, &byte) in word.iter().enumerate() {
+                if byte < 0x20 || byte == b'"' || byte == b'\\' {
+                    out.extend_from_slice(&bytes[start..at + offset]);
+                    write_escape(out, byte);
+                    start = at + offset + 1;
+                }
             }
         }
-    } else {
-        for at in memchr::memchr2_iter(b'"', b'\\', bytes) {
-            escape(out, at);
+        at += 8;
+    }
+    for (offset, &byte) in words.remainder().iter().enumerate() {
+        if byte < 0x20 || byte == b'"' || byte == b'\\' {
+            out.extend_from_slice(&bytes[start..at + offset]);
+            write_escape(out, byte);
+            start = at + offset + 1;
         }
     }
     out.extend_from_slice(&bytes[start..]);
@@ -257,6 +260,29 @@ fn write_escape(out: &mut Vec<u8>, byte: u8) {
             HEX[usize::from(byte & 0xf)],
         ]),
     }
+}
+
+/// Whether `bytes` hold a quote, a backslash or a control character, eight at a time.
+fn needs_escaping(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+        if below_space
+            | has_zero(word ^ (ONES * u64::from(b'"')))
+            | has_zero(word ^ (ONES * u64::from(b'\\')))
+            != 0
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// The `LogEvent` fields in their order, `members` as `attributes`.
@@ -544,12 +570,8 @@ mod tests {
             .iter()
             .chain(&["a\"bcdefgh", "abcdefg\\", "abcdefgh\u{0}"])
         {
-            let mut written = Vec::new();
-            write_str(&mut written, text);
-            assert_eq!(
-                String::from_utf8(written).unwrap(),
-                serde_json::to_string(text).unwrap()
-            );
+            let expected = serde_json::to_string(text).unwrap() != format!("\"{text}\"");
+            assert_eq!(needs_escaping(text.as_bytes()), expected, "{text:?}");
         }
     }
 
@@ -559,6 +581,17 @@ mod tests {
             let mut written = Vec::new();
             write_str(&mut written, &text);
             proptest::prop_assert_eq!(String::from_utf8(written).unwrap(), serde_json::to_string(&text).unwrap());
+        }
+
+        #[test]
+        fn escaping_is_found_wherever_it_is(text in "\\PC{0,40}", byte in 0u8..0x80, at in 0usize..41) {
+            let mut bytes = text.into_bytes();
+            let at = at.min(bytes.len());
+            bytes.insert(at, byte);
+            if let Ok(text) = String::from_utf8(bytes) {
+                let expected = serde_json::to_string(&text).unwrap() != format!("\"{text}\"");
+                proptest::prop_assert_eq!(needs_escaping(text.as_bytes()), expected);
+            }
         }
     }
 
