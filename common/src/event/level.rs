@@ -109,8 +109,11 @@ impl Level {
         if let Some(level) = klog(head) {
             return Some(level);
         }
+        // Keys may be anywhere in the head, levels alone only among its first words; the
+        // first found in word order wins. Most heads have no `=` and end the scan early.
+        let has_keys = head.contains('=');
         for (i, word) in head.split_ascii_whitespace().enumerate() {
-            if matches!(word.as_bytes().first(), Some(b'l' | b's')) {
+            if has_keys && matches!(word.as_bytes().first(), Some(b'l' | b's')) {
                 for key in ["level=", "lvl=", "severity="] {
                     if let Some(value) = word.strip_prefix(key) {
                         return Level::from_name(value.trim_matches(|c| c == '"' || c == '\''));
@@ -118,7 +121,10 @@ impl Level {
                 }
             }
             if i >= TEXT_LEVEL_WORDS {
-                continue;
+                if has_keys {
+                    continue;
+                }
+                break;
             }
             if let Some(inner) = word.strip_prefix('[').and_then(|w| w.strip_suffix(']'))
                 && inner.len() >= 4
@@ -239,6 +245,10 @@ mod tests {
             ),
             ("\tat com.example.Pool.acquire(Pool.java:211)", None),
             ("one two three four five six seven ERROR", None),
+            // A key counts anywhere in the head; the first level in word order wins.
+            ("one two three four five six seven level=error", Some(Level::Error)),
+            ("x WARN y level=error", Some(Level::Warn)),
+            ("GET /?q=a&level=info one two three four five six seven ERROR", None),
             ("GET /api/items NOERROR", None),
             ("", None),
         ];

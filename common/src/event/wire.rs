@@ -130,7 +130,7 @@ impl WireEvent<'_> {
         out.extend_from_slice(b"\",\"ts\":\"");
         out.extend_from_slice(&event.ts.rfc3339_bytes());
         out.extend_from_slice(b"\",\"observed_ts\":\"");
-        out.extend_from_slice(&event.observed_ts.rfc3339_bytes());
+        out.extend_from_slice(&observed_text(event.observed_ts));
         out.extend_from_slice(b"\",\"level\":\"");
         out.extend_from_slice(event.level.as_str().as_bytes());
         out.extend_from_slice(b"\",\"message\":");
@@ -200,6 +200,23 @@ impl WireEvent<'_> {
         }
         out.push(b'}');
     }
+}
+
+/// The text of an observation time: a batch of records shares one, formatted once.
+fn observed_text(ts: Timestamp) -> [u8; 30] {
+    thread_local! {
+        static LAST: std::cell::Cell<(Timestamp, [u8; 30])> =
+            std::cell::Cell::new((Timestamp::from_unix_nanos(0), Timestamp::from_unix_nanos(0).rfc3339_bytes()));
+    }
+    LAST.with(|last| {
+        let (at, text) = last.get();
+        if at == ts {
+            return text;
+        }
+        let text = ts.rfc3339_bytes();
+        last.set((ts, text));
+        text
+    })
 }
 
 fn write_key(out: &mut Vec<u8>, name: &str) {
