@@ -246,9 +246,15 @@ mod tests {
             ("\tat com.example.Pool.acquire(Pool.java:211)", None),
             ("one two three four five six seven ERROR", None),
             // A key counts anywhere in the head; the first level in word order wins.
-            ("one two three four five six seven level=error", Some(Level::Error)),
+            (
+                "one two three four five six seven level=error",
+                Some(Level::Error),
+            ),
             ("x WARN y level=error", Some(Level::Warn)),
-            ("GET /?q=a&level=info one two three four five six seven ERROR", None),
+            (
+                "GET /?q=a&level=info one two three four five six seven ERROR",
+                None,
+            ),
             ("GET /api/items NOERROR", None),
             ("", None),
         ];
