@@ -1,6 +1,6 @@
 //! An event on its way to Kafka with its attributes kept as the application wrote them.
-//! Parsing a JSON payload into a tree only to write the same tree out again was most of
-//! the collector's cost per record: here each member of the payload's object stays a
+//! Parsing a JSON payload into a tree only to write the same tree out again would be most
+//! of the collector's work per record: here each member of the payload's object stays a
 //! slice of the record until something must change it (a field taken for `ts`, `level` or
 //! `message`, a secret masked), and is written out verbatim. Read back, the message is the
 //! same `LogEvent` that `LogEvent::from_raw` builds.
@@ -24,7 +24,8 @@ pub enum Member<'a> {
 }
 
 impl Member<'_> {
-    /// Whether the value is a JSON string, `object` an object; without parsing it.
+    /// Whether the value's JSON starts with `byte` (`"` a string, `{` an object), told
+    /// without parsing it.
     fn starts_with(&self, byte: u8) -> bool {
         match self {
             Member::Raw(raw) => raw.get().as_bytes().first() == Some(&byte),
