@@ -216,6 +216,7 @@ pub fn start(
                 partitions: HashMap::new(),
                 loaded: None,
                 prefilter: Prefilter::default(),
+                candidates: Vec::new(),
             };
             run(
                 &consumer,
@@ -241,6 +242,8 @@ struct LoopState {
     /// The generation of the rule set the evaluators were built from.
     loaded: Option<u64>,
     prefilter: Prefilter,
+    /// The candidate rules of the event at hand, the buffer kept between events.
+    candidates: Vec<usize>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -298,7 +301,10 @@ fn run(
                     entry.0 = entry.0.max(event.ts.unix_nanos());
                     entry.1 = Instant::now();
                     let view = state.prefilter.view(&event);
-                    for index in state.prefilter.candidates(&view) {
+                    state
+                        .prefilter
+                        .candidates_into(&view, &mut state.candidates);
+                    for &index in &state.candidates {
                         raise(state.evaluators[index].observe_in(&view));
                     }
                 }

@@ -1,11 +1,8 @@
 //! Turning a raw record (the bytes an application wrote, plus where they were read) into a
 //! `LogEvent`: the one constructor used by the collector's tailer and its HTTP ingest path.
+//! The interpretation itself is `WireEvent::from_raw`'s; this parses its attributes.
 
-use std::borrow::Cow;
-
-use serde_json::{Map, Value};
-
-use super::{CONTRACT_VERSION, EventId, Flag, K8s, Level, LogEvent, Source, Stream, Timestamp};
+use super::{K8s, LogEvent, Source, Stream, Timestamp, WireEvent};
 
 /// Fields an application may carry its event time in, in order of preference.
 pub(super) const TS_FIELDS: [&str; 4] = ["ts", "time", "timestamp", "@timestamp"];
@@ -39,50 +36,9 @@ pub struct RawRecord<'a> {
 }
 
 impl LogEvent {
-    /// Interprets a raw record. Never fails: a payload that is not a JSON object is kept
-    /// whole in `message`, invalid UTF-8 is replaced and flagged.
+    /// Interprets a raw record (see `WireEvent::from_raw`), attributes parsed.
     pub fn from_raw(raw: RawRecord<'_>) -> LogEvent {
-        let mut flags = Vec::new();
-        if raw.truncated {
-            flags.push(Flag::Truncated);
-        }
-        // The strict check is the fast path; lossy decoding only for the rare bad record.
-        let text = match std::str::from_utf8(raw.payload) {
-            Ok(text) => Cow::Borrowed(text),
-            Err(_) => {
-                flags.push(Flag::InvalidUtf8);
-                String::from_utf8_lossy(raw.payload)
-            }
-        };
-        let text = strip_line_ending(&text);
-
-        let fallback_ts = raw.runtime_ts.unwrap_or(raw.observed_ts);
-        let (ts, level, message, attributes) = match parse_object(text) {
-            Some(mut object) => {
-                let ts = take_ts(&mut object).unwrap_or(fallback_ts);
-                let level = take_level(&mut object).unwrap_or(Level::Unknown);
-                let message = take_message(&mut object).unwrap_or_default();
-                (ts, level, message, object)
-            }
-            None => {
-                let level = Level::from_text(text).unwrap_or(Level::Unknown);
-                (fallback_ts, level, text.to_owned(), Map::new())
-            }
-        };
-
-        LogEvent {
-            v: CONTRACT_VERSION,
-            id: EventId::derive(&raw.k8s.node, raw.identity, raw.offset),
-            ts,
-            observed_ts: raw.observed_ts,
-            level,
-            message,
-            stream: raw.stream,
-            k8s: raw.k8s,
-            source: raw.source,
-            attributes,
-            flags,
-        }
+        WireEvent::from_raw(raw).into_event()
     }
 }
 
@@ -91,65 +47,15 @@ pub(super) fn strip_line_ending(text: &str) -> &str {
     text.strip_suffix('\r').unwrap_or(text)
 }
 
-fn parse_object(text: &str) -> Option<Map<String, Value>> {
-    let trimmed = text.trim();
-    if !trimmed.starts_with('{') {
-        return None;
-    }
-    serde_json::from_str::<Map<String, Value>>(trimmed).ok()
-}
-
-fn take_ts(object: &mut Map<String, Value>) -> Option<Timestamp> {
-    for field in TS_FIELDS {
-        if let Some(ts) = object.get(field).and_then(Timestamp::from_json) {
-            object.shift_remove(field);
-            return Some(ts);
-        }
-    }
-    let is_audit_event = object
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .is_some_and(|api| api.starts_with("audit.k8s.io/"));
-    if is_audit_event {
-        return object.get(AUDIT_TS_FIELD).and_then(Timestamp::from_json);
-    }
-    None
-}
-
-fn take_level(object: &mut Map<String, Value>) -> Option<Level> {
-    for field in LEVEL_FIELDS {
-        if let Some(level) = object.get(field).and_then(Level::from_json) {
-            object.shift_remove(field);
-            return Some(level);
-        }
-    }
-    let nested = object.get_mut("log").and_then(Value::as_object_mut)?;
-    let level = nested.get("level").and_then(Level::from_json)?;
-    nested.shift_remove("level");
-    if nested.is_empty() {
-        object.shift_remove("log");
-    }
-    Some(level)
-}
-
-fn take_message(object: &mut Map<String, Value>) -> Option<String> {
-    for field in MESSAGE_FIELDS {
-        if let Some(Value::String(_)) = object.get(field)
-            && let Some(Value::String(message)) = object.shift_remove(field)
-        {
-            return Some(strip_line_ending(&message).to_owned());
-        }
-    }
-    None
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
-    use crate::event::SourceKind;
+    use crate::event::{EventId, Flag, Level, SourceKind};
+    use serde_json::Value;
     use serde_json::json;
 
-    fn record(payload: &[u8]) -> RawRecord<'_> {
+    /// A record of a container's file; tests of the interpretation share it.
+    pub(in crate::event) fn record(payload: &[u8]) -> RawRecord<'_> {
         RawRecord {
             payload,
             runtime_ts: Some(Timestamp::from_unix_nanos(1_000_000_000_000_000_000)),

@@ -7,9 +7,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
 use serde::de::{self, MapAccess, Visitor};
-use serde::ser::{SerializeMap, SerializeStruct, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -52,30 +50,33 @@ pub struct WireEvent<'a> {
 }
 
 impl<'a> WireEvent<'a> {
-    /// Interprets a raw record as `LogEvent::from_raw` does.
+    /// Interprets a raw record. Never fails: a payload that is not a JSON object is kept
+    /// whole in `message`, invalid UTF-8 is replaced and flagged.
     pub fn from_raw(raw: RawRecord<'a>) -> WireEvent<'a> {
-        let Ok(text) = std::str::from_utf8(raw.payload) else {
-            // Replaced bytes are no slice of the record: the rare bad record is parsed.
-            return WireEvent::from_event(LogEvent::from_raw(raw));
-        };
-        let text = strip_line_ending(text);
-        let trimmed = text.trim();
-        let members = if trimmed.starts_with('{') {
-            members(trimmed)
-        } else {
-            None
-        };
-        let Some(mut members) = members else {
-            return WireEvent::from_event(LogEvent::from_raw(raw));
-        };
-        let fallback_ts = raw.runtime_ts.unwrap_or(raw.observed_ts);
-        let ts = take_ts(&mut members).unwrap_or(fallback_ts);
-        let level = take_level(&mut members).unwrap_or(Level::Unknown);
-        let message = take_message(&mut members).unwrap_or_default();
         let mut flags = Vec::new();
         if raw.truncated {
             flags.push(Flag::Truncated);
         }
+        let fallback_ts = raw.runtime_ts.unwrap_or(raw.observed_ts);
+        // The strict check is the fast path; lossy decoding only for the rare bad record,
+        // whose members are then no slices of the record and are kept parsed.
+        let (ts, level, message, members) = match std::str::from_utf8(raw.payload) {
+            Ok(text) => interpret(strip_line_ending(text), fallback_ts),
+            Err(_) => {
+                flags.push(Flag::InvalidUtf8);
+                let text = String::from_utf8_lossy(raw.payload);
+                let (ts, level, message, members) =
+                    interpret(strip_line_ending(&text), fallback_ts);
+                let members = members
+                    .into_iter()
+                    .map(|(key, member)| {
+                        let value = member.to_value();
+                        (Text(key.0.into_owned().into()), Member::Parsed(value))
+                    })
+                    .collect();
+                (ts, level, message, members)
+            }
+        };
         WireEvent {
             event: LogEvent {
                 v: CONTRACT_VERSION,
@@ -303,48 +304,29 @@ fn needs_escaping(bytes: &[u8]) -> bool {
         .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
-/// The `LogEvent` fields in their order, `members` as `attributes`.
-impl Serialize for WireEvent<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let event = &self.event;
-        let fields =
-            10 + usize::from(event.stream.is_some()) + usize::from(!event.flags.is_empty());
-        let mut out = serializer.serialize_struct("LogEvent", fields)?;
-        out.serialize_field("v", &event.v)?;
-        out.serialize_field("id", &event.id)?;
-        out.serialize_field("ts", &event.ts)?;
-        out.serialize_field("observed_ts", &event.observed_ts)?;
-        out.serialize_field("level", &event.level)?;
-        out.serialize_field("message", &event.message)?;
-        if let Some(stream) = &event.stream {
-            out.serialize_field("stream", stream)?;
-        } else {
-            out.skip_field("stream")?;
+/// A JSON object's time, level, message and remaining members; any other text is the
+/// message whole, its level guessed from its words.
+fn interpret(
+    text: &str,
+    fallback_ts: Timestamp,
+) -> (Timestamp, Level, String, Vec<(Text<'_>, Member<'_>)>) {
+    let trimmed = text.trim();
+    let object = if trimmed.starts_with('{') {
+        members(trimmed)
+    } else {
+        None
+    };
+    match object {
+        Some(mut members) => {
+            let ts = take_ts(&mut members).unwrap_or(fallback_ts);
+            let level = take_level(&mut members).unwrap_or(Level::Unknown);
+            let message = take_message(&mut members).unwrap_or_default();
+            (ts, level, message, members)
         }
-        out.serialize_field("k8s", &event.k8s)?;
-        out.serialize_field("source", &event.source)?;
-        out.serialize_field("attributes", &Attributes(&self.members))?;
-        if event.flags.is_empty() {
-            out.skip_field("flags")?;
-        } else {
-            out.serialize_field("flags", &event.flags)?;
+        None => {
+            let level = Level::from_text(text).unwrap_or(Level::Unknown);
+            (fallback_ts, level, text.to_owned(), Vec::new())
         }
-        out.end()
-    }
-}
-
-struct Attributes<'m, 'a>(&'m [(Text<'a>, Member<'a>)]);
-
-impl Serialize for Attributes<'_, '_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (key, member) in self.0 {
-            match member {
-                Member::Raw(raw) => map.serialize_entry(key.as_str(), raw)?,
-                Member::Parsed(value) => map.serialize_entry(key.as_str(), value)?,
-            }
-        }
-        map.end()
     }
 }
 
@@ -445,40 +427,16 @@ fn take_message(members: &mut Vec<(Text<'_>, Member<'_>)>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{K8s, Source, SourceKind, Stream};
+    use crate::event::build::tests::record;
     use crate::testkit::shared_data;
-
-    fn record(payload: &[u8]) -> RawRecord<'_> {
-        RawRecord {
-            payload,
-            runtime_ts: Some(Timestamp::from_unix_nanos(1_000_000_000_000_000_000)),
-            observed_ts: Timestamp::from_unix_nanos(1_000_000_000_500_000_000),
-            stream: Some(Stream::Stdout),
-            k8s: K8s {
-                namespace: Some("shop".into()),
-                pod: Some("api-1".into()),
-                pod_uid: Some("uid-1".into()),
-                container: Some("api".into()),
-                node: "node-3".into(),
-            },
-            source: Source {
-                kind: SourceKind::File,
-                name: None,
-                path: Some("/var/log/pods/shop_api-1_uid-1/api/0.log".into()),
-                offset: Some(7),
-            },
-            identity: "dev=1,ino=2",
-            offset: 7,
-            truncated: false,
-        }
-    }
 
     /// The message the wire event writes reads back as the event `from_raw` builds; for a
     /// payload written compactly, byte for byte.
     fn same(payload: &[u8]) {
         let parsed = LogEvent::from_raw(record(payload));
         let wire = WireEvent::from_raw(record(payload));
-        let written = serde_json::to_vec(&wire).unwrap();
+        let mut written = Vec::new();
+        wire.write_json(&mut written);
         let expected = serde_json::to_vec(&parsed).unwrap();
         let read: LogEvent = serde_json::from_slice(&written).unwrap();
         let reference: LogEvent = serde_json::from_slice(&expected).unwrap();
@@ -578,9 +536,10 @@ mod tests {
             }
             let mut written = Vec::new();
             wire.write_json(&mut written);
+            // The payload was written compactly, so the parsed event writes the same bytes.
             assert_eq!(
                 String::from_utf8(written).unwrap(),
-                serde_json::to_string(&wire).unwrap(),
+                serde_json::to_string(&wire.into_event()).unwrap(),
                 "{text:?}"
             );
         }

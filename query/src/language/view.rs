@@ -7,7 +7,9 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::fmt;
 
-use logpipe_common::event::{EventId, LogEvent, LogEventRef, Text, Timestamp};
+use logpipe_common::event::{
+    EventId, Flag, Level, LogEvent, LogEventRef, SourceKind, Stream, Text, Timestamp,
+};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
@@ -119,10 +121,75 @@ enum Source<'a> {
     Borrowed(&'a LogEventRef<'a>),
 }
 
+/// The fields every query may look at, the same whichever way the event was read.
+#[derive(Debug, Clone, Copy)]
+struct Head<'a> {
+    id: EventId,
+    ts: Timestamp,
+    observed_ts: Timestamp,
+    level: Level,
+    message: &'a str,
+    stream: Option<Stream>,
+    namespace: Option<&'a str>,
+    pod: Option<&'a str>,
+    pod_uid: Option<&'a str>,
+    container: Option<&'a str>,
+    node: &'a str,
+    source_kind: SourceKind,
+    source_name: Option<&'a str>,
+    source_path: Option<&'a str>,
+    flags: &'a [Flag],
+}
+
+impl<'a> Head<'a> {
+    fn of(source: Source<'a>) -> Self {
+        match source {
+            Source::Event(event) => Head {
+                id: event.id,
+                ts: event.ts,
+                observed_ts: event.observed_ts,
+                level: event.level,
+                message: &event.message,
+                stream: event.stream,
+                namespace: event.k8s.namespace.as_deref(),
+                pod: event.k8s.pod.as_deref(),
+                pod_uid: event.k8s.pod_uid.as_deref(),
+                container: event.k8s.container.as_deref(),
+                node: &event.k8s.node,
+                source_kind: event.source.kind,
+                source_name: event.source.name.as_deref(),
+                source_path: event.source.path.as_deref(),
+                flags: &event.flags,
+            },
+            Source::Borrowed(event) => {
+                let text = |value: &'a Option<Text<'a>>| value.as_ref().map(Text::as_str);
+                Head {
+                    id: event.id,
+                    ts: event.ts,
+                    observed_ts: event.observed_ts,
+                    level: event.level,
+                    message: event.message.as_str(),
+                    stream: event.stream,
+                    namespace: text(&event.k8s.namespace),
+                    pod: text(&event.k8s.pod),
+                    pod_uid: text(&event.k8s.pod_uid),
+                    container: text(&event.k8s.container),
+                    node: event.k8s.node.as_str(),
+                    source_kind: event.source.kind,
+                    source_name: text(&event.source.name),
+                    source_path: text(&event.source.path),
+                    flags: &event.flags,
+                }
+            }
+        }
+    }
+}
+
 /// One event as queries see it.
 #[derive(Debug)]
 pub struct EventView<'a> {
     source: Source<'a>,
+    head: Head<'a>,
     /// Walk only these of raw attributes; all when `None`.
     paths: Option<&'a AttributePaths>,
     message_words: OnceCell<Vec<(u32, String)>>,
@@ -154,6 +221,7 @@ impl<'a> EventView<'a> {
     fn of(source: Source<'a>) -> Self {
         EventView {
             source,
+            head: Head::of(source),
             paths: None,
             message_words: OnceCell::new(),
             leaves: OnceCell::new(),
@@ -163,31 +231,19 @@ impl<'a> EventView<'a> {
     }
 
     pub fn id(&self) -> EventId {
-        match self.source {
-            Source::Event(event) => event.id,
-            Source::Borrowed(event) => event.id,
-        }
+        self.head.id
     }
 
     pub fn ts(&self) -> Timestamp {
-        match self.source {
-            Source::Event(event) => event.ts,
-            Source::Borrowed(event) => event.ts,
-        }
+        self.head.ts
     }
 
     pub fn observed_ts(&self) -> Timestamp {
-        match self.source {
-            Source::Event(event) => event.observed_ts,
-            Source::Borrowed(event) => event.observed_ts,
-        }
+        self.head.observed_ts
     }
 
     pub fn message(&self) -> &'a str {
-        match self.source {
-            Source::Event(event) => &event.message,
-            Source::Borrowed(event) => event.message.as_str(),
-        }
+        self.head.message
     }
 
     /// The whole event as JSON, as it is written to Kafka; `None` when the attributes of
@@ -272,38 +328,21 @@ impl<'a> EventView<'a> {
     /// Whether any value of a keyword field (`flags` has several) passes `test`; the
     /// id is formatted only when asked for.
     pub fn keyword_any(&self, keyword: Keyword, mut test: impl FnMut(&str) -> bool) -> bool {
+        let head = &self.head;
         let one = |value: Option<&str>, test: &mut dyn FnMut(&str) -> bool| value.is_some_and(test);
-        let text = |value: &'a Option<Text<'a>>| value.as_ref().map(Text::as_str);
-        match (self.source, keyword) {
-            (_, Keyword::Id) => test(&self.id().to_string()),
-            (Source::Event(event), keyword) => match keyword {
-                Keyword::Id => unreachable!("handled above"),
-                Keyword::Level => test(event.level.as_str()),
-                Keyword::Stream => one(event.stream.map(|s| s.as_str()), &mut test),
-                Keyword::Namespace => one(event.k8s.namespace.as_deref(), &mut test),
-                Keyword::Pod => one(event.k8s.pod.as_deref(), &mut test),
-                Keyword::PodUid => one(event.k8s.pod_uid.as_deref(), &mut test),
-                Keyword::Container => one(event.k8s.container.as_deref(), &mut test),
-                Keyword::Node => test(&event.k8s.node),
-                Keyword::SourceKind => test(event.source.kind.as_str()),
-                Keyword::SourceName => one(event.source.name.as_deref(), &mut test),
-                Keyword::SourcePath => one(event.source.path.as_deref(), &mut test),
-                Keyword::Flags => event.flags.iter().any(|f| test(f.as_str())),
-            },
-            (Source::Borrowed(event), keyword) => match keyword {
-                Keyword::Id => unreachable!("handled above"),
-                Keyword::Level => test(event.level.as_str()),
-                Keyword::Stream => one(event.stream.map(|s| s.as_str()), &mut test),
-                Keyword::Namespace => one(text(&event.k8s.namespace), &mut test),
-                Keyword::Pod => one(text(&event.k8s.pod), &mut test),
-                Keyword::PodUid => one(text(&event.k8s.pod_uid), &mut test),
-                Keyword::Container => one(text(&event.k8s.container), &mut test),
-                Keyword::Node => test(event.k8s.node.as_str()),
-                Keyword::SourceKind => test(event.source.kind.as_str()),
-                Keyword::SourceName => one(text(&event.source.name), &mut test),
-                Keyword::SourcePath => one(text(&event.source.path), &mut test),
-                Keyword::Flags => event.flags.iter().any(|f| test(f.as_str())),
-            },
+        match keyword {
+            Keyword::Id => test(&head.id.to_string()),
+            Keyword::Level => test(head.level.as_str()),
+            Keyword::Stream => one(head.stream.map(Stream::as_str), &mut test),
+            Keyword::Namespace => one(head.namespace, &mut test),
+            Keyword::Pod => one(head.pod, &mut test),
+            Keyword::PodUid => one(head.pod_uid, &mut test),
+            Keyword::Container => one(head.container, &mut test),
+            Keyword::Node => test(head.node),
+            Keyword::SourceKind => test(head.source_kind.as_str()),
+            Keyword::SourceName => one(head.source_name, &mut test),
+            Keyword::SourcePath => one(head.source_path, &mut test),
+            Keyword::Flags => head.flags.iter().any(|f| test(f.as_str())),
         }
     }
 }
