@@ -6,10 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use logpipe_common::LogEvent;
-use logpipe_indexer::document::document;
+use logpipe_indexer::document::document_of;
 use logpipe_indexer::{Day, IndexLayout};
 use serde_json::Value;
-use tantivy::schema::OwnedValue;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_logpipe");
 
@@ -179,11 +178,7 @@ pub fn write_index(data_dir: &std::path::Path, events: &[LogEvent]) {
         let mut writer: tantivy::IndexWriter =
             index.writer_with_num_threads(1, 30_000_000).unwrap();
         for event in events {
-            let stored = serde_json::to_vec(event).unwrap();
-            let attributes = OwnedValue::from(Value::Object(event.attributes.clone()));
-            writer
-                .add_document(document(&fields, event, &attributes, &stored))
-                .unwrap();
+            writer.add_document(document_of(&fields, event)).unwrap();
         }
         writer.commit().unwrap();
     }

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use logpipe_common::config::{Env, SharedConfig};
-use logpipe_common::event::{LogEvent, RawRecord, Timestamp};
+use logpipe_common::event::{LogEvent, LogEventRef, RawRecord, Timestamp};
 use logpipe_common::health::Health;
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::testkit::{
@@ -34,12 +34,12 @@ use logpipe_common::testkit::{
 };
 use logpipe_indexer::IndexerConfig;
 use logpipe_indexer::consumer::{self, LoopSettings};
-use logpipe_indexer::document::document;
+use logpipe_indexer::document::{document, document_of};
+use logpipe_indexer::json::JsonTree;
 use logpipe_indexer::layout::IndexLayout;
 use logpipe_indexer::schema;
 use logpipe_indexer::service;
 use serde_json::{Value, json};
-use tantivy::schema::OwnedValue;
 use tantivy::{Index, IndexWriter, TantivyDocument};
 use tokio_util::sync::CancellationToken;
 
@@ -166,12 +166,13 @@ fn run_baseline(payloads: &[(String, Vec<u8>)]) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let (schema, fields) = schema::build();
     let index = Index::create_in_dir(dir.path(), schema).unwrap();
+    let mut tree = JsonTree::new();
     let docs: Vec<TantivyDocument> = payloads
         .iter()
         .map(|(_, payload)| {
-            let mut event: LogEvent = serde_json::from_slice(payload).unwrap();
-            let attributes = OwnedValue::from(std::mem::take(&mut event.attributes));
-            document(&fields, &event, &attributes, payload)
+            let event = LogEventRef::from_bytes(payload).unwrap();
+            let attributes = event.attributes.map(|raw| tree.parse(raw.get()).unwrap());
+            document(&fields, &event, attributes, payload)
         })
         .collect();
     let bytes: usize = payloads.iter().map(|(_, p)| p.len()).sum();
@@ -303,15 +304,9 @@ fn run_hour_of_commits(commits: u64) -> Value {
     for commit in 0..commits {
         for i in 0..per_commit {
             let n = commit * per_commit + i;
-            let mut event = sample_event(n, now);
-            let stored = serde_json::to_vec(&event).unwrap();
-            let attributes = OwnedValue::from(std::mem::take(&mut event.attributes));
+            let event = sample_event(n, now);
             store
-                .add(
-                    day,
-                    document(&fields, &event, &attributes, &stored),
-                    &positions,
-                )
+                .add(day, document_of(&fields, &event), &positions)
                 .unwrap();
         }
         positions.insert(0, ((commit + 1) * per_commit) as i64);

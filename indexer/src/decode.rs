@@ -3,15 +3,15 @@
 //! topic) when the message is not an event at all or comes from an unknown contract version.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::time::Duration;
 
-use logpipe_common::event::{
-    CONTRACT_VERSION, EventId, Flag, K8s, Level, LogEvent, Source, Stream, Timestamp,
-};
-use serde::Deserialize;
+use logpipe_common::event::{CONTRACT_VERSION, EventId, Flag, LogEventRef, Text, Timestamp};
+use serde::de::{Error as _, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use tantivy::schema::OwnedValue;
 
+use crate::json::{JsonRef, JsonTree};
 use crate::layout::Day;
 
 /// Longest excerpt of a parser error quoted in a dead-letter reason.
@@ -36,17 +36,16 @@ pub struct TsBounds {
     pub max_future: Duration,
 }
 
-/// An event ready for the index.
-#[derive(Debug)]
-pub struct Decoded<'a> {
-    /// The event; its `attributes` are moved to `attributes` below.
-    pub event: LogEvent,
-    /// The attributes as tantivy's JSON tree (objects are lists of pairs: reading them
-    /// costs no hashing).
-    pub attributes: OwnedValue,
+/// An event ready for the index, read in place from the message (or from its repaired
+/// or flagged form).
+#[derive(Debug, Clone, Copy)]
+pub struct Decoded<'b> {
+    pub event: &'b LogEventRef<'b>,
+    /// The attributes object, read for the index; `None` when the event has none.
+    pub attributes: Option<JsonRef<'b>>,
     /// The JSON stored with the document: the message itself unless it was repaired or
     /// flagged here.
-    pub stored: Cow<'a, [u8]>,
+    pub stored: &'b [u8],
     /// The day index it belongs to.
     pub day: Day,
 }
@@ -55,121 +54,154 @@ pub struct Decoded<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected(pub String);
 
-pub fn decode<'a>(record: &KafkaRecord<'a>, bounds: &TsBounds) -> Result<Decoded<'a>, Rejected> {
+/// Reads `record` and hands the event to `take`; `tree` holds its attributes meanwhile.
+pub fn decode<R>(
+    record: &KafkaRecord<'_>,
+    bounds: &TsBounds,
+    tree: &mut JsonTree,
+    take: impl FnOnce(Decoded<'_>) -> R,
+) -> Result<R, Rejected> {
     let payload = record
         .payload
         .ok_or_else(|| Rejected("empty message (no value)".to_owned()))?;
-    let fast = serde_json::from_slice::<Incoming>(payload)
-        .ok()
-        .filter(|incoming| {
-            matches!(
-                incoming.attributes,
-                OwnedValue::Object(_) | OwnedValue::Null
-            )
-        });
-    let (event, attributes, stored) = match fast {
-        Some(incoming) if incoming.v == CONTRACT_VERSION => {
-            let (event, attributes) = incoming.split();
-            (event, attributes, Cow::Borrowed(payload))
+    match LogEventRef::from_bytes(payload) {
+        Ok(event) if event.v == CONTRACT_VERSION => place(&event, payload, bounds, tree, take),
+        Ok(event) => Err(unsupported_version(&Value::from(event.v))),
+        Err(_) => {
+            let stored = repair(record, payload)?;
+            let event = reread(&stored)?;
+            place(&event, &stored, bounds, tree, take)
         }
-        Some(incoming) => return Err(unsupported_version(&Value::from(incoming.v))),
-        None => {
-            let (mut event, stored) = repair(record, payload)?;
-            let attributes = OwnedValue::from(std::mem::take(&mut event.attributes));
-            (event, attributes, Cow::Owned(stored))
-        }
-    };
-    Ok(place(event, attributes, stored, bounds))
-}
-
-/// The contract as the indexer reads it: `LogEvent` with the attributes kept as tantivy's
-/// tree instead of an ordered map.
-#[derive(Deserialize)]
-struct Incoming {
-    v: u32,
-    id: EventId,
-    ts: Timestamp,
-    observed_ts: Timestamp,
-    level: Level,
-    message: String,
-    #[serde(default)]
-    stream: Option<Stream>,
-    k8s: K8s,
-    source: Source,
-    #[serde(default = "no_attributes")]
-    attributes: OwnedValue,
-    #[serde(default)]
-    flags: Vec<Flag>,
-}
-
-fn no_attributes() -> OwnedValue {
-    OwnedValue::Object(Vec::new())
-}
-
-impl Incoming {
-    fn split(self) -> (LogEvent, OwnedValue) {
-        let event = LogEvent {
-            v: self.v,
-            id: self.id,
-            ts: self.ts,
-            observed_ts: self.observed_ts,
-            level: self.level,
-            message: self.message,
-            stream: self.stream,
-            k8s: self.k8s,
-            source: self.source,
-            attributes: Map::new(),
-            flags: self.flags,
-        };
-        (event, self.attributes)
     }
 }
 
 /// Routes the event to the day of its `ts`, or of its `observed_ts` when `ts` is out of
 /// bounds (the stored JSON then carries the `ts_out_of_bounds` flag).
-fn place<'a>(
-    mut event: LogEvent,
-    attributes: OwnedValue,
-    stored: Cow<'a, [u8]>,
+fn place<R>(
+    event: &LogEventRef<'_>,
+    stored: &[u8],
     bounds: &TsBounds,
-) -> Decoded<'a> {
+    tree: &mut JsonTree,
+    take: impl FnOnce(Decoded<'_>) -> R,
+) -> Result<R, Rejected> {
     let observed = event.observed_ts.unix_nanos();
     let ts = event.ts.unix_nanos();
     let past = i64::try_from(bounds.max_past.as_nanos()).unwrap_or(i64::MAX);
     let future = i64::try_from(bounds.max_future.as_nanos()).unwrap_or(i64::MAX);
     let in_bounds = ts >= observed.saturating_sub(past) && ts <= observed.saturating_add(future);
     if in_bounds {
-        let day = Day::of(event.ts);
-        return Decoded {
-            event,
-            attributes,
-            stored,
-            day,
-        };
+        return finish(event, stored, Day::of(event.ts), tree, take);
     }
     let day = Day::of(event.observed_ts);
-    if event.has_flag(Flag::TsOutOfBounds) {
-        return Decoded {
-            event,
-            attributes,
-            stored,
-            day,
-        };
+    if event.flags.contains(&Flag::TsOutOfBounds) {
+        return finish(event, stored, day, tree, take);
     }
-    event.flags.push(Flag::TsOutOfBounds);
-    let stored = match serde_json::from_slice::<Map<String, Value>>(&stored) {
-        Ok(mut object) => {
-            push_flag(&mut object, Flag::TsOutOfBounds);
-            Cow::Owned(serde_json::to_vec(&object).unwrap_or_default())
-        }
-        Err(_) => Cow::Owned(serde_json::to_vec(&event).unwrap_or_default()),
+    let flagged = with_flag(stored, Flag::TsOutOfBounds)?;
+    let event = reread(&flagged)?;
+    finish(&event, &flagged, day, tree, take)
+}
+
+fn finish<R>(
+    event: &LogEventRef<'_>,
+    stored: &[u8],
+    day: Day,
+    tree: &mut JsonTree,
+    take: impl FnOnce(Decoded<'_>) -> R,
+) -> Result<R, Rejected> {
+    let attributes = match event.attributes {
+        Some(raw) => Some(tree.parse(raw.get()).map_err(|error| {
+            Rejected(format!(
+                "attributes not readable: {}",
+                excerpt(&error.to_string())
+            ))
+        })?),
+        None => None,
     };
-    Decoded {
+    Ok(take(Decoded {
         event,
         attributes,
         stored,
         day,
+    }))
+}
+
+/// Reads back JSON this module wrote.
+fn reread(stored: &[u8]) -> Result<LogEventRef<'_>, Rejected> {
+    LogEventRef::from_bytes(stored)
+        .map_err(|error| Rejected(format!("not a log event: {}", excerpt(&error.to_string()))))
+}
+
+/// `stored` (a valid event) with `flag` added to its flags. Every other member is kept
+/// as written, unknown ones and flags of a newer version included.
+fn with_flag(stored: &[u8], flag: Flag) -> Result<Vec<u8>, Rejected> {
+    struct Members;
+
+    impl<'de> Visitor<'de> for Members {
+        type Value = Vec<(Text<'de>, &'de RawValue)>;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            formatter.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut members = Vec::with_capacity(16);
+            while let Some(member) = map.next_entry()? {
+                members.push(member);
+            }
+            Ok(members)
+        }
     }
+
+    let flag_json = format!("\"{}\"", flag.as_str());
+    let members = std::str::from_utf8(stored)
+        .map_err(serde_json::Error::custom)
+        .and_then(|text| {
+            serde::Deserializer::deserialize_map(
+                &mut serde_json::Deserializer::from_str(text),
+                Members,
+            )
+        })
+        .map_err(|error| Rejected(format!("not a log event: {}", excerpt(&error.to_string()))))?;
+    let mut out = Vec::with_capacity(stored.len() + flag_json.len() + 16);
+    out.push(b'{');
+    let mut flagged = false;
+    for (n, (key, value)) in members.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, key.as_str()).unwrap_or_default();
+        out.push(b':');
+        if key.as_str() == "flags" && !flagged {
+            flagged = true;
+            let flags: Vec<&RawValue> = serde_json::from_str(value.get()).unwrap_or_default();
+            out.push(b'[');
+            for (n, existing) in flags.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(existing.get().as_bytes());
+            }
+            if !flags.iter().any(|existing| existing.get() == flag_json) {
+                if !flags.is_empty() {
+                    out.push(b',');
+                }
+                out.extend_from_slice(flag_json.as_bytes());
+            }
+            out.push(b']');
+        } else {
+            out.extend_from_slice(value.get().as_bytes());
+        }
+    }
+    if !flagged {
+        if !members.is_empty() {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"flags\":[");
+        out.extend_from_slice(flag_json.as_bytes());
+        out.push(b']');
+    }
+    out.push(b'}');
+    Ok(out)
 }
 
 fn unsupported_version(found: &Value) -> Rejected {
@@ -179,7 +211,7 @@ fn unsupported_version(found: &Value) -> Rejected {
 }
 
 /// The slow path for a message that is not a well-formed v1 event.
-fn repair(record: &KafkaRecord<'_>, payload: &[u8]) -> Result<(LogEvent, Vec<u8>), Rejected> {
+fn repair(record: &KafkaRecord<'_>, payload: &[u8]) -> Result<Vec<u8>, Rejected> {
     let (text, invalid_utf8) = match std::str::from_utf8(payload) {
         Ok(text) => (Cow::Borrowed(text), false),
         Err(_) => (String::from_utf8_lossy(payload), true),
@@ -278,10 +310,8 @@ fn repair(record: &KafkaRecord<'_>, payload: &[u8]) -> Result<(LogEvent, Vec<u8>
         push_flag(&mut object, Flag::InvalidUtf8);
     }
     push_flag(&mut object, Flag::Repaired);
-    let stored = serde_json::to_vec(&object).unwrap_or_default();
-    let event: LogEvent = serde_json::from_value(Value::Object(object))
-        .map_err(|error| Rejected(format!("not a log event: {}", excerpt(&error.to_string()))))?;
-    Ok((event, stored))
+    serde_json::to_vec(&object)
+        .map_err(|error| Rejected(format!("not a log event: {}", excerpt(&error.to_string()))))
 }
 
 /// Replaces `object[name]` by `default()` when it is missing or fails `valid`; a replaced
@@ -354,8 +384,32 @@ fn excerpt(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use logpipe_common::event::LogEvent;
     use proptest::prelude::*;
     use serde_json::json;
+    use tantivy::schema::{OwnedValue, Value as _};
+
+    /// What `decode` handed over, kept past the call.
+    #[derive(Debug)]
+    struct Seen {
+        event: LogEvent,
+        attributes: Option<OwnedValue>,
+        stored: Vec<u8>,
+        /// Whether `stored` was the message itself.
+        borrowed: bool,
+        day: Day,
+    }
+
+    fn read(record: &KafkaRecord<'_>, bounds: &TsBounds) -> Result<Seen, Rejected> {
+        let payload = record.payload.unwrap_or_default().as_ptr();
+        decode(record, bounds, &mut JsonTree::new(), |decoded| Seen {
+            event: decoded.event.to_owned().unwrap(),
+            attributes: decoded.attributes.map(|a| OwnedValue::from(a.as_value())),
+            stored: decoded.stored.to_vec(),
+            borrowed: decoded.stored.as_ptr() == payload,
+            day: decoded.day,
+        })
+    }
 
     const BOUNDS: TsBounds = TsBounds {
         max_past: Duration::from_secs(7 * 86_400),
@@ -393,8 +447,8 @@ mod tests {
     fn a_valid_event_is_stored_byte_for_byte() {
         let bytes =
             serde_json::to_vec(&event("2026-11-27T05:00:00Z", "2026-11-27T05:00:01Z")).unwrap();
-        let decoded = decode(&record(&bytes), &BOUNDS).unwrap();
-        assert!(matches!(decoded.stored, Cow::Borrowed(_)));
+        let decoded = read(&record(&bytes), &BOUNDS).unwrap();
+        assert!(decoded.borrowed);
         assert_eq!(&*decoded.stored, &bytes[..]);
         assert_eq!(decoded.day.to_string(), "2026-11-27");
         assert!(decoded.event.flags.is_empty());
@@ -404,7 +458,7 @@ mod tests {
     fn ts_out_of_bounds_places_by_observed_ts_and_flags_the_stored_event() {
         for ts in ["2001-01-01T00:00:00Z", "2026-11-29T00:00:00Z"] {
             let bytes = serde_json::to_vec(&event(ts, "2026-11-27T05:00:00Z")).unwrap();
-            let decoded = decode(&record(&bytes), &BOUNDS).unwrap();
+            let decoded = read(&record(&bytes), &BOUNDS).unwrap();
             assert_eq!(decoded.day.to_string(), "2026-11-27", "{ts}");
             assert!(decoded.event.has_flag(Flag::TsOutOfBounds));
             let stored: Value = serde_json::from_slice(&decoded.stored).unwrap();
@@ -414,8 +468,29 @@ mod tests {
         }
         let yesterday = event("2026-11-26T23:59:00Z", "2026-11-27T00:00:10Z");
         let bytes = serde_json::to_vec(&yesterday).unwrap();
-        let decoded = decode(&record(&bytes), &BOUNDS).unwrap();
+        let decoded = read(&record(&bytes), &BOUNDS).unwrap();
         assert_eq!(decoded.day.to_string(), "2026-11-26");
+    }
+
+    #[test]
+    fn flagging_keeps_flags_and_members_it_does_not_know() {
+        let mut value = event("2001-01-01T00:00:00Z", "2026-11-27T05:00:00Z");
+        value["flags"] = json!(["truncated", "from_the_future"]);
+        value["we\"ird\nkey"] = json!({"deep": [1, "two"]});
+        let bytes = serde_json::to_vec(&value).unwrap();
+        let decoded = read(&record(&bytes), &BOUNDS).unwrap();
+        let stored: Value = serde_json::from_slice(&decoded.stored).unwrap();
+        assert_eq!(
+            stored["flags"],
+            json!(["truncated", "from_the_future", "ts_out_of_bounds"])
+        );
+        value["flags"] = stored["flags"].clone();
+        assert_eq!(stored, value);
+        let again = read(&record(&decoded.stored), &BOUNDS).unwrap();
+        assert!(
+            again.borrowed,
+            "an already flagged event is stored as it is"
+        );
     }
 
     #[test]
@@ -428,14 +503,14 @@ mod tests {
             (b"\x00\xff\xfe binary", "not JSON"),
         ];
         for (payload, reason) in cases {
-            let Rejected(found) = decode(&record(payload), &BOUNDS).unwrap_err();
+            let Rejected(found) = read(&record(payload), &BOUNDS).unwrap_err();
             assert!(found.starts_with(reason), "{found} for {payload:?}");
         }
         let empty = KafkaRecord {
             payload: None,
             ..record(b"")
         };
-        assert!(decode(&empty, &BOUNDS).unwrap_err().0.contains("empty"));
+        assert!(read(&empty, &BOUNDS).unwrap_err().0.contains("empty"));
     }
 
     #[test]
@@ -444,7 +519,7 @@ mod tests {
             let mut value = event("2026-11-27T05:00:00Z", "2026-11-27T05:00:00Z");
             value["v"] = version.clone();
             let bytes = serde_json::to_vec(&value).unwrap();
-            let Rejected(reason) = decode(&record(&bytes), &BOUNDS).unwrap_err();
+            let Rejected(reason) = read(&record(&bytes), &BOUNDS).unwrap_err();
             assert!(
                 reason.contains("unsupported event version"),
                 "{reason} for {version}"
@@ -455,8 +530,8 @@ mod tests {
     #[test]
     fn missing_fields_are_filled_in_and_flagged() {
         let bytes = br#"{"message": "hello", "level": 42, "custom": {"a": 1}}"#;
-        let first = decode(&record(bytes), &BOUNDS).unwrap();
-        let again = decode(&record(bytes), &BOUNDS).unwrap();
+        let first = read(&record(bytes), &BOUNDS).unwrap();
+        let again = read(&record(bytes), &BOUNDS).unwrap();
         assert_eq!(
             first.event.id, again.event.id,
             "the id derives from the offset"
@@ -470,7 +545,7 @@ mod tests {
         );
         assert_eq!(first.event.ts, first.event.observed_ts);
         assert_eq!(first.event.ts.unix_nanos(), 1_795_000_000_000 * 1_000_000);
-        let OwnedValue::Object(attributes) = &first.attributes else {
+        let Some(OwnedValue::Object(attributes)) = &first.attributes else {
             panic!("attributes are an object");
         };
         assert!(attributes.iter().any(|(key, _)| key == "_invalid"));
@@ -487,7 +562,7 @@ mod tests {
             serde_json::to_vec(&event("2026-11-27T05:00:00Z", "2026-11-27T05:00:00Z")).unwrap();
         let at = bytes.windows(7).position(|w| w == b"payment").unwrap();
         bytes[at] = 0xff;
-        let decoded = decode(&record(&bytes), &BOUNDS).unwrap();
+        let decoded = read(&record(&bytes), &BOUNDS).unwrap();
         assert!(decoded.event.has_flag(Flag::InvalidUtf8));
         assert_eq!(decoded.event.message, "\u{fffd}ayment failed");
         assert_eq!(
@@ -499,7 +574,7 @@ mod tests {
     proptest! {
         #[test]
         fn any_bytes_decode_or_are_rejected(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let _ = decode(&record(&bytes), &BOUNDS);
+            let _ = read(&record(&bytes), &BOUNDS);
         }
 
         #[test]
@@ -508,7 +583,7 @@ mod tests {
         ) {
             let object: Map<String, Value> = fields.into_iter().collect();
             let bytes = serde_json::to_vec(&object).unwrap();
-            if let Ok(decoded) = decode(&record(&bytes), &BOUNDS) {
+            if let Ok(decoded) = read(&record(&bytes), &BOUNDS) {
                 let reread: LogEvent = serde_json::from_slice(&decoded.stored).unwrap();
                 prop_assert_eq!(reread.id, decoded.event.id);
             }

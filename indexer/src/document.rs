@@ -1,17 +1,17 @@
-//! `LogEvent` → tantivy document, per the schema in `schema.rs`.
+//! Event → tantivy document, per the schema in `schema.rs`.
 
-use logpipe_common::event::{LogEvent, Timestamp};
-use tantivy::schema::OwnedValue;
+use logpipe_common::event::{LogEvent, LogEventRef, Timestamp};
 use tantivy::{DateTime, TantivyDocument};
 
+use crate::json::{JsonRef, JsonTree};
 use crate::schema::Fields;
 
-/// Builds the document of `event` with its `attributes` (as decoded for the index);
-/// `stored` is the JSON kept for returning the hit.
+/// Builds the document of `event` with its `attributes` (read for the index); `stored`
+/// is the JSON kept for returning the hit.
 pub fn document(
     fields: &Fields,
-    event: &LogEvent,
-    attributes: &OwnedValue,
+    event: &LogEventRef<'_>,
+    attributes: Option<JsonRef<'_>>,
     stored: &[u8],
 ) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
@@ -32,15 +32,17 @@ pub fn document(
         (fields.source_path, &event.source.path),
     ] {
         if let Some(value) = value {
-            doc.add_text(field, value);
+            doc.add_text(field, value.as_str());
         }
     }
-    doc.add_text(fields.node, &k8s.node);
+    doc.add_text(fields.node, k8s.node.as_str());
     doc.add_text(fields.source_kind, event.source.kind.as_str());
-    doc.add_text(fields.message, &event.message);
-    if matches!(attributes, OwnedValue::Object(pairs) if !pairs.is_empty()) {
+    doc.add_text(fields.message, event.message.as_str());
+    if let Some(attributes) = attributes.filter(|a| !a.is_empty_object()) {
         doc.add_field_value(fields.attributes, attributes);
-        add_strings(&mut doc, fields.attribute_text, attributes);
+        for text in attributes.strings() {
+            doc.add_text(fields.attribute_text, text);
+        }
     }
     for flag in &event.flags {
         doc.add_text(fields.flags, flag.as_str());
@@ -49,22 +51,16 @@ pub fn document(
     doc
 }
 
-/// Adds every string under `value` as one value of `field`.
-fn add_strings(doc: &mut TantivyDocument, field: tantivy::schema::Field, value: &OwnedValue) {
-    match value {
-        OwnedValue::Str(text) => doc.add_text(field, text),
-        OwnedValue::Array(values) => {
-            for value in values {
-                add_strings(doc, field, value);
-            }
-        }
-        OwnedValue::Object(pairs) => {
-            for (_, value) in pairs {
-                add_strings(doc, field, value);
-            }
-        }
-        _ => {}
-    }
+/// The document of an event built in memory (tests, benchmarks, imports), stored as
+/// `serde_json` writes it.
+pub fn document_of(fields: &Fields, event: &LogEvent) -> TantivyDocument {
+    let stored = serde_json::to_vec(event).unwrap_or_default();
+    let Ok(read) = LogEventRef::from_bytes(&stored) else {
+        unreachable!("a serialized LogEvent reads back");
+    };
+    let mut tree = JsonTree::new();
+    let attributes = read.attributes.and_then(|raw| tree.parse(raw.get()).ok());
+    document(fields, &read, attributes, &stored)
 }
 
 pub fn date(ts: Timestamp) -> DateTime {

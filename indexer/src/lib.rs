@@ -13,6 +13,7 @@ mod dedup;
 pub mod document;
 mod error;
 pub mod http;
+pub mod json;
 pub mod layout;
 pub mod pipeline;
 pub mod retention;

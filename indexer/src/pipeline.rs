@@ -17,6 +17,7 @@ use crate::decode::{self, KafkaRecord, TsBounds};
 use crate::dedup::RecentIds;
 use crate::document::document;
 use crate::error::IndexerError;
+use crate::json::JsonTree;
 use crate::layout::{Day, Positions};
 use crate::retention::{self, RetentionPolicy};
 use crate::store::{CommitReport, Store};
@@ -58,6 +59,8 @@ pub struct Pipeline {
     store: Store,
     dead_letters: Option<DeadLetters>,
     recent: RecentIds,
+    /// Holds the attributes of the record being taken.
+    tree: JsonTree,
     settings: PipelineSettings,
     /// Next offset to take per partition, as far as this process has taken records.
     positions: BTreeMap<i32, i64>,
@@ -105,6 +108,7 @@ impl Pipeline {
             store,
             dead_letters,
             recent,
+            tree: JsonTree::new(),
             saved: positions.clone(),
             positions,
             since_commit: 0,
@@ -144,7 +148,37 @@ impl Pipeline {
             self.tally.replayed += 1;
             return Ok(Taken::Replayed);
         }
-        let taken = match decode::decode(record, &self.settings.bounds) {
+        let bounds = self.settings.bounds;
+        let decoded = decode::decode(record, &bounds, &mut self.tree, |decoded| {
+            if self
+                .store
+                .contains_offset(decoded.day, record.partition, record.offset)
+            {
+                self.tally.replayed += 1;
+                return Ok(Taken::Replayed);
+            }
+            if !self.recent.insert(decoded.event.id) {
+                self.tally.duplicates += 1;
+                return Ok(Taken::Duplicate);
+            }
+            if decoded.event.flags.contains(&Flag::Repaired) {
+                telemetry::repaired();
+            }
+            if decoded.event.flags.contains(&Flag::TsOutOfBounds) {
+                telemetry::ts_out_of_bounds();
+            }
+            let doc = document(
+                self.store.fields(),
+                decoded.event,
+                decoded.attributes,
+                decoded.stored,
+            );
+            self.store.add(decoded.day, doc, &self.positions)?;
+            self.tally.indexed += 1;
+            Ok::<_, IndexerError>(Taken::Indexed)
+        });
+        let taken = match decoded {
+            Ok(taken) => taken?,
             Err(rejected) => {
                 warn!(
                     partition = record.partition,
@@ -158,34 +192,6 @@ impl Pipeline {
                 }
                 telemetry::dead_lettered();
                 Taken::DeadLettered
-            }
-            Ok(decoded) => {
-                if self
-                    .store
-                    .contains_offset(decoded.day, record.partition, record.offset)
-                {
-                    self.tally.replayed += 1;
-                    Taken::Replayed
-                } else if !self.recent.insert(decoded.event.id) {
-                    self.tally.duplicates += 1;
-                    Taken::Duplicate
-                } else {
-                    if decoded.event.has_flag(Flag::Repaired) {
-                        telemetry::repaired();
-                    }
-                    if decoded.event.has_flag(Flag::TsOutOfBounds) {
-                        telemetry::ts_out_of_bounds();
-                    }
-                    let doc = document(
-                        self.store.fields(),
-                        &decoded.event,
-                        &decoded.attributes,
-                        &decoded.stored,
-                    );
-                    self.store.add(decoded.day, doc, &self.positions)?;
-                    self.tally.indexed += 1;
-                    Taken::Indexed
-                }
             }
         };
         self.positions.insert(record.partition, record.offset + 1);

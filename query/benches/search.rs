@@ -34,14 +34,13 @@ use std::time::{Duration, Instant};
 
 use logpipe_common::event::{LogEvent, RawRecord, Timestamp};
 use logpipe_common::testkit::{env_number, sample_event, shared_data};
-use logpipe_indexer::document::document;
+use logpipe_indexer::document::document_of;
 use logpipe_indexer::{Catalog, Day, IndexLayout, Reload};
 use logpipe_query::Query;
 use logpipe_query::engine::{self, Request, TimeRange};
 use logpipe_query::scope::Scope;
 use serde_json::{Value, json};
 use tantivy::IndexWriter;
-use tantivy::schema::OwnedValue;
 
 const HOUR: i64 = 3_600_000_000_000;
 const SPAN_HOURS: i64 = 48;
@@ -395,10 +394,7 @@ fn dataset(dir: &Path, events: u64) -> (Timestamp, f64) {
             ));
         }
         let (_, writer, fields) = writers.last_mut().unwrap();
-        let attributes = OwnedValue::from(serde_json::Value::Object(event.attributes.clone()));
-        writer
-            .add_document(document(fields, &event, &attributes, &stored))
-            .unwrap();
+        writer.add_document(document_of(fields, &event)).unwrap();
         if n % 1_000_000 == 999_999 {
             eprintln!(
                 "  {} events, {:.0} s",

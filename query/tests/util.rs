@@ -7,12 +7,11 @@ use std::time::Duration;
 
 use axum::Router;
 use logpipe_common::event::{LogEvent, Timestamp};
-use logpipe_indexer::document::document;
+use logpipe_indexer::document::document_of;
 use logpipe_indexer::{Catalog, Day, IndexLayout, Reload};
 use logpipe_query::api::{self, ApiState};
 use logpipe_query::auth::{Tokens, token_hash};
 use logpipe_query::backend::Backend;
-use tantivy::schema::OwnedValue;
 
 /// Writes `events` into day indexes under `data_dir`, as the indexer lays them out.
 pub fn write_index(data_dir: &Path, events: &[LogEvent]) -> Catalog {
@@ -26,11 +25,7 @@ pub fn write_index(data_dir: &Path, events: &[LogEvent]) -> Catalog {
         let mut writer: tantivy::IndexWriter =
             index.writer_with_num_threads(1, 30_000_000).unwrap();
         for event in events {
-            let stored = serde_json::to_vec(event).unwrap();
-            let attributes = OwnedValue::from(serde_json::Value::Object(event.attributes.clone()));
-            writer
-                .add_document(document(&fields, event, &attributes, &stored))
-                .unwrap();
+            writer.add_document(document_of(&fields, event)).unwrap();
         }
         writer.commit().unwrap();
     }

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use logpipe_common::event::{
     EventId, Flag, K8s, Level, LogEvent, Source, SourceKind, Stream, Timestamp,
 };
-use logpipe_indexer::document::document;
+use logpipe_indexer::document::document_of;
 use logpipe_indexer::schema::{self, Fields};
 use proptest::prelude::*;
 use serde_json::json;
 use tantivy::collector::DocSetCollector;
-use tantivy::schema::{OwnedValue, Value as _};
+use tantivy::schema::Value as _;
 use tantivy::{Index, IndexReader, TantivyDocument};
 
 use super::*;
@@ -382,11 +382,7 @@ fn index(events: &[LogEvent]) -> TestIndex {
     let index = Index::create_in_ram(schema);
     let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
     for event in events {
-        let stored = serde_json::to_vec(event).unwrap();
-        let attributes = OwnedValue::from(serde_json::Value::Object(event.attributes.clone()));
-        writer
-            .add_document(document(&fields, event, &attributes, &stored))
-            .unwrap();
+        writer.add_document(document_of(&fields, event)).unwrap();
     }
     writer.commit().unwrap();
     TestIndex {
