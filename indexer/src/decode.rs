@@ -3,12 +3,9 @@
 //! topic) when the message is not an event at all or comes from an unknown contract version.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::time::Duration;
 
-use logpipe_common::event::{CONTRACT_VERSION, EventId, Flag, LogEventRef, Text, Timestamp};
-use serde::de::{Error as _, MapAccess, Visitor};
-use serde_json::value::RawValue;
+use logpipe_common::event::{CONTRACT_VERSION, EventId, Flag, LogEventRef, Timestamp};
 use serde_json::{Map, Value};
 
 use crate::json::{JsonRef, JsonTree};
@@ -96,8 +93,9 @@ fn place<R>(
     if event.flags.contains(&Flag::TsOutOfBounds) {
         return finish(event, stored, day, tree, take);
     }
-    let flagged = with_flag(stored, Flag::TsOutOfBounds)?;
-    let event = reread(&flagged)?;
+    let flagged = with_flag(stored, Flag::TsOutOfBounds);
+    let mut event = event.clone();
+    event.flags.push(Flag::TsOutOfBounds);
     finish(&event, &flagged, day, tree, take)
 }
 
@@ -131,77 +129,120 @@ fn reread(stored: &[u8]) -> Result<LogEventRef<'_>, Rejected> {
         .map_err(|error| Rejected(format!("not a log event: {}", excerpt(&error.to_string()))))
 }
 
-/// `stored` (a valid event) with `flag` added to its flags. Every other member is kept
-/// as written, unknown ones and flags of a newer version included.
-fn with_flag(stored: &[u8], flag: Flag) -> Result<Vec<u8>, Rejected> {
-    struct Members;
-
-    impl<'de> Visitor<'de> for Members {
-        type Value = Vec<(Text<'de>, &'de RawValue)>;
-
-        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-            formatter.write_str("a JSON object")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut members = Vec::with_capacity(16);
-            while let Some(member) = map.next_entry()? {
-                members.push(member);
-            }
-            Ok(members)
-        }
-    }
-
+/// `stored` (an event this module read) with `flag` added to its flags. Everything else
+/// stays as written, unknown members and flags of a newer version included.
+fn with_flag(stored: &[u8], flag: Flag) -> Vec<u8> {
     let flag_json = format!("\"{}\"", flag.as_str());
-    let members = std::str::from_utf8(stored)
-        .map_err(serde_json::Error::custom)
-        .and_then(|text| {
-            serde::Deserializer::deserialize_map(
-                &mut serde_json::Deserializer::from_str(text),
-                Members,
-            )
-        })
-        .map_err(|error| Rejected(format!("not a log event: {}", excerpt(&error.to_string()))))?;
     let mut out = Vec::with_capacity(stored.len() + flag_json.len() + 16);
-    out.push(b'{');
-    let mut flagged = false;
-    for (n, (key, value)) in members.iter().enumerate() {
-        if n > 0 {
-            out.push(b',');
+    match top_level_member(stored, "flags") {
+        Some(value) => {
+            // The event was read, so `flags` is an array: insert before its `]`.
+            let close = value.end - 1;
+            let empty = stored[value.start + 1..close]
+                .iter()
+                .all(u8::is_ascii_whitespace);
+            out.extend_from_slice(&stored[..close]);
+            if !empty {
+                out.push(b',');
+            }
+            out.extend_from_slice(flag_json.as_bytes());
+            out.extend_from_slice(&stored[close..]);
         }
-        serde_json::to_writer(&mut out, key.as_str()).unwrap_or_default();
-        out.push(b':');
-        if key.as_str() == "flags" && !flagged {
-            flagged = true;
-            let flags: Vec<&RawValue> = serde_json::from_str(value.get()).unwrap_or_default();
-            out.push(b'[');
-            for (n, existing) in flags.iter().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(existing.get().as_bytes());
-            }
-            if !flags.iter().any(|existing| existing.get() == flag_json) {
-                if !flags.is_empty() {
-                    out.push(b',');
-                }
-                out.extend_from_slice(flag_json.as_bytes());
-            }
+        None => {
+            let close = stored.iter().rposition(|&b| b == b'}').unwrap_or(stored.len());
+            out.extend_from_slice(&stored[..close]);
+            out.extend_from_slice(b",\"flags\":[");
+            out.extend_from_slice(flag_json.as_bytes());
             out.push(b']');
-        } else {
-            out.extend_from_slice(value.get().as_bytes());
+            out.extend_from_slice(&stored[close..]);
         }
     }
-    if !flagged {
-        if !members.is_empty() {
-            out.push(b',');
+    out
+}
+
+/// Where the value of the top-level member `name` of a JSON object lies in `json`, which
+/// must be valid JSON (it was parsed already).
+fn top_level_member(json: &[u8], name: &str) -> Option<std::ops::Range<usize>> {
+    let mut depth = 0usize;
+    let mut at = 0;
+    while at < json.len() {
+        match json[at] {
+            b'"' => {
+                let end = string_end(json, at);
+                if depth == 1 {
+                    let colon = skip_whitespace(json, end);
+                    if json.get(colon) == Some(&b':') && is_key(&json[at..end], name) {
+                        let start = skip_whitespace(json, colon + 1);
+                        return Some(start..value_end(json, start));
+                    }
+                }
+                at = end;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                at += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                at += 1;
+            }
+            _ => at += 1,
         }
-        out.extend_from_slice(b"\"flags\":[");
-        out.extend_from_slice(flag_json.as_bytes());
-        out.push(b']');
     }
-    out.push(b'}');
-    Ok(out)
+    None
+}
+
+/// The index after the string that starts with the quote at `start`.
+fn string_end(json: &[u8], start: usize) -> usize {
+    let mut at = start + 1;
+    while let Some(found) = memchr::memchr2(b'"', b'\\', &json[at.min(json.len())..]) {
+        at += found;
+        if json[at] == b'"' {
+            return at + 1;
+        }
+        at += 2;
+    }
+    json.len()
+}
+
+/// The index after the value that starts at `start`.
+fn value_end(json: &[u8], start: usize) -> usize {
+    let mut depth = 0usize;
+    let mut at = start;
+    while at < json.len() {
+        match json[at] {
+            b'"' => at = string_end(json, at),
+            b'{' | b'[' => {
+                depth += 1;
+                at += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                at += 1;
+            }
+            _ => at += 1,
+        }
+        if depth == 0 {
+            return at;
+        }
+    }
+    json.len()
+}
+
+fn skip_whitespace(json: &[u8], mut at: usize) -> usize {
+    while json.get(at).is_some_and(u8::is_ascii_whitespace) {
+        at += 1;
+    }
+    at
+}
+
+/// Whether the quoted JSON string `quoted` says `name`, escapes included.
+fn is_key(quoted: &[u8], name: &str) -> bool {
+    let inner = &quoted[1..quoted.len().saturating_sub(1).max(1)];
+    if !inner.contains(&b'\\') {
+        return inner == name.as_bytes();
+    }
+    serde_json::from_slice::<String>(quoted).is_ok_and(|key| key == name)
 }
 
 fn unsupported_version(found: &Value) -> Rejected {
@@ -575,6 +616,44 @@ mod tests {
         #[test]
         fn any_bytes_decode_or_are_rejected(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = read(&record(&bytes), &BOUNDS);
+        }
+
+        #[test]
+        fn flagging_agrees_with_editing_the_parsed_object(
+            extra in proptest::collection::vec(
+                (
+                    prop_oneof![Just("x".to_owned()), Just("flags2".to_owned()), Just("fl\"ags".to_owned()), "[a-z]{1,6}"],
+                    prop_oneof![
+                        Just(json!("\"flags\":[\"x\"]")),
+                        Just(json!({"flags": ["nested"], "a": [{"flags": 1}]})),
+                        Just(json!(["]", "}", "\\\"", {"[": "{"}])),
+                        any::<i64>().prop_map(Value::from),
+                    ],
+                ),
+                0..6,
+            ),
+            flags in prop_oneof![Just(None), Just(Some(json!([]))), Just(Some(json!(["truncated"]))), Just(Some(json!(["a_new_flag", "gap"])))],
+            pretty in any::<bool>(),
+        ) {
+            let mut value = event("2001-01-01T00:00:00Z", "2026-11-27T05:00:00Z");
+            let object = value.as_object_mut().unwrap();
+            for (key, extra) in extra {
+                if !object.contains_key(&key) {
+                    object.insert(key, extra);
+                }
+            }
+            if let Some(flags) = flags {
+                object.insert("flags".into(), flags);
+            }
+            let bytes = if pretty {
+                serde_json::to_vec_pretty(&value).unwrap()
+            } else {
+                serde_json::to_vec(&value).unwrap()
+            };
+            let flagged: Value = serde_json::from_slice(&with_flag(&bytes, Flag::TsOutOfBounds)).unwrap();
+            let mut expected = value.as_object().unwrap().clone();
+            push_flag(&mut expected, Flag::TsOutOfBounds);
+            prop_assert_eq!(flagged, Value::Object(expected));
         }
 
         #[test]
