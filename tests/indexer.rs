@@ -31,9 +31,8 @@ fn start_indexer(bootstrap: &str, data: &Path) -> Running {
                 "warn,logpipe_common=info,logpipe_indexer=info",
             ),
             ("PORT", "0"),
-            // Direct assignment: a restart resumes at once, without waiting for the
-            // group to notice the killed member.
-            ("LOGPIPE_INDEXER_PARTITIONS", "all"),
+            // The consumer group with the default static membership: a restart takes the
+            // partitions back at once, without waiting for the killed member's eviction.
         ],
     )
 }

@@ -85,8 +85,11 @@ pub const INSTANCE_ID: VarSpec = VarSpec::new(
     "LOGPIPE_INDEXER_INSTANCE_ID",
     Kind::Text,
     None,
-    "Static consumer-group membership (`group.instance.id`), e.g. the StatefulSet pod name: a restarted indexer with the same id gets its partitions back without waiting for the session timeout. Must differ between indexers. Unset: dynamic membership.",
+    "Static consumer-group membership (`group.instance.id`), e.g. the StatefulSet pod name: a restarted indexer with the same id gets its partitions back at once instead of waiting for the broker to evict its former self, while an indexer that stops for good keeps its partitions until the broker's session timeout (tansu 0.6 never evicts a static member). Must differ between indexers. Unset: derived from the host name and the data directory. `none`: dynamic membership.",
 );
+
+/// `LOGPIPE_INDEXER_INSTANCE_ID` value asking for dynamic group membership.
+pub const DYNAMIC_MEMBERSHIP: &str = "none";
 
 pub const PARTITIONS: VarSpec = VarSpec::new(
     "LOGPIPE_INDEXER_PARTITIONS",

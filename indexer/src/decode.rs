@@ -33,12 +33,16 @@ pub struct TsBounds {
     pub max_future: Duration,
 }
 
+/// An event as the indexer reads it: strings borrowed from the message, the attributes
+/// read for the index in the same pass.
+pub type Event<'a> = LogEventRef<'a, JsonTree<'a>>;
+
 /// An event ready for the index, read in place from the message (or from its repaired
 /// or flagged form).
 #[derive(Debug, Clone, Copy)]
 pub struct Decoded<'b> {
-    pub event: &'b LogEventRef<'b>,
-    /// The attributes object, read for the index; `None` when the event has none.
+    pub event: &'b Event<'b>,
+    /// The attributes object; `None` when the event has none.
     pub attributes: Option<JsonRef<'b>>,
     /// The JSON stored with the document: the message itself unless it was repaired or
     /// flagged here.
@@ -51,23 +55,24 @@ pub struct Decoded<'b> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected(pub String);
 
-/// Reads `record` and hands the event to `take`; `tree` holds its attributes meanwhile.
+/// Reads `record` and hands the event to `take`.
 pub fn decode<R>(
     record: &KafkaRecord<'_>,
     bounds: &TsBounds,
-    tree: &mut JsonTree,
     take: impl FnOnce(Decoded<'_>) -> R,
 ) -> Result<R, Rejected> {
     let payload = record
         .payload
         .ok_or_else(|| Rejected("empty message (no value)".to_owned()))?;
-    match LogEventRef::from_bytes(payload) {
-        Ok(event) if event.v == CONTRACT_VERSION => place(&event, payload, bounds, tree, take),
+    match Event::parse(payload) {
+        Ok(event) if event.v == CONTRACT_VERSION => place(&event, payload, bounds, take),
         Ok(event) => Err(unsupported_version(&Value::from(event.v))),
         Err(_) => {
             let stored = repair(record, payload)?;
-            let event = reread(&stored)?;
-            place(&event, &stored, bounds, tree, take)
+            let event = Event::parse(&stored).map_err(|error| {
+                Rejected(format!("not a log event: {}", excerpt(&error.to_string())))
+            })?;
+            place(&event, &stored, bounds, take)
         }
     }
 }
@@ -75,10 +80,9 @@ pub fn decode<R>(
 /// Routes the event to the day of its `ts`, or of its `observed_ts` when `ts` is out of
 /// bounds (the stored JSON then carries the `ts_out_of_bounds` flag).
 fn place<R>(
-    event: &LogEventRef<'_>,
+    event: &Event<'_>,
     stored: &[u8],
     bounds: &TsBounds,
-    tree: &mut JsonTree,
     take: impl FnOnce(Decoded<'_>) -> R,
 ) -> Result<R, Rejected> {
     let observed = event.observed_ts.unix_nanos();
@@ -87,46 +91,25 @@ fn place<R>(
     let future = i64::try_from(bounds.max_future.as_nanos()).unwrap_or(i64::MAX);
     let in_bounds = ts >= observed.saturating_sub(past) && ts <= observed.saturating_add(future);
     if in_bounds {
-        return finish(event, stored, Day::of(event.ts), tree, take);
+        return Ok(finish(event, stored, Day::of(event.ts), take));
     }
     let day = Day::of(event.observed_ts);
     if event.flags.contains(&Flag::TsOutOfBounds) {
-        return finish(event, stored, day, tree, take);
+        return Ok(finish(event, stored, day, take));
     }
     let flagged = with_flag(stored, Flag::TsOutOfBounds);
     let mut event = event.clone();
     event.flags.push(Flag::TsOutOfBounds);
-    finish(&event, &flagged, day, tree, take)
+    Ok(finish(&event, &flagged, day, take))
 }
 
-fn finish<R>(
-    event: &LogEventRef<'_>,
-    stored: &[u8],
-    day: Day,
-    tree: &mut JsonTree,
-    take: impl FnOnce(Decoded<'_>) -> R,
-) -> Result<R, Rejected> {
-    let attributes = match event.attributes {
-        Some(raw) => Some(tree.parse(raw.get()).map_err(|error| {
-            Rejected(format!(
-                "attributes not readable: {}",
-                excerpt(&error.to_string())
-            ))
-        })?),
-        None => None,
-    };
-    Ok(take(Decoded {
+fn finish<R>(event: &Event<'_>, stored: &[u8], day: Day, take: impl FnOnce(Decoded<'_>) -> R) -> R {
+    take(Decoded {
         event,
-        attributes,
+        attributes: event.attributes.as_ref().map(JsonTree::root),
         stored,
         day,
-    }))
-}
-
-/// Reads back JSON this module wrote.
-fn reread(stored: &[u8]) -> Result<LogEventRef<'_>, Rejected> {
-    LogEventRef::from_bytes(stored)
-        .map_err(|error| Rejected(format!("not a log event: {}", excerpt(&error.to_string()))))
+    })
 }
 
 /// `stored` (an event this module read) with `flag` added to its flags. Everything else
@@ -149,7 +132,10 @@ fn with_flag(stored: &[u8], flag: Flag) -> Vec<u8> {
             out.extend_from_slice(&stored[close..]);
         }
         None => {
-            let close = stored.iter().rposition(|&b| b == b'}').unwrap_or(stored.len());
+            let close = stored
+                .iter()
+                .rposition(|&b| b == b'}')
+                .unwrap_or(stored.len());
             out.extend_from_slice(&stored[..close]);
             out.extend_from_slice(b",\"flags\":[");
             out.extend_from_slice(flag_json.as_bytes());
@@ -195,12 +181,12 @@ fn top_level_member(json: &[u8], name: &str) -> Option<std::ops::Range<usize>> {
 /// The index after the string that starts with the quote at `start`.
 fn string_end(json: &[u8], start: usize) -> usize {
     let mut at = start + 1;
-    while let Some(found) = memchr::memchr2(b'"', b'\\', &json[at.min(json.len())..]) {
-        at += found;
-        if json[at] == b'"' {
-            return at + 1;
+    while let Some(&byte) = json.get(at) {
+        match byte {
+            b'"' => return at + 1,
+            b'\\' => at += 2,
+            _ => at += 1,
         }
-        at += 2;
     }
     json.len()
 }
@@ -443,8 +429,9 @@ mod tests {
 
     fn read(record: &KafkaRecord<'_>, bounds: &TsBounds) -> Result<Seen, Rejected> {
         let payload = record.payload.unwrap_or_default().as_ptr();
-        decode(record, bounds, &mut JsonTree::new(), |decoded| Seen {
-            event: decoded.event.to_owned().unwrap(),
+        decode(record, bounds, |decoded| Seen {
+            // The event as indexed is the stored JSON.
+            event: serde_json::from_slice(decoded.stored).unwrap(),
             attributes: decoded.attributes.map(|a| OwnedValue::from(a.as_value())),
             stored: decoded.stored.to_vec(),
             borrowed: decoded.stored.as_ptr() == payload,

@@ -3,14 +3,15 @@
 use logpipe_common::event::{LogEvent, LogEventRef, Timestamp};
 use tantivy::{DateTime, TantivyDocument};
 
+use crate::decode::Event;
 use crate::json::{JsonRef, JsonTree};
 use crate::schema::Fields;
 
 /// Builds the document of `event` with its `attributes` (read for the index); `stored`
 /// is the JSON kept for returning the hit.
-pub fn document(
+pub fn document<A>(
     fields: &Fields,
-    event: &LogEventRef<'_>,
+    event: &LogEventRef<'_, A>,
     attributes: Option<JsonRef<'_>>,
     stored: &[u8],
 ) -> TantivyDocument {
@@ -55,12 +56,15 @@ pub fn document(
 /// `serde_json` writes it.
 pub fn document_of(fields: &Fields, event: &LogEvent) -> TantivyDocument {
     let stored = serde_json::to_vec(event).unwrap_or_default();
-    let Ok(read) = LogEventRef::from_bytes(&stored) else {
+    let Ok(read) = Event::parse(&stored) else {
         unreachable!("a serialized LogEvent reads back");
     };
-    let mut tree = JsonTree::new();
-    let attributes = read.attributes.and_then(|raw| tree.parse(raw.get()).ok());
-    document(fields, &read, attributes, &stored)
+    document(
+        fields,
+        &read,
+        read.attributes.as_ref().map(JsonTree::root),
+        &stored,
+    )
 }
 
 pub fn date(ts: Timestamp) -> DateTime {

@@ -17,7 +17,6 @@ use crate::decode::{self, KafkaRecord, TsBounds};
 use crate::dedup::RecentIds;
 use crate::document::document;
 use crate::error::IndexerError;
-use crate::json::JsonTree;
 use crate::layout::{Day, Positions};
 use crate::retention::{self, RetentionPolicy};
 use crate::store::{CommitReport, Store};
@@ -59,8 +58,6 @@ pub struct Pipeline {
     store: Store,
     dead_letters: Option<DeadLetters>,
     recent: RecentIds,
-    /// Holds the attributes of the record being taken.
-    tree: JsonTree,
     settings: PipelineSettings,
     /// Next offset to take per partition, as far as this process has taken records.
     positions: BTreeMap<i32, i64>,
@@ -108,7 +105,6 @@ impl Pipeline {
             store,
             dead_letters,
             recent,
-            tree: JsonTree::new(),
             saved: positions.clone(),
             positions,
             since_commit: 0,
@@ -149,7 +145,7 @@ impl Pipeline {
             return Ok(Taken::Replayed);
         }
         let bounds = self.settings.bounds;
-        let decoded = decode::decode(record, &bounds, &mut self.tree, |decoded| {
+        let decoded = decode::decode(record, &bounds, |decoded| {
             if self
                 .store
                 .contains_offset(decoded.day, record.partition, record.offset)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use logpipe_common::config::{ConfigError, Env, SharedConfig, VarSpec};
+use logpipe_common::config::{ConfigError, Env, SharedConfig, VarSpec, host_name};
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::service::{Service, ServiceContext};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -14,7 +14,7 @@ use tracing::info;
 
 use crate::IndexerConfig;
 use crate::catalog::{Catalog, Reload};
-use crate::config::Assignment;
+use crate::config::{Assignment, DYNAMIC_MEMBERSHIP};
 use crate::consumer::{self, GROUP, IndexerContext, LoopSettings, SharedPipeline};
 use crate::dead_letter::DeadLetters;
 use crate::decode::TsBounds;
@@ -100,8 +100,12 @@ pub fn subscribe(
 ) -> anyhow::Result<BaseConsumer<IndexerContext>> {
     let mut consumer_config = shared.kafka.consumer(GROUP);
     consumer_config.set("statistics.interval.ms", STATISTICS_INTERVAL_MS);
-    if let Some(id) = &config.instance_id {
-        consumer_config.set("group.instance.id", id);
+    match instance_id(config, shared) {
+        Some(id) => {
+            info!(instance_id = id, "static consumer-group membership");
+            consumer_config.set("group.instance.id", id);
+        }
+        None => info!("dynamic consumer-group membership"),
     }
     let consumer: BaseConsumer<IndexerContext> = consumer_config
         .create_with_context(IndexerContext::new(&shared.topic, pipeline))
@@ -112,6 +116,32 @@ pub fn subscribe(
             .context("subscribing to the events topic")?;
     }
     Ok(consumer)
+}
+
+/// The consumer's static group membership: the configured id, else one derived from the
+/// host name and the data directory, which belong to this indexer alone. A restarted
+/// indexer then takes its partitions back at once, instead of waiting for the broker to
+/// evict the member it was before a crash. `None` for dynamic membership.
+fn instance_id(config: &IndexerConfig, shared: &SharedConfig) -> Option<String> {
+    match config.instance_id.as_deref() {
+        Some(DYNAMIC_MEMBERSHIP) => return None,
+        Some(id) => return Some(id.to_owned()),
+        None => {}
+    }
+    let dir = std::fs::canonicalize(&shared.data_dir).unwrap_or_else(|_| shared.data_dir.clone());
+    // FNV-1a: stable across builds, unlike the standard library's hasher.
+    let hash = dir
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, &byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    Some(format!(
+        "logpipe-indexer-{}-{:08x}",
+        host_name(),
+        hash as u32
+    ))
 }
 
 /// Opens the day indexes under `layout` and the pipeline writing them, applying

@@ -131,11 +131,14 @@ async fn two_indexers_share_the_partitions_and_index_each_event_once() {
         }
     };
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = Indexer::start(&broker, dir_a.path(), &[]).await;
+    // A static member that stops keeps its partitions until the broker evicts it, which
+    // tansu never does: handing partitions over on a stop takes dynamic membership.
+    let dynamic = [("LOGPIPE_INDEXER_INSTANCE_ID", "none")];
+    let a = Indexer::start(&broker, dir_a.path(), &dynamic).await;
     produce(0..2_000).await;
     a.wait_for_docs(2_000, Duration::from_secs(60)).await;
 
-    let b = Indexer::start(&broker, dir_b.path(), &[]).await;
+    let b = Indexer::start(&broker, dir_b.path(), &dynamic).await;
     // Events keep coming while the group rebalances.
     let mut produced = 2_000;
     let deadline = std::time::Instant::now() + Duration::from_secs(90);

@@ -13,6 +13,7 @@ pub use env::{Env, UnknownVar};
 pub use error::ConfigError;
 pub use render::render_section;
 pub use shared::{
-    KAFKA_PROPERTY_PREFIX, LISTEN_ADDRESS, SHARED_VARS, SharedConfig, vars as shared_vars,
+    KAFKA_PROPERTY_PREFIX, LISTEN_ADDRESS, SHARED_VARS, SharedConfig, host_name,
+    vars as shared_vars,
 };
 pub use spec::{Kind, VarSpec};

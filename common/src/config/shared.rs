@@ -174,7 +174,8 @@ fn kafka_properties(env: &Env) -> std::collections::BTreeMap<String, (String, St
         .collect()
 }
 
-fn host_name() -> String {
+/// This machine's host name (a pod's name in Kubernetes).
+pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|name| name.trim().to_owned())

@@ -52,9 +52,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
-/// The `LogEvent` fields, with the same names, defaults and checks.
+/// The `LogEvent` fields, with the same names, defaults and checks. The attributes stay
+/// raw JSON (`A` = `&RawValue`) or are read by a reader's own type (`A` implements
+/// `AttributesObject`), in the same pass.
 #[derive(Clone, Debug, Deserialize)]
-pub struct LogEventRef<'a> {
+#[serde(bound(deserialize = "A: Deserialize<'de> + AttributesObject"))]
+pub struct LogEventRef<'a, A = &'a RawValue> {
     pub v: u32,
     pub id: EventId,
     pub ts: Timestamp,
@@ -68,9 +71,9 @@ pub struct LogEventRef<'a> {
     pub k8s: K8sRef<'a>,
     #[serde(borrow)]
     pub source: SourceRef<'a>,
-    /// The attributes object as it was written; `None` when absent.
-    #[serde(borrow, default, deserialize_with = "object")]
-    pub attributes: Option<&'a RawValue>,
+    /// The attributes object; `None` when absent.
+    #[serde(default = "Option::default", deserialize_with = "object")]
+    pub attributes: Option<A>,
     #[serde(default)]
     pub flags: Vec<Flag>,
 }
@@ -100,11 +103,26 @@ pub struct SourceRef<'a> {
     pub offset: Option<u64>,
 }
 
+/// A JSON value that can tell whether it is an object.
+pub trait AttributesObject {
+    fn is_object(&self) -> bool;
+}
+
+impl AttributesObject for &RawValue {
+    fn is_object(&self) -> bool {
+        self.get().starts_with('{')
+    }
+}
+
 /// `LogEvent` takes only an object for `attributes`; so does this.
-fn object<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
-    let raw = <&'de RawValue>::deserialize(deserializer)?;
-    if raw.get().starts_with('{') {
-        Ok(Some(raw))
+fn object<'de, D, A>(deserializer: D) -> Result<Option<A>, D::Error>
+where
+    D: Deserializer<'de>,
+    A: Deserialize<'de> + AttributesObject,
+{
+    let value = A::deserialize(deserializer)?;
+    if value.is_object() {
+        Ok(Some(value))
     } else {
         Err(de::Error::invalid_type(
             de::Unexpected::Other("a non-object value"),
@@ -117,14 +135,21 @@ fn owned(text: &Option<Text<'_>>) -> Option<String> {
     text.as_ref().map(|t| t.as_str().to_owned())
 }
 
-impl<'a> LogEventRef<'a> {
+impl<'a, A: Deserialize<'a> + AttributesObject> LogEventRef<'a, A> {
     /// Reads a Kafka message. The text is checked for UTF-8 once, not string by string.
-    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
         match std::str::from_utf8(bytes) {
             Ok(text) => serde_json::from_str(text),
             // Not UTF-8: the parser says where.
             Err(_) => serde_json::from_slice(bytes),
         }
+    }
+}
+
+impl<'a> LogEventRef<'a> {
+    /// Reads a Kafka message with the attributes left raw.
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
+        Self::parse(bytes)
     }
 
     /// The event as every other reader has it: the attributes parsed.
