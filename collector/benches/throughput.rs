@@ -256,6 +256,7 @@ fn run_child(scenario: &str, dir: &Path, lines: u64) -> Value {
         "bytes": bytes,
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
+        "system_cpu_seconds": cpu(usage.system_time()),
         "lines_per_sec": counted as f64 / seconds,
         "mib_per_sec": mib / seconds,
         "mib_per_cpu_sec": mib / cpu_seconds,

@@ -44,6 +44,20 @@ pub fn record_event<'a>(
     wire
 }
 
+/// The `k8s` and `source` members that `record_event` gives every event of the file at
+/// `path`, written once (`WireEvent::origin`).
+pub fn origin_json(path: &str, origin: &Origin, node: &str) -> Vec<u8> {
+    logpipe_common::event::origin_json(
+        &origin.k8s(node),
+        &Source {
+            kind: SourceKind::File,
+            name: origin.source_name().map(str::to_owned),
+            path: Some(path.to_owned()),
+            offset: None,
+        },
+    )
+}
+
 /// Why bytes were lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GapReason {
@@ -208,6 +222,35 @@ mod tests {
         );
         assert!(a.flags.contains(&Flag::Gap));
         assert_eq!(a.k8s.namespace.as_deref(), Some("shop"));
+    }
+
+    #[test]
+    fn the_shared_origin_is_written_as_each_event_would_write_it() {
+        let host = Origin::Host {
+            name: "kube-audit".into(),
+        };
+        for (origin, path) in [
+            (origin(), "/var/log/pods/shop_api-0_u/api/0.log"),
+            (host, "/var/log/kubernetes/audit/\"odd\".log"),
+        ] {
+            let output = Output {
+                payload: br#"{"msg":"hello","n":1}"#.to_vec(),
+                runtime_ts: None,
+                stream: None,
+                offset: 77,
+                end: 99,
+                truncated: false,
+                unparsed: false,
+            };
+            let alone = record_event(&output, "k", path, &origin, "node-1", Timestamp::now());
+            let shared = origin_json(path, &origin, "node-1");
+            let mut with_shared = alone.clone();
+            with_shared.origin = Some(&shared);
+            assert_eq!(
+                encode_wire(with_shared, 1 << 20),
+                encode_wire(alone, 1 << 20)
+            );
+        }
     }
 
     #[test]

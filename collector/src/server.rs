@@ -471,6 +471,7 @@ impl TailLoop {
         };
         let path = file.path.display().to_string();
         let key = file.origin.kafka_key(&self.settings.node).into_bytes();
+        let origin = events::origin_json(&path, &file.origin, &self.settings.node);
         for output in outputs.drain(..) {
             let Some(file) = self.files.get_mut(&slot) else {
                 return;
@@ -483,6 +484,7 @@ impl TailLoop {
                 &self.settings.node,
                 observed_ts,
             );
+            event.origin = Some(&origin);
             telemetry::redacted(self.redactor.redact_wire(&mut event));
             if output.truncated {
                 telemetry::truncated();

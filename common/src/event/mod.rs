@@ -14,4 +14,4 @@ pub use id::EventId;
 pub use level::Level;
 pub use model::{CONTRACT_VERSION, Flag, K8s, LogEvent, Source, SourceKind, Stream};
 pub use timestamp::Timestamp;
-pub use wire::{Member, WireEvent};
+pub use wire::{Member, WireEvent, origin_json};

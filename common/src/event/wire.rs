@@ -12,7 +12,9 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::build::{AUDIT_TS_FIELD, LEVEL_FIELDS, MESSAGE_FIELDS, TS_FIELDS, strip_line_ending};
-use super::{CONTRACT_VERSION, EventId, Flag, Level, LogEvent, RawRecord, Text, Timestamp};
+use super::{
+    CONTRACT_VERSION, EventId, Flag, K8s, Level, LogEvent, RawRecord, Source, Text, Timestamp,
+};
 
 /// One attribute: still the application's text, or a value that was changed.
 #[derive(Debug, Clone)]
@@ -47,6 +49,9 @@ impl Member<'_> {
 pub struct WireEvent<'a> {
     pub event: LogEvent,
     pub members: Vec<(Text<'a>, Member<'a>)>,
+    /// `event`'s `k8s` and `source` but the source's `offset`, as `origin_json` writes
+    /// them: shared by every event of one file, written once for all of them.
+    pub origin: Option<&'a [u8]>,
 }
 
 impl<'a> WireEvent<'a> {
@@ -78,6 +83,7 @@ impl<'a> WireEvent<'a> {
             }
         };
         WireEvent {
+            origin: None,
             event: LogEvent {
                 v: CONTRACT_VERSION,
                 id: EventId::derive(&raw.k8s.node, raw.identity, raw.offset),
@@ -101,7 +107,11 @@ impl<'a> WireEvent<'a> {
             .into_iter()
             .map(|(key, value)| (Text(key.into()), Member::Parsed(value)))
             .collect();
-        WireEvent { event, members }
+        WireEvent {
+            event,
+            members,
+            origin: None,
+        }
     }
 
     /// The `LogEvent` with its attributes parsed.
@@ -126,7 +136,8 @@ impl WireEvent<'_> {
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let event = &self.event;
         out.extend_from_slice(b"{\"v\":");
-        out.extend_from_slice(event.v.to_string().as_bytes());
+        let mut number = itoa::Buffer::new();
+        out.extend_from_slice(number.format(event.v).as_bytes());
         out.extend_from_slice(b",\"id\":\"");
         out.extend_from_slice(&event.id.hex_bytes());
         out.extend_from_slice(b"\",\"ts\":\"");
@@ -142,35 +153,13 @@ impl WireEvent<'_> {
             out.extend_from_slice(stream.as_str().as_bytes());
             out.push(b'"');
         }
-        out.extend_from_slice(b",\"k8s\":{");
-        let k8s = &event.k8s;
-        for (name, value) in [
-            ("namespace", &k8s.namespace),
-            ("pod", &k8s.pod),
-            ("pod_uid", &k8s.pod_uid),
-            ("container", &k8s.container),
-        ] {
-            if let Some(value) = value {
-                write_key(out, name);
-                write_str(out, value);
-                out.push(b',');
-            }
-        }
-        write_key(out, "node");
-        write_str(out, &k8s.node);
-        out.extend_from_slice(b"},\"source\":{\"kind\":\"");
-        out.extend_from_slice(event.source.kind.as_str().as_bytes());
-        out.push(b'"');
-        for (name, value) in [("name", &event.source.name), ("path", &event.source.path)] {
-            if let Some(value) = value {
-                out.push(b',');
-                write_key(out, name);
-                write_str(out, value);
-            }
+        match self.origin {
+            Some(origin) => out.extend_from_slice(origin),
+            None => write_origin(out, &event.k8s, &event.source),
         }
         if let Some(offset) = event.source.offset {
             out.extend_from_slice(b",\"offset\":");
-            out.extend_from_slice(offset.to_string().as_bytes());
+            out.extend_from_slice(number.format(offset).as_bytes());
         }
         out.extend_from_slice(b"},\"attributes\":{");
         for (n, (key, member)) in self.members.iter().enumerate() {
@@ -201,6 +190,43 @@ impl WireEvent<'_> {
             out.push(b']');
         }
         out.push(b'}');
+    }
+}
+
+/// The `k8s` and `source` members of an event from `k8s` and `source`, the source's
+/// `offset` left out (it follows, then the source's closing brace): what `write_json`
+/// writes, for `WireEvent::origin`.
+pub fn origin_json(k8s: &K8s, source: &Source) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    write_origin(&mut out, k8s, source);
+    out
+}
+
+fn write_origin(out: &mut Vec<u8>, k8s: &K8s, source: &Source) {
+    out.extend_from_slice(b",\"k8s\":{");
+    for (name, value) in [
+        ("namespace", &k8s.namespace),
+        ("pod", &k8s.pod),
+        ("pod_uid", &k8s.pod_uid),
+        ("container", &k8s.container),
+    ] {
+        if let Some(value) = value {
+            write_key(out, name);
+            write_str(out, value);
+            out.push(b',');
+        }
+    }
+    write_key(out, "node");
+    write_str(out, &k8s.node);
+    out.extend_from_slice(b"},\"source\":{\"kind\":\"");
+    out.extend_from_slice(source.kind.as_str().as_bytes());
+    out.push(b'"');
+    for (name, value) in [("name", &source.name), ("path", &source.path)] {
+        if let Some(value) = value {
+            out.push(b',');
+            write_key(out, name);
+            write_str(out, value);
+        }
     }
 }
 
