@@ -123,10 +123,10 @@ fn alerting_killed_mid_window_fires_exactly_once_signed() {
         "exactly once: {:?}",
         calls
             .iter()
-            .map(|(_, b)| String::from_utf8_lossy(b).to_string())
+            .map(|(_, b, _)| String::from_utf8_lossy(b).to_string())
             .collect::<Vec<_>>()
     );
-    let (headers, body) = &calls[0];
+    let (headers, body, _) = &calls[0];
     verify(&Secret::parse(SECRET).unwrap(), headers, body)
         .expect("a valid Standard Webhooks signature");
     let payload: serde_json::Value = serde_json::from_slice(body).unwrap();

@@ -184,8 +184,9 @@ pub fn write_index(data_dir: &std::path::Path, events: &[LogEvent]) {
     }
 }
 
-/// What a webhook receiver got: each request's headers and body, in arrival order.
-pub type Calls = Arc<Mutex<Vec<(axum::http::HeaderMap, axum::body::Bytes)>>>;
+/// What a webhook receiver got: each request's headers, body and arrival time (seconds
+/// since the epoch), in arrival order.
+pub type Calls = Arc<Mutex<Vec<(axum::http::HeaderMap, axum::body::Bytes, i64)>>>;
 
 /// A webhook receiver on a loopback port of its own, served on `runtime`, recording every
 /// `POST /hook`.
@@ -196,7 +197,11 @@ pub fn webhook_receiver(runtime: &tokio::runtime::Runtime) -> (std::net::SocketA
         headers: axum::http::HeaderMap,
         body: axum::body::Bytes,
     ) -> &'static str {
-        calls.lock().unwrap().push((headers, body));
+        let received = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        calls.lock().unwrap().push((headers, body, received));
         "ok"
     }
     let calls: Calls = Arc::default();

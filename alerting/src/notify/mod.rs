@@ -27,4 +27,5 @@ pub use retry::{DEFAULT_MAX_AGE, DEFAULT_RETRY_BASE, DEFAULT_RETRY_CAP, RetryPol
 pub use sender::{DELIVERED_TOTAL, Delivered, FAILED_TOTAL, RETRIED_TOTAL, Sender};
 pub use signature::{
     Secret, TIMESTAMP_TOLERANCE, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, verify,
+    verify_at,
 };

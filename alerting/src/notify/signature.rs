@@ -90,7 +90,9 @@ pub fn verify(secret: &Secret, headers: &HeaderMap, body: &[u8]) -> Result<(), V
     verify_at(secret, headers, body, now)
 }
 
-fn verify_at(
+/// `verify` as of `now` (seconds since the epoch): for a request checked some time
+/// after it arrived, `now` is when it did.
+pub fn verify_at(
     secret: &Secret,
     headers: &HeaderMap,
     body: &[u8],
