@@ -8,7 +8,7 @@ use std::time::Duration;
 use logpipe_common::event::{CONTRACT_VERSION, EventId, Flag, LogEventRef, Timestamp};
 use serde_json::{Map, Value};
 
-use crate::json::{JsonRef, JsonTree};
+use crate::json::JsonTree;
 use crate::layout::Day;
 
 /// Longest excerpt of a parser error quoted in a dead-letter reason.
@@ -42,8 +42,6 @@ pub type Event<'a> = LogEventRef<'a, JsonTree<'a>>;
 #[derive(Debug, Clone, Copy)]
 pub struct Decoded<'b> {
     pub event: &'b Event<'b>,
-    /// The attributes object; `None` when the event has none.
-    pub attributes: Option<JsonRef<'b>>,
     /// The JSON stored with the document: the message itself unless it was repaired or
     /// flagged here.
     pub stored: &'b [u8],
@@ -91,25 +89,24 @@ fn place<R>(
     let future = i64::try_from(bounds.max_future.as_nanos()).unwrap_or(i64::MAX);
     let in_bounds = ts >= observed.saturating_sub(past) && ts <= observed.saturating_add(future);
     if in_bounds {
-        return Ok(finish(event, stored, Day::of(event.ts), take));
+        return Ok(take(Decoded {
+            event,
+            stored,
+            day: Day::of(event.ts),
+        }));
     }
     let day = Day::of(event.observed_ts);
     if event.flags.contains(&Flag::TsOutOfBounds) {
-        return Ok(finish(event, stored, day, take));
+        return Ok(take(Decoded { event, stored, day }));
     }
     let flagged = with_flag(stored, Flag::TsOutOfBounds);
     let mut event = event.clone();
     event.flags.push(Flag::TsOutOfBounds);
-    Ok(finish(&event, &flagged, day, take))
-}
-
-fn finish<R>(event: &Event<'_>, stored: &[u8], day: Day, take: impl FnOnce(Decoded<'_>) -> R) -> R {
-    take(Decoded {
-        event,
-        attributes: event.attributes.as_ref().map(JsonTree::root),
-        stored,
+    Ok(take(Decoded {
+        event: &event,
+        stored: &flagged,
         day,
-    })
+    }))
 }
 
 /// `stored` (an event this module read) with `flag` added to its flags. Everything else
@@ -149,33 +146,27 @@ fn with_flag(stored: &[u8], flag: Flag) -> Vec<u8> {
 /// Where the value of the top-level member `name` of a JSON object lies in `json`, which
 /// must be valid JSON (it was parsed already).
 fn top_level_member(json: &[u8], name: &str) -> Option<std::ops::Range<usize>> {
-    let mut depth = 0usize;
-    let mut at = 0;
-    while at < json.len() {
-        match json[at] {
-            b'"' => {
-                let end = string_end(json, at);
-                if depth == 1 {
-                    let colon = skip_whitespace(json, end);
-                    if json.get(colon) == Some(&b':') && is_key(&json[at..end], name) {
-                        let start = skip_whitespace(json, colon + 1);
-                        return Some(start..value_end(json, start));
-                    }
-                }
-                at = end;
-            }
-            b'{' | b'[' => {
-                depth += 1;
-                at += 1;
-            }
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                at += 1;
-            }
-            _ => at += 1,
+    let mut at = skip_whitespace(json, 0);
+    if json.get(at) != Some(&b'{') {
+        return None;
+    }
+    loop {
+        // Past the `{` or the `,` before a member: its key, `:` and value.
+        at = skip_whitespace(json, at + 1);
+        if json.get(at) != Some(&b'"') {
+            return None;
+        }
+        let key_end = string_end(json, at);
+        let start = skip_whitespace(json, skip_whitespace(json, key_end) + 1);
+        let end = value_end(json, start);
+        if is_key(&json[at..key_end], name) {
+            return Some(start..end);
+        }
+        at = skip_whitespace(json, end);
+        if json.get(at) != Some(&b',') {
+            return None;
         }
     }
-    None
 }
 
 /// The index after the string that starts with the quote at `start`.
@@ -193,26 +184,36 @@ fn string_end(json: &[u8], start: usize) -> usize {
 
 /// The index after the value that starts at `start`.
 fn value_end(json: &[u8], start: usize) -> usize {
-    let mut depth = 0usize;
-    let mut at = start;
-    while at < json.len() {
-        match json[at] {
-            b'"' => at = string_end(json, at),
-            b'{' | b'[' => {
-                depth += 1;
-                at += 1;
+    match json.get(start) {
+        Some(b'"') => string_end(json, start),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            let mut at = start;
+            while at < json.len() {
+                match json[at] {
+                    b'"' => at = string_end(json, at),
+                    b'{' | b'[' => {
+                        depth += 1;
+                        at += 1;
+                    }
+                    b'}' | b']' => {
+                        depth -= 1;
+                        at += 1;
+                        if depth == 0 {
+                            return at;
+                        }
+                    }
+                    _ => at += 1,
+                }
             }
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                at += 1;
-            }
-            _ => at += 1,
+            json.len()
         }
-        if depth == 0 {
-            return at;
-        }
+        // A number, `true`, `false` or `null`.
+        _ => json[start.min(json.len())..]
+            .iter()
+            .position(|b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace())
+            .map_or(json.len(), |length| start + length),
     }
-    json.len()
 }
 
 fn skip_whitespace(json: &[u8], mut at: usize) -> usize {
@@ -432,7 +433,11 @@ mod tests {
         decode(record, bounds, |decoded| Seen {
             // The event as indexed is the stored JSON.
             event: serde_json::from_slice(decoded.stored).unwrap(),
-            attributes: decoded.attributes.map(|a| OwnedValue::from(a.as_value())),
+            attributes: decoded
+                .event
+                .attributes
+                .as_ref()
+                .map(|a| OwnedValue::from(a.root().as_value())),
             stored: decoded.stored.to_vec(),
             borrowed: decoded.stored.as_ptr() == payload,
             day: decoded.day,

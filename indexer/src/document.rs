@@ -1,20 +1,14 @@
 //! Event → tantivy document, per the schema in `schema.rs`.
 
-use logpipe_common::event::{LogEvent, LogEventRef, Timestamp};
+use logpipe_common::event::{LogEvent, Timestamp};
 use tantivy::{DateTime, TantivyDocument};
 
 use crate::decode::Event;
-use crate::json::{JsonRef, JsonTree};
+use crate::json::JsonTree;
 use crate::schema::Fields;
 
-/// Builds the document of `event` with its `attributes` (read for the index); `stored`
-/// is the JSON kept for returning the hit.
-pub fn document<A>(
-    fields: &Fields,
-    event: &LogEventRef<'_, A>,
-    attributes: Option<JsonRef<'_>>,
-    stored: &[u8],
-) -> TantivyDocument {
+/// Builds the document of `event`; `stored` is the JSON kept for returning the hit.
+pub fn document(fields: &Fields, event: &Event<'_>, stored: &[u8]) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     doc.add_text(fields.id, event.id.to_string());
     doc.add_date(fields.ts, date(event.ts));
@@ -39,6 +33,7 @@ pub fn document<A>(
     doc.add_text(fields.node, k8s.node.as_str());
     doc.add_text(fields.source_kind, event.source.kind.as_str());
     doc.add_text(fields.message, event.message.as_str());
+    let attributes = event.attributes.as_ref().map(JsonTree::root);
     if let Some(attributes) = attributes.filter(|a| !a.is_empty_object()) {
         doc.add_field_value(fields.attributes, attributes);
         for text in attributes.strings() {
@@ -59,12 +54,7 @@ pub fn document_of(fields: &Fields, event: &LogEvent) -> TantivyDocument {
     let Ok(read) = Event::parse(&stored) else {
         unreachable!("a serialized LogEvent reads back");
     };
-    document(
-        fields,
-        &read,
-        read.attributes.as_ref().map(JsonTree::root),
-        &stored,
-    )
+    document(fields, &read, &stored)
 }
 
 pub fn date(ts: Timestamp) -> DateTime {

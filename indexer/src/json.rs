@@ -37,7 +37,6 @@ enum Node<'a> {
         end: u32,
     },
     Object {
-        len: u32,
         end: u32,
     },
 }
@@ -114,7 +113,7 @@ impl fmt::Debug for JsonRef<'_> {
 impl<'t> JsonRef<'t> {
     /// True for an object without members.
     pub fn is_empty_object(&self) -> bool {
-        matches!(self.tree.nodes[self.at], Node::Object { len: 0, .. })
+        matches!(self.tree.nodes[self.at], Node::Object { end } if end as usize == self.at + 1)
     }
 
     /// Every string value under this one (not keys), in document order.
@@ -131,7 +130,7 @@ impl<'t> JsonRef<'t> {
     /// The index after this value and its descendants.
     fn next(&self) -> usize {
         match self.tree.nodes[self.at] {
-            Node::Array { end } | Node::Object { end, .. } => end as usize,
+            Node::Array { end } | Node::Object { end } => end as usize,
             _ => self.at + 1,
         }
     }
@@ -173,7 +172,7 @@ impl<'t> Value<'t> for JsonRef<'t> {
                     end: end as usize,
                 });
             }
-            Node::Object { end, .. } => {
+            Node::Object { end } => {
                 return ReferenceValue::Object(Members {
                     next: self.at(self.at + 1),
                     end: end as usize,
@@ -302,14 +301,12 @@ impl<'de> Visitor<'de> for Build<'_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
-        let at = self.tree.push(Node::Object { len: 0, end: 0 });
-        let mut len = 0;
+        let at = self.tree.push(Node::Object { end: 0 });
         while map.next_key_seed(Key(self.again()))?.is_some() {
             map.next_value_seed(self.again())?;
-            len += 1;
         }
         let end = self.tree.end()?;
-        self.tree.nodes[at] = Node::Object { len, end };
+        self.tree.nodes[at] = Node::Object { end };
         Ok(())
     }
 }

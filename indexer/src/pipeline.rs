@@ -144,8 +144,7 @@ impl Pipeline {
             self.tally.replayed += 1;
             return Ok(Taken::Replayed);
         }
-        let bounds = self.settings.bounds;
-        let decoded = decode::decode(record, &bounds, |decoded| {
+        let decoded = decode::decode(record, &self.settings.bounds, |decoded| {
             if self
                 .store
                 .contains_offset(decoded.day, record.partition, record.offset)
@@ -163,12 +162,7 @@ impl Pipeline {
             if decoded.event.flags.contains(&Flag::TsOutOfBounds) {
                 telemetry::ts_out_of_bounds();
             }
-            let doc = document(
-                self.store.fields(),
-                decoded.event,
-                decoded.attributes,
-                decoded.stored,
-            );
+            let doc = document(self.store.fields(), decoded.event, decoded.stored);
             self.store.add(decoded.day, doc, &self.positions)?;
             self.tally.indexed += 1;
             Ok::<_, IndexerError>(Taken::Indexed)
