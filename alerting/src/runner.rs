@@ -169,10 +169,7 @@ pub fn start(
         }
     }
     *shared.delivered.lock().unwrap_or_else(|p| p.into_inner()) = delivered;
-    let mut consumer_config = shared_config.kafka.consumer("logpipe-alerting");
-    // Alerts are due within a second of an event: do not let the broker hold fetches long.
-    consumer_config.set("fetch.wait.max.ms", "100");
-    let consumer: BaseConsumer = consumer_config.create()?;
+    let consumer: BaseConsumer = shared_config.kafka.consumer("logpipe-alerting").create()?;
     let topic = shared_config.topic.clone();
     // A topic created a moment ago may not list its partitions yet.
     let deadline = Instant::now() + METADATA_TIMEOUT;

@@ -13,22 +13,9 @@ pub fn broker_baseline(broker: &TestBroker, clock: Clock, rate: u64, secs: u64) 
 
     let settings = broker.settings();
     let total = rate * secs;
-    // The indexer's consumer keeps librdkafka's `fetch.wait.max.ms` (500), the alerting
-    // role's sets 100: one bare consumer of each kind.
-    let receivers: Vec<_> = [("as_indexer", None), ("as_alerting", Some("100"))]
-        .into_iter()
-        .map(|(name, fetch_wait)| {
-            let mut config = settings.consumer(&format!("bench-baseline-{name}"));
-            if let Some(ms) = fetch_wait {
-                config.set("fetch.wait.max.ms", ms);
-            }
-            let consumer = BaselineConsumer::assigned(config);
-            (
-                name,
-                std::thread::spawn(move || consumer.receive(clock, total, secs)),
-            )
-        })
-        .collect();
+    // The consumer settings every role uses.
+    let consumer = BaselineConsumer::assigned(settings.consumer("bench-baseline"));
+    let receiver = std::thread::spawn(move || consumer.receive(clock, total, secs));
     let producer: ThreadedProducer<DefaultProducerContext> = settings.producer().create().unwrap();
     // Connections and assignments settle before timing starts.
     std::thread::sleep(Duration::from_secs(2));
@@ -53,9 +40,7 @@ pub fn broker_baseline(broker: &TestBroker, clock: Clock, rate: u64, secs: u64) 
         "rate_per_sec": rate,
         "messages": total,
     });
-    for (name, receiver) in receivers {
-        result[format!("consumer_{name}")] = summary(&receiver.join().unwrap());
-    }
+    result["consumer"] = summary(&receiver.join().unwrap());
     result
 }
 

@@ -204,8 +204,11 @@ impl Pipeline {
     }
 
     /// Makes everything taken so far searchable and durable: dead letters acknowledged,
-    /// day indexes committed with their offsets, then the positions file.
+    /// day indexes committed with their offsets, then the positions file. The interval
+    /// counts from a commit's start, so commits start once per interval as long as each
+    /// takes less.
     pub fn commit(&mut self) -> Result<CommitReport, IndexerError> {
+        let started = Instant::now();
         if let Some(dead_letters) = &self.dead_letters {
             dead_letters.flush(DEAD_LETTER_FLUSH_TIMEOUT)?;
         }
@@ -220,7 +223,7 @@ impl Pipeline {
         let tally = std::mem::take(&mut self.tally);
         telemetry::taken(tally.indexed, tally.duplicates, tally.replayed);
         self.since_commit = 0;
-        self.last_commit = Instant::now();
+        self.last_commit = started;
         Ok(report)
     }
 

@@ -121,9 +121,7 @@ impl TailHub {
 /// Assigns every partition of the topic at its end.
 fn connect(shared: &SharedConfig) -> anyhow::Result<BaseConsumer> {
     let mut config = shared.kafka.consumer("logpipe-query-tail");
-    config
-        .set("fetch.wait.max.ms", "100")
-        .set("auto.offset.reset", "latest");
+    config.set("auto.offset.reset", "latest");
     let consumer: BaseConsumer = config.create()?;
     let metadata = consumer.fetch_metadata(Some(&shared.topic), METADATA_TIMEOUT)?;
     let mut assignment = TopicPartitionList::new();

@@ -21,6 +21,12 @@ pub const FIXED_PROPERTIES: [&str; 5] = [
     "bootstrap.servers",
 ];
 
+/// Longest a broker may hold a fetch that found too little data (librdkafka's default
+/// is 500 ms). A broker that answers only when the wait is over, as tansu does, adds it
+/// to every event's way from Kafka into the index and to the alerts; with Kafka it only
+/// sets how often an idle partition is asked again.
+pub const FETCH_WAIT_MAX_MS: &str = "100";
+
 /// Property names containing these are secrets: masked in logs and errors.
 const SECRET_MARKERS: [&str; 6] = [
     "password",
@@ -137,7 +143,8 @@ impl KafkaSettings {
     }
 
     /// A consumer in `group` that stores and commits offsets only when told to, starting
-    /// from the earliest offset when the group has none.
+    /// from the earliest offset when the group has none, with fetches held at most
+    /// [`FETCH_WAIT_MAX_MS`].
     pub fn consumer(&self, group: &str) -> ClientConfig {
         let mut config = self.base();
         config
@@ -145,7 +152,8 @@ impl KafkaSettings {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false");
+            .set("enable.partition.eof", "false")
+            .set("fetch.wait.max.ms", FETCH_WAIT_MAX_MS);
         for (property, (_, value)) in &self.properties {
             if !FIXED_PROPERTIES.contains(&property.as_str()) {
                 config.set(property, value);
@@ -210,6 +218,7 @@ mod tests {
         assert_eq!(config.get("group.id"), Some("logpipe-indexer"));
         assert_eq!(config.get("enable.auto.commit"), Some("false"));
         assert_eq!(config.get("enable.auto.offset.store"), Some("false"));
+        assert_eq!(config.get("fetch.wait.max.ms"), Some(FETCH_WAIT_MAX_MS));
         config.create_native_config().unwrap();
     }
 
