@@ -9,7 +9,7 @@ pub const COMMIT_INTERVAL_MS: VarSpec = VarSpec::new(
     "LOGPIPE_INDEXER_COMMIT_INTERVAL_MS",
     Kind::Duration,
     Some("1000"),
-    "Longest time between index commits: events become searchable within this.",
+    "Time from the start of one index commit to the next: an event becomes searchable within this and one commit's duration.",
 );
 pub const COMMIT_DOCS: VarSpec = VarSpec::new(
     "LOGPIPE_INDEXER_COMMIT_DOCS",
