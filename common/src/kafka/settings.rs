@@ -227,6 +227,14 @@ mod tests {
         let settings = with_property("linger.ms", "50");
         settings.validate().unwrap();
         assert_eq!(settings.producer().get("linger.ms"), Some("50"));
+        let settings = with_property("fetch.wait.max.ms", "500");
+        settings.validate().unwrap();
+        assert_eq!(
+            settings
+                .consumer("logpipe-alerting")
+                .get("fetch.wait.max.ms"),
+            Some("500")
+        );
         let error = with_property("acks", "1").validate().unwrap_err();
         assert_eq!(error.var(), "LOGPIPE_KAFKA_PROPERTY_acks");
     }
