@@ -63,14 +63,14 @@ pub fn decode<R>(
         .payload
         .ok_or_else(|| Rejected("empty message (no value)".to_owned()))?;
     match Event::parse(payload) {
-        Ok(event) if event.v == CONTRACT_VERSION => place(&event, payload, bounds, take),
+        Ok(event) if event.v == CONTRACT_VERSION => place(event, payload, bounds, take),
         Ok(event) => Err(unsupported_version(&Value::from(event.v))),
         Err(_) => {
             let stored = repair(record, payload)?;
             let event = Event::parse(&stored).map_err(|error| {
                 Rejected(format!("not a log event: {}", excerpt(&error.to_string())))
             })?;
-            place(&event, &stored, bounds, take)
+            place(event, &stored, bounds, take)
         }
     }
 }
@@ -78,7 +78,7 @@ pub fn decode<R>(
 /// Routes the event to the day of its `ts`, or of its `observed_ts` when `ts` is out of
 /// bounds (the stored JSON then carries the `ts_out_of_bounds` flag).
 fn place<R>(
-    event: &Event<'_>,
+    mut event: Event<'_>,
     stored: &[u8],
     bounds: &TsBounds,
     take: impl FnOnce(Decoded<'_>) -> R,
@@ -89,18 +89,22 @@ fn place<R>(
     let future = i64::try_from(bounds.max_future.as_nanos()).unwrap_or(i64::MAX);
     let in_bounds = ts >= observed.saturating_sub(past) && ts <= observed.saturating_add(future);
     if in_bounds {
+        let day = Day::of(event.ts);
         return Ok(take(Decoded {
-            event,
+            event: &event,
             stored,
-            day: Day::of(event.ts),
+            day,
         }));
     }
     let day = Day::of(event.observed_ts);
     if event.flags.contains(&Flag::TsOutOfBounds) {
-        return Ok(take(Decoded { event, stored, day }));
+        return Ok(take(Decoded {
+            event: &event,
+            stored,
+            day,
+        }));
     }
     let flagged = with_flag(stored, Flag::TsOutOfBounds);
-    let mut event = event.clone();
     event.flags.push(Flag::TsOutOfBounds);
     Ok(take(Decoded {
         event: &event,
