@@ -42,12 +42,12 @@ use logpipe_common::testkit::{
 };
 use logpipe_indexer::IndexerConfig;
 use logpipe_indexer::consumer::{self, LoopSettings};
-use logpipe_indexer::decode::Event;
-use logpipe_indexer::document::{document, document_of};
+use logpipe_indexer::document::EventDocument;
 use logpipe_indexer::layout::IndexLayout;
 use logpipe_indexer::schema;
 use logpipe_indexer::service;
 use serde_json::{Value, json};
+use tantivy::schema::document::Document as _;
 use tantivy::{Index, IndexWriter, TantivyDocument};
 use tokio_util::sync::CancellationToken;
 
@@ -246,7 +246,11 @@ fn run_baseline(payloads: &[(String, Vec<u8>)]) -> Value {
     let index = Index::create_in_dir(dir.path(), schema).unwrap();
     let docs: Vec<TantivyDocument> = payloads
         .iter()
-        .map(|(_, payload)| document(&fields, &Event::parse(payload).unwrap(), payload))
+        .map(|(_, payload)| {
+            EventDocument::parse(&fields, payload.clone())
+                .unwrap()
+                .into_tantivy_document()
+        })
         .collect();
     let bytes: usize = payloads.iter().map(|(_, p)| p.len()).sum();
     let (started, cpu) = (Instant::now(), Cpu::now());
@@ -379,7 +383,11 @@ fn run_hour_of_commits(commits: u64) -> Value {
             let n = commit * per_commit + i;
             let event = sample_event(n, now);
             store
-                .add(day, document_of(&fields, &event), &positions)
+                .add(
+                    day,
+                    EventDocument::parse(&fields, serde_json::to_vec(&event).unwrap()).unwrap(),
+                    &positions,
+                )
                 .unwrap();
         }
         positions.insert(0, ((commit + 1) * per_commit) as i64);

@@ -8,8 +8,10 @@ use std::time::Duration;
 use logpipe_common::event::{CONTRACT_VERSION, EventId, Flag, LogEventRef, Timestamp};
 use serde_json::{Map, Value};
 
+use crate::document::{EventDocument, Placed};
 use crate::json::JsonTree;
 use crate::layout::Day;
+use crate::schema::Fields;
 
 /// Longest excerpt of a parser error quoted in a dead-letter reason.
 const REASON_MAX_CHARS: usize = 200;
@@ -37,80 +39,67 @@ pub struct TsBounds {
 /// read for the index in the same pass.
 pub type Event<'a> = LogEventRef<'a, JsonTree<'a>>;
 
-/// An event ready for the index, read in place from the message (or from its repaired
-/// or flagged form).
-#[derive(Debug, Clone, Copy)]
-pub struct Decoded<'b> {
-    pub event: &'b Event<'b>,
-    /// The JSON stored with the document: the message itself unless it was repaired or
-    /// flagged here.
-    pub stored: &'b [u8],
-    /// The day index it belongs to.
-    pub day: Day,
-}
-
 /// Why a message cannot be indexed; it goes to the dead-letter topic with this reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected(pub String);
 
-/// Reads `record` and hands the event to `take`.
-pub fn decode<R>(
+/// Reads `record` into the document it is indexed as.
+pub fn decode(
     record: &KafkaRecord<'_>,
     bounds: &TsBounds,
-    take: impl FnOnce(Decoded<'_>) -> R,
-) -> Result<R, Rejected> {
+    fields: &Fields,
+) -> Result<EventDocument, Rejected> {
     let payload = record
         .payload
         .ok_or_else(|| Rejected("empty message (no value)".to_owned()))?;
-    match Event::parse(payload) {
-        Ok(event) if event.v == CONTRACT_VERSION => place(event, payload, bounds, take),
-        Ok(event) => Err(unsupported_version(&Value::from(event.v))),
-        Err(_) => {
+    let read = EventDocument::try_new(fields, payload.to_vec(), |json| match Event::parse(json) {
+        Ok(event) if event.v == CONTRACT_VERSION => Ok(place(event, json, bounds)),
+        Ok(event) => Err(Some(unsupported_version(&Value::from(event.v)))),
+        Err(_) => Err(None),
+    });
+    match read {
+        Ok(document) => Ok(document),
+        Err(Some(rejected)) => Err(rejected),
+        Err(None) => {
             let stored = repair(record, payload)?;
-            let event = Event::parse(&stored).map_err(|error| {
-                Rejected(format!("not a log event: {}", excerpt(&error.to_string())))
-            })?;
-            place(event, &stored, bounds, take)
+            EventDocument::try_new(fields, stored, |json| {
+                Event::parse(json).map(|event| place(event, json, bounds))
+            })
+            .map_err(|error| Rejected(format!("not a log event: {}", excerpt(&error.to_string()))))
         }
     }
 }
 
 /// Routes the event to the day of its `ts`, or of its `observed_ts` when `ts` is out of
 /// bounds (the stored JSON then carries the `ts_out_of_bounds` flag).
-fn place<R>(
-    mut event: Event<'_>,
-    stored: &[u8],
-    bounds: &TsBounds,
-    take: impl FnOnce(Decoded<'_>) -> R,
-) -> Result<R, Rejected> {
+fn place<'a>(mut event: Event<'a>, stored: &[u8], bounds: &TsBounds) -> Placed<'a> {
     let observed = event.observed_ts.unix_nanos();
     let ts = event.ts.unix_nanos();
     let past = i64::try_from(bounds.max_past.as_nanos()).unwrap_or(i64::MAX);
     let future = i64::try_from(bounds.max_future.as_nanos()).unwrap_or(i64::MAX);
     let in_bounds = ts >= observed.saturating_sub(past) && ts <= observed.saturating_add(future);
     if in_bounds {
-        let day = Day::of(event.ts);
-        return Ok(take(Decoded {
-            event: &event,
-            stored,
-            day,
-        }));
+        return Placed {
+            day: Day::of(event.ts),
+            event,
+            flagged: None,
+        };
     }
     let day = Day::of(event.observed_ts);
     if event.flags.contains(&Flag::TsOutOfBounds) {
-        return Ok(take(Decoded {
-            event: &event,
-            stored,
+        return Placed {
+            event,
             day,
-        }));
+            flagged: None,
+        };
     }
     let flagged = with_flag(stored, Flag::TsOutOfBounds);
     event.flags.push(Flag::TsOutOfBounds);
-    Ok(take(Decoded {
-        event: &event,
-        stored: &flagged,
+    Placed {
+        event,
         day,
-    }))
+        flagged: Some(flagged),
+    }
 }
 
 /// `stored` (an event this module read) with `flag` added to its flags. Everything else
@@ -427,24 +416,25 @@ mod tests {
         event: LogEvent,
         attributes: Option<OwnedValue>,
         stored: Vec<u8>,
-        /// Whether `stored` was the message itself.
-        borrowed: bool,
+        /// Whether `stored` is the message as it came.
+        as_sent: bool,
         day: Day,
     }
 
     fn read(record: &KafkaRecord<'_>, bounds: &TsBounds) -> Result<Seen, Rejected> {
-        let payload = record.payload.unwrap_or_default().as_ptr();
-        decode(record, bounds, |decoded| Seen {
+        let (_, fields) = crate::schema::build();
+        let document = decode(record, bounds, &fields)?;
+        Ok(Seen {
             // The event as indexed is the stored JSON.
-            event: serde_json::from_slice(decoded.stored).unwrap(),
-            attributes: decoded
-                .event
+            event: serde_json::from_slice(document.stored()).unwrap(),
+            attributes: document
+                .event()
                 .attributes
                 .as_ref()
                 .map(|a| OwnedValue::from(a.root().as_value())),
-            stored: decoded.stored.to_vec(),
-            borrowed: decoded.stored.as_ptr() == payload,
-            day: decoded.day,
+            stored: document.stored().to_vec(),
+            as_sent: record.payload == Some(document.stored()),
+            day: document.day(),
         })
     }
 
@@ -485,7 +475,7 @@ mod tests {
         let bytes =
             serde_json::to_vec(&event("2026-11-27T05:00:00Z", "2026-11-27T05:00:01Z")).unwrap();
         let decoded = read(&record(&bytes), &BOUNDS).unwrap();
-        assert!(decoded.borrowed);
+        assert!(decoded.as_sent);
         assert_eq!(&*decoded.stored, &bytes[..]);
         assert_eq!(decoded.day.to_string(), "2026-11-27");
         assert!(decoded.event.flags.is_empty());
@@ -524,10 +514,7 @@ mod tests {
         value["flags"] = stored["flags"].clone();
         assert_eq!(stored, value);
         let again = read(&record(&decoded.stored), &BOUNDS).unwrap();
-        assert!(
-            again.borrowed,
-            "an already flagged event is stored as it is"
-        );
+        assert!(again.as_sent, "an already flagged event is stored as it is");
     }
 
     #[test]

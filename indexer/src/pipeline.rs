@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use crate::dead_letter::DeadLetters;
 use crate::decode::{self, KafkaRecord, TsBounds};
 use crate::dedup::RecentIds;
-use crate::document::document;
+use crate::document::EventDocument;
 use crate::error::IndexerError;
 use crate::layout::{Day, Positions};
 use crate::retention::{self, RetentionPolicy};
@@ -144,31 +144,8 @@ impl Pipeline {
             self.tally.replayed += 1;
             return Ok(Taken::Replayed);
         }
-        let decoded = decode::decode(record, &self.settings.bounds, |decoded| {
-            if self
-                .store
-                .contains_offset(decoded.day, record.partition, record.offset)
-            {
-                self.tally.replayed += 1;
-                return Ok(Taken::Replayed);
-            }
-            if !self.recent.insert(decoded.event.id) {
-                self.tally.duplicates += 1;
-                return Ok(Taken::Duplicate);
-            }
-            if decoded.event.flags.contains(&Flag::Repaired) {
-                telemetry::repaired();
-            }
-            if decoded.event.flags.contains(&Flag::TsOutOfBounds) {
-                telemetry::ts_out_of_bounds();
-            }
-            let doc = document(self.store.fields(), decoded.event, decoded.stored);
-            self.store.add(decoded.day, doc, &self.positions)?;
-            self.tally.indexed += 1;
-            Ok::<_, IndexerError>(Taken::Indexed)
-        });
-        let taken = match decoded {
-            Ok(taken) => taken?,
+        let taken = match decode::decode(record, &self.settings.bounds, self.store.fields()) {
+            Ok(document) => self.index(record, document)?,
             Err(rejected) => {
                 warn!(
                     partition = record.partition,
@@ -187,6 +164,36 @@ impl Pipeline {
         self.positions.insert(record.partition, record.offset + 1);
         self.since_commit += 1;
         Ok(taken)
+    }
+
+    /// Indexes `document` unless its day's index or this process has it already.
+    fn index(
+        &mut self,
+        record: &KafkaRecord<'_>,
+        document: EventDocument,
+    ) -> Result<Taken, IndexerError> {
+        let day = document.day();
+        if self
+            .store
+            .contains_offset(day, record.partition, record.offset)
+        {
+            self.tally.replayed += 1;
+            return Ok(Taken::Replayed);
+        }
+        let event = document.event();
+        if !self.recent.insert(event.id) {
+            self.tally.duplicates += 1;
+            return Ok(Taken::Duplicate);
+        }
+        if event.flags.contains(&Flag::Repaired) {
+            telemetry::repaired();
+        }
+        if event.flags.contains(&Flag::TsOutOfBounds) {
+            telemetry::ts_out_of_bounds();
+        }
+        self.store.add(day, document, &self.positions)?;
+        self.tally.indexed += 1;
+        Ok(Taken::Indexed)
     }
 
     /// True when a commit is due: enough records, or the interval is up.

@@ -4,11 +4,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
+use tantivy::IndexWriter;
 use tantivy::indexer::LogMergePolicy;
-use tantivy::{IndexWriter, TantivyDocument};
 use tracing::{debug, info};
 
 use crate::catalog::Catalog;
+use crate::document::EventDocument;
 use crate::error::IndexerError;
 use crate::layout::{CommitPayload, Day, IndexLayout};
 use crate::schema::{self, Fields};
@@ -25,7 +26,7 @@ pub struct StoreSettings {
 }
 
 struct OpenDay {
-    writer: IndexWriter,
+    writer: IndexWriter<EventDocument>,
     pending: usize,
     last_used: u64,
 }
@@ -106,7 +107,7 @@ impl Store {
     pub fn add(
         &mut self,
         day: Day,
-        doc: TantivyDocument,
+        doc: EventDocument,
         positions: &BTreeMap<i32, i64>,
     ) -> Result<(), IndexerError> {
         self.clock += 1;
@@ -141,12 +142,12 @@ impl Store {
         Ok(())
     }
 
-    fn open_writer(&mut self, day: Day) -> Result<IndexWriter, IndexerError> {
+    fn open_writer(&mut self, day: Day) -> Result<IndexWriter<EventDocument>, IndexerError> {
         let (index, _) = self.layout.open_or_create(day)?;
         let dir = self.layout.day_dir(day);
         // One indexing thread: one segment per commit, and the other core stays free for
         // consuming and decoding.
-        let writer: IndexWriter = index
+        let writer: IndexWriter<EventDocument> = index
             .writer_with_num_threads(1, self.settings.writer_memory)
             .map_err(|error| IndexerError::tantivy(&dir, error))?;
         let mut policy = LogMergePolicy::default();
