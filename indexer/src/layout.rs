@@ -4,7 +4,7 @@
 //! <LOGPIPE_DATA_DIR>/index/
 //!   positions.json        next Kafka offset per partition covered by every day index
 //!   2026-11-27/           one tantivy index per UTC day of `ts`
-//!     logpipe.json        {"schema_version": 1}
+//!     logpipe.json        {"schema_version": 3}
 //!     meta.json           tantivy's; its commit payload holds the offsets (see `CommitPayload`)
 //!     *.idx, *.pos, ...   segments
 //! ```

@@ -6,9 +6,10 @@ use tantivy::schema::{
     STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
-/// Bumped whenever a field or its options change; an index written under another version
-/// is refused instead of being read wrong.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Bumped whenever a field, its options or the index format change; an index written
+/// under another version is refused instead of being read wrong. Version 3: the term
+/// dictionaries are sstables (tantivy's `quickwit` feature) instead of FSTs.
+pub const SCHEMA_VERSION: u32 = 3;
 
 pub const ID: &str = "id";
 pub const TS: &str = "ts";
