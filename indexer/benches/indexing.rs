@@ -408,6 +408,24 @@ fn run_hour_of_commits(commits: u64) -> Value {
     })
 }
 
+/// Records when the broker acknowledged each message of the time-to-searchable load.
+struct Acks {
+    clock: Instant,
+    acked_at: Arc<Vec<AtomicU64>>,
+}
+
+impl rdkafka::ClientContext for Acks {}
+
+impl rdkafka::producer::ProducerContext for Acks {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &rdkafka::message::DeliveryResult<'_>, n: usize) {
+        if result.is_ok() {
+            self.acked_at[n].store(self.clock.elapsed().as_micros() as u64, Ordering::Relaxed);
+        }
+    }
+}
+
 fn run_time_to_searchable(rate: u64, seconds: u64) -> Value {
     const BATCH: u64 = 100;
     let broker = TestBroker::start().unwrap();
@@ -439,18 +457,22 @@ fn run_time_to_searchable(rate: u64, seconds: u64) -> Value {
     let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
     let clock = Instant::now();
     let producing = Arc::new(AtomicBool::new(true));
+    let acked_at: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
     let producer = {
         let settings = broker.settings();
         let sent_at = sent_at.clone();
         let producing = producing.clone();
+        let acks = Acks {
+            clock,
+            acked_at: acked_at.clone(),
+        };
         std::thread::spawn(move || {
             use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
             let mut config = settings.producer();
             for (property, value) in LOAD_PRODUCER {
                 config.set(property, value);
             }
-            let producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext> =
-                config.create().unwrap();
+            let producer: ThreadedProducer<Acks> = config.create_with_context(acks).unwrap();
             let now = Timestamp::now();
             for batch in 0..total / BATCH {
                 let due = Duration::from_micros(batch * BATCH * 1_000_000 / rate);
@@ -462,7 +484,9 @@ fn run_time_to_searchable(rate: u64, seconds: u64) -> Value {
                     let payload = serde_json::to_vec(&event).unwrap();
                     sent_at[n as usize]
                         .store(clock.elapsed().as_micros() as u64, Ordering::Relaxed);
-                    let mut record = BaseRecord::to(TOPIC).key("k").payload(&payload);
+                    let mut record = BaseRecord::with_opaque_to(TOPIC, n as usize)
+                        .key("k")
+                        .payload(&payload);
                     while let Err((_, returned)) = producer.send(record) {
                         record = returned;
                         std::thread::sleep(Duration::from_millis(1));
@@ -506,6 +530,10 @@ fn run_time_to_searchable(rate: u64, seconds: u64) -> Value {
     stop.cancel();
     thread.join().unwrap();
     let sent = |i: usize| sent_at[i].load(Ordering::Relaxed);
+    let acked: Vec<u64> = acked_at
+        .iter()
+        .map(|at| at.load(Ordering::Relaxed))
+        .collect();
     let visible = seen as usize;
     let quantiles = |from: &dyn Fn(usize) -> u64, to: &[u64]| {
         let mut latencies: Vec<f64> = (0..visible)
@@ -531,6 +559,8 @@ fn run_time_to_searchable(rate: u64, seconds: u64) -> Value {
         "p99_ms": total_latency["p99_ms"],
         "max_ms": total_latency["max_ms"],
         "sent_to_taken": quantiles(&sent, &taken_at),
+        "sent_to_acked": quantiles(&sent, &acked),
+        "acked_to_taken": quantiles(&|i| acked[i], &taken_at),
         "taken_to_visible": quantiles(&|i| taken_at[i], &visible_at),
     })
 }

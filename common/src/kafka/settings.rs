@@ -145,6 +145,12 @@ impl KafkaSettings {
     /// A consumer in `group` that stores and commits offsets only when told to, starting
     /// from the earliest offset when the group has none, with fetches held at most
     /// [`FETCH_WAIT_MAX_MS`].
+    ///
+    /// Unless the operator sets `fetch.max.bytes`, a fetch is answered with at most
+    /// `message.max.bytes`, the least librdkafka accepts (its default is 50 MB). Kafka caps
+    /// each partition at 1 MB per fetch anyway; tansu caps only the whole answer, at 5 MB,
+    /// and reads it record by record, so at 10,000 events/s one answer held events back
+    /// for up to a second.
     pub fn consumer(&self, group: &str) -> ClientConfig {
         let mut config = self.base();
         config
@@ -158,6 +164,12 @@ impl KafkaSettings {
             if !FIXED_PROPERTIES.contains(&property.as_str()) {
                 config.set(property, value);
             }
+        }
+        if !self.properties.contains_key("fetch.max.bytes") {
+            let message_max = config
+                .get("message.max.bytes")
+                .map_or_else(|| self.message_max_bytes.to_string(), str::to_owned);
+            config.set("fetch.max.bytes", message_max);
         }
         config
     }
@@ -219,6 +231,10 @@ mod tests {
         assert_eq!(config.get("enable.auto.commit"), Some("false"));
         assert_eq!(config.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(config.get("fetch.wait.max.ms"), Some(FETCH_WAIT_MAX_MS));
+        assert_eq!(
+            config.get("fetch.max.bytes"),
+            config.get("message.max.bytes")
+        );
         config.create_native_config().unwrap();
     }
 
@@ -235,6 +251,11 @@ mod tests {
                 .get("fetch.wait.max.ms"),
             Some("500")
         );
+        let settings = with_property("message.max.bytes", "16777216");
+        settings.validate().unwrap();
+        let config = settings.consumer("logpipe-indexer");
+        assert_eq!(config.get("fetch.max.bytes"), Some("16777216"));
+        config.create_native_config().unwrap();
         let error = with_property("acks", "1").validate().unwrap_err();
         assert_eq!(error.var(), "LOGPIPE_KAFKA_PROPERTY_acks");
     }
