@@ -26,14 +26,15 @@
 //! `LOGPIPE_BENCH_EVENTS` (default 200000), `LOGPIPE_BENCH_COMMITS` (default 3600),
 //! `LOGPIPE_BENCH_TTS_SECS` (default 15) and `LOGPIPE_BENCH_TTS_RATES` (default
 //! `2000,10000`) size the runs; `LOGPIPE_BENCH_ONLY` (e.g. `baseline,pipeline_bulk`) runs
-//! some scenarios only.
+//! some scenarios only. `LOGPIPE_KAFKA_PROPERTY_*` variables reach the indexer's Kafka
+//! clients as they would in production.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use logpipe_common::config::{Env, SharedConfig};
+use logpipe_common::config::{Env, KAFKA_PROPERTY_PREFIX, SharedConfig};
 use logpipe_common::event::{LogEvent, RawRecord, Timestamp};
 use logpipe_common::health::Health;
 use logpipe_common::kafka::TopicSpec;
@@ -273,7 +274,7 @@ fn indexer_env(
     data: &Path,
     commit_interval: Duration,
 ) -> (SharedConfig, IndexerConfig) {
-    let env = Env::from_pairs([
+    let pinned = [
         ("LOGPIPE_KAFKA_BROKERS", brokers.to_owned()),
         ("LOGPIPE_DATA_DIR", data.display().to_string()),
         (
@@ -283,7 +284,10 @@ fn indexer_env(
         ("LOGPIPE_INDEXER_COMMIT_DOCS", "10000000".to_owned()),
         ("LOGPIPE_INDEXER_WRITER_MEMORY", format!("{WRITER_MEMORY}")),
         ("LOGPIPE_INDEXER_PARTITIONS", "all".to_owned()),
-    ]);
+    ]
+    .map(|(name, value)| (name.to_owned(), value));
+    let properties = std::env::vars().filter(|(name, _)| name.starts_with(KAFKA_PROPERTY_PREFIX));
+    let env = Env::from_pairs(pinned.into_iter().chain(properties));
     logpipe_common::service::load::<IndexerConfig>(&env).unwrap()
 }
 

@@ -45,7 +45,7 @@ pub const KAFKA_MESSAGE_MAX_BYTES: VarSpec = VarSpec::new(
     "LOGPIPE_KAFKA_MESSAGE_MAX_BYTES",
     Kind::Size,
     Some("1MiB"),
-    "Largest Kafka message produced (librdkafka message.max.bytes), and the most a consumer asks for per fetch (fetch.max.bytes) unless LOGPIPE_KAFKA_PROPERTY_fetch.max.bytes says otherwise; keep it at or below the broker's limit.",
+    "Largest Kafka message produced (librdkafka message.max.bytes), and the least a consumer asks for per fetch (fetch.max.bytes, 2 MiB unless larger or set with LOGPIPE_KAFKA_PROPERTY_fetch.max.bytes); keep it at or below the broker's limit.",
 );
 pub const KAFKA_REQUEST_TIMEOUT_MS: VarSpec = VarSpec::new(
     "LOGPIPE_KAFKA_REQUEST_TIMEOUT_MS",

@@ -27,6 +27,14 @@ pub const FIXED_PROPERTIES: [&str; 5] = [
 /// sets how often an idle partition is asked again.
 pub const FETCH_WAIT_MAX_MS: &str = "100";
 
+/// Most a consumer asks for per fetch unless told otherwise. Kafka answers at most 1 MB
+/// per partition anyway. tansu answers across partitions up to 5 MiB, builds the answer
+/// record by record, and scans everything not yet fetched for each one: a consumer that
+/// fell behind catches up at about 4 MB/s with 1 MiB answers, 6.5 MB/s with 2 MiB and
+/// 10 MB/s with 4 MiB, while the larger answers hold back the first of their events
+/// longer (at 10,000 events/s, append-to-searchable p99 1.4 s, 1.6 s and 1.5–2.0 s).
+pub const FETCH_MAX_BYTES: u64 = 2 << 20;
+
 /// Property names containing these are secrets: masked in logs and errors.
 const SECRET_MARKERS: [&str; 6] = [
     "password",
@@ -147,10 +155,8 @@ impl KafkaSettings {
     /// [`FETCH_WAIT_MAX_MS`].
     ///
     /// Unless the operator sets `fetch.max.bytes`, a fetch is answered with at most
-    /// `message.max.bytes`, the least librdkafka accepts (its default is 50 MB). Kafka caps
-    /// each partition at 1 MB per fetch anyway; tansu caps only the whole answer, at 5 MB,
-    /// and reads it record by record, so at 10,000 events/s one answer held events back
-    /// for up to a second.
+    /// [`FETCH_MAX_BYTES`], or `message.max.bytes` where that is larger (librdkafka's
+    /// default is 50 MB).
     pub fn consumer(&self, group: &str) -> ClientConfig {
         let mut config = self.base();
         config
@@ -168,8 +174,9 @@ impl KafkaSettings {
         if !self.properties.contains_key("fetch.max.bytes") {
             let message_max = config
                 .get("message.max.bytes")
-                .map_or_else(|| self.message_max_bytes.to_string(), str::to_owned);
-            config.set("fetch.max.bytes", message_max);
+                .and_then(|value| value.parse().ok())
+                .unwrap_or(self.message_max_bytes);
+            config.set("fetch.max.bytes", message_max.max(FETCH_MAX_BYTES).to_string());
         }
         config
     }
@@ -233,7 +240,7 @@ mod tests {
         assert_eq!(config.get("fetch.wait.max.ms"), Some(FETCH_WAIT_MAX_MS));
         assert_eq!(
             config.get("fetch.max.bytes"),
-            config.get("message.max.bytes")
+            Some(FETCH_MAX_BYTES.to_string().as_str())
         );
         config.create_native_config().unwrap();
     }
