@@ -176,7 +176,10 @@ impl KafkaSettings {
                 .get("message.max.bytes")
                 .and_then(|value| value.parse().ok())
                 .unwrap_or(self.message_max_bytes);
-            config.set("fetch.max.bytes", message_max.max(FETCH_MAX_BYTES).to_string());
+            config.set(
+                "fetch.max.bytes",
+                message_max.max(FETCH_MAX_BYTES).to_string(),
+            );
         }
         config
     }
