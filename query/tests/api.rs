@@ -71,10 +71,11 @@ async fn search_pages_newest_first_without_gaps_or_repeats() {
 
     // The stored event comes back exactly.
     let id_query = format!("id:{}", events[7].id);
+    let [from, to] = range();
     let (_, body) = client
         .get(
             "/api/v1/search",
-            &[("q", id_query.as_str()), ("since", "30d"), ("limit", "1")],
+            &[("q", id_query.as_str()), from, to, ("limit", "1")],
         )
         .await;
     let hit: LogEvent = serde_json::from_value(body["hits"][0].clone()).unwrap();

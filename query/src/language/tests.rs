@@ -152,6 +152,13 @@ fn hostile_queries_are_refused_quickly() {
     let e = error("k8s.pod:/(a{1000}){1000}/");
     assert!(e.message.contains("invalid regular expression"), "{e:?}");
 
+    // Anchors are valid for the regex crate but not for the index's automaton.
+    let e = error("k8s.pod:/a$/");
+    assert!(
+        e.message.contains("invalid regular expression /a$/"),
+        "{e:?}"
+    );
+
     // Deep but allowed nesting parses.
     let deep = format!("{}level:error{}", "(".repeat(60), ")".repeat(60));
     assert_eq!(normalized(&deep), "level:error");
