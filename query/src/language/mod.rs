@@ -391,21 +391,9 @@ fn check_regex(pattern: &str) -> Result<(), QueryError> {
         .map_err(|error| {
             QueryError::new(format!("invalid regular expression /{pattern}/: {error}"))
         })?;
-    // The index runs patterns with its own automaton, which refuses some the regex crate
-    // takes (anchors, look-around): refuse them here too, whatever indexes the time range
-    // holds, so a query is valid or not regardless of the data.
-    tantivy::query::RegexQuery::from_pattern(pattern, tantivy::schema::Field::from_field_id(0))
-        .map(|_| ())
-        .map_err(|error| {
-            let error = match error {
-                tantivy::TantivyError::InvalidArgument(message) => message
-                    .strip_prefix("RegexQueryError: ")
-                    .unwrap_or(&message)
-                    .to_string(),
-                other => other.to_string(),
-            };
-            QueryError::new(format!("invalid regular expression /{pattern}/: {error}"))
-        })
+    // Patterns the index's automaton refuses are refused at parse time, whatever indexes the
+    // time range holds, so a query is valid or not regardless of the data.
+    translate::regex_query(pattern, tantivy::schema::Field::from_field_id(0)).map(|_| ())
 }
 
 /// Checks that `op` applies to `field` and normalizes its value.

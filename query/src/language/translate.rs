@@ -149,11 +149,22 @@ fn words_query(words: Vec<(u32, String)>, term: impl Fn(&str) -> Term) -> Box<dy
 }
 
 fn regex(pattern: &str, field: Field) -> Result<Box<dyn TantivyQuery>, QueryError> {
-    RegexQuery::from_pattern(pattern, field)
-        .map(|query| Box::new(query) as Box<dyn TantivyQuery>)
-        .map_err(|error| {
-            QueryError::new(format!("invalid regular expression /{pattern}/: {error}"))
-        })
+    regex_query(pattern, field).map(|query| Box::new(query) as Box<dyn TantivyQuery>)
+}
+
+/// `pattern` compiled by the index's own automaton, which refuses some patterns the regex
+/// crate takes (anchors, look-around).
+pub(super) fn regex_query(pattern: &str, field: Field) -> Result<RegexQuery, QueryError> {
+    RegexQuery::from_pattern(pattern, field).map_err(|error| {
+        let error = match error {
+            tantivy::TantivyError::InvalidArgument(message) => message
+                .strip_prefix("RegexQueryError: ")
+                .unwrap_or(&message)
+                .to_string(),
+            other => other.to_string(),
+        };
+        QueryError::new(format!("invalid regular expression /{pattern}/: {error}"))
+    })
 }
 
 fn keyword_query(
