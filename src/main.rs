@@ -2,6 +2,7 @@
 
 mod demo;
 mod generate;
+mod indexer;
 mod standalone;
 
 use std::process::ExitCode;
@@ -128,7 +129,7 @@ fn sections() -> Vec<(&'static str, Vec<&'static VarSpec>)> {
         ("indexer", logpipe_indexer::VARS.to_vec()),
         ("query", logpipe_query::VARS.to_vec()),
         ("alerting", logpipe_alerting::VARS.to_vec()),
-        ("search", logpipe_query::SEARCH_VARS.to_vec()),
+        ("search", logpipe_common::config::SEARCH_VARS.to_vec()),
         ("standalone", standalone::VARS.to_vec()),
     ]
 }
@@ -148,7 +149,7 @@ fn main() -> ExitCode {
     let all = all_vars();
     match cli.command {
         Command::Collector => service::main::<logpipe_collector::CollectorConfig>(env, &all),
-        Command::Indexer => service::main::<logpipe_query::SearchingIndexer>(env, &all),
+        Command::Indexer => service::main::<indexer::SearchingIndexer>(env, &all),
         Command::Query => service::main::<logpipe_query::QueryConfig>(env, &all),
         Command::Alerting { command: None } => {
             service::main::<logpipe_alerting::AlertingConfig>(env, &all)
@@ -216,13 +217,10 @@ fn main() -> ExitCode {
             if wanted.as_deref() == Some("indexer") {
                 // The indexer serves the search API over its own partitions with the query
                 // service's access control and time limit.
-                let indexer = logpipe_indexer::VARS;
-                let shared_query: Vec<&'static VarSpec> =
-                    <logpipe_query::SearchingIndexer as service::Service>::vars()
-                        .into_iter()
-                        .filter(|var| !indexer.iter().any(|own| own.name == var.name))
-                        .collect();
-                chosen.push(("query (the indexer's search API)", shared_query));
+                chosen.push((
+                    "query (the indexer's search API)",
+                    logpipe_query::serve::VARS.to_vec(),
+                ));
             }
             // A closed pipe (`logpipe config | head`) ends the output, not the process with a panic.
             let mut stdout = std::io::stdout().lock();

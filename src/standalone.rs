@@ -2,7 +2,6 @@
 //! (data under `LOGPIPE_DATA_DIR/broker`) unless `LOGPIPE_KAFKA_BROKERS` points elsewhere.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -13,7 +12,7 @@ use logpipe_common::broker::{BrokerProcess, locate_tansu};
 use logpipe_common::config::{ConfigError, Env, Kind, LISTEN_ADDRESS, SharedConfig, VarSpec};
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::service::{Service, ServiceContext};
-use logpipe_indexer::{IndexerConfig, ReadApi};
+use logpipe_indexer::IndexerConfig;
 use logpipe_query::QueryConfig;
 use serde_json::json;
 use tokio_util::task::TaskTracker;
@@ -142,16 +141,10 @@ impl Service for Standalone {
         let mut router = Router::new();
         router = router.merge(self.collector.start(roles.clone()).await?);
         // The query role reads the co-located indexer's catalog directly.
-        let catalog = Arc::new(Mutex::new(None));
-        let slot = catalog.clone();
-        let mut indexer = self.indexer;
-        indexer.read_api = Some(ReadApi(Arc::new(move |opened| {
-            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(opened);
-            Router::new()
-        })));
-        router = router.merge(indexer.start(roles.clone()).await?);
+        let indexer = self.indexer.start_indexing(roles.clone()).await?;
+        router = router.merge(indexer.router);
         let mut query = self.query;
-        query.local = catalog.lock().unwrap_or_else(|p| p.into_inner()).take();
+        query.local = Some(indexer.catalog);
         router = router.merge(query.start(roles.clone()).await?);
         router = router.merge(self.alerting.start(roles.clone()).await?);
         let role_tasks = roles.tasks.clone();

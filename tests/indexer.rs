@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use logpipe_common::Timestamp;
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::testkit::{TestBroker, env_number, produce_all, sample_event};
-use logpipe_indexer::{Catalog, IndexLayout, Reload};
+use logpipe_store::{Catalog, IndexLayout, Reload};
 use nix::sys::signal::Signal;
 
 use crate::util::{Rng, Running, get};
@@ -28,7 +28,7 @@ fn start_indexer(bootstrap: &str, data: &Path) -> Running {
             ("LOGPIPE_KAFKA_TOPIC_PARTITIONS", "3"),
             (
                 "LOGPIPE_LOG_LEVEL",
-                "warn,logpipe_common=info,logpipe_indexer=info",
+                "warn,logpipe_common=info,logpipe_store=info,logpipe_indexer=info",
             ),
             ("PORT", "0"),
             // The consumer group with the default static membership: a restart takes the

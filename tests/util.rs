@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use logpipe_common::LogEvent;
-use logpipe_indexer::document::document_of;
-use logpipe_indexer::{Day, IndexLayout};
+use logpipe_store::document::document_of;
+use logpipe_store::{Day, IndexLayout};
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_logpipe");

@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use logpipe_common::config::Env;
+use logpipe_common::config::SearchConfig;
 use logpipe_common::event::{LogEvent, Timestamp};
-use logpipe_query::language::MAX_QUERY_BYTES;
-use logpipe_query::{Query, SearchConfig};
+use logpipe_language::{MAX_QUERY_BYTES, Query};
 
 use crate::engine::{Alert, Evaluator};
 use crate::notify::Notification;
@@ -325,7 +325,7 @@ mod tests {
 
     use logpipe_common::event::Level;
     use logpipe_common::testkit::sample_event;
-    use logpipe_query::Predicate;
+    use logpipe_language::Predicate;
 
     use super::*;
     use crate::notify::Status;

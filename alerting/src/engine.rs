@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 
 use logpipe_common::event::{LogEvent, Timestamp};
-use logpipe_query::language::EventView;
+use logpipe_language::EventView;
 use serde::{Deserialize, Serialize};
 
 use crate::notify::{Notification, Status as AlertStatus};

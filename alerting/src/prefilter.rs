@@ -7,8 +7,7 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use logpipe_common::event::LogEventRef;
-use logpipe_query::Query;
-use logpipe_query::language::{AttributePaths, EventView, FieldRef, Keyword, Leaf, Op, words};
+use logpipe_language::{AttributePaths, EventView, FieldRef, Keyword, Leaf, Op, Query, words};
 
 use crate::rules::{Rule, RuleKind};
 

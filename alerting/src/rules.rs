@@ -22,8 +22,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use logpipe_query::language::{EventView, FieldRef, TimeField};
-use logpipe_query::{Predicate, Query};
+use logpipe_language::{EventView, FieldRef, Predicate, Query, TimeField};
 use serde::Deserialize;
 
 /// Allowed lateness when a rule does not say.

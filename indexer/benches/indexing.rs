@@ -43,10 +43,10 @@ use logpipe_common::testkit::{
 };
 use logpipe_indexer::IndexerConfig;
 use logpipe_indexer::consumer::{self, LoopSettings};
-use logpipe_indexer::document::EventDocument;
-use logpipe_indexer::layout::IndexLayout;
-use logpipe_indexer::schema;
 use logpipe_indexer::service;
+use logpipe_store::document::EventDocument;
+use logpipe_store::layout::IndexLayout;
+use logpipe_store::schema;
 use serde_json::{Value, json};
 use tantivy::schema::document::Document as _;
 use tantivy::{Index, IndexWriter, TantivyDocument};
@@ -298,7 +298,7 @@ fn spawn_loop(
     data: &Path,
     stop: CancellationToken,
 ) -> (
-    logpipe_indexer::Catalog,
+    logpipe_store::Catalog,
     consumer::SharedPipeline,
     std::thread::JoinHandle<()>,
 ) {
@@ -359,16 +359,16 @@ fn run_pipeline(payloads: &[(String, Vec<u8>)], commit_interval: Duration) -> Va
 }
 
 fn run_hour_of_commits(commits: u64) -> Value {
-    use logpipe_indexer::store::{Store, StoreSettings};
+    use logpipe_store::{Writer, WriterSettings};
     let dir = tempfile::tempdir().unwrap();
-    let catalog = logpipe_indexer::Catalog::open(
+    let catalog = logpipe_store::Catalog::open(
         IndexLayout::under(dir.path()),
-        logpipe_indexer::Reload::Manual,
+        logpipe_store::Reload::Manual,
     )
     .unwrap();
-    let mut store = Store::open(
+    let mut store = Writer::open(
         catalog.clone(),
-        StoreSettings {
+        WriterSettings {
             topic: TOPIC.into(),
             writer_memory: WRITER_MEMORY,
             max_open_days: 1,
@@ -377,7 +377,7 @@ fn run_hour_of_commits(commits: u64) -> Value {
     .unwrap();
     let (_, fields) = schema::build();
     let now = Timestamp::now();
-    let day = logpipe_indexer::Day::of(now);
+    let day = logpipe_store::Day::of(now);
     let per_commit = 50;
     let mut positions = std::collections::BTreeMap::new();
     let mut max_segments = 0;

@@ -137,10 +137,6 @@ pub struct IndexerConfig {
     pub dedup_window: usize,
     pub instance_id: Option<String>,
     pub partitions: Assignment,
-    /// Routes served over this indexer's catalog beside its own (the search API, which
-    /// the query crate builds).
-    #[serde(skip)]
-    pub read_api: Option<ReadApi>,
 }
 
 /// How the indexer gets its partitions.
@@ -187,7 +183,6 @@ impl IndexerConfig {
             Err(error) => return Err(error),
         };
         Ok(IndexerConfig {
-            read_api: None,
             partitions,
             commit_interval: env.duration(&COMMIT_INTERVAL_MS)?,
             commit_docs: env.integer(&COMMIT_DOCS)? as usize,
@@ -250,15 +245,5 @@ mod tests {
         let env = Env::from_pairs([("LOGPIPE_INDEXER_RETENTION_BYTES", "10GiB")]);
         let config = IndexerConfig::load(&env).unwrap();
         assert_eq!(config.retention_bytes, Some(10 << 30));
-    }
-}
-
-/// Builds routes over the indexer's catalog once it is open.
-#[derive(Clone)]
-pub struct ReadApi(pub std::sync::Arc<dyn Fn(crate::Catalog) -> axum::Router + Send + Sync>);
-
-impl std::fmt::Debug for ReadApi {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ReadApi")
     }
 }

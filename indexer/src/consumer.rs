@@ -19,9 +19,9 @@ use crate::IndexerConfig;
 use crate::config::Assignment;
 use crate::decode::KafkaRecord;
 use crate::error::IndexerError;
-use crate::layout::Day;
 use crate::pipeline::Pipeline;
 use crate::telemetry;
+use logpipe_store::layout::Day;
 
 pub const GROUP: &str = "logpipe-indexer";
 /// Longest single poll, so the loop notices shutdown and commit deadlines.

@@ -5,13 +5,12 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use logpipe_common::event::{CONTRACT_VERSION, EventId, Flag, LogEventRef, Timestamp};
+use logpipe_common::event::{CONTRACT_VERSION, EventId, Flag, Timestamp};
 use serde_json::{Map, Value};
 
-use crate::document::{EventDocument, Placed};
-use crate::json::JsonTree;
-use crate::layout::Day;
-use crate::schema::Fields;
+use logpipe_store::document::{Event, EventDocument, Placed};
+use logpipe_store::layout::Day;
+use logpipe_store::schema::Fields;
 
 /// Longest excerpt of a parser error quoted in a dead-letter reason.
 const REASON_MAX_CHARS: usize = 200;
@@ -34,10 +33,6 @@ pub struct TsBounds {
     pub max_past: Duration,
     pub max_future: Duration,
 }
-
-/// An event as the indexer reads it: strings borrowed from the message, the attributes
-/// read for the index in the same pass.
-pub type Event<'a> = LogEventRef<'a, JsonTree<'a>>;
 
 /// Why a message cannot be indexed; it goes to the dead-letter topic with this reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -422,7 +417,7 @@ mod tests {
     }
 
     fn read(record: &KafkaRecord<'_>, bounds: &TsBounds) -> Result<Seen, Rejected> {
-        let (_, fields) = crate::schema::build();
+        let (_, fields) = logpipe_store::schema::build();
         let document = decode(record, bounds, &fields)?;
         Ok(Seen {
             // The event as indexed is the stored JSON.

@@ -10,7 +10,7 @@ use axum::routing::get;
 use serde_json::json;
 use tracing::error;
 
-use crate::catalog::Catalog;
+use logpipe_store::catalog::Catalog;
 
 /// An error answer: the message for the client, details only in the log.
 #[derive(Debug)]
@@ -53,8 +53,8 @@ mod tests {
     use axum::http::Request;
     use tower::ServiceExt;
 
-    use crate::catalog::Reload;
-    use crate::layout::IndexLayout;
+    use logpipe_store::catalog::Reload;
+    use logpipe_store::layout::IndexLayout;
 
     async fn get_json(router: Router, uri: &str) -> (StatusCode, serde_json::Value) {
         let response = router

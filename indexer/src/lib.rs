@@ -1,28 +1,32 @@
-//! The indexer role: consumes the event stream from Kafka and stores it in tantivy, one
-//! index per UTC day, exactly once as seen by search.
+//! The indexer role: consumes the event stream from Kafka and stores it in the audit
+//! store (`logpipe-store`), one index per UTC day, exactly once as seen by search.
 //!
-//! The layout (`layout`), schema (`schema`) and readers (`catalog`) are the library API
-//! the query crate opens.
+//! # Layout
+//! - `config`: `IndexerConfig`, read from the environment.
+//! - `service`: the indexer as a logpipe service: stores opened, consumer thread started;
+//!   `Started` hands the catalog to whoever serves search over it.
+//! - `consumer`: the Kafka consumer loop, rebalances and offset positions.
+//! - `decode`: a Kafka message → the document it is indexed as, or why it is refused.
+//! - `pipeline`: decode, deduplicate, write, commit with offsets, retention.
+//! - `dedup`: the recent ids a replay is checked against.
+//! - `dead_letter`: refused messages, with the reason, to the dead-letter topic.
+//! - `retention`: which days go, by age and by size.
+//! - `http`: the indexer's own endpoint (the days it holds).
+//! - `telemetry`: the indexer's metrics.
+//! - `error`: `IndexerError`.
 
-pub mod catalog;
 mod config;
 pub mod consumer;
 pub mod dead_letter;
 pub mod decode;
 mod dedup;
-pub mod document;
 mod error;
-pub mod http;
-pub mod json;
-pub mod layout;
+mod http;
 pub mod pipeline;
 pub mod retention;
-pub mod schema;
 pub mod service;
-pub mod store;
 mod telemetry;
 
-pub use catalog::{Catalog, DayReader, DayStats, Reload};
-pub use config::{Assignment, IndexerConfig, ReadApi, VARS};
+pub use config::{Assignment, IndexerConfig, VARS};
 pub use error::IndexerError;
-pub use layout::{Day, IndexLayout};
+pub use service::Started;

@@ -15,12 +15,13 @@ use tracing::{info, warn};
 use crate::dead_letter::DeadLetters;
 use crate::decode::{self, KafkaRecord, TsBounds};
 use crate::dedup::RecentIds;
-use crate::document::EventDocument;
 use crate::error::IndexerError;
-use crate::layout::{Day, Positions};
 use crate::retention::{self, RetentionPolicy};
-use crate::store::{CommitReport, Store};
 use crate::telemetry;
+use logpipe_store::StoreError;
+use logpipe_store::document::EventDocument;
+use logpipe_store::layout::{Day, Positions};
+use logpipe_store::{CommitReport, Writer};
 
 /// Longest wait for dead-letter deliveries in one commit round before it is retried.
 const DEAD_LETTER_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -55,7 +56,7 @@ struct Tally {
 
 #[derive(Debug)]
 pub struct Pipeline {
-    store: Store,
+    store: Writer,
     dead_letters: Option<DeadLetters>,
     recent: RecentIds,
     settings: PipelineSettings,
@@ -72,7 +73,7 @@ impl Pipeline {
     /// Opens the pipeline over `store`; `dead_letters` may be omitted only where no bad
     /// message can arrive (benchmarks).
     pub fn open(
-        store: Store,
+        store: Writer,
         dead_letters: Option<DeadLetters>,
         settings: PipelineSettings,
     ) -> Result<Self, IndexerError> {
@@ -125,7 +126,7 @@ impl Pipeline {
         &self.positions
     }
 
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &Writer {
         &self.store
     }
 
@@ -237,7 +238,7 @@ impl Pipeline {
     /// Commits and closes every day index, for shutdown.
     pub fn close(&mut self) -> Result<(), IndexerError> {
         self.commit()?;
-        self.store.close_all(&self.positions)
+        Ok(self.store.close_all(&self.positions)?)
     }
 
     /// Removes the day indexes that retention no longer keeps; returns what it removed.
@@ -245,7 +246,7 @@ impl Pipeline {
         let layout = self.store.catalog().layout().clone();
         let days: Vec<(Day, u64)> = layout
             .days()
-            .map_err(|error| IndexerError::io(layout.root(), error))?
+            .map_err(|error| StoreError::io(layout.root(), error))?
             .into_iter()
             .map(|day| (day, layout.day_bytes(day)))
             .collect();
@@ -272,9 +273,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::catalog::{Catalog, Reload};
-    use crate::layout::IndexLayout;
-    use crate::store::StoreSettings;
+    use logpipe_store::WriterSettings;
+    use logpipe_store::catalog::{Catalog, Reload};
+    use logpipe_store::layout::IndexLayout;
 
     const DAYS: [&str; 2] = ["2026-11-26T12:00:00Z", "2026-11-27T12:00:00Z"];
 
@@ -300,9 +301,9 @@ mod tests {
 
     fn open(dir: &std::path::Path) -> Pipeline {
         let catalog = Catalog::open(IndexLayout::under(dir), Reload::Manual).unwrap();
-        let store = Store::open(
+        let store = Writer::open(
             catalog,
-            StoreSettings {
+            WriterSettings {
                 topic: "logs".into(),
                 writer_memory: 15 << 20,
                 max_open_days: 2,

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::layout::Day;
+use logpipe_store::layout::Day;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RetentionPolicy {

@@ -13,15 +13,15 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use tracing::info;
 
 use crate::IndexerConfig;
-use crate::catalog::{Catalog, Reload};
 use crate::config::{Assignment, DYNAMIC_MEMBERSHIP};
 use crate::consumer::{self, GROUP, IndexerContext, LoopSettings, SharedPipeline};
 use crate::dead_letter::DeadLetters;
 use crate::decode::TsBounds;
-use crate::layout::IndexLayout;
 use crate::pipeline::{Pipeline, PipelineSettings};
 use crate::retention::RetentionPolicy;
-use crate::store::{Store, StoreSettings};
+use logpipe_store::catalog::{Catalog, Reload};
+use logpipe_store::layout::IndexLayout;
+use logpipe_store::{Writer, WriterSettings};
 
 /// The consumer loop fails liveness when it has not gone round for this long (a commit
 /// of a large batch or a retention pass takes seconds, never this long).
@@ -52,6 +52,22 @@ impl Service for IndexerConfig {
     }
 
     async fn start(self, ctx: ServiceContext) -> anyhow::Result<Router> {
+        Ok(self.start_indexing(ctx).await?.router)
+    }
+}
+
+/// A started indexer: its own routes, and the readers of the day indexes it writes, over
+/// which `logpipe indexer` serves the search API and `logpipe standalone` the query role.
+#[derive(Debug)]
+pub struct Started {
+    pub router: Router,
+    pub catalog: Catalog,
+}
+
+impl IndexerConfig {
+    /// Opens the indexes, starts the consumer thread and returns the indexer's routes with
+    /// its catalog.
+    pub async fn start_indexing(self, ctx: ServiceContext) -> anyhow::Result<Started> {
         let shared = ctx.shared.clone();
         let layout = IndexLayout::under(&shared.data_dir);
         let indexes_ready = ctx.health.readiness("indexes");
@@ -84,11 +100,8 @@ impl Service for IndexerConfig {
             }
         });
         info!(index_dir = %catalog.layout().root().display(), group = GROUP, "indexer started");
-        let mut router = crate::http::router(catalog.clone());
-        if let Some(read_api) = &self.read_api {
-            router = router.merge((read_api.0)(catalog));
-        }
-        Ok(router)
+        let router = crate::http::router(catalog.clone());
+        Ok(Started { router, catalog })
     }
 }
 
@@ -152,9 +165,9 @@ pub fn open(
     layout: IndexLayout,
 ) -> anyhow::Result<(Catalog, Pipeline)> {
     let catalog = Catalog::open(layout, Reload::Manual)?;
-    let store = Store::open(
+    let store = Writer::open(
         catalog.clone(),
-        StoreSettings {
+        WriterSettings {
             topic: shared.topic.clone(),
             writer_memory: usize::try_from(config.writer_memory).unwrap_or(usize::MAX),
             max_open_days: config.max_open_days,
@@ -179,6 +192,6 @@ pub fn open(
             },
         },
     )?;
-    pipeline.apply_retention(crate::layout::Day::today())?;
+    pipeline.apply_retention(logpipe_store::Day::today())?;
     Ok((catalog, pipeline))
 }

@@ -2,7 +2,7 @@
 
 use metrics::{counter, gauge};
 
-use crate::catalog::DayStats;
+use logpipe_store::catalog::DayStats;
 
 pub fn taken(indexed: u64, duplicates: u64, replayed: u64) {
     counter!("logpipe_indexer_events_indexed_total").increment(indexed);

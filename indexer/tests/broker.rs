@@ -7,7 +7,7 @@ use std::time::Duration;
 use logpipe_common::Timestamp;
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::testkit::{TestBroker, produce_all};
-use logpipe_indexer::{Catalog, IndexLayout, Reload};
+use logpipe_store::{Catalog, IndexLayout, Reload};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Headers;
@@ -97,9 +97,9 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_indexed() {
     assert_eq!(status, 200);
     assert_eq!(body["days"].as_array().unwrap().len(), 1, "{body}");
     let id = logpipe_common::testkit::sample_event(7, now).id;
-    let catalog = logpipe_indexer::Catalog::open(
-        logpipe_indexer::IndexLayout::under(dir.path()),
-        logpipe_indexer::Reload::Manual,
+    let catalog = logpipe_store::Catalog::open(
+        logpipe_store::IndexLayout::under(dir.path()),
+        logpipe_store::Reload::Manual,
     )
     .unwrap();
     let stored = catalog.find(id).unwrap().expect("the event is indexed");

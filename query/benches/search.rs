@@ -34,11 +34,11 @@ use std::time::{Duration, Instant};
 
 use logpipe_common::event::{LogEvent, RawRecord, Timestamp};
 use logpipe_common::testkit::{env_number, sample_event, shared_data};
-use logpipe_indexer::document::document_of;
-use logpipe_indexer::{Catalog, Day, IndexLayout, Reload};
-use logpipe_query::Query;
-use logpipe_query::engine::{self, Request, TimeRange};
-use logpipe_query::scope::Scope;
+use logpipe_language::Query;
+use logpipe_language::Scope;
+use logpipe_store::document::document_of;
+use logpipe_store::search::{self, Request, TimeRange};
+use logpipe_store::{Catalog, Day, IndexLayout, Reload};
 use serde_json::{Value, json};
 use tantivy::IndexWriter;
 
@@ -67,7 +67,7 @@ fn main() {
         std::env::var("LOGPIPE_BENCH_DIR").unwrap_or_else(|_| "/var/tmp/logpipe/bench".into());
     let dir = PathBuf::from(root).join(format!(
         "query-{events}-v{}",
-        logpipe_indexer::schema::SCHEMA_VERSION
+        logpipe_store::schema::SCHEMA_VERSION
     ));
     let (end, build) = dataset(&dir, events);
     let ndjson = dir.join("events.ndjson");
@@ -123,7 +123,7 @@ fn main() {
     for id in &ids {
         let request = request(&format!("id:{id}"), all);
         let started = Instant::now();
-        let page = engine::search(&catalog, &request, 1, None).unwrap();
+        let page = search::search(&catalog, &request, 1, None).unwrap();
         ours.push(started.elapsed());
         assert_eq!(page.hits.len(), 1, "id {id} is indexed");
     }
@@ -142,7 +142,7 @@ fn main() {
     let q = "k8s.namespace:shop AND level:error";
     let mut total = 0;
     let ours = time(runs, || {
-        let page = engine::search(&catalog, &request(q, last(6)), 100, None).unwrap();
+        let page = search::search(&catalog, &request(q, last(6)), 100, None).unwrap();
         total = page.total;
         assert_eq!(page.hits.len(), 100);
     });
@@ -163,7 +163,7 @@ fn main() {
     // phrase
     let q = "\"answered 502\"";
     let ours = time(runs, || {
-        let page = engine::search(&catalog, &request(q, last(24)), 100, None).unwrap();
+        let page = search::search(&catalog, &request(q, last(24)), 100, None).unwrap();
         total = page.total;
     });
     let (baseline, how) = scan_times(&ndjson, ripgrep.as_deref(), runs.min(5), |_| {
@@ -180,7 +180,7 @@ fn main() {
     // 24-hour histogram
     let mut buckets = 0;
     let ours = time(runs, || {
-        let histogram = engine::histogram(&catalog, &request("", last(24)), None).unwrap();
+        let histogram = search::histogram(&catalog, &request("", last(24)), None).unwrap();
         total = histogram.total;
         buckets = histogram.buckets.len();
     });
@@ -188,7 +188,7 @@ fn main() {
     let baseline = (0..runs.min(3))
         .map(|_| {
             let started = Instant::now();
-            let counted = scan_histogram(&ndjson, range, engine::auto_interval(&range));
+            let counted = scan_histogram(&ndjson, range, search::auto_interval(&range));
             assert_eq!(counted, total, "the scan counts what the index counts");
             started.elapsed()
         })
@@ -204,7 +204,7 @@ fn main() {
     // top values
     let mut top = Value::Null;
     let ours = time(runs, || {
-        let values = engine::top_values(&catalog, &request("", last(24)), "k8s.pod", 10).unwrap();
+        let values = search::top_values(&catalog, &request("", last(24)), "k8s.pod", 10).unwrap();
         top = json!(values.values.first().map(|(v, n)| json!([v, n])));
     });
     let baseline = (0..runs.min(3))
@@ -374,7 +374,7 @@ fn dataset(dir: &Path, events: u64) -> (Timestamp, f64) {
         1 << 20,
         std::fs::File::create(dir.join("events.ndjson")).unwrap(),
     );
-    let mut writers: Vec<(Day, IndexWriter, logpipe_indexer::schema::Fields)> = Vec::new();
+    let mut writers: Vec<(Day, IndexWriter, logpipe_store::schema::Fields)> = Vec::new();
     for n in 0..events {
         let event = event(n, events, end, corpus);
         let stored = serde_json::to_vec(&event).unwrap();

@@ -23,9 +23,9 @@ use tracing::{error, info};
 
 use crate::auth::{Caller, Tokens};
 use crate::backend::{Backend, BackendError, Params};
-use crate::engine::{Cursor, EngineError, MAX_LIMIT, TimeRange};
-use crate::language::{Predicate, Query};
 use crate::tail::TailHub;
+use logpipe_language::{Predicate, Query};
+use logpipe_store::search::{Cursor, MAX_LIMIT, SearchError, TimeRange};
 
 const DEFAULT_LIMIT: usize = 100;
 const DEFAULT_VALUES: usize = 10;
@@ -105,21 +105,21 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<EngineError> for ApiError {
-    fn from(error: EngineError) -> Self {
+impl From<SearchError> for ApiError {
+    fn from(error: SearchError) -> Self {
         match error {
-            EngineError::Query(error) => ApiError {
+            SearchError::Query(error) => ApiError {
                 status: StatusCode::BAD_REQUEST,
                 message: error.message,
                 position: error.position,
             },
-            EngineError::BadRequest(message) => ApiError::bad_request(message),
-            EngineError::Timeout => ApiError {
+            SearchError::BadRequest(message) => ApiError::bad_request(message),
+            SearchError::Timeout => ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
-                message: EngineError::Timeout.to_string(),
+                message: SearchError::Timeout.to_string(),
                 position: None,
             },
-            EngineError::Index { .. } => {
+            SearchError::Index { .. } => {
                 error!(%error, "search failed");
                 ApiError {
                     status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -286,7 +286,7 @@ fn params(
     query: SearchQuery,
     default_limit: usize,
 ) -> Result<Params, ApiError> {
-    let parsed = Query::parse(&query.q).map_err(EngineError::from)?;
+    let parsed = Query::parse(&query.q).map_err(SearchError::from)?;
     let range = time_range(&query)?;
     let limit = limit(&query, default_limit)?;
     let cursor = match &query.cursor {
@@ -482,7 +482,7 @@ async fn tail(
     Extension(caller): Extension<Caller>,
     QueryString(query): QueryString<TailQuery>,
 ) -> Result<Response, ApiError> {
-    let parsed = Query::parse(&query.q).map_err(EngineError::from)?;
+    let parsed = Query::parse(&query.q).map_err(SearchError::from)?;
     let Some(hub) = state.tail.clone() else {
         return Err(ApiError {
             status: StatusCode::NOT_FOUND,

@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::scope::Scope;
+use logpipe_language::Scope;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

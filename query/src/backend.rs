@@ -6,13 +6,13 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use logpipe_common::event::{EventId, Timestamp};
-use logpipe_indexer::Catalog;
+use logpipe_store::Catalog;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::engine::{self, Cursor, EngineError, Request, TimeRange};
-use crate::language::Query;
-use crate::scope::Scope;
+use logpipe_language::Query;
+use logpipe_language::Scope;
+use logpipe_store::search::{self, Cursor, Request, SearchError, TimeRange};
 
 /// Top values asked of each indexer beyond the requested count, so that merged counts
 /// of values near the cut are right more often.
@@ -105,7 +105,7 @@ pub struct ValuesAnswer {
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     #[error(transparent)]
-    Engine(#[from] EngineError),
+    Engine(#[from] SearchError),
     /// An indexer refused the request (a bad query, a bad token): its status and message.
     #[error("{message}")]
     Refused {
@@ -132,7 +132,7 @@ impl Backend {
                 let catalog = catalog.clone();
                 let page = blocking(move || {
                     refresh(&catalog);
-                    engine::search_page(
+                    search::search_page(
                         &catalog,
                         &params.request(),
                         params.limit,
@@ -162,7 +162,7 @@ impl Backend {
                 let range = params.range;
                 let histogram = blocking(move || {
                     refresh(&catalog);
-                    engine::histogram(&catalog, &params.request(), params.interval)
+                    search::histogram(&catalog, &params.request(), params.interval)
                 })
                 .await?;
                 Ok(HistogramAnswer {
@@ -194,14 +194,14 @@ impl Backend {
         params: Params,
     ) -> Result<ValuesAnswer, BackendError> {
         let started = Instant::now();
-        engine::facet_column(&field)?;
+        search::facet_column(&field)?;
         match self {
             Backend::Local(catalog) => {
                 let catalog = catalog.clone();
                 let name = field.clone();
                 let top = blocking(move || {
                     refresh(&catalog);
-                    engine::top_values(&catalog, &params.request(), &name, params.limit)
+                    search::top_values(&catalog, &params.request(), &name, params.limit)
                 })
                 .await?;
                 Ok(ValuesAnswer {
@@ -233,7 +233,7 @@ impl Backend {
                 let catalog = catalog.clone();
                 let found = blocking(move || {
                     refresh(&catalog);
-                    engine::event(&catalog, id, &scope)
+                    search::event(&catalog, id, &scope)
                 })
                 .await?;
                 Ok((found.and_then(raw), Vec::new()))
@@ -251,11 +251,11 @@ fn refresh(catalog: &Catalog) {
 
 /// Runs `work` on the blocking pool.
 async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
-) -> Result<T, EngineError> {
+    work: impl FnOnce() -> Result<T, SearchError> + Send + 'static,
+) -> Result<T, SearchError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|error| EngineError::Index {
+        .map_err(|error| SearchError::Index {
             day: "any".into(),
             detail: format!("the search task failed: {error}"),
         })?
@@ -493,7 +493,7 @@ impl Fanout {
     ) -> Result<HistogramAnswer, BackendError> {
         let interval = params
             .interval
-            .unwrap_or_else(|| engine::auto_interval(&params.range));
+            .unwrap_or_else(|| search::auto_interval(&params.range));
         let mut query = Self::range_query(params);
         query.push(("interval", humantime::format_duration(interval).to_string()));
         let (answers, failed) = self

@@ -1,4 +1,4 @@
-//! Settings of the query service and of the search CLI.
+//! Settings of the query service.
 
 use std::time::Duration;
 
@@ -26,22 +26,7 @@ pub const TIME_LIMIT_MS: VarSpec = VarSpec::new(
     "Longest a search, histogram or top-values request may run before it is answered with an error.",
 );
 
-pub const URL: VarSpec = VarSpec::new(
-    "LOGPIPE_QUERY_URL",
-    Kind::Url,
-    Some("http://127.0.0.1:8080"),
-    "Query service that `logpipe search` talks to.",
-);
-pub const TOKEN: VarSpec = VarSpec::new(
-    "LOGPIPE_QUERY_TOKEN",
-    Kind::Text,
-    None,
-    "Bearer token `logpipe search` sends; its scope decides which namespaces are visible.",
-)
-.secret();
-
 pub const VARS: [&VarSpec; 3] = [&TOKENS_FILE, &INDEXERS, &TIME_LIMIT_MS];
-pub const SEARCH_VARS: [&VarSpec; 2] = [&URL, &TOKEN];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct QueryConfig {
@@ -54,7 +39,7 @@ pub struct QueryConfig {
     pub time_limit: Duration,
     /// The index of a co-located indexer (standalone), read directly.
     #[serde(skip)]
-    pub local: Option<logpipe_indexer::Catalog>,
+    pub local: Option<logpipe_store::Catalog>,
 }
 
 fn urls<S: serde::Serializer>(urls: &[url::Url], serializer: S) -> Result<S::Ok, S::Error> {

@@ -1,20 +1,26 @@
 //! The query role (search API, web UI, live tail) and `logpipe search`, its command-line
-//! client. The search language lives in `language`; the alert engine evaluates rules with
-//! its `Predicate`.
+//! client. Searches run through `logpipe-store`; the language is `logpipe-language`'s.
+//!
+//! # Layout
+//! - `config`: `QueryConfig` (the service) and the client's settings.
+//! - `service`: the query service as a logpipe service: backend chosen, routes served.
+//! - `serve`: the search API over one catalog, which `logpipe indexer` serves.
+//! - `api`: the HTTP API's routes, parameters and errors.
+//! - `backend`: where a search runs: the local index or every indexer, merged.
+//! - `auth`: bearer tokens and the scope each grants.
+//! - `tail`: live tail, one Kafka consumer shared by every subscriber.
+//! - `openapi`: the API's OpenAPI document.
+//! - `client`: `logpipe search`, the command-line client.
 
 pub mod api;
 pub mod auth;
 pub mod backend;
+mod client;
 mod config;
-pub mod engine;
-pub mod language;
 mod openapi;
-pub mod scope;
-mod search;
+pub mod serve;
 mod service;
 pub mod tail;
 
-pub use config::{QueryConfig, SEARCH_VARS, VARS};
-pub use language::{Predicate, Query, QueryError};
-pub use search::{Output, SearchArgs, SearchConfig, run_search};
-pub use service::SearchingIndexer;
+pub use client::{Output, SearchArgs, run_search};
+pub use config::{QueryConfig, VARS};

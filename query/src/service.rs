@@ -1,11 +1,11 @@
-//! The query service as a logpipe service, and the indexer role with the search API
-//! served over its own partitions.
+//! The query service as a logpipe service: its backend chosen (the local index or the
+//! indexers to fan out to), the API, the web UI and live tail served.
 
 use axum::Router;
 use logpipe_common::config::{ConfigError, Env, SharedConfig, VarSpec};
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::service::{Service, ServiceContext};
-use logpipe_indexer::{Catalog, IndexLayout, IndexerConfig, ReadApi, Reload};
+use logpipe_store::{Catalog, IndexLayout, Reload};
 use tracing::info;
 
 use crate::QueryConfig;
@@ -57,56 +57,5 @@ impl Service for QueryConfig {
             time_limit: self.time_limit,
             tail: Some(tail),
         }))
-    }
-}
-
-/// `logpipe indexer`: the indexer, serving the search API over the partitions it holds
-/// so the query service can fan out to it. Tokens are read from the same variable as
-/// the query service's.
-#[derive(Debug)]
-pub struct SearchingIndexer {
-    indexer: IndexerConfig,
-    query: QueryConfig,
-}
-
-impl Service for SearchingIndexer {
-    const ROLE: &'static str = "indexer";
-
-    fn vars() -> Vec<&'static VarSpec> {
-        let mut vars = logpipe_indexer::VARS.to_vec();
-        vars.extend([&crate::config::TOKENS_FILE, &crate::config::TIME_LIMIT_MS]);
-        vars
-    }
-
-    fn load(env: &Env, shared: &mut SharedConfig) -> Result<Self, ConfigError> {
-        Ok(SearchingIndexer {
-            indexer: IndexerConfig::load(env)?,
-            query: QueryConfig::load_for_indexer(env, shared)?,
-        })
-    }
-
-    fn effective(&self) -> serde_json::Value {
-        let mut effective = self.indexer.effective();
-        effective["search_api"] = self.query.effective();
-        effective
-    }
-
-    fn topics(&self, shared: &SharedConfig) -> Vec<TopicSpec> {
-        self.indexer.topics(shared)
-    }
-
-    async fn start(self, ctx: ServiceContext) -> anyhow::Result<Router> {
-        let mut indexer = self.indexer;
-        let tokens = self.query.tokens;
-        let time_limit = self.query.time_limit;
-        indexer.read_api = Some(ReadApi(std::sync::Arc::new(move |catalog: Catalog| {
-            api::api(ApiState {
-                backend: Backend::Local(catalog),
-                tokens: tokens.clone(),
-                time_limit,
-                tail: None,
-            })
-        })));
-        indexer.start(ctx).await
     }
 }

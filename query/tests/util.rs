@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use axum::Router;
 use logpipe_common::event::{LogEvent, Timestamp};
-use logpipe_indexer::document::document_of;
-use logpipe_indexer::{Catalog, Day, IndexLayout, Reload};
 use logpipe_query::api::{self, ApiState};
 use logpipe_query::auth::{Tokens, token_hash};
 use logpipe_query::backend::Backend;
+use logpipe_store::document::document_of;
+use logpipe_store::{Catalog, Day, IndexLayout, Reload};
 
 /// Writes `events` into day indexes under `data_dir`, as the indexer lays them out.
 pub fn write_index(data_dir: &Path, events: &[LogEvent]) -> Catalog {

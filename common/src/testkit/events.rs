@@ -60,6 +60,37 @@ pub fn sample_event(n: u64, ts: Timestamp) -> LogEvent {
     }
 }
 
+/// An event on `node-1` in namespace `shop` with `message` and `attributes` (an object).
+pub fn event_with(message: &str, attributes: serde_json::Value) -> LogEvent {
+    let serde_json::Value::Object(attributes) = attributes else {
+        panic!("an object");
+    };
+    LogEvent {
+        v: 1,
+        id: EventId::derive("node-1", "test", 0),
+        ts: Timestamp::from_unix_nanos(1_790_000_000_000_000_000),
+        observed_ts: Timestamp::from_unix_nanos(1_790_000_000_000_000_000),
+        level: Level::Info,
+        message: message.to_string(),
+        stream: Some(Stream::Stdout),
+        k8s: K8s {
+            namespace: Some("shop".into()),
+            pod: Some("api-1".into()),
+            pod_uid: None,
+            container: Some("api".into()),
+            node: "node-1".into(),
+        },
+        source: Source {
+            kind: SourceKind::File,
+            name: None,
+            path: Some("/var/log/pods/x/0.log".into()),
+            offset: Some(0),
+        },
+        attributes,
+        flags: Vec::new(),
+    }
+}
+
 /// Produces every `(key, value)` to `topic` and waits until all are acknowledged.
 pub fn produce_all<I>(settings: &KafkaSettings, topic: &str, messages: I) -> anyhow::Result<usize>
 where

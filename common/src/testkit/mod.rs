@@ -8,7 +8,7 @@ mod mock;
 use std::path::PathBuf;
 
 pub use broker::{TestBroker, free_port};
-pub use events::{produce_all, sample_event};
+pub use events::{event_with, produce_all, sample_event};
 pub use mock::MockKafka;
 
 /// A number from the environment variable `name` (a drill or benchmark size), or

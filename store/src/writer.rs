@@ -10,9 +10,10 @@ use tracing::{debug, info};
 
 use crate::catalog::Catalog;
 use crate::document::EventDocument;
-use crate::error::IndexerError;
+use crate::error::StoreError;
 use crate::layout::{CommitPayload, Day, IndexLayout};
 use crate::schema::{self, Fields};
+use crate::telemetry;
 
 /// Segments merged at once, and the least number of segments of a size class before a
 /// merge: Lucene's and Quickwit's merge factor. Each event is rewritten once per size
@@ -22,7 +23,7 @@ use crate::schema::{self, Fields};
 const MERGE_MIN_SEGMENTS: usize = 10;
 
 #[derive(Debug, Clone)]
-pub struct StoreSettings {
+pub struct WriterSettings {
     pub topic: String,
     pub writer_memory: usize,
     pub max_open_days: usize,
@@ -41,35 +42,35 @@ pub struct CommitReport {
     pub docs: usize,
 }
 
-pub struct Store {
+pub struct Writer {
     layout: IndexLayout,
     catalog: Catalog,
     fields: Fields,
-    settings: StoreSettings,
+    settings: WriterSettings,
     open: BTreeMap<Day, OpenDay>,
     /// The offsets in the last commit payload of every day index.
     committed: HashMap<Day, BTreeMap<i32, i64>>,
     clock: u64,
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
+        f.debug_struct("Writer")
             .field("open", &self.open.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
-impl Store {
+impl Writer {
     /// Opens the store and reads the committed offsets of every day index.
-    pub fn open(catalog: Catalog, settings: StoreSettings) -> Result<Self, IndexerError> {
+    pub fn open(catalog: Catalog, settings: WriterSettings) -> Result<Self, StoreError> {
         let layout = catalog.layout().clone();
         let mut committed = HashMap::new();
         for reader in catalog.readers() {
             let metas = reader
                 .index
                 .load_metas()
-                .map_err(|error| IndexerError::tantivy(&layout.day_dir(reader.day), error))?;
+                .map_err(|error| StoreError::tantivy(&layout.day_dir(reader.day), error))?;
             if let Some(payload) = metas.payload.as_deref().and_then(CommitPayload::parse)
                 && payload.topic == settings.topic
             {
@@ -77,7 +78,7 @@ impl Store {
             }
         }
         let (_, fields) = schema::build();
-        Ok(Store {
+        Ok(Writer {
             layout,
             catalog,
             fields,
@@ -112,7 +113,7 @@ impl Store {
         day: Day,
         doc: EventDocument,
         positions: &BTreeMap<i32, i64>,
-    ) -> Result<(), IndexerError> {
+    ) -> Result<(), StoreError> {
         self.clock += 1;
         if !self.open.contains_key(&day) {
             if self.open.len() >= self.settings.max_open_days
@@ -141,18 +142,18 @@ impl Store {
         open.pending += 1;
         open.writer
             .add_document(doc)
-            .map_err(|error| IndexerError::tantivy(&self.layout.day_dir(day), error))?;
+            .map_err(|error| StoreError::tantivy(&self.layout.day_dir(day), error))?;
         Ok(())
     }
 
-    fn open_writer(&mut self, day: Day) -> Result<IndexWriter<EventDocument>, IndexerError> {
+    fn open_writer(&mut self, day: Day) -> Result<IndexWriter<EventDocument>, StoreError> {
         let (index, _) = self.layout.open_or_create(day)?;
         let dir = self.layout.day_dir(day);
         // One indexing thread: one segment per commit, and the other core stays free for
         // consuming and decoding.
         let writer: IndexWriter<EventDocument> = index
             .writer_with_num_threads(1, self.settings.writer_memory)
-            .map_err(|error| IndexerError::tantivy(&dir, error))?;
+            .map_err(|error| StoreError::tantivy(&dir, error))?;
         let mut policy = LogMergePolicy::default();
         policy.set_min_num_segments(MERGE_MIN_SEGMENTS);
         writer.set_merge_policy(Box::new(policy));
@@ -162,7 +163,7 @@ impl Store {
     }
 
     /// Commits every day with pending documents, each with `positions` as its payload.
-    pub fn commit(&mut self, positions: &BTreeMap<i32, i64>) -> Result<CommitReport, IndexerError> {
+    pub fn commit(&mut self, positions: &BTreeMap<i32, i64>) -> Result<CommitReport, StoreError> {
         let days: Vec<Day> = self
             .open
             .iter()
@@ -174,11 +175,11 @@ impl Store {
 
     /// Commits `days`, one after the other: a crash in between leaves some committed
     /// further than others, which the offsets in each payload account for.
-    pub(crate) fn commit_days(
+    pub fn commit_days(
         &mut self,
         days: &[Day],
         positions: &BTreeMap<i32, i64>,
-    ) -> Result<CommitReport, IndexerError> {
+    ) -> Result<CommitReport, StoreError> {
         let mut report = CommitReport::default();
         for &day in days {
             report.docs += self.commit_day(day, positions)?;
@@ -191,7 +192,7 @@ impl Store {
         &mut self,
         day: Day,
         positions: &BTreeMap<i32, i64>,
-    ) -> Result<usize, IndexerError> {
+    ) -> Result<usize, StoreError> {
         let Some(open) = self.open.get_mut(&day) else {
             return Ok(0);
         };
@@ -206,12 +207,12 @@ impl Store {
         let mut prepared = open
             .writer
             .prepare_commit()
-            .map_err(|error| IndexerError::tantivy(&dir, error))?;
+            .map_err(|error| StoreError::tantivy(&dir, error))?;
         prepared.set_payload(&serde_json::to_string(&payload).unwrap_or_default());
         prepared
             .commit()
-            .map_err(|error| IndexerError::tantivy(&dir, error))?;
-        metrics::histogram!("logpipe_indexer_commit_seconds").record(started.elapsed());
+            .map_err(|error| StoreError::tantivy(&dir, error))?;
+        telemetry::committed(started.elapsed());
         self.committed.insert(day, payload.offsets);
         let docs = std::mem::take(&mut open.pending);
         self.catalog.reload(day)?;
@@ -219,7 +220,7 @@ impl Store {
     }
 
     /// Commits `day` if needed and closes its writer (waiting for its merges).
-    pub fn close(&mut self, day: Day, positions: &BTreeMap<i32, i64>) -> Result<(), IndexerError> {
+    pub fn close(&mut self, day: Day, positions: &BTreeMap<i32, i64>) -> Result<(), StoreError> {
         if self.open.get(&day).is_some_and(|open| open.pending > 0) {
             self.commit_day(day, positions)?;
         }
@@ -227,14 +228,14 @@ impl Store {
             let dir = self.layout.day_dir(day);
             open.writer
                 .wait_merging_threads()
-                .map_err(|error| IndexerError::tantivy(&dir, error))?;
+                .map_err(|error| StoreError::tantivy(&dir, error))?;
             info!(%day, "day index closed for writing");
         }
         Ok(())
     }
 
     /// Commits what is pending and closes every writer.
-    pub fn close_all(&mut self, positions: &BTreeMap<i32, i64>) -> Result<(), IndexerError> {
+    pub fn close_all(&mut self, positions: &BTreeMap<i32, i64>) -> Result<(), StoreError> {
         let days: Vec<Day> = self.open.keys().copied().collect();
         for day in days {
             self.close(day, positions)?;
@@ -247,7 +248,7 @@ impl Store {
         &mut self,
         day: Day,
         positions: &BTreeMap<i32, i64>,
-    ) -> Result<(), IndexerError> {
+    ) -> Result<(), StoreError> {
         self.close(day, positions)?;
         self.catalog.forget(day);
         self.layout.remove(day)?;

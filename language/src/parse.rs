@@ -1,37 +1,19 @@
-//! The search language: Lucene-style syntax (tantivy's grammar) parsed into one AST with
-//! three uses — a tantivy query (`to_tantivy`), an in-memory predicate over a `LogEvent`
-//! (`Predicate`, which the alert engine evaluates rules with) and a normalized string
-//! form (`Display`).
-//!
-//! Semantics, the same in the index and in memory:
-//! - words separated by spaces must all match (`AND` is the default operator);
-//! - a word without a field matches `message` or any string attribute;
-//! - `message`, `attribute_text` and string attributes are tokenized like the index
-//!   (split on non-alphanumerics, lowercased); several words are a phrase;
-//! - keyword fields (`level`, `k8s.*`, `source.*`, `flags`, `id`, `stream`) match exactly;
-//! - `attributes.<path>` matches strings by words, numbers and booleans by value, and
-//!   numeric ranges;
-//! - `ts` and `observed_ts` take RFC 3339 values and ranges;
-//! - `field:*` matches when the field has a value; `*` (or an empty query) matches all.
+//! Text → `Query`: tantivy's grammar parses, then every field is resolved, every value
+//! checked against its field and the tree simplified. Bounds on size and nesting are
+//! checked before any recursive pass sees the text.
 
-mod fields;
-mod predicate;
-mod translate;
-mod view;
-
-use std::fmt;
 use std::ops::Bound;
 
 use logpipe_common::event::Timestamp;
-use tantivy::columnar::NumericalValue;
-use tantivy::query_grammar::{
+use tantivy_query_grammar::{
     Delimiter, Occur, UserInputAst, UserInputBound, UserInputLeaf, UserInputLiteral,
 };
 
-pub use fields::{FieldRef, Keyword, TimeField};
-pub use predicate::{Predicate, words};
-pub use translate::to_tantivy;
-pub use view::{AttributePaths, EventView};
+use crate::analyzer::words;
+use crate::ast::{Leaf, Op, Query, Scalar};
+use crate::error::QueryError;
+use crate::fields::FieldRef;
+use crate::number::parse_number;
 
 /// Longest query accepted, in bytes.
 pub const MAX_QUERY_BYTES: usize = 16 * 1024;
@@ -42,86 +24,7 @@ pub const MAX_REGEX_BYTES: usize = 512;
 /// Compiled-size limit of a regular expression.
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-/// A parsed query.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Query {
-    /// Every event.
-    All,
-    And(Vec<Query>),
-    Or(Vec<Query>),
-    Not(Box<Query>),
-    Leaf(Leaf),
-}
-
-/// A condition on one field.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Leaf {
-    pub field: FieldRef,
-    pub op: Op,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Op {
-    /// Words (a phrase when the text has several) on text fields; the exact value on
-    /// keyword fields; words, a number or a boolean on an attribute.
-    Match(String),
-    /// Words starting with this text (text fields), or values starting with it (keyword
-    /// fields).
-    Prefix(String),
-    /// A regular expression that a whole word (text fields) or value (keyword fields)
-    /// matches.
-    Regex(String),
-    Range {
-        lower: Bound<Scalar>,
-        upper: Bound<Scalar>,
-    },
-    /// The field has a value.
-    Exists,
-}
-
-/// A bound of a range: a number on attributes, an instant on time fields.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Scalar {
-    Number(NumericalValue),
-    Time(Timestamp),
-}
-
-/// Why a query was refused, with the character position it refers to when known.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct QueryError {
-    pub message: String,
-    /// Character offset into the query.
-    pub position: Option<usize>,
-}
-
-impl QueryError {
-    fn new(message: impl Into<String>) -> Self {
-        QueryError {
-            message: message.into(),
-            position: None,
-        }
-    }
-
-    fn at(mut self, position: Option<usize>) -> Self {
-        self.position = self.position.or(position);
-        self
-    }
-}
-
 impl Query {
-    /// Every field the query names.
-    pub fn fields(&self) -> Vec<&FieldRef> {
-        match self {
-            Query::All => Vec::new(),
-            Query::And(children) | Query::Or(children) => {
-                children.iter().flat_map(Query::fields).collect()
-            }
-            Query::Not(inner) => inner.fields(),
-            Query::Leaf(leaf) => vec![&leaf.field],
-        }
-    }
-
     /// Parses `text`; an empty query matches every event.
     pub fn parse(text: &str) -> Result<Query, QueryError> {
         check_depth(text)?;
@@ -131,72 +34,13 @@ impl Query {
                 text.len()
             )));
         }
-        let ast = match tantivy::query_grammar::parse_query(text) {
+        let ast = match tantivy_query_grammar::parse_query(text) {
             Ok(ast) => ast,
             Err(_) => return Err(syntax_error(text)),
         };
         let query = convert(ast, text)?;
         Ok(query.simplify())
     }
-
-    /// Every event matching both.
-    pub fn and(self, other: Query) -> Query {
-        Query::And(vec![self, other]).simplify()
-    }
-
-    /// Flattens nested `And`/`Or`, drops `All` from conjunctions.
-    fn simplify(self) -> Query {
-        match self {
-            Query::And(children) => {
-                let mut flat = Vec::new();
-                for child in children.into_iter().map(Query::simplify) {
-                    match child {
-                        Query::All => {}
-                        Query::And(inner) => flat.extend(inner),
-                        other => flat.push(other),
-                    }
-                }
-                dedup(&mut flat);
-                match flat.len() {
-                    0 => Query::All,
-                    1 => flat.pop().unwrap_or(Query::All),
-                    _ => Query::And(flat),
-                }
-            }
-            Query::Or(children) => {
-                let mut flat = Vec::new();
-                for child in children.into_iter().map(Query::simplify) {
-                    match child {
-                        Query::All => return Query::All,
-                        Query::Or(inner) => flat.extend(inner),
-                        other => flat.push(other),
-                    }
-                }
-                dedup(&mut flat);
-                match flat.len() {
-                    0 => Query::All,
-                    1 => flat.pop().unwrap_or(Query::All),
-                    _ => Query::Or(flat),
-                }
-            }
-            Query::Not(inner) => match inner.simplify() {
-                Query::Not(again) => *again,
-                other => Query::Not(Box::new(other)),
-            },
-            leaf => leaf,
-        }
-    }
-}
-
-/// Drops repeated conditions (the grammar does the same within one clause list).
-fn dedup(queries: &mut Vec<Query>) {
-    let mut kept: Vec<Query> = Vec::with_capacity(queries.len());
-    for query in queries.drain(..) {
-        if !kept.contains(&query) {
-            kept.push(query);
-        }
-    }
-    *queries = kept;
 }
 
 /// Refuses parentheses nested deeper than `MAX_DEPTH` before the recursive parser sees
@@ -233,7 +77,7 @@ fn check_depth(text: &str) -> Result<(), QueryError> {
 
 /// Describes a syntax error with the lenient parser's position and message.
 fn syntax_error(text: &str) -> QueryError {
-    let (_, errors) = tantivy::query_grammar::parse_query_lenient(text);
+    let (_, errors) = tantivy_query_grammar::parse_query_lenient(text);
     match errors.first() {
         Some(error) => {
             let position = char_position(text, error.pos);
@@ -393,7 +237,15 @@ fn check_regex(pattern: &str) -> Result<(), QueryError> {
         })?;
     // Patterns the index's automaton refuses are refused at parse time, whatever indexes the
     // time range holds, so a query is valid or not regardless of the data.
-    translate::regex_query(pattern, tantivy::schema::Field::from_field_id(0)).map(|_| ())
+    index_regex(pattern).map(|_| ())
+}
+
+/// `pattern` compiled by the automaton the index matches terms with (tantivy's
+/// `RegexQuery`), or why it refuses it.
+pub fn index_regex(pattern: &str) -> Result<tantivy_fst::Regex, QueryError> {
+    tantivy_fst::Regex::new(pattern).map_err(|error| {
+        QueryError::new(format!("invalid regular expression /{pattern}/: {error}"))
+    })
 }
 
 /// Checks that `op` applies to `field` and normalizes its value.
@@ -427,7 +279,7 @@ fn leaf_query(field: FieldRef, op: Op) -> Result<Query, QueryError> {
             return Ok(Query::All);
         }
         (FieldRef::Default | FieldRef::Message | FieldRef::AttributeText, Op::Prefix(value)) => {
-            let words = predicate::words(&value);
+            let words = words(&value);
             if words.len() != 1 || words[0].1.len() != value.chars().count() {
                 return Err(QueryError::new(format!(
                     "a wildcard applies to one word; `{value}*` is not a single word"
@@ -436,7 +288,7 @@ fn leaf_query(field: FieldRef, op: Op) -> Result<Query, QueryError> {
             Op::Prefix(words[0].1.clone())
         }
         (FieldRef::Attribute(path), Op::Prefix(value)) => {
-            let words = predicate::words(&value);
+            let words = words(&value);
             if words.len() != 1 || words[0].1.len() != value.chars().count() {
                 return Err(QueryError::new(format!(
                     "a wildcard applies to one word; `attributes.{path}:{value}*` is not a single word"
@@ -508,158 +360,3 @@ fn parse_time(text: &str) -> Result<Scalar, QueryError> {
             ))
         })
 }
-
-/// A number as the index stores it: integers as i64 (u64 above), others as f64.
-pub fn parse_number(text: &str) -> Option<NumericalValue> {
-    let value = text.parse::<NumericalValue>().ok()?;
-    match value.normalize() {
-        NumericalValue::F64(float) if !float.is_finite() => None,
-        value => Some(value),
-    }
-}
-
-impl fmt::Display for Query {
-    /// The normalized form: parsing it gives the same query back.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Query::All => f.write_str("*"),
-            Query::And(children) => {
-                join(f, children, " AND ", |child| matches!(child, Query::Or(_)))
-            }
-            Query::Or(children) => {
-                join(f, children, " OR ", |child| matches!(child, Query::And(_)))
-            }
-            Query::Not(inner) => {
-                if matches!(**inner, Query::And(_) | Query::Or(_)) {
-                    write!(f, "NOT ({inner})")
-                } else {
-                    write!(f, "NOT {inner}")
-                }
-            }
-            Query::Leaf(leaf) => leaf.fmt(f),
-        }
-    }
-}
-
-fn join(
-    f: &mut fmt::Formatter<'_>,
-    children: &[Query],
-    separator: &str,
-    needs_parens: impl Fn(&Query) -> bool,
-) -> fmt::Result {
-    for (i, child) in children.iter().enumerate() {
-        if i > 0 {
-            f.write_str(separator)?;
-        }
-        if needs_parens(child) {
-            write!(f, "({child})")?;
-        } else {
-            write!(f, "{child}")?;
-        }
-    }
-    Ok(())
-}
-
-impl fmt::Display for Leaf {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field != FieldRef::Default {
-            write!(f, "{}:", escape_field(&self.field.name()))?;
-        }
-        match &self.op {
-            Op::Match(value) => f.write_str(&quote_value(value)),
-            Op::Prefix(value) => {
-                if is_bare_word(value) {
-                    write!(f, "{value}*")
-                } else {
-                    write!(f, "{}*", quoted(value))
-                }
-            }
-            Op::Regex(pattern) => write!(f, "/{}/", pattern.replace('/', "\\/")),
-            Op::Exists => f.write_str("*"),
-            Op::Range { lower, upper } => {
-                match lower {
-                    Bound::Included(value) => write!(f, "[{value}")?,
-                    Bound::Excluded(value) => write!(f, "{{{value}")?,
-                    Bound::Unbounded => f.write_str("[*")?,
-                }
-                f.write_str(" TO ")?;
-                match upper {
-                    Bound::Included(value) => write!(f, "{value}]"),
-                    Bound::Excluded(value) => write!(f, "{value}}}"),
-                    Bound::Unbounded => f.write_str("*]"),
-                }
-            }
-        }
-    }
-}
-
-impl fmt::Display for Scalar {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Scalar::Number(NumericalValue::I64(value)) => write!(f, "{value}"),
-            Scalar::Number(NumericalValue::U64(value)) => write!(f, "{value}"),
-            Scalar::Number(NumericalValue::F64(value)) => write!(f, "{value:?}"),
-            Scalar::Time(instant) => write!(f, "{instant}"),
-        }
-    }
-}
-
-fn is_bare_word(value: &str) -> bool {
-    !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '@'))
-        && !matches!(value, "AND" | "OR" | "NOT" | "TO" | "IN")
-}
-
-fn quoted(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
-}
-
-fn quote_value(value: &str) -> String {
-    if is_bare_word(value) {
-        value.to_string()
-    } else {
-        quoted(value)
-    }
-}
-
-fn escape_field(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if matches!(
-            c,
-            '+' | '^'
-                | '`'
-                | ':'
-                | '{'
-                | '}'
-                | '"'
-                | '\''
-                | '['
-                | ']'
-                | '('
-                | ')'
-                | '!'
-                | '\\'
-                | '*'
-                | ' '
-        ) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests;

@@ -1,6 +1,9 @@
-//! The tantivy schema of a day index, built in one place and versioned: the query crate
-//! and the indexer agree on field names and options through this module only.
+//! The tantivy schema of a day index, built in one place and versioned: the indexer
+//! writes and the query service reads through this module only. Field names are the
+//! search language's (`logpipe_language::fields`).
 
+use logpipe_language::WordTokenizer;
+use tantivy::Index;
 use tantivy::schema::{
     DateOptions, DateTimePrecision, FAST, Field, INDEXED, IndexRecordOption, JsonObjectOptions,
     STORED, STRING, Schema, TextFieldIndexing, TextOptions,
@@ -11,25 +14,10 @@ use tantivy::schema::{
 /// dictionaries are sstables (tantivy's `quickwit` feature) instead of FSTs.
 pub const SCHEMA_VERSION: u32 = 3;
 
-pub const ID: &str = "id";
-pub const TS: &str = "ts";
-pub const OBSERVED_TS: &str = "observed_ts";
-pub const LEVEL: &str = "level";
-pub const STREAM: &str = "stream";
-pub const NAMESPACE: &str = "k8s.namespace";
-pub const POD: &str = "k8s.pod";
-pub const POD_UID: &str = "k8s.pod_uid";
-pub const CONTAINER: &str = "k8s.container";
-pub const NODE: &str = "k8s.node";
-pub const SOURCE_KIND: &str = "source.kind";
-pub const SOURCE_NAME: &str = "source.name";
-pub const SOURCE_PATH: &str = "source.path";
-pub const MESSAGE: &str = "message";
-pub const ATTRIBUTES: &str = "attributes";
-/// Every string value of `attributes`, one field value each, so that a word searched
-/// without a field finds it under any attribute path.
-pub const ATTRIBUTE_TEXT: &str = "attribute_text";
-pub const FLAGS: &str = "flags";
+pub use logpipe_language::fields::{
+    ATTRIBUTE_TEXT, ATTRIBUTES, CONTAINER, FLAGS, ID, LEVEL, MESSAGE, NAMESPACE, NODE, OBSERVED_TS,
+    POD, POD_UID, SOURCE_KIND, SOURCE_NAME, SOURCE_PATH, STREAM, TS,
+};
 /// The event exactly as it was taken from Kafka (or as repaired), so a hit returns it.
 pub const EVENT: &str = "event";
 
@@ -46,6 +34,19 @@ pub const KEYWORD_FIELDS: [&str; 10] = [
     SOURCE_NAME,
     FLAGS,
 ];
+
+/// The name full-text fields give their analyzer: tantivy's built-in `default`, whose
+/// words `logpipe_language::analyzer` makes the same way, so the name (and every index
+/// written under it) stays.
+pub const ANALYZER: &str = "default";
+
+/// Makes `index` split text with the search language's analyzer.
+pub fn register_analyzer(index: &Index) {
+    index.tokenizers().register(
+        ANALYZER,
+        tantivy::tokenizer::TextAnalyzer::from(WordTokenizer::default()),
+    );
+}
 
 /// Handles to every field of the schema.
 #[derive(Debug, Clone)]
@@ -78,7 +79,7 @@ pub fn build() -> (Schema, Fields) {
         .set_fast()
         .set_precision(DateTimePrecision::Nanoseconds);
     let full_text = TextFieldIndexing::default()
-        .set_tokenizer("default")
+        .set_tokenizer(ANALYZER)
         .set_index_option(IndexRecordOption::WithFreqsAndPositions);
     let fields = Fields {
         id: builder.add_text_field(ID, STRING | FAST),
@@ -166,5 +167,59 @@ mod tests {
         let (field, path) = schema.find_field("attributes.http.status").unwrap();
         assert_eq!(field, fields.attributes);
         assert_eq!(path, "http.status");
+    }
+
+    fn tantivy_default_words(text: &str) -> Vec<(usize, usize, usize, String)> {
+        let mut analyzer = tantivy::tokenizer::TokenizerManager::default()
+            .get(ANALYZER)
+            .unwrap();
+        let mut stream = analyzer.token_stream(text);
+        let mut out = Vec::new();
+        while let Some(token) = stream.next() {
+            out.push((
+                token.position,
+                token.offset_from,
+                token.offset_to,
+                token.text.clone(),
+            ));
+        }
+        out
+    }
+
+    fn registered_words(text: &str) -> Vec<(usize, usize, usize, String)> {
+        let (schema, _) = build();
+        let index = Index::create_in_ram(schema);
+        register_analyzer(&index);
+        let mut analyzer = index.tokenizers().get(ANALYZER).unwrap();
+        let mut stream = analyzer.token_stream(text);
+        let mut out = Vec::new();
+        while let Some(token) = stream.next() {
+            out.push((
+                token.position,
+                token.offset_from,
+                token.offset_to,
+                token.text.clone(),
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn the_analyzer_makes_the_words_of_tantivys_default_one() {
+        let long = "x".repeat(39) + " " + &"y".repeat(40) + " ΣΑΣ İstanbul ǅ";
+        for text in ["", "GET /pay answered 502", "a-b_c.d", long.as_str()] {
+            assert_eq!(
+                registered_words(text),
+                tantivy_default_words(text),
+                "{text:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_analyzer_agrees_with_tantivys_default_on_any_text(text in "\\PC{0,80}") {
+            proptest::prop_assert_eq!(registered_words(&text), tantivy_default_words(&text));
+        }
     }
 }

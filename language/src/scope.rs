@@ -2,7 +2,8 @@
 //! (`shop`, `shop-*`). An event without a namespace (a host file such as the audit log)
 //! is visible only to a scope with a glob that matches everything (`*`).
 
-use crate::language::{FieldRef, Keyword, Leaf, Op, Query};
+use crate::ast::{Leaf, Op, Query};
+use crate::fields::{FieldRef, Keyword};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {

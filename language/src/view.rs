@@ -14,8 +14,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
-use super::Keyword;
-use super::predicate::words;
+use crate::analyzer::words;
+use crate::fields::Keyword;
 
 /// An attribute leaf's value: what queries compare against.
 #[derive(Debug, Clone, PartialEq)]

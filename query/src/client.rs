@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use logpipe_common::config::{ConfigError, Env};
+use logpipe_common::config::Env;
 use serde_json::Value;
 
-use crate::config::{TOKEN, URL};
+use logpipe_common::config::SearchConfig;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const EXIT_HITS: u8 = 0;
@@ -40,21 +40,6 @@ pub struct SearchArgs {
     pub output: Output,
     /// After the hits, print matching events as they arrive until interrupted.
     pub follow: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct SearchConfig {
-    pub url: url::Url,
-    pub token: Option<String>,
-}
-
-impl SearchConfig {
-    pub fn load(env: &Env) -> Result<Self, ConfigError> {
-        Ok(SearchConfig {
-            url: env.url(&URL)?,
-            token: env.text_opt(&TOKEN)?.filter(|token| !token.is_empty()),
-        })
-    }
 }
 
 /// Runs the CLI.

@@ -1,8 +1,27 @@
-//! The fields a query can name, resolved against the index schema.
+//! The fields a query can name: the event contract's names, which the index schema uses
+//! too (`logpipe-store`'s `schema`), and what each one is.
 
-use logpipe_indexer::schema;
+use crate::error::QueryError;
 
-use super::QueryError;
+pub const ID: &str = "id";
+pub const TS: &str = "ts";
+pub const OBSERVED_TS: &str = "observed_ts";
+pub const LEVEL: &str = "level";
+pub const STREAM: &str = "stream";
+pub const NAMESPACE: &str = "k8s.namespace";
+pub const POD: &str = "k8s.pod";
+pub const POD_UID: &str = "k8s.pod_uid";
+pub const CONTAINER: &str = "k8s.container";
+pub const NODE: &str = "k8s.node";
+pub const SOURCE_KIND: &str = "source.kind";
+pub const SOURCE_NAME: &str = "source.name";
+pub const SOURCE_PATH: &str = "source.path";
+pub const MESSAGE: &str = "message";
+pub const ATTRIBUTES: &str = "attributes";
+/// Every string value of `attributes`, one field value each, so that a word searched
+/// without a field finds it under any attribute path.
+pub const ATTRIBUTE_TEXT: &str = "attribute_text";
+pub const FLAGS: &str = "flags";
 
 /// What a query condition looks at.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -59,18 +78,18 @@ impl Keyword {
 
     pub fn name(self) -> &'static str {
         match self {
-            Keyword::Id => schema::ID,
-            Keyword::Level => schema::LEVEL,
-            Keyword::Stream => schema::STREAM,
-            Keyword::Namespace => schema::NAMESPACE,
-            Keyword::Pod => schema::POD,
-            Keyword::PodUid => schema::POD_UID,
-            Keyword::Container => schema::CONTAINER,
-            Keyword::Node => schema::NODE,
-            Keyword::SourceKind => schema::SOURCE_KIND,
-            Keyword::SourceName => schema::SOURCE_NAME,
-            Keyword::SourcePath => schema::SOURCE_PATH,
-            Keyword::Flags => schema::FLAGS,
+            Keyword::Id => ID,
+            Keyword::Level => LEVEL,
+            Keyword::Stream => STREAM,
+            Keyword::Namespace => NAMESPACE,
+            Keyword::Pod => POD,
+            Keyword::PodUid => POD_UID,
+            Keyword::Container => CONTAINER,
+            Keyword::Node => NODE,
+            Keyword::SourceKind => SOURCE_KIND,
+            Keyword::SourceName => SOURCE_NAME,
+            Keyword::SourcePath => SOURCE_PATH,
+            Keyword::Flags => FLAGS,
         }
     }
 
@@ -95,8 +114,8 @@ impl Keyword {
 impl TimeField {
     pub fn name(self) -> &'static str {
         match self {
-            TimeField::Ts => schema::TS,
-            TimeField::ObservedTs => schema::OBSERVED_TS,
+            TimeField::Ts => TS,
+            TimeField::ObservedTs => OBSERVED_TS,
         }
     }
 }
@@ -107,10 +126,10 @@ impl FieldRef {
     /// The field named `name` in a query.
     pub fn resolve(name: &str) -> Result<FieldRef, QueryError> {
         let name = name.trim();
-        if name == schema::MESSAGE {
+        if name == MESSAGE {
             return Ok(FieldRef::Message);
         }
-        if name == schema::ATTRIBUTES {
+        if name == ATTRIBUTES {
             return Ok(FieldRef::AttributeText);
         }
         if let Some(path) = name.strip_prefix(ATTRIBUTES_PREFIX) {
@@ -121,10 +140,10 @@ impl FieldRef {
             }
             return Ok(FieldRef::Attribute(path.to_string()));
         }
-        if name == schema::TS {
+        if name == TS {
             return Ok(FieldRef::Time(TimeField::Ts));
         }
-        if name == schema::OBSERVED_TS {
+        if name == OBSERVED_TS {
             return Ok(FieldRef::Time(TimeField::ObservedTs));
         }
         if let Some(keyword) = Keyword::ALL.into_iter().find(|k| k.name() == name) {
@@ -149,8 +168,8 @@ impl FieldRef {
     pub fn name(&self) -> String {
         match self {
             FieldRef::Default => String::new(),
-            FieldRef::Message => schema::MESSAGE.to_string(),
-            FieldRef::AttributeText => schema::ATTRIBUTES.to_string(),
+            FieldRef::Message => MESSAGE.to_string(),
+            FieldRef::AttributeText => ATTRIBUTES.to_string(),
             FieldRef::Attribute(path) => format!("{ATTRIBUTES_PREFIX}{path}"),
             FieldRef::Keyword(keyword) => keyword.name().to_string(),
             FieldRef::Time(time) => time.name().to_string(),
@@ -159,8 +178,8 @@ impl FieldRef {
 }
 
 fn known_fields() -> Vec<&'static str> {
-    let mut names = vec![schema::MESSAGE, schema::TS, schema::OBSERVED_TS];
+    let mut names = vec![MESSAGE, TS, OBSERVED_TS];
     names.extend(Keyword::ALL.iter().map(|k| k.name()));
-    names.push(schema::ATTRIBUTES);
+    names.push(ATTRIBUTES);
     names
 }

@@ -1,19 +1,22 @@
-//! The query as a tantivy query over a day index (schema in `logpipe_indexer::schema`).
+//! The search language's `Query` as a tantivy query over a day index (schema in
+//! `schema.rs`), with the language's semantics: text is split into words by the same
+//! analyzer, keyword fields match exactly.
 
 use std::ops::Bound;
 
-use logpipe_indexer::document::date;
-use logpipe_indexer::schema::Fields;
+use logpipe_language::{
+    FieldRef, Keyword, Leaf, Number, Op, Query, QueryError, Scalar, TimeField, index_regex,
+    parse_number, words,
+};
 use tantivy::Term;
-use tantivy::columnar::NumericalValue;
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, Occur, PhraseQuery, Query as TantivyQuery,
     RangeQuery, RegexQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 
-use super::predicate::words;
-use super::{FieldRef, Keyword, Leaf, Op, Query, QueryError, Scalar, TimeField};
+use crate::document::date;
+use crate::schema::{ATTRIBUTES, Fields};
 
 /// The tantivy query selecting the events `query` matches.
 pub fn to_tantivy(query: &Query, fields: &Fields) -> Result<Box<dyn TantivyQuery>, QueryError> {
@@ -154,17 +157,8 @@ fn regex(pattern: &str, field: Field) -> Result<Box<dyn TantivyQuery>, QueryErro
 
 /// `pattern` compiled by the index's own automaton, which refuses some patterns the regex
 /// crate takes (anchors, look-around).
-pub(super) fn regex_query(pattern: &str, field: Field) -> Result<RegexQuery, QueryError> {
-    RegexQuery::from_pattern(pattern, field).map_err(|error| {
-        let error = match error {
-            tantivy::TantivyError::InvalidArgument(message) => message
-                .strip_prefix("RegexQueryError: ")
-                .unwrap_or(&message)
-                .to_string(),
-            other => other.to_string(),
-        };
-        QueryError::new(format!("invalid regular expression /{pattern}/: {error}"))
-    })
+fn regex_query(pattern: &str, field: Field) -> Result<RegexQuery, QueryError> {
+    index_regex(pattern).map(|regex| RegexQuery::from_regex(regex, field))
 }
 
 fn keyword_query(
@@ -216,7 +210,7 @@ fn attribute_query(field: Field, path: &str, op: &Op) -> Result<Box<dyn TantivyQ
                 term.append_type_and_str(word);
                 term
             })];
-            if let Some(number) = super::parse_number(text) {
+            if let Some(number) = parse_number(text) {
                 let mut term = json_term(field, path);
                 append_number(&mut term, number);
                 alternatives.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
@@ -247,10 +241,7 @@ fn attribute_query(field: Field, path: &str, op: &Op) -> Result<Box<dyn TantivyQ
             }
             regex(&json_string_regex(field, path, pattern), field)?
         }
-        Op::Exists => Box::new(ExistsQuery::new(
-            format!("{}.{path}", logpipe_indexer::schema::ATTRIBUTES),
-            true,
-        )),
+        Op::Exists => Box::new(ExistsQuery::new(format!("{}.{path}", ATTRIBUTES), true)),
         Op::Range { lower, upper } => {
             let term = |scalar: &Scalar| {
                 let mut term = json_term(field, path);
@@ -264,10 +255,13 @@ fn attribute_query(field: Field, path: &str, op: &Op) -> Result<Box<dyn TantivyQ
     })
 }
 
-fn append_number(term: &mut Term, number: NumericalValue) {
+fn append_number(term: &mut Term, number: Number) {
     match number.normalize() {
-        NumericalValue::I64(value) => term.append_type_and_fast_value(value),
-        NumericalValue::U64(value) => term.append_type_and_fast_value(value),
-        NumericalValue::F64(value) => term.append_type_and_fast_value(value),
+        Number::I64(value) => term.append_type_and_fast_value(value),
+        Number::U64(value) => term.append_type_and_fast_value(value),
+        Number::F64(value) => term.append_type_and_fast_value(value),
     }
 }
+
+#[cfg(test)]
+mod tests;

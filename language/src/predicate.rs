@@ -5,35 +5,13 @@ use std::cmp::Ordering;
 use std::ops::Bound;
 
 use logpipe_common::event::{LogEvent, Timestamp};
-use tantivy::columnar::NumericalValue;
-use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
 
-use super::view::{EventView, LeafValue};
-use super::{FieldRef, Leaf, Op, Query, REGEX_SIZE_LIMIT, Scalar, TimeField};
-
-/// The words of `text` with their positions, as the index's `default` analyzer makes
-/// them: split on non-alphanumerics, words over 40 bytes dropped, lower-cased.
-pub fn words(text: &str) -> Vec<(u32, String)> {
-    thread_local! {
-        static ANALYZER: std::cell::RefCell<TextAnalyzer> = std::cell::RefCell::new(analyzer());
-    }
-    ANALYZER.with(|analyzer| {
-        let mut analyzer = analyzer.borrow_mut();
-        let mut stream = analyzer.token_stream(text);
-        let mut out = Vec::new();
-        while let Some(token) = stream.next() {
-            out.push((token.position as u32, token.text.clone()));
-        }
-        out
-    })
-}
-
-fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(40))
-        .filter(LowerCaser)
-        .build()
-}
+use crate::analyzer::words;
+use crate::ast::{Leaf, Op, Query, Scalar};
+use crate::fields::{FieldRef, TimeField};
+use crate::number::{Number, compare, number_of, parse_number};
+use crate::parse::REGEX_SIZE_LIMIT;
+use crate::view::{EventView, LeafValue};
 
 /// A compiled query that tells whether an event matches.
 #[derive(Debug, Clone)]
@@ -57,7 +35,7 @@ enum Test {
     Words {
         words: Vec<(u32, String)>,
         exact: String,
-        number: Option<NumericalValue>,
+        number: Option<Number>,
         boolean: Option<bool>,
     },
     Prefix(String),
@@ -96,7 +74,7 @@ fn compile(query: &Query) -> Node {
                 Op::Match(value) => Test::Words {
                     words: words(value),
                     exact: value.clone(),
-                    number: super::parse_number(value),
+                    number: parse_number(value),
                     boolean: value.parse::<bool>().ok(),
                 },
                 Op::Prefix(prefix) => Test::Prefix(prefix.clone()),
@@ -256,39 +234,7 @@ fn attribute_test(test: &Test, value: &LeafValue<'_>) -> bool {
     }
 }
 
-/// A JSON number as the index stores it.
-fn number_of(number: &serde_json::Number) -> Option<NumericalValue> {
-    let value = if let Some(i) = number.as_i64() {
-        NumericalValue::I64(i)
-    } else if let Some(u) = number.as_u64() {
-        NumericalValue::U64(u)
-    } else {
-        let f = number.as_f64()?;
-        if !f.is_finite() {
-            return None;
-        }
-        NumericalValue::F64(f)
-    };
-    Some(value.normalize())
-}
-
-/// Orders two numbers of any representation by value.
-pub(crate) fn compare(a: NumericalValue, b: NumericalValue) -> Option<Ordering> {
-    use NumericalValue::*;
-    match (a, b) {
-        (I64(x), I64(y)) => Some(x.cmp(&y)),
-        (U64(x), U64(y)) => Some(x.cmp(&y)),
-        (I64(x), U64(y)) => Some(i128::from(x).cmp(&i128::from(y))),
-        (U64(x), I64(y)) => Some(i128::from(x).cmp(&i128::from(y))),
-        (F64(x), F64(y)) => x.partial_cmp(&y),
-        (F64(x), I64(y)) => x.partial_cmp(&(y as f64)),
-        (F64(x), U64(y)) => x.partial_cmp(&(y as f64)),
-        (I64(x), F64(y)) => (x as f64).partial_cmp(&y),
-        (U64(x), F64(y)) => (x as f64).partial_cmp(&y),
-    }
-}
-
-fn in_range_number(value: NumericalValue, lower: &Bound<Scalar>, upper: &Bound<Scalar>) -> bool {
+fn in_range_number(value: Number, lower: &Bound<Scalar>, upper: &Bound<Scalar>) -> bool {
     let above = match lower {
         Bound::Included(Scalar::Number(n)) => compare(value, *n).is_some_and(|o| o.is_ge()),
         Bound::Excluded(Scalar::Number(n)) => compare(value, *n).is_some_and(|o| o.is_gt()),

@@ -11,7 +11,7 @@ use tantivy::query::{AllQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DateTime, Index, IndexReader, Order, ReloadPolicy, TantivyDocument, Term};
 
-use crate::error::IndexerError;
+use crate::error::StoreError;
 use crate::layout::{Day, IndexLayout};
 use crate::schema::{self, Fields};
 
@@ -57,7 +57,7 @@ pub struct Catalog {
 
 impl Catalog {
     /// Opens every day index under `layout`.
-    pub fn open(layout: IndexLayout, reload: Reload) -> Result<Self, IndexerError> {
+    pub fn open(layout: IndexLayout, reload: Reload) -> Result<Self, StoreError> {
         let catalog = Catalog {
             layout,
             reload,
@@ -72,11 +72,11 @@ impl Catalog {
     }
 
     /// Picks up days created or removed by another process.
-    pub fn refresh(&self) -> Result<(), IndexerError> {
+    pub fn refresh(&self) -> Result<(), StoreError> {
         let on_disk = self
             .layout
             .days()
-            .map_err(|error| IndexerError::io(self.layout.root(), error))?;
+            .map_err(|error| StoreError::io(self.layout.root(), error))?;
         let known: Vec<Day> = self.read().keys().copied().collect();
         for day in &known {
             if !on_disk.contains(day) {
@@ -91,7 +91,7 @@ impl Catalog {
         Ok(())
     }
 
-    fn open_day(&self, day: Day) -> Result<DayReader, IndexerError> {
+    fn open_day(&self, day: Day) -> Result<DayReader, StoreError> {
         let (index, fields) = self.layout.open(day)?;
         let policy = match self.reload {
             Reload::Manual => ReloadPolicy::Manual,
@@ -101,7 +101,7 @@ impl Catalog {
             .reader_builder()
             .reload_policy(policy)
             .try_into()
-            .map_err(|error| IndexerError::tantivy(&self.layout.day_dir(day), error))?;
+            .map_err(|error| StoreError::tantivy(&self.layout.day_dir(day), error))?;
         let day_reader = DayReader {
             day,
             index,
@@ -113,7 +113,7 @@ impl Catalog {
     }
 
     /// Makes the last commit of `day` visible, opening the day when it is new.
-    pub fn reload(&self, day: Day) -> Result<(), IndexerError> {
+    pub fn reload(&self, day: Day) -> Result<(), StoreError> {
         let existing = self.read().get(&day).cloned();
         let reader = match existing {
             Some(reader) => reader,
@@ -122,7 +122,7 @@ impl Catalog {
         reader
             .reader
             .reload()
-            .map_err(|error| IndexerError::tantivy(&self.layout.day_dir(day), error))
+            .map_err(|error| StoreError::tantivy(&self.layout.day_dir(day), error))
     }
 
     pub fn forget(&self, day: Day) {
@@ -150,18 +150,18 @@ impl Catalog {
     }
 
     /// The stored event with `id`, searching the newest days first.
-    pub fn find(&self, id: EventId) -> Result<Option<Vec<u8>>, IndexerError> {
+    pub fn find(&self, id: EventId) -> Result<Option<Vec<u8>>, StoreError> {
         for day in self.readers() {
             let searcher = day.reader.searcher();
             let term = Term::from_field_text(day.fields.id, &id.to_string());
             let query = TermQuery::new(term, IndexRecordOption::Basic);
             let hits = searcher
                 .search(&query, &TopDocs::with_limit(1).order_by_score())
-                .map_err(|error| IndexerError::tantivy(&self.layout.day_dir(day.day), error))?;
+                .map_err(|error| StoreError::tantivy(&self.layout.day_dir(day.day), error))?;
             if let Some((_, address)) = hits.first() {
                 let doc: TantivyDocument = searcher
                     .doc(*address)
-                    .map_err(|error| IndexerError::tantivy(&self.layout.day_dir(day.day), error))?;
+                    .map_err(|error| StoreError::tantivy(&self.layout.day_dir(day.day), error))?;
                 return Ok(stored_event(&doc, &day.fields));
             }
         }
@@ -169,7 +169,7 @@ impl Catalog {
     }
 
     /// How many documents carry `id`, over every day.
-    pub fn count_id(&self, id: EventId) -> Result<u64, IndexerError> {
+    pub fn count_id(&self, id: EventId) -> Result<u64, StoreError> {
         let mut total = 0;
         for day in self.readers() {
             let term = Term::from_field_text(day.fields.id, &id.to_string());
@@ -178,14 +178,14 @@ impl Catalog {
                 .reader
                 .searcher()
                 .search(&query, &Count)
-                .map_err(|error| IndexerError::tantivy(&self.layout.day_dir(day.day), error))?
+                .map_err(|error| StoreError::tantivy(&self.layout.day_dir(day.day), error))?
                 as u64;
         }
         Ok(total)
     }
 
     /// Ids of the `limit` most recently observed events, newest days first.
-    pub fn recent_ids(&self, limit: usize) -> Result<Vec<EventId>, IndexerError> {
+    pub fn recent_ids(&self, limit: usize) -> Result<Vec<EventId>, StoreError> {
         let mut ids = Vec::new();
         for day in self.readers() {
             if ids.len() >= limit {
@@ -200,7 +200,7 @@ impl Catalog {
                 .order_by_fast_field::<DateTime>(schema::OBSERVED_TS, Order::Desc);
             let hits = searcher
                 .search(&AllQuery, &collector)
-                .map_err(|error| IndexerError::tantivy(&self.layout.day_dir(day.day), error))?;
+                .map_err(|error| StoreError::tantivy(&self.layout.day_dir(day.day), error))?;
             let mut text = String::new();
             for (_, address) in hits {
                 let segment = searcher.segment_reader(address.segment_ord);

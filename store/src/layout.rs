@@ -1,4 +1,4 @@
-//! The on-disk layout of the store, a library-level API that the query crate opens too:
+//! The on-disk layout of the store, which the indexer writes and the query service reads:
 //!
 //! ```text
 //! <LOGPIPE_DATA_DIR>/index/
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tantivy::Index;
 use tantivy::directory::MmapDirectory;
 
-use crate::error::IndexerError;
+use crate::error::StoreError;
 use crate::schema::{self, Fields, SCHEMA_VERSION};
 
 const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
@@ -165,47 +165,48 @@ impl IndexLayout {
 
     /// Opens the index of `day` for reading; fails when it was written under another
     /// schema version.
-    pub fn open(&self, day: Day) -> Result<(Index, Fields), IndexerError> {
+    pub fn open(&self, day: Day) -> Result<(Index, Fields), StoreError> {
         let dir = self.day_dir(day);
         let version: VersionFile = fs::read(dir.join(VERSION_FILE))
-            .map_err(|error| IndexerError::io(&dir, error))
+            .map_err(|error| StoreError::io(&dir, error))
             .and_then(|bytes| {
-                serde_json::from_slice(&bytes).map_err(|error| IndexerError::Corrupt {
+                serde_json::from_slice(&bytes).map_err(|error| StoreError::Corrupt {
                     path: dir.join(VERSION_FILE),
                     reason: error.to_string(),
                 })
             })?;
         if version.schema_version != SCHEMA_VERSION {
-            return Err(IndexerError::SchemaVersion {
+            return Err(StoreError::SchemaVersion {
                 path: dir,
                 found: version.schema_version,
                 expected: SCHEMA_VERSION,
             });
         }
-        let directory = MmapDirectory::open(&dir).map_err(|error| IndexerError::Corrupt {
+        let directory = MmapDirectory::open(&dir).map_err(|error| StoreError::Corrupt {
             path: dir.clone(),
             reason: error.to_string(),
         })?;
-        let index = Index::open(directory).map_err(|error| IndexerError::tantivy(&dir, error))?;
+        let index = Index::open(directory).map_err(|error| StoreError::tantivy(&dir, error))?;
+        schema::register_analyzer(&index);
         let fields = Fields::from_schema(&index.schema())
-            .map_err(|error| IndexerError::tantivy(&dir, error))?;
+            .map_err(|error| StoreError::tantivy(&dir, error))?;
         Ok((index, fields))
     }
 
     /// Opens the index of `day`, creating it when missing.
-    pub fn open_or_create(&self, day: Day) -> Result<(Index, Fields), IndexerError> {
+    pub fn open_or_create(&self, day: Day) -> Result<(Index, Fields), StoreError> {
         let dir = self.day_dir(day);
         if dir.join(VERSION_FILE).exists() {
             return self.open(day);
         }
-        fs::create_dir_all(&dir).map_err(|error| IndexerError::io(&dir, error))?;
+        fs::create_dir_all(&dir).map_err(|error| StoreError::io(&dir, error))?;
         let (schema, _) = schema::build();
-        let directory = MmapDirectory::open(&dir).map_err(|error| IndexerError::Corrupt {
+        let directory = MmapDirectory::open(&dir).map_err(|error| StoreError::Corrupt {
             path: dir.clone(),
             reason: error.to_string(),
         })?;
         Index::open_or_create(directory, schema)
-            .map_err(|error| IndexerError::tantivy(&dir, error))?;
+            .map_err(|error| StoreError::tantivy(&dir, error))?;
         let version = serde_json::to_vec(&VersionFile {
             schema_version: SCHEMA_VERSION,
         })
@@ -219,44 +220,44 @@ impl IndexLayout {
         dir_bytes(&self.day_dir(day))
     }
 
-    pub fn positions(&self) -> Result<Option<Positions>, IndexerError> {
+    pub fn positions(&self) -> Result<Option<Positions>, StoreError> {
         let path = self.root.join(POSITIONS_FILE);
         match fs::read(&path) {
             Ok(bytes) => {
                 serde_json::from_slice(&bytes)
                     .map(Some)
-                    .map_err(|error| IndexerError::Corrupt {
+                    .map_err(|error| StoreError::Corrupt {
                         path,
                         reason: error.to_string(),
                     })
             }
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(IndexerError::io(&path, error)),
+            Err(error) => Err(StoreError::io(&path, error)),
         }
     }
 
-    pub fn save_positions(&self, positions: &Positions) -> Result<(), IndexerError> {
-        fs::create_dir_all(&self.root).map_err(|error| IndexerError::io(&self.root, error))?;
+    pub fn save_positions(&self, positions: &Positions) -> Result<(), StoreError> {
+        fs::create_dir_all(&self.root).map_err(|error| StoreError::io(&self.root, error))?;
         let bytes = serde_json::to_vec(positions).unwrap_or_default();
         write_atomically(&self.root.join(POSITIONS_FILE), &bytes)
     }
 
     /// Deletes `day`'s index from disk.
-    pub fn remove(&self, day: Day) -> Result<(), IndexerError> {
+    pub fn remove(&self, day: Day) -> Result<(), StoreError> {
         let dir = self.day_dir(day);
         // The version file goes first: a crash halfway leaves a directory no one opens.
         match fs::remove_file(dir.join(VERSION_FILE)) {
             Ok(()) => {}
             Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-            Err(error) => return Err(IndexerError::io(&dir, error)),
+            Err(error) => return Err(StoreError::io(&dir, error)),
         }
-        fs::remove_dir_all(&dir).map_err(|error| IndexerError::io(&dir, error))
+        fs::remove_dir_all(&dir).map_err(|error| StoreError::io(&dir, error))
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), IndexerError> {
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     logpipe_common::durable::write_atomically(path, bytes)
-        .map_err(|error| IndexerError::io(path, error))
+        .map_err(|error| StoreError::io(path, error))
 }
 
 fn dir_bytes(dir: &Path) -> u64 {

@@ -449,7 +449,7 @@ mod tests {
             event["attributes"] = attributes;
             let text = event.to_string();
             let raw = logpipe_common::event::LogEventRef::from_bytes(text.as_bytes());
-            let tree = crate::decode::Event::parse(text.as_bytes());
+            let tree = crate::document::Event::parse(text.as_bytes());
             assert_eq!(raw.is_ok(), tree.is_ok(), "{text}");
             if let (Ok(raw), Ok(tree)) = (raw, tree) {
                 let expected = raw

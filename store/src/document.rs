@@ -4,16 +4,19 @@
 //! and tantivy indexes it as it is: strings are read from the JSON where they lie instead
 //! of being copied into a `TantivyDocument` first.
 
-use logpipe_common::event::{LogEvent, Timestamp};
+use logpipe_common::event::{LogEvent, LogEventRef, Timestamp};
 use self_cell::self_cell;
 use tantivy::schema::Field;
 use tantivy::schema::document::{Document, ReferenceValue, ReferenceValueLeaf, Value};
 use tantivy::{DateTime, TantivyDocument};
 
-use crate::decode::Event;
 use crate::json::{Elements, JsonRef, JsonTree, Members};
 use crate::layout::Day;
 use crate::schema::Fields;
+
+/// An event as the store reads it: strings borrowed from the message, the attributes
+/// read for the index in the same pass.
+pub type Event<'a> = LogEventRef<'a, JsonTree<'a>>;
 
 /// An event read from its JSON, and where it goes.
 #[derive(Debug)]

@@ -1,0 +1,139 @@
+//! How text becomes words, in one place: the index registers [`WordTokenizer`] as its
+//! analyzer for `message`, `attribute_text` and string attributes, and the predicate,
+//! the query translation and the alert prefilter split text with [`words`]. A search and
+//! an alert rule therefore see the same words.
+//!
+//! Words are runs of alphanumeric characters; words of [`MAX_WORD_BYTES`] bytes or more
+//! are dropped (their position stays taken) and the rest lower-cased. These are the
+//! tokens of tantivy's `default` analyzer, which earlier indexes were written with.
+
+use std::str::CharIndices;
+
+use tantivy_tokenizer_api::{Token, TokenStream, Tokenizer};
+
+/// Words this long or longer (in UTF-8 bytes, before lower-casing) are not indexed.
+pub const MAX_WORD_BYTES: usize = 40;
+
+/// The words of `text` with their positions.
+pub fn words(text: &str) -> Vec<(u32, String)> {
+    let mut tokenizer = WordTokenizer::default();
+    let mut stream = tokenizer.token_stream(text);
+    let mut out = Vec::new();
+    while stream.advance() {
+        let token = stream.token();
+        out.push((token.position as u32, token.text.clone()));
+    }
+    out
+}
+
+/// The analyzer as a tantivy tokenizer.
+#[derive(Debug, Clone, Default)]
+pub struct WordTokenizer {
+    token: Token,
+}
+
+/// The words of one text, in order.
+#[derive(Debug)]
+pub struct WordStream<'a> {
+    text: &'a str,
+    chars: CharIndices<'a>,
+    token: &'a mut Token,
+}
+
+impl Tokenizer for WordTokenizer {
+    type TokenStream<'a> = WordStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> WordStream<'a> {
+        self.token.reset();
+        WordStream {
+            text,
+            chars: text.char_indices(),
+            token: &mut self.token,
+        }
+    }
+}
+
+impl TokenStream for WordStream<'_> {
+    fn advance(&mut self) -> bool {
+        loop {
+            self.token.text.clear();
+            self.token.position = self.token.position.wrapping_add(1);
+            let Some((start, _)) = self.chars.by_ref().find(|(_, c)| c.is_alphanumeric()) else {
+                return false;
+            };
+            let end = self
+                .chars
+                .by_ref()
+                .find(|(_, c)| !c.is_alphanumeric())
+                .map_or(self.text.len(), |(offset, _)| offset);
+            let word = &self.text[start..end];
+            if word.len() >= MAX_WORD_BYTES {
+                continue;
+            }
+            self.token.offset_from = start;
+            self.token.offset_to = end;
+            if word.is_ascii() {
+                self.token.text.push_str(word);
+                self.token.text.make_ascii_lowercase();
+            } else {
+                // Per character, without the final-sigma rule of `str::to_lowercase`.
+                for c in word.chars() {
+                    self.token.text.extend(c.to_lowercase());
+                }
+            }
+            return true;
+        }
+    }
+
+    fn token(&self) -> &Token {
+        self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.token
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_alphanumeric_runs_lower_cased_with_positions() {
+        assert_eq!(
+            words("GET /api/v1 answered 502, Ünïcode ΣΑΣ"),
+            vec![
+                (0, "get".to_owned()),
+                (1, "api".to_owned()),
+                (2, "v1".to_owned()),
+                (3, "answered".to_owned()),
+                (4, "502".to_owned()),
+                (5, "ünïcode".to_owned()),
+                (6, "σασ".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn long_words_are_dropped_and_keep_their_position() {
+        let long = "a".repeat(MAX_WORD_BYTES);
+        let short = "b".repeat(MAX_WORD_BYTES - 1);
+        assert_eq!(
+            words(&format!("x {long} {short} y")),
+            vec![(0, "x".to_owned()), (2, short), (3, "y".to_owned())]
+        );
+    }
+
+    #[test]
+    fn offsets_point_into_the_text() {
+        let mut tokenizer = WordTokenizer::default();
+        let text = "--Hello, wörld";
+        let mut stream = tokenizer.token_stream(text);
+        let mut spans = Vec::new();
+        while stream.advance() {
+            let token = stream.token();
+            spans.push(&text[token.offset_from..token.offset_to]);
+        }
+        assert_eq!(spans, ["Hello", "wörld"]);
+    }
+}

@@ -1,0 +1,44 @@
+//! The search API over one catalog of day indexes, as `logpipe indexer` serves it beside
+//! its own routes so that the query service can fan out to it. Tokens are read from the
+//! same variable as the query service's.
+
+use axum::Router;
+use logpipe_common::config::{ConfigError, Env, SharedConfig, VarSpec};
+use logpipe_store::Catalog;
+
+use crate::QueryConfig;
+use crate::api::{self, ApiState};
+use crate::backend::Backend;
+use crate::config::{TIME_LIMIT_MS, TOKENS_FILE};
+
+/// The variables the search API reads.
+pub const VARS: [&VarSpec; 2] = [&TOKENS_FILE, &TIME_LIMIT_MS];
+
+/// The search API's settings.
+#[derive(Debug, Clone)]
+pub struct SearchApi {
+    config: QueryConfig,
+}
+
+impl SearchApi {
+    pub fn load(env: &Env, shared: &SharedConfig) -> Result<Self, ConfigError> {
+        Ok(SearchApi {
+            config: QueryConfig::load_for_indexer(env, shared)?,
+        })
+    }
+
+    /// The effective settings, for the startup log line.
+    pub fn effective(&self) -> serde_json::Value {
+        serde_json::to_value(&self.config).unwrap_or_default()
+    }
+
+    /// The search API's routes over `catalog` (no web UI, no live tail).
+    pub fn router(&self, catalog: Catalog) -> Router {
+        api::api(ApiState {
+            backend: Backend::Local(catalog),
+            tokens: self.config.tokens.clone(),
+            time_limit: self.config.time_limit,
+            tail: None,
+        })
+    }
+}

@@ -1,0 +1,32 @@
+//! logpipe's audit store: the day indexes on disk, how an event becomes a document, and
+//! how the search language's queries run over them. The indexer writes through this
+//! crate and the query service reads through it; neither depends on the other.
+//!
+//! # Layout
+//! - `schema`: the tantivy schema and its version, and the analyzer full-text fields use.
+//! - `layout`: where each day's index lives, its version file and the partition positions.
+//! - `json`: an event's attributes read in place from its JSON for the index.
+//! - `document`: event → tantivy document, read in place from the event's JSON.
+//! - `writer`: one tantivy writer per open day; commits carry the Kafka offsets covered.
+//! - `catalog`: readers over every day, reloaded as commits land.
+//! - `translate`: the search language's `Query` → a tantivy query.
+//! - `search`: hits with a cursor, histogram, top values, events by id, deadlines.
+//! - `telemetry`: the commit metric.
+//! - `error`: `StoreError`.
+
+pub mod catalog;
+pub mod document;
+mod error;
+pub mod json;
+pub mod layout;
+pub mod schema;
+pub mod search;
+mod telemetry;
+pub mod translate;
+pub mod writer;
+
+pub use catalog::{Catalog, DayReader, DayStats, Reload};
+pub use error::StoreError;
+pub use layout::{Day, IndexLayout};
+pub use translate::to_tantivy;
+pub use writer::{CommitReport, Writer, WriterSettings};
