@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use logpipe_collector::generate::{GenerateOptions, Generator};
 use logpipe_common::config::{ConfigError, Env, Kind, VarSpec};
 use logpipe_common::service::ServiceContext;
 use tracing::{info, warn};
+
+use crate::generate::{GenerateOptions, Generator};
 
 pub const DEMO: VarSpec = VarSpec::new(
     "LOGPIPE_STANDALONE_DEMO",

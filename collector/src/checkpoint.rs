@@ -18,7 +18,7 @@ const FORMAT_VERSION: u32 = 1;
 
 /// Where reading of one file stands: everything before `offset` was delivered to Kafka.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
+pub(crate) struct Checkpoint {
     /// Where the file was last seen (it may have been rotated since).
     pub path: PathBuf,
     pub offset: u64,
@@ -84,30 +84,30 @@ impl CheckpointStore {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
-    pub fn previous_write(&self) -> Option<SystemTime> {
+    pub(crate) fn previous_write(&self) -> Option<SystemTime> {
         self.previous_write
     }
 
-    pub fn get(&self, key: &str) -> Option<&Checkpoint> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Checkpoint> {
         self.entries.get(key)
     }
 
-    pub fn entries(&self) -> impl Iterator<Item = (&String, &Checkpoint)> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&String, &Checkpoint)> {
         self.entries.iter()
     }
 
-    pub fn set(&mut self, key: &str, checkpoint: Checkpoint) {
+    pub(crate) fn set(&mut self, key: &str, checkpoint: Checkpoint) {
         if self.entries.get(key) != Some(&checkpoint) {
             self.entries.insert(key.to_owned(), checkpoint);
             self.dirty = true;
         }
     }
 
-    pub fn remove(&mut self, key: &str) {
+    pub(crate) fn remove(&mut self, key: &str) {
         if self.entries.remove(key).is_some() {
             self.dirty = true;
         }
@@ -118,7 +118,7 @@ impl CheckpointStore {
     }
 
     /// Writes the store durably if it changed.
-    pub fn save(&mut self) -> io::Result<()> {
+    pub(crate) fn save(&mut self) -> io::Result<()> {
         if !self.dirty {
             return Ok(());
         }
@@ -128,7 +128,7 @@ impl CheckpointStore {
     }
 
     /// Writes the store durably whether or not it changed (proves it is writable).
-    pub fn write(&self) -> io::Result<()> {
+    pub(crate) fn write(&self) -> io::Result<()> {
         let on_disk = OnDisk {
             version: FORMAT_VERSION,
             entries: self.entries.clone(),

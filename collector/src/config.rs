@@ -9,97 +9,97 @@ use serde::Serialize;
 use crate::multiline::MultilineConfig;
 use crate::redact::{RedactRule, Redactor};
 
-pub const PODS_DIR: VarSpec = VarSpec::new(
+pub(crate) const PODS_DIR: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_PODS_DIR",
     Kind::Path,
     Some("/var/log/pods"),
     "Directory of container logs in the kubelet layout `<namespace>_<pod>_<uid>/<container>/<n>.log`.",
 );
-pub const HOST_FILES: VarSpec = VarSpec::new(
+pub(crate) const HOST_FILES: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_HOST_FILES",
     Kind::List,
     None,
     "Host files to tail besides pod logs, as `name=glob` items, e.g. `kube-audit=/var/log/kubernetes/audit/*.log`.",
 );
-pub const INCLUDE: VarSpec = VarSpec::new(
+pub(crate) const INCLUDE: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_INCLUDE",
     Kind::List,
     Some("*/*/*"),
     "Container logs to collect, as `namespace/pod/container` globs.",
 );
-pub const EXCLUDE: VarSpec = VarSpec::new(
+pub(crate) const EXCLUDE: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_EXCLUDE",
     Kind::List,
     None,
     "Container logs to skip, as `namespace/pod/container` globs (e.g. the collector's own pods: `logpipe/logpipe-collector-*/*`).",
 );
-pub const RESCAN_INTERVAL_MS: VarSpec = VarSpec::new(
+pub(crate) const RESCAN_INTERVAL_MS: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_RESCAN_INTERVAL_MS",
     Kind::Duration,
     Some("5000"),
     "Full rescan of the watched directories, the safety net behind inotify.",
 );
-pub const CHECKPOINT_INTERVAL_MS: VarSpec = VarSpec::new(
+pub(crate) const CHECKPOINT_INTERVAL_MS: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_CHECKPOINT_INTERVAL_MS",
     Kind::Duration,
     Some("1000"),
     "Most frequent checkpoint write; checkpoints only ever cover delivered records.",
 );
-pub const MAX_LINE_BYTES: VarSpec = VarSpec::new(
+pub(crate) const MAX_LINE_BYTES: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_MAX_LINE_BYTES",
     Kind::Size,
     Some("256KiB"),
     "Longest record (after joining partial lines); longer ones are truncated and flagged.",
 );
-pub const MAX_IN_FLIGHT_BYTES: VarSpec = VarSpec::new(
+pub(crate) const MAX_IN_FLIGHT_BYTES: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_MAX_IN_FLIGHT_BYTES",
     Kind::Size,
     Some("64MiB"),
     "Event bytes sent but not yet acknowledged by Kafka; reading pauses at this limit.",
 );
-pub const ROTATED_DRAIN_MS: VarSpec = VarSpec::new(
+pub(crate) const ROTATED_DRAIN_MS: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_ROTATED_DRAIN_MS",
     Kind::Duration,
     Some("300000"),
     "How long a rotated or deleted file is kept open to be read to its end; unread bytes after that are reported as a gap.",
 );
-pub const REDACT_DEFAULTS: VarSpec = VarSpec::new(
+pub(crate) const REDACT_DEFAULTS: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_REDACT_DEFAULTS",
     Kind::Bool,
     Some("true"),
     "Mask bearer tokens, AWS access keys, password/secret/token values and card numbers (Luhn-checked).",
 );
-pub const REDACT_RULES_FILE: VarSpec = VarSpec::new(
+pub(crate) const REDACT_RULES_FILE: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_REDACT_RULES_FILE",
     Kind::Path,
     None,
     "Extra redaction rules, one `name regex` per line.",
 );
-pub const MULTILINE_RULES_FILE: VarSpec = VarSpec::new(
+pub(crate) const MULTILINE_RULES_FILE: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_MULTILINE_RULES_FILE",
     Kind::Path,
     None,
     "Stack-trace joining: one `namespace/pod/container-glob start-regex` per line; a record matching the regex starts an event, others are appended to it.",
 );
-pub const MULTILINE_MAX_BYTES: VarSpec = VarSpec::new(
+pub(crate) const MULTILINE_MAX_BYTES: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_MULTILINE_MAX_BYTES",
     Kind::Size,
     Some("1MiB"),
     "Largest joined multi-line event; the rest passes through as separate events.",
 );
-pub const MULTILINE_TIMEOUT_MS: VarSpec = VarSpec::new(
+pub(crate) const MULTILINE_TIMEOUT_MS: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_MULTILINE_TIMEOUT_MS",
     Kind::Duration,
     Some("1000"),
     "A multi-line event is complete when nothing was appended to it for this long.",
 );
-pub const INGEST_MAX_BODY_BYTES: VarSpec = VarSpec::new(
+pub(crate) const INGEST_MAX_BODY_BYTES: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_INGEST_MAX_BODY_BYTES",
     Kind::Size,
     Some("10MiB"),
     "Largest request body of `POST /v1/logs`; larger ones get 413.",
 );
-pub const INGEST_TIMEOUT_MS: VarSpec = VarSpec::new(
+pub(crate) const INGEST_TIMEOUT_MS: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_INGEST_TIMEOUT_MS",
     Kind::Duration,
     Some("30000"),

@@ -24,7 +24,7 @@ pub enum Origin {
 }
 
 impl Origin {
-    pub fn k8s(&self, node: &str) -> K8s {
+    pub(crate) fn k8s(&self, node: &str) -> K8s {
         match self {
             Origin::Pod {
                 namespace,
@@ -46,14 +46,14 @@ impl Origin {
     }
 
     /// The Kafka message key: `<namespace>/<pod>`, or `<node>/<source name>`.
-    pub fn kafka_key(&self, node: &str) -> String {
+    pub(crate) fn kafka_key(&self, node: &str) -> String {
         match self {
             Origin::Pod { namespace, pod, .. } => format!("{namespace}/{pod}"),
             Origin::Host { name } => format!("{node}/{name}"),
         }
     }
 
-    pub fn source_name(&self) -> Option<&str> {
+    pub(crate) fn source_name(&self) -> Option<&str> {
         match self {
             Origin::Pod { .. } => None,
             Origin::Host { name } => Some(name),
@@ -62,7 +62,7 @@ impl Origin {
 
     /// Container logs are framed by the runtime (CRI or docker json-file); host files are
     /// plain lines.
-    pub fn is_container_log(&self) -> bool {
+    pub(crate) fn is_container_log(&self) -> bool {
         matches!(self, Origin::Pod { .. })
     }
 }
@@ -204,7 +204,7 @@ impl PathsProvider for KubeletPaths {
 
 /// Named host files matched by absolute globs, e.g. the API server's audit log.
 #[derive(Debug)]
-pub struct HostPaths {
+pub(crate) struct HostPaths {
     sources: Vec<(String, PathBuf, globset::GlobMatcher)>,
 }
 
@@ -212,7 +212,7 @@ pub struct HostPaths {
 const HOST_WALK_DEPTH: usize = 4;
 
 impl HostPaths {
-    pub fn new(host_files: &[HostFiles]) -> Result<Self, globset::Error> {
+    pub(crate) fn new(host_files: &[HostFiles]) -> Result<Self, globset::Error> {
         let mut sources = Vec::new();
         for entry in host_files {
             let matcher = Glob::new(&entry.glob)?.compile_matcher();
@@ -273,7 +273,7 @@ impl PathsProvider for HostPaths {
 }
 
 /// Several providers as one.
-pub struct AllPaths(pub Vec<Box<dyn PathsProvider>>);
+pub(crate) struct AllPaths(pub(crate) Vec<Box<dyn PathsProvider>>);
 
 impl std::fmt::Debug for AllPaths {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

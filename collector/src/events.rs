@@ -14,7 +14,7 @@ const ENVELOPE_BYTES: usize = 4 * 1024;
 const ENVELOPE_ESTIMATE_BYTES: usize = 512;
 
 /// The event of one record of a tailed file, its attributes still the record's text.
-pub fn record_event<'a>(
+pub(crate) fn record_event<'a>(
     output: &'a Output,
     key: &'a str,
     path: &str,
@@ -46,7 +46,7 @@ pub fn record_event<'a>(
 
 /// The `k8s` and `source` members that `record_event` gives every event of the file at
 /// `path`, written once (`WireEvent::origin`).
-pub fn origin_json(path: &str, origin: &Origin, node: &str) -> Vec<u8> {
+pub(crate) fn origin_json(path: &str, origin: &Origin, node: &str) -> Vec<u8> {
     logpipe_common::event::origin_json(
         &origin.k8s(node),
         &Source {
@@ -60,7 +60,7 @@ pub fn origin_json(path: &str, origin: &Origin, node: &str) -> Vec<u8> {
 
 /// Why bytes were lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GapReason {
+pub(crate) enum GapReason {
     /// The file disappeared while the collector was not running.
     DeletedWhileDown,
     /// A rotated or deleted file was not read to its end within the drain budget.
@@ -81,7 +81,7 @@ impl GapReason {
 
 /// One event naming the file and the bytes lost. Its id is fixed by the file and offset,
 /// so reporting the same gap again after a crash gives the same event.
-pub fn gap_event(
+pub(crate) fn gap_event(
     key: &str,
     path: &str,
     origin: &Origin,
@@ -120,7 +120,7 @@ pub fn gap_event(
 }
 
 /// `encode` for an event whose attributes may still be raw text.
-pub fn encode_wire(wire: WireEvent<'_>, max_bytes: usize) -> Vec<u8> {
+pub(crate) fn encode_wire(wire: WireEvent<'_>, max_bytes: usize) -> Vec<u8> {
     let raw_bytes: usize = wire
         .members
         .iter()
@@ -141,7 +141,7 @@ pub fn encode_wire(wire: WireEvent<'_>, max_bytes: usize) -> Vec<u8> {
 /// Serializes an event to fit in one Kafka message of at most `max_bytes`: an event
 /// whose JSON grew past it (escaping can multiply a record's size) keeps a cut message,
 /// loses its attributes and is flagged truncated.
-pub fn encode(event: &mut LogEvent, max_bytes: usize) -> Vec<u8> {
+pub(crate) fn encode(event: &mut LogEvent, max_bytes: usize) -> Vec<u8> {
     // Sized up front: growing the buffer while serializing was a tenth of the per-event
     // cost. The fixed fields take a few hundred bytes; the message and attributes about
     // what they took as text.

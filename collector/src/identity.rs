@@ -11,13 +11,13 @@ use xxhash_rust::xxh3::xxh3_64;
 
 /// The fingerprint covers the first line, or this many bytes when the first line is
 /// longer. A file with less than a line and fewer bytes is not identified yet.
-pub const FINGERPRINT_MAX_BYTES: usize = 1024;
+pub(crate) const FINGERPRINT_MAX_BYTES: usize = 1024;
 /// Bytes before a checkpoint's offset that are hashed to check, on restart, that the file
 /// still holds what was read.
-pub const TAIL_CHECK_BYTES: u64 = 64;
+pub(crate) const TAIL_CHECK_BYTES: u64 = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct FileId {
+pub(crate) struct FileId {
     pub dev: u64,
     pub ino: u64,
     pub fingerprint: u64,
@@ -55,7 +55,7 @@ impl FileId {
 }
 
 /// Hash of the (up to) [`TAIL_CHECK_BYTES`] bytes before `offset`.
-pub fn tail_hash(file: &File, offset: u64) -> io::Result<u64> {
+pub(crate) fn tail_hash(file: &File, offset: u64) -> io::Result<u64> {
     let start = offset.saturating_sub(TAIL_CHECK_BYTES);
     let mut buffer = vec![0; (offset - start) as usize];
     let read = read_full_at(file, &mut buffer, start)?;

@@ -31,7 +31,7 @@ const DEFAULT_SOURCE: &str = "http";
 const MAX_REPORTED_LINES: usize = 100;
 
 #[derive(Clone)]
-pub struct IngestState {
+pub(crate) struct IngestState {
     producer: FutureProducer,
     topic: String,
     node: String,
@@ -69,7 +69,7 @@ impl IngestState {
     }
 }
 
-pub fn router(state: IngestState, max_body_bytes: usize) -> Router {
+pub(crate) fn router(state: IngestState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/v1/logs", post(ingest))
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -30,7 +30,7 @@ pub struct MultilineConfig {
 /// Joins records into events, separately for stdout and stderr: an application's stack
 /// traces on stderr are often interleaved with its stdout lines.
 #[derive(Debug)]
-pub struct MultilineJoiner {
+pub(crate) struct MultilineJoiner {
     config: MultilineConfig,
     stdout: Option<Pending>,
     stderr: Option<Pending>,

@@ -18,8 +18,8 @@ use crate::checkpoint::CheckpointStore;
 use crate::discovery::{AllPaths, HostPaths, KubeletPaths, PathsProvider};
 use crate::ingest::{self, IngestState};
 use crate::redact::Redactor;
-use crate::server::{TailLoop, TailSettings};
 use crate::shipper::Shipper;
+use crate::tail_loop::{TailLoop, TailSettings};
 
 /// The tail loop fails liveness when it has not gone round for this long.
 const TAIL_LOOP_MAX_SILENCE: Duration = Duration::from_secs(30);

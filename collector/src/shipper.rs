@@ -143,18 +143,23 @@ impl Shipper {
     }
 
     /// Bytes sent and not yet reported.
-    pub fn in_flight_bytes(&self) -> usize {
+    pub(crate) fn in_flight_bytes(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
     }
 
     /// Called for every report taken from the receiver.
-    pub fn reported(&self, ticket: &Ticket) {
+    pub(crate) fn reported(&self, ticket: &Ticket) {
         self.in_flight.fetch_sub(ticket.bytes, Ordering::Relaxed);
     }
 
     /// Queues one message. A full queue or any other refusal is returned at once: the
     /// caller keeps the message and sends it again later, so its loop never blocks.
-    pub fn send(&self, key: &[u8], payload: &[u8], ticket: Ticket) -> Result<(), CollectorError> {
+    pub(crate) fn send(
+        &self,
+        key: &[u8],
+        payload: &[u8],
+        ticket: Ticket,
+    ) -> Result<(), CollectorError> {
         let producer = match &self.sink {
             Sink::Kafka(producer) => producer,
             Sink::Null(reports) => {
@@ -180,7 +185,7 @@ impl Shipper {
     }
 
     /// Waits for queued messages to be delivered, at most `timeout`.
-    pub fn flush(&self, timeout: Duration) -> bool {
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
         match &self.sink {
             Sink::Kafka(producer) => producer.flush(timeout).is_ok(),
             Sink::Null(_) => true,

@@ -23,7 +23,7 @@ const LINE_FRAMING_SLACK: usize = 64 * 1024;
 
 /// A record ready to become an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Output {
+pub(crate) struct Output {
     pub payload: Vec<u8>,
     pub runtime_ts: Option<Timestamp>,
     pub stream: Option<Stream>,
@@ -73,7 +73,7 @@ impl Output {
 
 /// What one read found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReadResult {
+pub(crate) enum ReadResult {
     /// Bytes read (0 at the end of the file).
     Read(usize),
     /// The file is shorter than what was read: it was truncated (copy-truncate).
@@ -81,7 +81,7 @@ pub enum ReadResult {
 }
 
 #[derive(Debug)]
-pub struct TrackedFile {
+pub(crate) struct TrackedFile {
     pub slot: u64,
     pub id: FileId,
     pub key: String,

@@ -2,52 +2,52 @@
 
 use metrics::{counter, gauge};
 
-pub fn files_watched(count: usize) {
+pub(crate) fn files_watched(count: usize) {
     gauge!("logpipe_collector_files_watched").set(count as f64);
 }
 
-pub fn read(lines: u64, bytes: u64) {
+pub(crate) fn read(lines: u64, bytes: u64) {
     counter!("logpipe_collector_lines_read_total").increment(lines);
     counter!("logpipe_collector_bytes_read_total").increment(bytes);
 }
 
-pub fn shipped(events: u64) {
+pub(crate) fn shipped(events: u64) {
     counter!("logpipe_collector_events_shipped_total").increment(events);
 }
 
-pub fn delivery_error() {
+pub(crate) fn delivery_error() {
     counter!("logpipe_collector_delivery_errors_total").increment(1);
 }
 
-pub fn parse_error() {
+pub(crate) fn parse_error() {
     counter!("logpipe_collector_unparsed_lines_total").increment(1);
 }
 
-pub fn truncated() {
+pub(crate) fn truncated() {
     counter!("logpipe_collector_truncated_records_total").increment(1);
 }
 
-pub fn redacted(replacements: usize) {
+pub(crate) fn redacted(replacements: usize) {
     if replacements > 0 {
         counter!("logpipe_collector_redactions_total").increment(replacements as u64);
     }
 }
 
-pub fn gap(bytes: u64) {
+pub(crate) fn gap(bytes: u64) {
     counter!("logpipe_collector_gap_bytes_total").increment(bytes);
 }
 
 /// Bytes written to watched files and not yet read: the total and the worst file.
-pub fn behind(total: u64, worst: u64) {
+pub(crate) fn behind(total: u64, worst: u64) {
     gauge!("logpipe_collector_bytes_behind").set(total as f64);
     gauge!("logpipe_collector_bytes_behind_max_file").set(worst as f64);
 }
 
-pub fn in_flight(bytes: usize, paused: bool) {
+pub(crate) fn in_flight(bytes: usize, paused: bool) {
     gauge!("logpipe_collector_in_flight_bytes").set(bytes as f64);
     gauge!("logpipe_collector_reading_paused").set(if paused { 1.0 } else { 0.0 });
 }
 
-pub fn ingest(events: u64) {
+pub(crate) fn ingest(events: u64) {
     counter!("logpipe_collector_ingest_events_total").increment(events);
 }

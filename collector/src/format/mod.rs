@@ -46,7 +46,7 @@ pub struct Fragment<'a> {
 
 impl Fragment<'_> {
     /// The fragment with its content copied out of the line, to keep it past the line.
-    pub fn into_owned(self) -> Fragment<'static> {
+    pub(crate) fn into_owned(self) -> Fragment<'static> {
         Fragment {
             runtime_ts: self.runtime_ts,
             stream: self.stream,
@@ -75,7 +75,7 @@ impl Format {
         }
     }
 
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             Format::Cri => "cri",
             Format::DockerJson => "docker-json",

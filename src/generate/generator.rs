@@ -242,7 +242,7 @@ impl Generator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discovery;
+    use logpipe_collector::discovery;
 
     #[test]
     fn writes_the_limit_in_the_kubelet_layout() {

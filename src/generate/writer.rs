@@ -175,7 +175,7 @@ fn chunks(line: &str, max: usize) -> Vec<&str> {
 mod tests {
     use super::super::workload::{Stream, WORKLOAD};
     use super::*;
-    use crate::format::Format;
+    use logpipe_collector::format::Format;
 
     #[test]
     fn long_lines_become_partials_the_collector_parses() {

@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use logpipe_collector::generate::{Framing, GenerateOptions, Generator};
 use logpipe_common::config::{Env, Kind, VarSpec};
+
+use super::generator::{GenerateOptions, Generator};
+use super::workload::Framing;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

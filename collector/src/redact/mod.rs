@@ -1,0 +1,16 @@
+//! Masking secrets (tokens, keys, passwords, payment card numbers) in events before they
+//! leave the node: once in Kafka and the index, a leaked secret is copied everywhere.
+//!
+//! A mask keeps what says what the secret was and hides its value: `password=***`,
+//! `Bearer ***`, `AKIA***`, and a card number keeps its last four digits and its
+//! separators, `****-****-****-1234`. Redacting twice changes nothing more.
+
+mod card;
+mod raw;
+mod redactor;
+mod rule;
+#[cfg(test)]
+mod testing;
+
+pub use redactor::Redactor;
+pub use rule::{Mask, RedactRule};

@@ -1,0 +1,69 @@
+//! Helpers of the redaction tests: redacting a text with the default rules, texts built
+//! from pieces of secrets and of their masks, and the origin of test events.
+
+use logpipe_common::event::{K8s, Source, SourceKind};
+use proptest::prelude::*;
+
+use super::Redactor;
+use super::rule::MASK;
+
+pub(super) fn redact(text: &str) -> (String, usize) {
+    let mut text = text.to_owned();
+    let count = Redactor::with_defaults().redact_text(&mut text);
+    (text, count)
+}
+
+pub(super) fn assert_redacts(cases: &[(&str, &str)]) {
+    for (input, expected) in cases {
+        let (output, count) = redact(input);
+        assert_eq!(output, *expected, "{input}");
+        assert!(count >= 1, "{input}");
+    }
+}
+
+pub(super) fn assert_keeps(inputs: &[&str]) {
+    for input in inputs {
+        assert_eq!(redact(input), (input.to_string(), 0), "{input}");
+    }
+}
+
+/// Text built from pieces of secrets and of their masks, to reach the rules' edges.
+pub(super) fn secretish() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("password".to_owned()),
+        Just("token".to_owned()),
+        Just("Bearer".to_owned()),
+        Just("AKIA".to_owned()),
+        Just("4111".to_owned()),
+        Just("1111".to_owned()),
+        Just("0004".to_owned()),
+        Just(MASK.to_owned()),
+        Just("=".to_owned()),
+        Just(":".to_owned()),
+        Just("\"".to_owned()),
+        Just("\\".to_owned()),
+        Just("'".to_owned()),
+        Just(" ".to_owned()),
+        Just("-".to_owned()),
+        "[A-Z0-9]{1,16}",
+        "[a-z_]{1,6}",
+        any::<String>(),
+    ];
+    proptest::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
+}
+
+/// The `k8s` and `source` of a test event: a file on `node-1`, nothing else known.
+pub(super) fn origin() -> (K8s, Source) {
+    (
+        K8s {
+            node: "node-1".into(),
+            ..K8s::default()
+        },
+        Source {
+            kind: SourceKind::File,
+            name: None,
+            path: None,
+            offset: None,
+        },
+    )
+}
