@@ -29,7 +29,7 @@ const EXIT_RAN: u8 = 0;
 const EXIT_RULE_ERRORS: u8 = 1;
 const EXIT_ERROR: u8 = 2;
 /// The history replayed when neither `--since` nor `--from` is given.
-pub const DEFAULT_SINCE: &str = "24h";
+pub(crate) const DEFAULT_SINCE: &str = "24h";
 /// Longest wait for the answer, and for each read of the export after it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Between events, time moves on in steps this long while an alert is firing, so a

@@ -9,37 +9,37 @@ use serde::Serialize;
 use crate::notify::{AllowList, Notifiers};
 use crate::rules::{self, Rule};
 
-pub const ALERTS_TOPIC: VarSpec = VarSpec::new(
+pub(crate) const ALERTS_TOPIC: VarSpec = VarSpec::new(
     "LOGPIPE_ALERTING_ALERTS_TOPIC",
     Kind::Topic,
     Some("alerts"),
     "Topic receiving every notification as sent, for audit.",
 );
-pub const RULES_DIR: VarSpec = VarSpec::new(
+pub(crate) const RULES_DIR: VarSpec = VarSpec::new(
     "LOGPIPE_ALERTING_RULES_DIR",
     Kind::Path,
     None,
     "Directory of rule files (*.yaml), hot-reloaded; an invalid change keeps the previous rules. Unset: no rules.",
 );
-pub const NOTIFIERS_FILE: VarSpec = VarSpec::new(
+pub(crate) const NOTIFIERS_FILE: VarSpec = VarSpec::new(
     "LOGPIPE_ALERTING_NOTIFIERS_FILE",
     Kind::Path,
     None,
     "YAML map of notifier name to url, format (alertmanager|slack|generic), secret_env, timeout, max_age.",
 );
-pub const WEBHOOK_ALLOW: VarSpec = VarSpec::new(
+pub(crate) const WEBHOOK_ALLOW: VarSpec = VarSpec::new(
     "LOGPIPE_ALERTING_WEBHOOK_ALLOW",
     Kind::List,
     None,
     "CIDRs webhooks may reach although private, loopback or link-local (all such targets are refused otherwise).",
 );
-pub const CHECKPOINT_INTERVAL_MS: VarSpec = VarSpec::new(
+pub(crate) const CHECKPOINT_INTERVAL_MS: VarSpec = VarSpec::new(
     "LOGPIPE_ALERTING_CHECKPOINT_INTERVAL_MS",
     Kind::Duration,
     Some("1000"),
     "How often rule state, pending notifications and offsets are written to LOGPIPE_DATA_DIR/alerting.",
 );
-pub const RELOAD_INTERVAL_MS: VarSpec = VarSpec::new(
+pub(crate) const RELOAD_INTERVAL_MS: VarSpec = VarSpec::new(
     "LOGPIPE_ALERTING_RELOAD_INTERVAL_MS",
     Kind::Duration,
     Some("2000"),
@@ -57,20 +57,20 @@ pub const VARS: [&VarSpec; 6] = [
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertingConfig {
-    pub alerts_topic: String,
+    pub(crate) alerts_topic: String,
     pub rules_dir: Option<PathBuf>,
-    pub notifiers_file: Option<PathBuf>,
-    pub webhook_allow: Vec<String>,
+    pub(crate) notifiers_file: Option<PathBuf>,
+    pub(crate) webhook_allow: Vec<String>,
     #[serde(with = "logpipe_common::config::duration_serde::millis")]
-    pub checkpoint_interval: Duration,
+    pub(crate) checkpoint_interval: Duration,
     #[serde(with = "logpipe_common::config::duration_serde::millis")]
-    pub reload_interval: Duration,
+    pub(crate) reload_interval: Duration,
     #[serde(skip)]
-    pub allow: AllowList,
+    pub(crate) allow: AllowList,
     #[serde(skip)]
     pub rules: Vec<Rule>,
     #[serde(skip)]
-    pub notifiers: Option<Notifiers>,
+    pub(crate) notifiers: Option<Notifiers>,
 }
 
 impl AlertingConfig {
@@ -109,10 +109,10 @@ impl AlertingConfig {
 }
 
 /// Why the files were refused: the variable naming them, its value, every problem.
-pub type FilesRefused = (&'static str, String, Vec<String>);
+pub(crate) type FilesRefused = (&'static str, String, Vec<String>);
 
 /// Rules and notifiers, checked together: every rule's `notify` names a notifier.
-pub fn load_files(
+pub(crate) fn load_files(
     rules_dir: Option<&std::path::Path>,
     notifiers_file: Option<&std::path::Path>,
 ) -> Result<(Vec<Rule>, Option<Notifiers>), FilesRefused> {

@@ -22,13 +22,13 @@ use crate::rules::{Context, Rule, RuleKind, field_value};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// Its `id` is deterministic: the same alert after a replay has the same id.
-    pub notification: Notification,
-    pub notify: Vec<String>,
+    pub(crate) notification: Notification,
+    pub(crate) notify: Vec<String>,
 }
 
 /// Everything an evaluator remembers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RuleState {
+pub(crate) struct RuleState {
     /// Nanoseconds; events before it are late.
     pub watermark: i64,
     pub groups: BTreeMap<String, GroupState>,
@@ -38,7 +38,7 @@ pub struct RuleState {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct GroupState {
+pub(crate) struct GroupState {
     pub group: Vec<Option<String>>,
     /// Times of matching events within the window (threshold, ratio numerator).
     pub hits: VecDeque<i64>,
@@ -73,25 +73,25 @@ impl Evaluator {
     }
 
     /// Continues from a checkpointed state.
-    pub fn restore(rule: Arc<Rule>, state: RuleState) -> Self {
+    pub(crate) fn restore(rule: Arc<Rule>, state: RuleState) -> Self {
         Evaluator { rule, state }
     }
 
-    pub fn rule(&self) -> &Rule {
+    pub(crate) fn rule(&self) -> &Rule {
         &self.rule
     }
 
-    pub fn state(&self) -> &RuleState {
+    pub(crate) fn state(&self) -> &RuleState {
         &self.state
     }
 
     /// Groups with an alert firing.
-    pub fn firing(&self) -> impl Iterator<Item = &GroupState> {
+    pub(crate) fn firing(&self) -> impl Iterator<Item = &GroupState> {
         self.state.groups.values().filter(|g| g.firing.is_some())
     }
 
     /// Takes one event.
-    pub fn observe(&mut self, event: &LogEvent) -> Vec<Alert> {
+    pub(crate) fn observe(&mut self, event: &LogEvent) -> Vec<Alert> {
         self.observe_in(&EventView::new(event))
     }
 

@@ -1,4 +1,21 @@
 //! The alerting role: evaluates rules on the Kafka event stream and calls webhooks.
+//!
+//! # Layout
+//! - `config`: the alerting variables and `AlertingConfig`; rules and notifiers files
+//!   loaded and checked together.
+//! - `rules`: rule files → `Rule`: the model, file parsing, per-type validation with
+//!   `file:line` errors, summary templates.
+//! - `prefilter`: which rules an event can concern, so most rules skip most events.
+//! - `engine`: one rule's evaluation on event time (`Evaluator`) and its checkpointable
+//!   state; alerts with deterministic ids.
+//! - `runner`: the consumer loop, the outbox, checkpoints, and delivery to notifiers and
+//!   the alerts topic.
+//! - `notify`: notifiers file, payload formats, Standard Webhooks signing, delivery with
+//!   retries behind the SSRF guard.
+//! - `service`: alerting as a logpipe service: hot reload and `GET /api/v1/rules`.
+//! - `check`: `logpipe alerting check`, rules validated for CI.
+//! - `backtest`: `logpipe alerting backtest`, rules replayed over past events.
+//! - `telemetry`: every alerting metric.
 
 mod backtest;
 mod check;
@@ -7,8 +24,9 @@ pub mod engine;
 pub mod notify;
 pub mod prefilter;
 pub mod rules;
-pub mod runner;
+mod runner;
 mod service;
+mod telemetry;
 
 pub use backtest::{BacktestArgs, BacktestOutput, backtest};
 pub use check::check;

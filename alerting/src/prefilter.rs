@@ -90,8 +90,9 @@ impl Prefilter {
         }
     }
 
-    /// Indexes of the rules that may match, ascending.
-    pub fn candidates(&self, view: &EventView<'_>) -> Vec<usize> {
+    /// The same as [`Prefilter::candidates_into`], into a new vector.
+    #[cfg(test)]
+    pub(crate) fn candidates(&self, view: &EventView<'_>) -> Vec<usize> {
         let mut found = Vec::new();
         self.candidates_into(view, &mut found);
         found
@@ -132,7 +133,7 @@ impl Prefilter {
         }
     }
 
-    /// The same into a buffer kept between events.
+    /// Indexes of the rules that may match, ascending, into a buffer kept between events.
     pub fn candidates_into(&self, view: &EventView<'_>, found: &mut Vec<usize>) {
         found.clear();
         found.extend_from_slice(&self.always);

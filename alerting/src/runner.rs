@@ -28,6 +28,7 @@ use crate::engine::{Alert, Evaluator, RuleState};
 use crate::notify::{Notifiers, Sender};
 use crate::prefilter::Prefilter;
 use crate::rules::Rule;
+use crate::telemetry;
 
 const POLL: Duration = Duration::from_millis(100);
 /// How often windows slide and absences are checked.
@@ -50,7 +51,7 @@ struct Checkpoint {
 
 /// Rules and notifiers in force; replaced whole on a valid reload.
 #[derive(Debug, Clone)]
-pub struct RuleSet {
+pub(crate) struct RuleSet {
     /// Grows with each reload.
     pub generation: u64,
     pub rules: Vec<Rule>,
@@ -59,7 +60,7 @@ pub struct RuleSet {
 
 /// One line of `/api/v1/rules`.
 #[derive(Debug, Clone, Serialize)]
-pub struct RuleStatus {
+pub(crate) struct RuleStatus {
     pub name: String,
     #[serde(rename = "type")]
     pub kind: String,
@@ -73,7 +74,7 @@ pub struct RuleStatus {
 
 /// What the loop shares with the HTTP side and the delivery task.
 #[derive(Debug, Clone, Default)]
-pub struct Shared {
+pub(crate) struct Shared {
     pub rules: Arc<Mutex<Option<RuleSet>>>,
     pub status: Arc<Mutex<Vec<RuleStatus>>>,
     outbox: Arc<Mutex<BTreeMap<String, Alert>>>,
@@ -135,12 +136,12 @@ impl Delivered {
 }
 
 /// Where the loop keeps its files.
-pub fn state_dir(data_dir: &Path) -> PathBuf {
+pub(crate) fn state_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("alerting")
 }
 
 /// Starts the consumer thread; new alerts go to `alerts`.
-pub fn start(
+pub(crate) fn start(
     shared_config: &SharedConfig,
     shared: Shared,
     checkpoint_interval: Duration,
@@ -258,7 +259,7 @@ fn run(
     let mut last_checkpoint = Instant::now();
     let raise = |raised: Vec<Alert>| {
         for alert in raised {
-            metrics::counter!("logpipe_alerting_alerts_total", "rule" => alert.notification.rule.clone(), "status" => alert.notification.status.as_str()).increment(1);
+            telemetry::alert_raised(&alert.notification.rule, alert.notification.status);
             let known = shared
                 .delivered
                 .lock()
@@ -383,8 +384,7 @@ fn publish_status(state: &LoopState, shared: &Shared, watermark: Timestamp) {
         .iter()
         .map(|evaluator| {
             let rule = evaluator.rule();
-            metrics::gauge!("logpipe_alerting_late_events", "rule" => rule.name.clone())
-                .set(evaluator.state().late_events as f64);
+            telemetry::late_events(&rule.name, evaluator.state().late_events);
             RuleStatus {
                 name: rule.name.clone(),
                 kind: rule.kind.name().to_string(),
@@ -431,7 +431,7 @@ fn save(state: &LoopState, shared: &Shared, path: &Path) -> anyhow::Result<()> {
 
 /// Delivers alerts to their notifiers and to the alerts topic; an alert leaves the outbox
 /// once every notifier has it (or refused it for good).
-pub async fn deliver(
+pub(crate) async fn deliver(
     mut alerts: mpsc::UnboundedReceiver<Alert>,
     shared: Shared,
     sender: Arc<Sender>,

@@ -18,6 +18,7 @@ use crate::AlertingConfig;
 use crate::config::load_files;
 use crate::notify::Sender;
 use crate::runner::{self, RuleSet, Shared};
+use crate::telemetry;
 
 const LOOP_MAX_SILENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -141,13 +142,11 @@ async fn watch_files(
                     rules,
                     notifiers: notifiers.unwrap_or_default(),
                 });
-                metrics::counter!("logpipe_alerting_reloads_total", "result" => "applied")
-                    .increment(1);
+                telemetry::reload_applied();
             }
             Err((var, _, errors)) => {
                 error!(variable = var, errors = %errors.join("; "), "rules not reloaded: the previous rules stay in force");
-                metrics::counter!("logpipe_alerting_reloads_total", "result" => "refused")
-                    .increment(1);
+                telemetry::reload_refused();
             }
         }
     }

@@ -12,7 +12,7 @@ use super::error::AllowListError;
 
 /// Internal address ranges that webhooks may reach anyway. Empty by default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AllowList {
+pub(crate) struct AllowList {
     nets: Vec<IpNet>,
 }
 
@@ -25,7 +25,7 @@ pub(crate) struct Forbidden {
 impl AllowList {
     /// Reads a comma-separated list of CIDRs (`127.0.0.0/8,::1/128`); a bare address
     /// stands for itself alone. Empty items are ignored, so an empty text allows nothing.
-    pub fn parse(text: &str) -> Result<AllowList, AllowListError> {
+    pub(crate) fn parse(text: &str) -> Result<AllowList, AllowListError> {
         let mut nets = Vec::new();
         for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let net = entry

@@ -10,7 +10,7 @@ use std::time::Duration;
 /// `LOGPIPE_ALERTING_WEBHOOK_ALLOW` could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{entry}` is not a CIDR such as 10.0.0.0/8 or ::1/128, nor an IP address")]
-pub struct AllowListError {
+pub(crate) struct AllowListError {
     pub entry: String,
 }
 
@@ -40,7 +40,7 @@ pub enum VerifyError {
 
 /// A notification that was not delivered, after `attempts` tries.
 #[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
+pub(crate) enum DeliveryError {
     /// The target resolved to an address the SSRF guard forbids; nothing was sent.
     #[error(
         "notifier {notifier}: refusing to send to {host} at {address}: {category} address, \
@@ -95,7 +95,7 @@ pub enum DeliveryError {
 
 impl DeliveryError {
     /// How many requests were attempted (0 when none could be made).
-    pub fn attempts(&self) -> u32 {
+    pub(crate) fn attempts(&self) -> u32 {
         match self {
             DeliveryError::Refused { attempts, .. }
             | DeliveryError::Rejected { attempts, .. }

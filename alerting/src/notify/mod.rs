@@ -18,13 +18,11 @@ mod retry;
 mod sender;
 mod signature;
 
-pub use allow::AllowList;
-pub use error::{AllowListError, DeliveryError, SecretError, VerifyError};
-pub use notification::{Notification, Status};
-pub use notifiers::{DEFAULT_TIMEOUT, Notifier, Notifiers};
-pub use payload::Format;
-pub use retry::{DEFAULT_MAX_AGE, DEFAULT_RETRY_BASE, DEFAULT_RETRY_CAP, RetryPolicy};
-pub use sender::{DELIVERED_TOTAL, Delivered, FAILED_TOTAL, RETRIED_TOTAL, Sender};
+pub(crate) use allow::AllowList;
+pub use error::{SecretError, VerifyError};
+pub(crate) use notification::{Notification, Status};
+pub(crate) use notifiers::Notifiers;
+pub(crate) use sender::Sender;
 pub use signature::{
     Secret, TIMESTAMP_TOLERANCE, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, verify,
     verify_at,

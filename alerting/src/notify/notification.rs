@@ -9,13 +9,13 @@ use xxhash_rust::xxh3::xxh3_64;
 /// Whether an alert starts or ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     Firing,
     Resolved,
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Firing => "firing",
             Status::Resolved => "resolved",
@@ -25,7 +25,7 @@ impl Status {
 
 /// One alert to tell receivers about. The `generic` format sends exactly this, as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Notification {
+pub(crate) struct Notification {
     /// Sent as `webhook-id`; the same on every retry and replay, so receivers can drop
     /// duplicates.
     pub id: String,

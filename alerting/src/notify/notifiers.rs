@@ -32,11 +32,11 @@ use super::signature::Secret;
 use crate::rules::FileError;
 
 /// Per-attempt timeout when the notifiers file does not say.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One webhook.
 #[derive(Clone)]
-pub struct Notifier {
+pub(crate) struct Notifier {
     /// The name rules use in `notify`, and the `notifier` label of the metrics.
     pub name: String,
     /// Where to POST. May carry credentials: `Debug` and logs show only scheme, host and
@@ -52,7 +52,8 @@ pub struct Notifier {
 
 impl Notifier {
     /// A notifier with the default timeout and retry policy and no signing.
-    pub fn new(name: impl Into<String>, url: Url, format: Format) -> Notifier {
+    #[cfg(test)]
+    pub(crate) fn new(name: impl Into<String>, url: Url, format: Format) -> Notifier {
         Notifier {
             name: name.into(),
             url,
@@ -88,7 +89,7 @@ pub(crate) fn redacted(url: &Url) -> String {
 
 /// Every notifier of the notifiers file, by name.
 #[derive(Debug, Clone, Default)]
-pub struct Notifiers {
+pub(crate) struct Notifiers {
     by_name: BTreeMap<String, Notifier>,
 }
 
@@ -131,7 +132,7 @@ impl<'de> Deserialize<'de> for Entries {
 impl Notifiers {
     /// Reads and validates a notifiers file; `env` looks up the variables that
     /// `secret_env` names. Returns every problem found, in file order.
-    pub fn parse(
+    pub(crate) fn parse(
         text: &str,
         file: &Path,
         env: &dyn Fn(&str) -> Option<String>,
@@ -189,7 +190,7 @@ impl Notifiers {
     }
 
     /// Reads the notifiers file at `path`; see [`Notifiers::parse`].
-    pub fn load(
+    pub(crate) fn load(
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Notifiers, Vec<FileError>> {
@@ -203,12 +204,13 @@ impl Notifiers {
         Notifiers::parse(&text, path, env)
     }
 
-    pub fn get(&self, name: &str) -> Option<&Notifier> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Notifier> {
         self.by_name.get(name)
     }
 
     /// The names defined, sorted; rules may only name these.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
+    #[cfg(test)]
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.by_name.keys().map(String::as_str)
     }
 }

@@ -24,7 +24,7 @@ const SLACK_FIELDS: usize = 10;
 
 /// How a notifier's receiver wants the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     Alertmanager,
     Slack,
     Generic,
@@ -32,7 +32,7 @@ pub enum Format {
 
 impl Format {
     /// The name used in the notifiers file.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Format::Alertmanager => "alertmanager",
             Format::Slack => "slack",

@@ -5,15 +5,15 @@
 use std::time::{Duration, SystemTime};
 
 /// First backoff ceiling.
-pub const DEFAULT_RETRY_BASE: Duration = Duration::from_millis(250);
+pub(crate) const DEFAULT_RETRY_BASE: Duration = Duration::from_millis(250);
 /// Largest backoff ceiling.
-pub const DEFAULT_RETRY_CAP: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_RETRY_CAP: Duration = Duration::from_secs(30);
 /// How long retries go on after the first attempt when the notifiers file does not say.
-pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(10 * 60);
+pub(crate) const DEFAULT_MAX_AGE: Duration = Duration::from_secs(10 * 60);
 
 /// Retry timing of one notifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// The wait before the first retry is drawn from `0..=base`; the ceiling doubles with
     /// every retry.
     pub base: Duration,

@@ -21,13 +21,7 @@ use super::notification::Notification;
 use super::notifiers::{Notifier, redacted};
 use super::retry::parse_retry_after;
 use super::signature::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, sign};
-
-/// Notifications accepted by the receiver (2xx), by notifier.
-pub const DELIVERED_TOTAL: &str = "logpipe_alerting_notifications_delivered_total";
-/// Notifications given up on, by notifier.
-pub const FAILED_TOTAL: &str = "logpipe_alerting_notifications_failed_total";
-/// Attempts that failed and were followed by another, by notifier.
-pub const RETRIED_TOTAL: &str = "logpipe_alerting_notifications_retried_total";
+use crate::telemetry;
 
 /// How much of a rejecting receiver's answer goes into the error.
 const DETAIL_BYTES: usize = 512;
@@ -36,13 +30,13 @@ const USER_AGENT_VALUE: &str = concat!("logpipe-alerting/", env!("CARGO_PKG_VERS
 
 /// Sends notifications over HTTP.
 #[derive(Debug, Clone)]
-pub struct Sender {
+pub(crate) struct Sender {
     allow: AllowList,
 }
 
 /// A notification the receiver accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Delivered {
+pub(crate) struct Delivered {
     /// Requests made, the successful one included.
     pub attempts: u32,
     /// The receiver's 2xx status.
@@ -69,7 +63,7 @@ fn transient(reason: String) -> Failure {
 
 impl Sender {
     /// A sender that refuses internal addresses outside `allow`.
-    pub fn new(allow: AllowList) -> Sender {
+    pub(crate) fn new(allow: AllowList) -> Sender {
         Sender { allow }
     }
 
@@ -78,7 +72,7 @@ impl Sender {
     /// `notifier.retry.max_age` after the first attempt. Other 4xx answers, redirects and
     /// refused addresses end it at once.
     #[tracing::instrument(skip_all, fields(notifier = %notifier.name, id = %notification.id))]
-    pub async fn deliver(
+    pub(crate) async fn deliver(
         &self,
         notifier: &Notifier,
         notification: &Notification,
@@ -104,8 +98,7 @@ impl Sender {
                 .await
             {
                 Ok(status) => {
-                    metrics::counter!(DELIVERED_TOTAL, "notifier" => notifier.name.clone())
-                        .increment(1);
+                    telemetry::notification_delivered(&notifier.name);
                     info!(
                         attempts = attempt,
                         status = status.as_u16(),
@@ -133,7 +126,7 @@ impl Sender {
                 };
                 return Err(failed(notifier, error));
             }
-            metrics::counter!(RETRIED_TOTAL, "notifier" => notifier.name.clone()).increment(1);
+            telemetry::notification_retried(&notifier.name);
             warn!(
                 attempt,
                 wait_ms = wait.as_millis() as u64,
@@ -266,7 +259,7 @@ impl Sender {
 
 /// Counts and logs a notification given up on.
 fn failed(notifier: &Notifier, error: DeliveryError) -> DeliveryError {
-    metrics::counter!(FAILED_TOTAL, "notifier" => notifier.name.clone()).increment(1);
+    telemetry::notification_failed(&notifier.name);
     warn!(attempts = error.attempts(), %error, "notification not delivered");
     error
 }
@@ -346,8 +339,10 @@ mod tests {
 
     use super::*;
     use crate::notify::notification::tests::sample;
+    use crate::notify::payload::Format;
     use crate::notify::receiver::{Receiver, Reply};
-    use crate::notify::{Format, RetryPolicy, Secret, verify};
+    use crate::notify::retry::RetryPolicy;
+    use crate::notify::signature::{Secret, verify};
 
     /// The raw signing key of the tests; the notifier gets it as `whsec_<base64>`.
     const KEY: &[u8] = b"logpipe-test-signing-key-32bytes";

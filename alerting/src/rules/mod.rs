@@ -1,0 +1,36 @@
+//! Alert rules: one YAML file per rule in `LOGPIPE_ALERTING_RULES_DIR`, validated as a
+//! whole so that a bad change is reported with `file:line` and never half-applied.
+//!
+//! ```yaml
+//! name: checkout-errors
+//! type: threshold            # match | threshold | absence | ratio | new_value | cardinality
+//! query: 'k8s.namespace:shop AND level:error'
+//! window: 1m
+//! threshold: 5
+//! group_by: [k8s.pod]
+//! severity: critical
+//! summary: '{{ count }} errors in {{ group.k8s.pod }}'
+//! notify: [oncall]
+//! realert: 10m
+//! ```
+//!
+//! `notify` is required; an explicit `notify: []` keeps a rule's alerts to the log and
+//! the alerts topic.
+//!
+//! ```text
+//! text ─ RuleFile (source) ─ checked key by key (validate) ─ Rule (rule), its Template
+//! (template); `file` runs the steps for one file and for a directory
+//! ```
+
+mod file;
+mod rule;
+mod source;
+mod template;
+mod validate;
+
+pub(crate) use file::undefined_notifiers;
+pub use file::{load_dir, parse_rule};
+pub use rule::Rule;
+pub(crate) use rule::{RuleKind, field_value};
+pub use source::FileError;
+pub(crate) use template::Context;

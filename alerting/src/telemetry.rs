@@ -1,0 +1,50 @@
+//! Alerting's metrics, from one place, with bounded label sets (rule and notifier names
+//! come from the configuration).
+
+use metrics::{counter, gauge};
+
+use crate::notify::Status;
+
+/// An alert raised by `rule`, counted before replays of delivered ones are skipped.
+pub(crate) fn alert_raised(rule: &str, status: Status) {
+    counter!(
+        "logpipe_alerting_alerts_total",
+        "rule" => rule.to_owned(),
+        "status" => status.as_str()
+    )
+    .increment(1);
+}
+
+/// Events of `rule` older than its watermark when they came, so far (counted, not
+/// evaluated).
+pub(crate) fn late_events(rule: &str, count: u64) {
+    gauge!("logpipe_alerting_late_events", "rule" => rule.to_owned()).set(count as f64);
+}
+
+/// A change of the rules or notifiers files put in force.
+pub(crate) fn reload_applied() {
+    counter!("logpipe_alerting_reloads_total", "result" => "applied").increment(1);
+}
+
+/// A change of the rules or notifiers files refused; the previous rules stay in force.
+pub(crate) fn reload_refused() {
+    counter!("logpipe_alerting_reloads_total", "result" => "refused").increment(1);
+}
+
+/// A notification accepted by the receiver (2xx).
+pub(crate) fn notification_delivered(notifier: &str) {
+    counter!("logpipe_alerting_notifications_delivered_total", "notifier" => notifier.to_owned())
+        .increment(1);
+}
+
+/// An attempt that failed and is followed by another.
+pub(crate) fn notification_retried(notifier: &str) {
+    counter!("logpipe_alerting_notifications_retried_total", "notifier" => notifier.to_owned())
+        .increment(1);
+}
+
+/// A notification given up on.
+pub(crate) fn notification_failed(notifier: &str) {
+    counter!("logpipe_alerting_notifications_failed_total", "notifier" => notifier.to_owned())
+        .increment(1);
+}
