@@ -7,6 +7,7 @@ mod cli;
 mod collector;
 mod deployment;
 mod indexer;
+mod layout;
 mod manifests;
 mod pipeline;
 mod runtime;

@@ -5,9 +5,6 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use logpipe_common::LogEvent;
-use logpipe_store::document::document_of;
-use logpipe_store::{Day, IndexLayout};
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_logpipe");
@@ -165,25 +162,6 @@ impl Rng {
     }
 }
 
-/// Writes `events` into day indexes under `data_dir`, laid out and built as the indexer
-/// builds them, for a `logpipe query` reading that directory.
-pub fn write_index(data_dir: &std::path::Path, events: &[LogEvent]) {
-    let layout = IndexLayout::under(data_dir);
-    let mut by_day: std::collections::BTreeMap<Day, Vec<&LogEvent>> = Default::default();
-    for event in events {
-        by_day.entry(Day::of(event.ts)).or_default().push(event);
-    }
-    for (day, events) in by_day {
-        let (index, fields) = layout.open_or_create(day).unwrap();
-        let mut writer: tantivy::IndexWriter =
-            index.writer_with_num_threads(1, 30_000_000).unwrap();
-        for event in events {
-            writer.add_document(document_of(&fields, event)).unwrap();
-        }
-        writer.commit().unwrap();
-    }
-}
-
 /// What a webhook receiver got: each request's headers, body and arrival time (seconds
 /// since the epoch), in arrival order.
 pub type Calls = Arc<Mutex<Vec<(axum::http::HeaderMap, axum::body::Bytes, i64)>>>;
@@ -216,3 +194,5 @@ pub fn webhook_receiver(runtime: &tokio::runtime::Runtime) -> (std::net::SocketA
     });
     (address, calls)
 }
+
+pub use logpipe_store::testkit::write_index;

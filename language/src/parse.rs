@@ -43,33 +43,93 @@ impl Query {
     }
 }
 
-/// Refuses parentheses nested deeper than `MAX_DEPTH` before the recursive parser sees
-/// them.
+/// Refuses a query nested deeper than `MAX_DEPTH` before any recursive pass sees it: the
+/// grammar's parser, the conversion, the simplification and dropping the tree all recurse
+/// once per level. Every construct that nests counts: a group (`(`, and the brackets of
+/// a range or set) and each prefix operator (`NOT`, `-`, `+`, `!`) until its operand ends.
 fn check_depth(text: &str) -> Result<(), QueryError> {
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for (position, c) in text.chars().enumerate() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match (c, quote) {
-            ('\\', _) => escaped = true,
-            ('"' | '\'', None) => quote = Some(c),
-            (c, Some(open)) if c == open => quote = None,
-            (_, Some(_)) => {}
-            ('(' | '[' | '{', None) => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Err(QueryError {
-                        message: format!("parentheses are nested more than {MAX_DEPTH} deep"),
-                        position: Some(position),
-                    });
+    // Per open group (the whole query first): prefix operators still waiting for their
+    // operand.
+    let mut pending: Vec<usize> = vec![0];
+    let mut operators = 0usize;
+    let mut chars = text.char_indices().enumerate().peekable();
+    let mut term_start = true;
+    while let Some((position, (byte, c))) = chars.next() {
+        let depth_error = || QueryError {
+            message: format!(
+                "the query is nested more than {MAX_DEPTH} deep (groups and NOT, -, + each count)"
+            ),
+            position: Some(position),
+        };
+        match c {
+            c if c.is_whitespace() => term_start = true,
+            '(' | '[' | '{' => {
+                pending.push(0);
+                if pending.len() - 1 + operators > MAX_DEPTH {
+                    return Err(depth_error());
+                }
+                term_start = true;
+            }
+            ')' | ']' | '}' => {
+                if pending.len() > 1 {
+                    operators -= pending.pop().unwrap_or(0);
+                }
+                // The group was the operand of the operators before it.
+                let last = pending.len() - 1;
+                operators -= std::mem::take(&mut pending[last]);
+                term_start = false;
+            }
+            '-' | '+' | '!' if term_start => {
+                let last = pending.len() - 1;
+                pending[last] += 1;
+                operators += 1;
+                if pending.len() - 1 + operators > MAX_DEPTH {
+                    return Err(depth_error());
                 }
             }
-            (')' | ']' | '}', None) => depth = depth.saturating_sub(1),
-            _ => {}
+            'N' if term_start
+                && text[byte..].starts_with("NOT")
+                && text[byte + 3..]
+                    .chars()
+                    .next()
+                    .is_none_or(|next| next.is_whitespace() || next == '(') =>
+            {
+                chars.next();
+                chars.next();
+                let last = pending.len() - 1;
+                pending[last] += 1;
+                operators += 1;
+                if pending.len() - 1 + operators > MAX_DEPTH {
+                    return Err(depth_error());
+                }
+                term_start = true;
+            }
+            _ => {
+                // An operand: a word, a phrase, `field:value`. The word's end is not waited
+                // for: what follows it in the same term cannot nest without a group.
+                if term_start {
+                    let last = pending.len() - 1;
+                    operators -= std::mem::take(&mut pending[last]);
+                }
+                term_start = false;
+                if c == '\\' {
+                    chars.next();
+                } else if c == '"' || c == '\'' {
+                    // A phrase: nothing inside it nests.
+                    let mut escaped = false;
+                    for (_, (_, inner)) in chars.by_ref() {
+                        match inner {
+                            _ if escaped => escaped = false,
+                            '\\' => escaped = true,
+                            inner if inner == c => break,
+                            _ => {}
+                        }
+                    }
+                } else if c == ':' {
+                    // `field:(…)`, `field:-x`: the value is a term of its own.
+                    term_start = true;
+                }
+            }
         }
     }
     Ok(())

@@ -144,6 +144,33 @@ fn hostile_queries_are_refused_quickly() {
         "{e:?}"
     );
 
+    // Every construct that nests counts, not only parentheses.
+    for hostile in [
+        format!("{}a", "NOT ".repeat(1_800)),
+        format!("{}a", "-".repeat(7_000)),
+        format!("{}a", "+".repeat(7_000)),
+        format!("{}a", "!".repeat(7_000)),
+        format!("{}a{}", "NOT (".repeat(40), ")".repeat(40)),
+        format!("{}a{}", "-(".repeat(40), ")".repeat(40)),
+        format!("k8s.pod:{}a{}", "(".repeat(70), ")".repeat(70)),
+    ] {
+        let e = error(&hostile);
+        assert!(e.message.contains("nested more than 64"), "{e:?}");
+    }
+    assert_eq!(normalized(&format!("{}a", "NOT ".repeat(60))), "a");
+    assert_eq!(
+        normalized(&format!("{}a{}", "-(".repeat(31), ")".repeat(31))),
+        "NOT a"
+    );
+    // Operators whose operand has ended no longer count.
+    assert!(Query::parse(&"NOT a ".repeat(500)).is_ok());
+    assert!(Query::parse(&"-(a) ".repeat(500)).is_ok());
+    let long_or = (0..1_500)
+        .map(|n| format!("w{n}"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    assert!(Query::parse(&long_or).is_ok());
+
     // Deep but allowed nesting parses.
     let deep = format!("{}level:error{}", "(".repeat(60), ")".repeat(60));
     assert_eq!(normalized(&deep), "level:error");
@@ -204,4 +231,23 @@ fn tantivy_parser_cases_that_apply() {
     assert!(!matches("attributes.count:{5 TO 6]"));
     assert!(matches("attributes.count:5.0"));
     assert!(matches("hello AND b"));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+
+    /// Any arrangement of the constructs that nest is parsed or refused, never a crash.
+    #[test]
+    fn hostile_shapes_are_parsed_or_refused(
+        parts in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "NOT ", "-", "+", "!", "(", ")", "[", "]", "a ", "OR ", "AND ", "\"x y\" ",
+                "k8s.pod:", "attributes.n:[1 TO 5] ", "\\", "NOT(", "*",
+            ]),
+            0..4_000,
+        ),
+    ) {
+        let text: String = parts.concat();
+        let _ = Query::parse(&text);
+    }
 }

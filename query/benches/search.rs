@@ -544,9 +544,8 @@ fn run_tail(rate: u64, seconds: u64) -> Value {
     use logpipe_common::config::Env;
     use logpipe_common::kafka::TopicSpec;
     use logpipe_common::service;
-    use logpipe_common::testkit::TestBroker;
+    use logpipe_common::testkit::{TestBroker, consumer_at_end};
     use rdkafka::Message;
-    use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -566,19 +565,7 @@ fn run_tail(rate: u64, seconds: u64) -> Value {
     let mut subscription = hub.subscribe().unwrap();
 
     // The bare consumer: every partition from its current end, the same fetch wait.
-    let mut config = broker.settings().consumer("bench-baseline");
-    config.set("fetch.wait.max.ms", "100");
-    let bare: BaseConsumer = config.create().unwrap();
-    let mut assignment = rdkafka::TopicPartitionList::new();
-    for partition in 0..3 {
-        let (_, high) = bare
-            .fetch_watermarks(TOPIC, partition, Duration::from_secs(10))
-            .unwrap();
-        assignment
-            .add_partition_offset(TOPIC, partition, rdkafka::Offset::Offset(high))
-            .unwrap();
-    }
-    bare.assign(&assignment).unwrap();
+    let bare = consumer_at_end(&broker.settings(), "bench-baseline", TOPIC, 3).unwrap();
 
     let total = rate * seconds;
     let clock = Instant::now();

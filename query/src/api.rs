@@ -47,10 +47,12 @@ pub struct ApiState {
 
 /// The query service: API, OpenAPI document and web UI.
 pub fn router(state: ApiState) -> Router {
-    api(state)
-        .route("/", get(ui_index))
-        .route("/app.js", get(ui_script))
-        .route("/style.css", get(ui_style))
+    UI_FILES
+        .iter()
+        .fold(api(state), |router, &(path, content_type, body)| {
+            router.route(path, get(move || ui_file(content_type, body)))
+        })
+        .layer(middleware::from_fn(crate::telemetry::track))
 }
 
 /// The API alone (what an indexer serves over its own partitions).
@@ -508,11 +510,11 @@ async fn tail(
         })?;
     info!(caller = %caller.name, query = %parsed, "live tail subscribed");
     let predicate = Arc::new(predicate);
-    let mut receiver = subscription.receiver;
+    let mut subscription = subscription;
     let stream = async_stream(move |sender| async move {
         let _ = sender.send(Ok(SseEvent::default().comment("live"))).await;
         loop {
-            match receiver.recv().await {
+            match subscription.receiver.recv().await {
                 Ok(arrival) => {
                     if predicate.matches(&arrival.event) {
                         let event = SseEvent::default()
@@ -561,35 +563,88 @@ async fn openapi() -> Response {
 
 // ---- web UI ----
 
-async fn ui_index() -> Response {
+const HTML: &str = "text/html; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// The web UI, compiled in: path, content type and body of each file. The scripts are
+/// ES modules that import each other from `/ui/`, so a new module needs a line here.
+const UI_FILES: &[(&str, &str, &str)] = &[
+    ("/", HTML, include_str!("../ui/index.html")),
+    ("/style.css", CSS, include_str!("../ui/style.css")),
+    ("/ui/main.js", JS, include_str!("../ui/main.js")),
+    ("/ui/navigation.js", JS, include_str!("../ui/navigation.js")),
+    ("/ui/search.js", JS, include_str!("../ui/search.js")),
+    ("/ui/results.js", JS, include_str!("../ui/results.js")),
+    ("/ui/histogram.js", JS, include_str!("../ui/histogram.js")),
+    ("/ui/facets.js", JS, include_str!("../ui/facets.js")),
+    ("/ui/tail.js", JS, include_str!("../ui/tail.js")),
+    ("/ui/sse.js", JS, include_str!("../ui/sse.js")),
+    ("/ui/status.js", JS, include_str!("../ui/status.js")),
+    ("/ui/errors.js", JS, include_str!("../ui/errors.js")),
+    ("/ui/state.js", JS, include_str!("../ui/state.js")),
+    ("/ui/api.js", JS, include_str!("../ui/api.js")),
+    ("/ui/time.js", JS, include_str!("../ui/time.js")),
+    ("/ui/format.js", JS, include_str!("../ui/format.js")),
+    ("/ui/dom.js", JS, include_str!("../ui/dom.js")),
+];
+
+/// `no-cache`: the browser revalidates, so a new binary's UI shows up on the next load.
+async fn ui_file(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        include_str!("../ui/index.html"),
+        body,
     )
         .into_response()
 }
 
-async fn ui_script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        include_str!("../ui/app.js"),
-    )
-        .into_response()
-}
+#[cfg(test)]
+mod tests {
+    use super::UI_FILES;
 
-async fn ui_style() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        include_str!("../ui/style.css"),
-    )
-        .into_response()
+    fn served(path: &str) -> bool {
+        UI_FILES.iter().any(|&(served, _, _)| served == path)
+    }
+
+    /// What a UI file loads: the page's `src="/…"` and `href="/…"`, a module's
+    /// `import … from './…'`.
+    fn references(path: &str, body: &str) -> Vec<String> {
+        if path.ends_with(".js") {
+            body.lines()
+                .filter(|line| line.starts_with("import "))
+                .map(|line| {
+                    let module = line
+                        .split("from './")
+                        .nth(1)
+                        .and_then(|rest| rest.split('\'').next())
+                        .unwrap_or_else(|| panic!("{path}: unexpected import {line:?}"));
+                    format!("/ui/{module}")
+                })
+                .collect()
+        } else {
+            ["src=\"/", "href=\"/"]
+                .iter()
+                .flat_map(|attr| body.split(attr).skip(1))
+                .filter_map(|rest| rest.split('"').next())
+                .map(|reference| format!("/{reference}"))
+                .collect()
+        }
+    }
+
+    /// A file the page or a module loads but the router lacks stops the whole UI.
+    #[test]
+    fn every_ui_file_the_page_loads_is_served() {
+        for &(path, _, body) in UI_FILES {
+            for reference in references(path, body) {
+                assert!(
+                    served(&reference),
+                    "{path} loads {reference}, which is not served"
+                );
+            }
+        }
+        assert!(!references("/", include_str!("../ui/index.html")).is_empty());
+    }
 }

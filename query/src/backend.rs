@@ -422,6 +422,9 @@ impl Fanout {
                 .join("; ");
             return Err(BackendError::Unavailable(summary));
         }
+        if !failed.is_empty() {
+            crate::telemetry::partial_answer(path);
+        }
         Ok((answers, failed))
     }
 

@@ -10,6 +10,7 @@
 //! - `auth`: bearer tokens and the scope each grants.
 //! - `tail`: live tail, one Kafka consumer shared by every subscriber.
 //! - `openapi`: the API's OpenAPI document.
+//! - `telemetry`: the service's metrics (requests, latency, partial answers, tail).
 //! - `client`: `logpipe search`, the command-line client.
 
 pub mod api;
@@ -21,6 +22,7 @@ mod openapi;
 pub mod serve;
 mod service;
 pub mod tail;
+mod telemetry;
 
 pub use client::{Output, SearchArgs, run_search};
 pub use config::{QueryConfig, VARS};

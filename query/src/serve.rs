@@ -32,7 +32,8 @@ impl SearchApi {
         serde_json::to_value(&self.config).unwrap_or_default()
     }
 
-    /// The search API's routes over `catalog` (no web UI, no live tail).
+    /// The search API's routes over `catalog` (no web UI, no live tail), counted in the
+    /// same metrics as the query service's.
     pub fn router(&self, catalog: Catalog) -> Router {
         api::api(ApiState {
             backend: Backend::Local(catalog),
@@ -40,5 +41,6 @@ impl SearchApi {
             time_limit: self.config.time_limit,
             tail: None,
         })
+        .layer(axum::middleware::from_fn(crate::telemetry::track))
     }
 }

@@ -71,6 +71,7 @@ impl TailHub {
                 .spawn(move || hub.consume(&consumer, &sender, &thread_stop))?;
             inner.running = Some(stop);
         }
+        crate::telemetry::tail_subscribers(1.0);
         Ok(Subscription { receiver })
     }
 
@@ -144,4 +145,10 @@ fn connect(shared: &SharedConfig) -> anyhow::Result<BaseConsumer> {
 #[derive(Debug)]
 pub struct Subscription {
     pub receiver: broadcast::Receiver<Arc<Arrival>>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        crate::telemetry::tail_subscribers(-1.0);
+    }
 }

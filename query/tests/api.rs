@@ -330,3 +330,78 @@ async fn a_search_past_its_time_limit_is_answered_with_an_error() {
         );
     }
 }
+
+/// Hostile shapes of the constructs that nest: deep NOT chains, deep groups, long OR
+/// lists and mixtures, sent to every endpoint that parses a query, over real HTTP. Each is
+/// answered 200 or 400; the server never crashes.
+#[test]
+fn hostile_query_shapes_are_answered_200_or_400() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let address = runtime.block_on(serve_catalog(
+        write_index(dir.path(), &events()),
+        Tokens::open(),
+    ));
+    let http = reqwest::blocking::Client::new();
+    let base = format!("http://{address}");
+    let ask = |path: &str, q: &str| -> u16 {
+        http.post(format!("{base}{path}"))
+            .form(&[("q", q), ("since", "30d")])
+            .send()
+            .map(|response| response.status().as_u16())
+            .unwrap_or_else(|error| panic!("{path} with a {}-byte query: {error}", q.len()))
+    };
+    let fixed = [
+        format!("{}a", "NOT ".repeat(1_800)),
+        format!("{}a", "-".repeat(7_000)),
+        format!("{}a{}", "NOT (".repeat(1_000), ")".repeat(1_000)),
+        format!("{}a{}", "(".repeat(5_000), ")".repeat(5_000)),
+        (0..1_500)
+            .map(|n| format!("w{n}"))
+            .collect::<Vec<_>>()
+            .join(" OR "),
+        "NOT a AND -(b OR c) ".repeat(500),
+    ];
+    let paths = [
+        "/api/v1/search",
+        "/api/v1/histogram",
+        "/api/v1/fields/k8s.pod/values",
+        "/api/v1/export",
+    ];
+    for q in &fixed {
+        for path in paths {
+            let status = ask(path, q);
+            assert!(
+                status == 200 || status == 400,
+                "{path}: {status} for {q:.60}"
+            );
+        }
+    }
+    let shape = proptest::collection::vec(
+        proptest::sample::select(vec![
+            "NOT ", "-", "+", "(", ")", "a ", "OR ", "AND ", "\"x y\" ", "k8s.pod:", "NOT(",
+        ]),
+        0..3_000,
+    )
+    .prop_map(|parts| parts.concat());
+    let mut runner = TestRunner::new(Config {
+        cases: 48,
+        ..Config::default()
+    });
+    runner
+        .run(&shape, |q| {
+            let status = ask("/api/v1/search", &q);
+            prop_assert!(status == 200 || status == 400, "{} for {:.60}", status, q);
+            Ok(())
+        })
+        .unwrap();
+    // Still up.
+    assert_eq!(ask("/api/v1/search", "level:error"), 200);
+}

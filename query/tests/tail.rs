@@ -8,7 +8,7 @@ use logpipe_common::config::Env;
 use logpipe_common::event::Timestamp;
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::service::{self, Service, ServiceContext};
-use logpipe_common::testkit::{TestBroker, produce_all, sample_event};
+use logpipe_common::testkit::{TestBroker, produce_events, sample_event};
 use logpipe_query::QueryConfig;
 use logpipe_query::auth::token_hash;
 
@@ -131,11 +131,7 @@ async fn tail_streams_matching_events_of_the_callers_namespaces() {
         .collect();
     assert_eq!(expected.len(), 80);
     let settings = broker.settings();
-    let messages: Vec<_> = events
-        .iter()
-        .map(|e| (e.kafka_key(), serde_json::to_vec(e).unwrap()))
-        .collect();
-    tokio::task::spawn_blocking(move || produce_all(&settings, TOPIC, messages))
+    tokio::task::spawn_blocking(move || produce_events(&settings, TOPIC, &events))
         .await
         .unwrap()
         .unwrap();

@@ -1,36 +1,14 @@
 //! Real indexes on disk and real HTTP servers on loopback for the query API.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use axum::Router;
-use logpipe_common::event::{LogEvent, Timestamp};
+use logpipe_common::event::Timestamp;
 use logpipe_query::api::{self, ApiState};
 use logpipe_query::auth::{Tokens, token_hash};
 use logpipe_query::backend::Backend;
-use logpipe_store::document::document_of;
-use logpipe_store::{Catalog, Day, IndexLayout, Reload};
-
-/// Writes `events` into day indexes under `data_dir`, as the indexer lays them out.
-pub fn write_index(data_dir: &Path, events: &[LogEvent]) -> Catalog {
-    let layout = IndexLayout::under(data_dir);
-    let mut by_day: BTreeMap<Day, Vec<&LogEvent>> = BTreeMap::new();
-    for event in events {
-        by_day.entry(Day::of(event.ts)).or_default().push(event);
-    }
-    for (day, events) in by_day {
-        let (index, fields) = layout.open_or_create(day).unwrap();
-        let mut writer: tantivy::IndexWriter =
-            index.writer_with_num_threads(1, 30_000_000).unwrap();
-        for event in events {
-            writer.add_document(document_of(&fields, event)).unwrap();
-        }
-        writer.commit().unwrap();
-    }
-    Catalog::open(layout, Reload::Manual).unwrap()
-}
+use logpipe_store::Catalog;
 
 /// Serves `router` on 127.0.0.1 until the test ends.
 pub async fn serve(router: Router) -> SocketAddr {
@@ -125,3 +103,5 @@ pub fn noon() -> Timestamp {
 pub fn at(base: Timestamp, offset_ms: i64) -> Timestamp {
     Timestamp::from_unix_nanos(base.unix_nanos() + offset_ms * 1_000_000)
 }
+
+pub use logpipe_store::testkit::write_index;

@@ -12,6 +12,7 @@
 //! - `translate`: the search language's `Query` → a tantivy query.
 //! - `search`: hits with a cursor, histogram, top values, events by id, deadlines.
 //! - `telemetry`: the commit metric.
+//! - `testkit` (feature): test indexes written as the indexer writes them.
 //! - `error`: `StoreError`.
 
 pub mod catalog;
@@ -22,6 +23,8 @@ pub mod layout;
 pub mod schema;
 pub mod search;
 mod telemetry;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod translate;
 pub mod writer;
 

@@ -169,10 +169,11 @@ mod tests {
         assert_eq!(path, "http.status");
     }
 
-    fn tantivy_default_words(text: &str) -> Vec<(usize, usize, usize, String)> {
-        let mut analyzer = tantivy::tokenizer::TokenizerManager::default()
-            .get(ANALYZER)
-            .unwrap();
+    /// Every token `analyzer` makes of `text`: position, offsets and text.
+    fn tokens(
+        mut analyzer: tantivy::tokenizer::TextAnalyzer,
+        text: &str,
+    ) -> Vec<(usize, usize, usize, String)> {
         let mut stream = analyzer.token_stream(text);
         let mut out = Vec::new();
         while let Some(token) = stream.next() {
@@ -186,22 +187,16 @@ mod tests {
         out
     }
 
+    fn tantivy_default_words(text: &str) -> Vec<(usize, usize, usize, String)> {
+        let manager = tantivy::tokenizer::TokenizerManager::default();
+        tokens(manager.get(ANALYZER).unwrap(), text)
+    }
+
     fn registered_words(text: &str) -> Vec<(usize, usize, usize, String)> {
         let (schema, _) = build();
         let index = Index::create_in_ram(schema);
         register_analyzer(&index);
-        let mut analyzer = index.tokenizers().get(ANALYZER).unwrap();
-        let mut stream = analyzer.token_stream(text);
-        let mut out = Vec::new();
-        while let Some(token) = stream.next() {
-            out.push((
-                token.position,
-                token.offset_from,
-                token.offset_to,
-                token.text.clone(),
-            ));
-        }
-        out
+        tokens(index.tokenizers().get(ANALYZER).unwrap(), text)
     }
 
     #[test]

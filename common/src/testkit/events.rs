@@ -114,3 +114,17 @@ where
     producer.flush(Duration::from_secs(120))?;
     Ok(count)
 }
+
+/// Produces `events` as the collector does (key `<namespace>/<pod>`, the event's JSON)
+/// and waits until all are acknowledged.
+pub fn produce_events(
+    settings: &KafkaSettings,
+    topic: &str,
+    events: &[LogEvent],
+) -> anyhow::Result<usize> {
+    let messages: Vec<(String, Vec<u8>)> = events
+        .iter()
+        .map(|event| Ok((event.kafka_key(), serde_json::to_vec(event)?)))
+        .collect::<anyhow::Result<_>>()?;
+    produce_all(settings, topic, messages)
+}

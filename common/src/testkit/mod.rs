@@ -1,14 +1,18 @@
 //! Helpers for tests across the workspace: a real tansu broker on a free loopback port,
-//! librdkafka's mock cluster for fault injection, and the shared test data.
+//! librdkafka's mock cluster for fault injection, events produced to a topic, a consumer
+//! at the partitions' end, and the shared test data. The store's `testkit` feature
+//! writes test indexes.
 
 mod broker;
+mod consumer;
 mod events;
 mod mock;
 
 use std::path::PathBuf;
 
 pub use broker::{TestBroker, free_port};
-pub use events::{event_with, produce_all, sample_event};
+pub use consumer::consumer_at_end;
+pub use events::{event_with, produce_all, produce_events, sample_event};
 pub use mock::MockKafka;
 
 /// A number from the environment variable `name` (a drill or benchmark size), or
