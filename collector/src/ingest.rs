@@ -2,15 +2,21 @@
 //! JSON array of objects; the answer is 200 only after Kafka acknowledged every event of
 //! the batch, 400 naming the bad line numbers (nothing is sent then), 413 above the size
 //! limit.
+//!
+//! Event ids: a request with an `Idempotency-Key` header (the IETF HTTP API draft) gets
+//! ids derived from the key and the body, so a retry of it (same key, same body) is
+//! deduplicated downstream; a request without one gets ids of its own, so a new batch
+//! that happens to repeat an earlier body is kept, and a retry of it may be stored twice.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use logpipe_common::kafka::KafkaSettings;
@@ -29,6 +35,13 @@ use crate::telemetry;
 const DEFAULT_SOURCE: &str = "http";
 /// Line numbers listed in a 400 answer, at most.
 const MAX_REPORTED_LINES: usize = 100;
+/// The header a client names a request with, so that its retries keep their event ids.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Longest idempotency key accepted, in bytes.
+const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
+
+/// Requests answered by this process, for ids of requests without a key.
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Clone)]
 pub(crate) struct IngestState {
@@ -133,12 +146,70 @@ fn split_body(body: &str) -> Result<Vec<String>, Vec<usize>> {
     }
 }
 
+/// The request's idempotency key: a Structured Field string (`"…"`), or a bare token as
+/// many clients send; at most `MAX_IDEMPOTENCY_KEY_BYTES` of visible ASCII.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, String> {
+    let mut values = headers.get_all(IDEMPOTENCY_KEY).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err("send one Idempotency-Key header, not several".to_owned());
+    }
+    let text = value
+        .to_str()
+        .map_err(|_| "the Idempotency-Key header is not visible ASCII".to_owned())?
+        .trim();
+    let key = match text.strip_prefix('"') {
+        Some(quoted) => quoted
+            .strip_suffix('"')
+            .filter(|inner| !inner.contains('"') && !inner.contains('\\'))
+            .ok_or_else(|| "the Idempotency-Key header is not a quoted string".to_owned())?,
+        None => text,
+    };
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+        return Err(format!(
+            "the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} characters"
+        ));
+    }
+    if !key
+        .bytes()
+        .all(|byte| byte.is_ascii_graphic() || byte == b' ')
+    {
+        return Err("the Idempotency-Key header is not visible ASCII".to_owned());
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// What a request's event ids derive from (with each event's line number): the key and
+/// the body when the client named the request, else something no other request has.
+fn request_identity(source: &str, key: Option<&str>, body: &[u8], observed: Timestamp) -> String {
+    match key {
+        Some(key) => format!(
+            "http:{source}:key:{:032x}:{:032x}",
+            xxh3_128(key.as_bytes()),
+            xxh3_128(body)
+        ),
+        None => format!(
+            "http:{source}:request:{}:{}:{:016x}",
+            observed.unix_nanos(),
+            REQUESTS.fetch_add(1, Ordering::Relaxed),
+            fastrand::u64(..)
+        ),
+    }
+}
+
 #[instrument(skip_all, fields(bytes = body.len()))]
 async fn ingest(
     State(state): State<IngestState>,
     Query(params): Query<IngestParams>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let key = match idempotency_key(&headers) {
+        Ok(key) => key,
+        Err(message) => return error_response(StatusCode::BAD_REQUEST, message, Value::Null),
+    };
     let Ok(text) = std::str::from_utf8(&body) else {
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -166,9 +237,8 @@ async fn ingest(
         }
     };
     let source_name = params.source.unwrap_or_else(|| DEFAULT_SOURCE.to_owned());
-    // The same body sent again (a client retry) gives the same ids: later stages drop it.
-    let identity = format!("http:{source_name}:{:032x}", xxh3_128(&body));
     let observed_ts = Timestamp::now();
+    let identity = request_identity(&source_name, key.as_deref(), &body, observed_ts);
     let mut deliveries = Vec::with_capacity(objects.len());
     for (index, object) in objects.iter().enumerate() {
         let line = index as u64 + 1;
@@ -250,5 +320,42 @@ mod tests {
         );
         assert_eq!(split_body("[{\"a\":1}, 5]").unwrap_err(), [2]);
         assert_eq!(split_body("[{\"a\":1}").unwrap_err(), [1]);
+    }
+
+    fn key_of(values: &[&str]) -> Result<Option<String>, String> {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(IDEMPOTENCY_KEY, value.parse().unwrap());
+        }
+        idempotency_key(&headers)
+    }
+
+    #[test]
+    fn idempotency_keys_are_read_as_the_draft_writes_them() {
+        assert_eq!(key_of(&[]), Ok(None));
+        assert_eq!(
+            key_of(&["\"8e03978e-40d5\""]),
+            Ok(Some("8e03978e-40d5".into()))
+        );
+        assert_eq!(key_of(&["batch-17"]), Ok(Some("batch-17".into())));
+        assert!(key_of(&["\"\""]).is_err());
+        assert!(key_of(&["\"open"]).is_err());
+        assert!(key_of(&["a", "b"]).is_err());
+        assert!(key_of(&[&"k".repeat(256)]).is_err());
+    }
+
+    #[test]
+    fn requests_without_a_key_never_share_an_identity() {
+        let now = Timestamp::from_unix_nanos(1);
+        let first = request_identity("billing", None, b"{}", now);
+        let second = request_identity("billing", None, b"{}", now);
+        assert_ne!(first, second);
+        let keyed = request_identity("billing", Some("k"), b"{}", now);
+        assert_eq!(
+            keyed,
+            request_identity("billing", Some("k"), b"{}", Timestamp::now())
+        );
+        assert_ne!(keyed, request_identity("billing", Some("k"), b"{ }", now));
+        assert_ne!(keyed, request_identity("billing", Some("j"), b"{}", now));
     }
 }

@@ -444,6 +444,55 @@ async fn http_ingest_answers_after_kafka_acknowledged() {
     collector.stop().await;
 }
 
+/// The same body sent twice as two requests is two batches, each kept; a retry under one
+/// `Idempotency-Key` keeps its ids, so it is dropped downstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_ingest_bodies_get_new_ids_unless_retried_under_one_key() {
+    let broker = broker().await;
+    let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[]).await;
+    let post = |key: Option<&'static str>| {
+        let router = collector.router.clone();
+        async move {
+            let mut request = Request::post("/v1/logs?source=billing");
+            if let Some(key) = key {
+                request = request.header("Idempotency-Key", key);
+            }
+            let body = b"{\"msg\":\"payment repeated\"}\n".to_vec();
+            let response = router
+                .oneshot(request.body(Body::from(body)).unwrap())
+                .await
+                .unwrap();
+            response.status()
+        }
+    };
+    for key in [
+        None,
+        None,
+        Some("\"batch-1\""),
+        Some("\"batch-1\""),
+        Some("\"batch-2\""),
+    ] {
+        assert_eq!(post(key).await, StatusCode::OK, "{key:?}");
+    }
+    assert_eq!(post(Some("\"open")).await, StatusCode::BAD_REQUEST);
+
+    let mut collected = Collected::new(&broker);
+    collected.until(WAIT, |events| events.len() >= 5).await;
+    collected.settle(Duration::from_millis(500)).await;
+    assert_eq!(
+        collected.events.len(),
+        5,
+        "nothing from the refused request"
+    );
+    let ids: Vec<String> = collected.events.iter().map(|e| e.id.to_string()).collect();
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    // Two unkeyed requests, and batch-1 once, and batch-2: four events; the retry of
+    // batch-1 repeats its id.
+    assert_eq!(distinct.len(), 4, "{ids:?}");
+    collector.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_are_redacted_before_leaving_the_node() {
     let broker = broker().await;
