@@ -71,14 +71,20 @@ pub const MAX_OPEN_DAYS: VarSpec = VarSpec::new(
     Some("3"),
     "Day indexes open for writing at once; late events for another day close the least recently written one.",
 );
-pub const DEDUP_WINDOW: VarSpec = VarSpec::new(
-    "LOGPIPE_INDEXER_DEDUP_WINDOW",
+pub const DEDUP_WINDOW_MS: VarSpec = VarSpec::new(
+    "LOGPIPE_INDEXER_DEDUP_WINDOW_MS",
+    Kind::Duration,
+    Some("24h"),
+    "How far back (in observation time) an event the collector delivered twice is still dropped by its id; the ids are loaded from the index at startup.",
+);
+pub const DEDUP_MAX_IDS: VarSpec = VarSpec::new(
+    "LOGPIPE_INDEXER_DEDUP_MAX_IDS",
     Kind::Integer {
         min: 0,
         max: 100_000_000,
     },
-    Some("1000000"),
-    "Most recent event ids remembered to drop an event the collector delivered twice (about 40 bytes each); loaded from the index at startup.",
+    Some("2000000"),
+    "Most event ids remembered for deduplication, whatever the window (about 64 bytes each: 2000000 take about 128 MB); 0 turns it off. At a rate where the window holds more, the window is shorter: logpipe_indexer_dedup_window_seconds shows it.",
 );
 
 pub const INSTANCE_ID: VarSpec = VarSpec::new(
@@ -98,7 +104,7 @@ pub const PARTITIONS: VarSpec = VarSpec::new(
     "Partitions this indexer reads without consumer-group rebalancing: `all`, or partition numbers such as `0,1,2` (one list per StatefulSet replica). Unset: partitions are shared through the consumer group.",
 );
 
-pub const VARS: [&VarSpec; 13] = [
+pub const VARS: [&VarSpec; 14] = [
     &COMMIT_INTERVAL_MS,
     &COMMIT_DOCS,
     &DLQ_TOPIC,
@@ -109,7 +115,8 @@ pub const VARS: [&VarSpec; 13] = [
     &TS_MAX_FUTURE,
     &WRITER_MEMORY,
     &MAX_OPEN_DAYS,
-    &DEDUP_WINDOW,
+    &DEDUP_WINDOW_MS,
+    &DEDUP_MAX_IDS,
     &INSTANCE_ID,
     &PARTITIONS,
 ];
@@ -134,7 +141,9 @@ pub struct IndexerConfig {
     pub ts_max_future: Duration,
     pub writer_memory: u64,
     pub max_open_days: usize,
-    pub dedup_window: usize,
+    #[serde(with = "logpipe_common::config::duration_serde::human")]
+    pub dedup_window: Duration,
+    pub dedup_max_ids: usize,
     pub instance_id: Option<String>,
     pub partitions: Assignment,
 }
@@ -194,7 +203,8 @@ impl IndexerConfig {
             ts_max_future: env.duration(&TS_MAX_FUTURE)?,
             writer_memory,
             max_open_days: env.integer(&MAX_OPEN_DAYS)? as usize,
-            dedup_window: env.integer(&DEDUP_WINDOW)? as usize,
+            dedup_window: env.duration(&DEDUP_WINDOW_MS)?,
+            dedup_max_ids: env.integer(&DEDUP_MAX_IDS)? as usize,
             instance_id: env
                 .text_opt(&INSTANCE_ID)?
                 .map(|id| id.trim().to_owned())

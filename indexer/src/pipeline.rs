@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use logpipe_common::event::Flag;
+use logpipe_store::document::EventDocument;
+use logpipe_store::layout::{Day, Positions};
+use logpipe_store::{CommitReport, StoreError, Writer};
 use tracing::{info, warn};
 
 use crate::dead_letter::DeadLetters;
@@ -18,10 +21,6 @@ use crate::dedup::RecentIds;
 use crate::error::IndexerError;
 use crate::retention::{self, RetentionPolicy};
 use crate::telemetry;
-use logpipe_store::StoreError;
-use logpipe_store::document::EventDocument;
-use logpipe_store::layout::{Day, Positions};
-use logpipe_store::{CommitReport, Writer};
 
 /// Longest wait for dead-letter deliveries in one commit round before it is retried.
 const DEAD_LETTER_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -32,7 +31,10 @@ pub struct PipelineSettings {
     pub bounds: TsBounds,
     pub commit_interval: Duration,
     pub commit_docs: usize,
-    pub dedup_window: usize,
+    /// How far back in observation time a resent event is dropped by its id.
+    pub dedup_window: Duration,
+    /// Most ids remembered, whatever the window.
+    pub dedup_max_ids: usize,
     pub retention: RetentionPolicy,
 }
 
@@ -90,15 +92,21 @@ impl Pipeline {
             }
             None => BTreeMap::new(),
         };
-        let mut recent = RecentIds::new(settings.dedup_window);
+        let mut recent = RecentIds::new(settings.dedup_window, settings.dedup_max_ids);
         let started = Instant::now();
-        let ids = store.catalog().recent_ids(settings.dedup_window)?;
+        // The window is measured back from the newest event indexed, as it is while
+        // indexing: the ids the set keeps are the ones it would hold had it never stopped.
+        let mut ids = store.catalog().recently_observed(settings.dedup_max_ids)?;
         // Oldest first, so the newest are the last to age out.
-        for id in ids.iter().rev() {
-            recent.insert(*id);
+        ids.sort_by_key(|(_, observed)| *observed);
+        for (id, observed) in ids {
+            recent.insert(id, observed);
         }
+        telemetry::dedup_window(recent.len(), recent.span());
         info!(
             ids = recent.len(),
+            span_secs = recent.span().as_secs(),
+            bytes = recent.bytes(),
             took_ms = started.elapsed().as_millis() as u64,
             "recent event ids loaded"
         );
@@ -182,7 +190,7 @@ impl Pipeline {
             return Ok(Taken::Replayed);
         }
         let event = document.event();
-        if !self.recent.insert(event.id) {
+        if !self.recent.insert(event.id, event.observed_ts) {
             self.tally.duplicates += 1;
             return Ok(Taken::Duplicate);
         }
@@ -230,6 +238,7 @@ impl Pipeline {
         }
         let tally = std::mem::take(&mut self.tally);
         telemetry::taken(tally.indexed, tally.duplicates, tally.replayed);
+        telemetry::dedup_window(self.recent.len(), self.recent.span());
         self.since_commit = 0;
         self.last_commit = started;
         Ok(report)
@@ -321,7 +330,8 @@ mod tests {
                 },
                 commit_interval: Duration::from_secs(3_600),
                 commit_docs: usize::MAX,
-                dedup_window: 10_000,
+                dedup_window: Duration::from_secs(24 * 3600),
+                dedup_max_ids: 10_000,
                 retention: RetentionPolicy {
                     days: 0,
                     max_bytes: None,

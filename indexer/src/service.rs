@@ -186,6 +186,7 @@ pub fn open(
             commit_interval: config.commit_interval,
             commit_docs: config.commit_docs,
             dedup_window: config.dedup_window,
+            dedup_max_ids: config.dedup_max_ids,
             retention: RetentionPolicy {
                 days: config.retention_days,
                 max_bytes: config.retention_bytes,

@@ -10,6 +10,12 @@ pub fn taken(indexed: u64, duplicates: u64, replayed: u64) {
     counter!("logpipe_indexer_duplicates_dropped_total", "by" => "offset").increment(replayed);
 }
 
+/// The ids remembered for deduplication and the observation time they span.
+pub fn dedup_window(ids: usize, span: std::time::Duration) {
+    gauge!("logpipe_indexer_dedup_ids").set(ids as f64);
+    gauge!("logpipe_indexer_dedup_window_seconds").set(span.as_secs_f64());
+}
+
 pub fn repaired() {
     counter!("logpipe_indexer_events_repaired_total").increment(1);
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use logpipe_common::event::EventId;
+use logpipe_common::event::{EventId, Timestamp};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
@@ -186,6 +186,16 @@ impl Catalog {
 
     /// Ids of the `limit` most recently observed events, newest days first.
     pub fn recent_ids(&self, limit: usize) -> Result<Vec<EventId>, StoreError> {
+        Ok(self
+            .recently_observed(limit)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// Ids and observation times of the `limit` most recently observed events, most
+    /// recently observed first within each day, newest days first.
+    pub fn recently_observed(&self, limit: usize) -> Result<Vec<(EventId, Timestamp)>, StoreError> {
         let mut ids = Vec::new();
         for day in self.readers() {
             if ids.len() >= limit {
@@ -202,7 +212,11 @@ impl Catalog {
                 .search(&AllQuery, &collector)
                 .map_err(|error| StoreError::tantivy(&self.layout.day_dir(day.day), error))?;
             let mut text = String::new();
-            for (_, address) in hits {
+            for (observed, address) in hits {
+                // Every event has an observation time; one without would sort last.
+                let Some(observed) = observed else {
+                    break;
+                };
                 let segment = searcher.segment_reader(address.segment_ord);
                 let Ok(Some(column)) = segment.fast_fields().str(schema::ID) else {
                     continue;
@@ -212,7 +226,8 @@ impl Catalog {
                     if column.ord_to_str(ord, &mut text).unwrap_or(false)
                         && let Ok(id) = text.parse()
                     {
-                        ids.push(id);
+                        let observed = Timestamp::from_unix_nanos(observed.into_timestamp_nanos());
+                        ids.push((id, observed));
                     }
                 }
             }
