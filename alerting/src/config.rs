@@ -46,13 +46,48 @@ pub(crate) const RELOAD_INTERVAL_MS: VarSpec = VarSpec::new(
     "How often the rules directory and the notifiers file are checked for changes.",
 );
 
-pub const VARS: [&VarSpec; 6] = [
+pub(crate) const MAX_ALERTS_PER_RULE: VarSpec = VarSpec::new(
+    "LOGPIPE_ALERTING_MAX_ALERTS_PER_RULE",
+    Kind::Integer {
+        min: 0,
+        max: 1_000_000,
+    },
+    Some("20"),
+    "Alerts one rule may send per LOGPIPE_ALERTING_ALERT_LIMIT_WINDOW_MS; the rest are counted and summarized in one alert labelled logpipe_suppressed when the window ends. 0: no limit.",
+);
+pub(crate) const ALERT_LIMIT_WINDOW_MS: VarSpec = VarSpec::new(
+    "LOGPIPE_ALERTING_ALERT_LIMIT_WINDOW_MS",
+    Kind::Duration,
+    Some("10m"),
+    "The window LOGPIPE_ALERTING_MAX_ALERTS_PER_RULE counts in (wall-clock time, aligned to multiples of its length).",
+);
+pub(crate) const MAX_PENDING_ALERTS: VarSpec = VarSpec::new(
+    "LOGPIPE_ALERTING_MAX_PENDING_ALERTS",
+    Kind::Integer {
+        min: 1,
+        max: 1_000_000,
+    },
+    Some("1000"),
+    "Alerts waiting for delivery at most; at the bound the loop stops reading events until deliveries catch up (nothing is dropped).",
+);
+pub(crate) const MAX_CONCURRENT_DELIVERIES: VarSpec = VarSpec::new(
+    "LOGPIPE_ALERTING_MAX_CONCURRENT_DELIVERIES",
+    Kind::Integer { min: 1, max: 1024 },
+    Some("8"),
+    "Alerts delivered to notifiers at once.",
+);
+
+pub const VARS: [&VarSpec; 10] = [
     &ALERTS_TOPIC,
     &RULES_DIR,
     &NOTIFIERS_FILE,
     &WEBHOOK_ALLOW,
     &CHECKPOINT_INTERVAL_MS,
     &RELOAD_INTERVAL_MS,
+    &MAX_ALERTS_PER_RULE,
+    &ALERT_LIMIT_WINDOW_MS,
+    &MAX_PENDING_ALERTS,
+    &MAX_CONCURRENT_DELIVERIES,
 ];
 
 #[derive(Debug, Clone, Serialize)]
@@ -65,6 +100,11 @@ pub struct AlertingConfig {
     pub(crate) checkpoint_interval: Duration,
     #[serde(with = "logpipe_common::config::duration_serde::millis")]
     pub(crate) reload_interval: Duration,
+    pub(crate) max_alerts_per_rule: u32,
+    #[serde(with = "logpipe_common::config::duration_serde::human")]
+    pub(crate) alert_limit_window: Duration,
+    pub(crate) max_pending_alerts: usize,
+    pub(crate) max_concurrent_deliveries: usize,
     #[serde(skip)]
     pub(crate) allow: AllowList,
     #[serde(skip)]
@@ -101,6 +141,10 @@ impl AlertingConfig {
             webhook_allow,
             checkpoint_interval: env.duration(&CHECKPOINT_INTERVAL_MS)?,
             reload_interval: env.duration(&RELOAD_INTERVAL_MS)?,
+            max_alerts_per_rule: env.integer(&MAX_ALERTS_PER_RULE)? as u32,
+            alert_limit_window: env.duration(&ALERT_LIMIT_WINDOW_MS)?,
+            max_pending_alerts: env.integer(&MAX_PENDING_ALERTS)? as usize,
+            max_concurrent_deliveries: env.integer(&MAX_CONCURRENT_DELIVERIES)? as usize,
             allow,
             rules,
             notifiers,

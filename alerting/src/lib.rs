@@ -8,6 +8,7 @@
 //! - `prefilter`: which rules an event can concern, so most rules skip most events.
 //! - `engine`: one rule's evaluation on event time (`Evaluator`) and its checkpointable
 //!   state; alerts with deterministic ids.
+//! - `cap`: at most so many alerts per rule and window; the rest summarized in one.
 //! - `runner`: the consumer loop, the outbox, checkpoints, and delivery to notifiers and
 //!   the alerts topic.
 //! - `notify`: notifiers file, payload formats, Standard Webhooks signing, delivery with
@@ -18,6 +19,7 @@
 //! - `telemetry`: every alerting metric.
 
 mod backtest;
+mod cap;
 mod check;
 mod config;
 pub mod engine;

@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::cap::{AlertCap, Limit};
 use crate::engine::{Alert, Evaluator, RuleState};
 use crate::notify::{Notifiers, Sender};
 use crate::prefilter::Prefilter;
@@ -141,10 +142,20 @@ pub(crate) fn state_dir(data_dir: &Path) -> PathBuf {
 }
 
 /// Starts the consumer thread; new alerts go to `alerts`.
+/// How the loop checkpoints and how many alerts it lets out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LoopSettings {
+    pub checkpoint_interval: Duration,
+    /// Alerts per rule and window.
+    pub limit: Limit,
+    /// Alerts waiting for delivery at most: at the bound, the loop stops reading events.
+    pub max_pending: usize,
+}
+
 pub(crate) fn start(
     shared_config: &SharedConfig,
     shared: Shared,
-    checkpoint_interval: Duration,
+    settings: LoopSettings,
     alerts: mpsc::UnboundedSender<Alert>,
     shutdown: CancellationToken,
     heartbeat: Heartbeat,
@@ -221,7 +232,7 @@ pub(crate) fn start(
                 &mut state,
                 &shared,
                 &checkpoint_path,
-                checkpoint_interval,
+                settings,
                 &alerts,
                 &shutdown,
                 &heartbeat,
@@ -250,15 +261,22 @@ fn run(
     state: &mut LoopState,
     shared: &Shared,
     checkpoint_path: &Path,
-    checkpoint_interval: Duration,
+    settings: LoopSettings,
     alerts: &mpsc::UnboundedSender<Alert>,
     shutdown: &CancellationToken,
     heartbeat: &Heartbeat,
 ) -> anyhow::Result<()> {
     let mut last_tick = Instant::now();
     let mut last_checkpoint = Instant::now();
-    let raise = |raised: Vec<Alert>| {
-        for alert in raised {
+    let mut cap = AlertCap::new(settings.limit);
+    let mut raise = |raised: Vec<Alert>| {
+        let now = Timestamp::now();
+        let summaries = cap.summaries(now);
+        for (alert, capped) in summaries
+            .into_iter()
+            .map(|summary| (summary, false))
+            .chain(raised.into_iter().map(|alert| (alert, true)))
+        {
             telemetry::alert_raised(&alert.notification.rule, alert.notification.status);
             let known = shared
                 .delivered
@@ -267,6 +285,10 @@ fn run(
                 .ids
                 .contains(&alert.notification.id);
             if known {
+                continue;
+            }
+            if capped && !cap.admit(&alert, now) {
+                telemetry::alert_held(&alert.notification.rule);
                 continue;
             }
             info!(rule = %alert.notification.rule, id = %alert.notification.id, status = alert.notification.status.as_str(), summary = %alert.notification.summary, "alert");
@@ -281,6 +303,18 @@ fn run(
     while !shutdown.is_cancelled() {
         heartbeat.beat();
         reload(state, shared);
+        let pending = shared
+            .outbox
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len();
+        telemetry::pending_alerts(pending);
+        if pending >= settings.max_pending {
+            // Deliveries are behind: read no events (which would raise more alerts) until
+            // they catch up. Nothing is dropped; Kafka holds the events meanwhile.
+            std::thread::sleep(POLL);
+            continue;
+        }
         match consumer.poll(POLL) {
             None => {}
             Some(Err(error)) => warn!(%error, "alerting: kafka error"),
@@ -314,9 +348,11 @@ fn run(
             for evaluator in &mut state.evaluators {
                 raise(evaluator.advance(watermark));
             }
+            // Summaries of windows that ended, even when no other alert comes.
+            raise(Vec::new());
             publish_status(state, shared, watermark);
         }
-        if last_checkpoint.elapsed() >= checkpoint_interval {
+        if last_checkpoint.elapsed() >= settings.checkpoint_interval {
             last_checkpoint = Instant::now();
             save(state, shared, checkpoint_path)?;
         }
@@ -437,18 +473,26 @@ pub(crate) async fn deliver(
     sender: Arc<Sender>,
     producer: FutureProducer,
     alerts_topic: String,
+    max_concurrent: usize,
     shutdown: CancellationToken,
 ) {
     let tasks = tokio_util::task::TaskTracker::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_concurrent));
     loop {
         let alert = tokio::select! {
             () = shutdown.cancelled() => break,
             alert = alerts.recv() => match alert { Some(alert) => alert, None => break },
         };
+        let slot = tokio::select! {
+            () = shutdown.cancelled() => break,
+            slot = slots.clone().acquire_owned() => match slot { Ok(slot) => slot, Err(_) => break },
+        };
+        telemetry::deliveries_in_flight(max_concurrent - slots.available_permits());
         let shared = shared.clone();
         let sender = sender.clone();
         let producer = producer.clone();
         let topic = alerts_topic.clone();
+        let in_flight = slots.clone();
         tasks.spawn(async move {
             let notifiers = shared
                 .rules
@@ -494,6 +538,8 @@ pub(crate) async fn deliver(
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&notification.id);
+            drop(slot);
+            telemetry::deliveries_in_flight(max_concurrent - in_flight.available_permits());
         });
     }
     tasks.close();

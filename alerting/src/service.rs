@@ -15,6 +15,7 @@ use rdkafka::producer::FutureProducer;
 use tracing::{error, info};
 
 use crate::AlertingConfig;
+use crate::cap::Limit;
 use crate::config::load_files;
 use crate::notify::Sender;
 use crate::runner::{self, RuleSet, Shared};
@@ -61,9 +62,16 @@ impl Service for AlertingConfig {
         let shutdown = ctx.shutdown.clone();
         let config = ctx.shared.clone();
         let loop_shared = shared.clone();
-        let interval = self.checkpoint_interval;
+        let settings = runner::LoopSettings {
+            checkpoint_interval: self.checkpoint_interval,
+            limit: Limit {
+                max_alerts: self.max_alerts_per_rule,
+                window: self.alert_limit_window,
+            },
+            max_pending: self.max_pending_alerts,
+        };
         let thread = tokio::task::spawn_blocking(move || {
-            runner::start(&config, loop_shared, interval, alerts, shutdown, heartbeat)
+            runner::start(&config, loop_shared, settings, alerts, shutdown, heartbeat)
         })
         .await
         .context("starting the alerting loop")??;
@@ -88,6 +96,7 @@ impl Service for AlertingConfig {
             Arc::new(Sender::new(self.allow.clone())),
             producer,
             self.alerts_topic.clone(),
+            self.max_concurrent_deliveries,
             ctx.shutdown.clone(),
         ));
         ctx.tasks.spawn(watch_files(

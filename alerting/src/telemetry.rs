@@ -48,3 +48,18 @@ pub(crate) fn notification_failed(notifier: &str) {
     counter!("logpipe_alerting_notifications_failed_total", "notifier" => notifier.to_owned())
         .increment(1);
 }
+
+/// An alert of `rule` held back by the per-rule limit (summarized later).
+pub(crate) fn alert_held(rule: &str) {
+    counter!("logpipe_alerting_alerts_held_total", "rule" => rule.to_owned()).increment(1);
+}
+
+/// Alerts raised and not yet delivered to every notifier.
+pub(crate) fn pending_alerts(count: usize) {
+    gauge!("logpipe_alerting_pending_alerts").set(count as f64);
+}
+
+/// Alerts being delivered right now.
+pub(crate) fn deliveries_in_flight(count: usize) {
+    gauge!("logpipe_alerting_deliveries_in_flight").set(count as f64);
+}

@@ -71,7 +71,16 @@ async fn start(broker: &TestBroker, dir: &Path) -> ServiceContext {
 
 /// The service with its HTTP routes, configured from the files under `dir`.
 async fn start_with_routes(broker: &TestBroker, dir: &Path) -> (ServiceContext, Router) {
-    let env = Env::from_pairs([
+    start_with_env(broker, dir, &[]).await
+}
+
+/// The service configured from the files under `dir` and the variables `extra`.
+async fn start_with_env(
+    broker: &TestBroker,
+    dir: &Path,
+    extra: &[(&str, &str)],
+) -> (ServiceContext, Router) {
+    let mut pairs = vec![
         ("LOGPIPE_KAFKA_BROKERS", broker.bootstrap()),
         ("LOGPIPE_DATA_DIR", dir.join("data").display().to_string()),
         (
@@ -85,7 +94,9 @@ async fn start_with_routes(broker: &TestBroker, dir: &Path) -> (ServiceContext, 
         ("LOGPIPE_ALERTING_WEBHOOK_ALLOW", "127.0.0.0/8".to_string()),
         ("LOGPIPE_ALERTING_CHECKPOINT_INTERVAL_MS", "200".to_string()),
         ("LOGPIPE_ALERTING_RELOAD_INTERVAL_MS", "100".to_string()),
-    ]);
+    ];
+    pairs.extend(extra.iter().map(|(name, value)| (*name, value.to_string())));
+    let env = Env::from_pairs(pairs);
     let (shared, config) = service::load::<AlertingConfig>(&env).unwrap();
     broker
         .create_topics(&[TopicSpec::new(TOPIC, 2), TopicSpec::new("alerts", 1)])
@@ -297,5 +308,56 @@ async fn rules_are_listed_and_an_invalid_change_keeps_the_previous_rules() {
         wait_for(vec!["checkout-errors", "heartbeat"]).await,
         ["checkout-errors", "heartbeat"]
     );
+    stop(ctx).await;
+}
+
+/// One burst of matching events in 30 pods: a rule sends at most its limit per window, and
+/// the rest arrive as one summary counting them, instead of 30 pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_sends_at_most_the_limit_and_one_summary() {
+    let broker = TestBroker::start().unwrap();
+    let (hook, received) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), hook, "1m");
+    std::fs::write(
+        dir.path().join("rules/checkout.yaml"),
+        "name: checkout-errors\ntype: match\nquery: 'k8s.namespace:shop AND level:error'\n\
+         group_by: [k8s.pod]\nseverity: critical\nnotify: [oncall]\nrealert: 1m\nlateness: 1s\n",
+    )
+    .unwrap();
+    let (ctx, _) = start_with_env(
+        &broker,
+        dir.path(),
+        &[
+            ("LOGPIPE_ALERTING_MAX_ALERTS_PER_RULE", "3"),
+            ("LOGPIPE_ALERTING_ALERT_LIMIT_WINDOW_MS", "5s"),
+        ],
+    )
+    .await;
+    settle().await;
+    produce(
+        &broker,
+        (0..30)
+            .map(|n| error(n, &format!("checkout-{n}")))
+            .collect(),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (alerts, held) = loop {
+        let bodies = wait_for(&received, 0, Duration::ZERO).await;
+        let summaries: Vec<_> = bodies
+            .iter()
+            .filter(|b| b["labels"]["logpipe_suppressed"] == "true")
+            .collect();
+        let held: u64 = summaries.iter().map(|b| b["count"].as_u64().unwrap()).sum();
+        let alerts = bodies.len() - summaries.len();
+        if alerts as u64 + held >= 30 || Instant::now() > deadline {
+            break (alerts, held);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The burst may straddle two windows: at most the limit in each.
+    assert!(alerts <= 6, "{alerts} alerts sent");
+    assert_eq!(alerts as u64 + held, 30, "every alert sent or counted");
     stop(ctx).await;
 }
