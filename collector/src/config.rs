@@ -6,6 +6,7 @@ use std::time::Duration;
 use logpipe_common::config::{ConfigError, Env, Kind, VarSpec};
 use serde::Serialize;
 
+use crate::ingest_tokens::{IngestTokens, protected_sources};
 use crate::multiline::MultilineConfig;
 use crate::redact::{RedactRule, Redactor};
 
@@ -106,7 +107,14 @@ pub(crate) const INGEST_TIMEOUT_MS: VarSpec = VarSpec::new(
     "How long `POST /v1/logs` waits for Kafka to acknowledge its batch before answering 503.",
 );
 
-pub const VARS: [&VarSpec; 16] = [
+pub(crate) const INGEST_TOKENS_FILE: VarSpec = VarSpec::new(
+    "LOGPIPE_COLLECTOR_INGEST_TOKENS_FILE",
+    Kind::Path,
+    None,
+    "YAML list of ingest tokens (name, token_sha256, sources globs, optional namespace) that `POST /v1/logs` requires. Unset: pushes are taken only on a loopback listener, and never for kube-audit or a host file's name.",
+);
+
+pub const VARS: [&VarSpec; 17] = [
     &PODS_DIR,
     &HOST_FILES,
     &INCLUDE,
@@ -123,6 +131,7 @@ pub const VARS: [&VarSpec; 16] = [
     &MULTILINE_TIMEOUT_MS,
     &INGEST_MAX_BODY_BYTES,
     &INGEST_TIMEOUT_MS,
+    &INGEST_TOKENS_FILE,
 ];
 
 /// Which containers' records are joined into multi-line events, and how.
@@ -173,6 +182,10 @@ pub struct CollectorConfig {
     pub ingest_max_body_bytes: usize,
     #[serde(with = "logpipe_common::config::duration_serde::millis")]
     pub ingest_timeout: Duration,
+    pub ingest_tokens_file: Option<PathBuf>,
+    /// The tokens of `ingest_tokens_file`, read and checked with the configuration.
+    #[serde(skip)]
+    pub(crate) ingest_tokens: Option<IngestTokens>,
 }
 
 impl CollectorConfig {
@@ -187,6 +200,21 @@ impl CollectorConfig {
                 })?);
             }
         }
+        let ingest_tokens_file = env.path_opt(&INGEST_TOKENS_FILE)?;
+        let ingest_tokens = match &ingest_tokens_file {
+            Some(path) => Some(
+                IngestTokens::load(
+                    path,
+                    protected_sources(host_files.iter().map(|h| h.name.as_str())),
+                )
+                .map_err(|error| ConfigError::Invalid {
+                    var: INGEST_TOKENS_FILE.name.to_owned(),
+                    value: path.display().to_string(),
+                    expected: format!("a readable ingest tokens file ({error})"),
+                })?,
+            ),
+            None => None,
+        };
         let globs = |spec: &VarSpec| -> Result<Vec<String>, ConfigError> {
             if !env.is_set(spec) && spec.default.is_none() {
                 return Ok(Vec::new());
@@ -246,6 +274,8 @@ impl CollectorConfig {
             multiline,
             ingest_max_body_bytes: positive_size(&INGEST_MAX_BODY_BYTES)?,
             ingest_timeout: env.duration(&INGEST_TIMEOUT_MS)?,
+            ingest_tokens,
+            ingest_tokens_file,
         })
     }
 }

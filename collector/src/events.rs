@@ -33,6 +33,7 @@ pub(crate) fn record_event<'a>(
             name: origin.source_name().map(str::to_owned),
             path: Some(path.to_owned()),
             offset: Some(output.offset),
+            via: None,
         },
         identity: key,
         offset: output.offset,
@@ -54,6 +55,7 @@ pub(crate) fn origin_json(path: &str, origin: &Origin, node: &str) -> Vec<u8> {
             name: origin.source_name().map(str::to_owned),
             path: Some(path.to_owned()),
             offset: None,
+            via: None,
         },
     )
 }
@@ -113,6 +115,7 @@ pub(crate) fn gap_event(
             name: origin.source_name().map(str::to_owned),
             path: Some(path.to_owned()),
             offset: Some(offset),
+            via: None,
         },
         attributes,
         flags: vec![Flag::Gap],

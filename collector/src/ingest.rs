@@ -28,6 +28,7 @@ use tracing::{instrument, warn};
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::events;
+use crate::ingest_tokens::IngestTokens;
 use crate::redact::Redactor;
 use crate::telemetry;
 
@@ -49,6 +50,7 @@ pub(crate) struct IngestState {
     topic: String,
     node: String,
     redactor: Arc<Redactor>,
+    tokens: Arc<IngestTokens>,
     message_max_bytes: usize,
 }
 
@@ -66,6 +68,7 @@ impl IngestState {
         topic: &str,
         node: &str,
         redactor: Arc<Redactor>,
+        tokens: IngestTokens,
         timeout: Duration,
     ) -> Result<Self, rdkafka::error::KafkaError> {
         let mut config = settings.producer();
@@ -77,6 +80,7 @@ impl IngestState {
             topic: topic.to_owned(),
             node: node.to_owned(),
             redactor,
+            tokens: Arc::new(tokens),
             message_max_bytes: usize::try_from(settings.message_max_bytes).unwrap_or(usize::MAX),
         })
     }
@@ -206,6 +210,30 @@ async fn ingest(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let source_name = params.source.unwrap_or_else(|| DEFAULT_SOURCE.to_owned());
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    let pusher = match state.tokens.authorize(authorization, &source_name) {
+        Ok(pusher) => pusher.cloned(),
+        Err(refusal) => {
+            warn!(source = %source_name, %refusal, "ingest refused");
+            telemetry::ingest_refused(refusal.is_unauthenticated());
+            let status = if refusal.is_unauthenticated() {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            let mut response = error_response(status, refusal.to_string(), Value::Null);
+            if refusal.is_unauthenticated() {
+                response.headers_mut().insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Bearer"),
+                );
+            }
+            return response;
+        }
+    };
     let key = match idempotency_key(&headers) {
         Ok(key) => key,
         Err(message) => return error_response(StatusCode::BAD_REQUEST, message, Value::Null),
@@ -236,7 +264,6 @@ async fn ingest(
             );
         }
     };
-    let source_name = params.source.unwrap_or_else(|| DEFAULT_SOURCE.to_owned());
     let observed_ts = Timestamp::now();
     let identity = request_identity(&source_name, key.as_deref(), &body, observed_ts);
     let mut deliveries = Vec::with_capacity(objects.len());
@@ -249,6 +276,7 @@ async fn ingest(
             stream: None,
             k8s: K8s {
                 node: state.node.clone(),
+                namespace: pusher.as_ref().and_then(|p| p.namespace.clone()),
                 ..K8s::default()
             },
             source: Source {
@@ -256,6 +284,7 @@ async fn ingest(
                 name: Some(source_name.clone()),
                 path: None,
                 offset: Some(line),
+                via: pusher.as_ref().map(|p| p.name.clone()),
             },
             identity: &identity,
             offset: line,

@@ -21,6 +21,7 @@
 //! - `shipper`: the Kafka producer and its delivery reports.
 //! - `checkpoint`: the durable read positions.
 //! - `ingest`: `POST /v1/logs`, events pushed over HTTP.
+//! - `ingest_tokens`: who may push, to which source names and namespace.
 //! - `telemetry`: the collector's metrics.
 //! - `error`: `CollectorError` and `FormatError`.
 
@@ -33,6 +34,7 @@ mod events;
 pub mod format;
 mod identity;
 mod ingest;
+mod ingest_tokens;
 mod multiline;
 pub mod redact;
 mod service;

@@ -17,6 +17,7 @@ use crate::CollectorConfig;
 use crate::checkpoint::CheckpointStore;
 use crate::discovery::{AllPaths, HostPaths, KubeletPaths, PathsProvider};
 use crate::ingest::{self, IngestState};
+use crate::ingest_tokens::{IngestTokens, protected_sources};
 use crate::redact::Redactor;
 use crate::shipper::Shipper;
 use crate::tail_loop::{TailLoop, TailSettings};
@@ -105,11 +106,18 @@ impl Service for CollectorConfig {
         });
         info!(pods_dir = %self.pods_dir.display(), host_files = self.host_files.len(), "collector started");
 
+        let tokens = self.ingest_tokens.clone().unwrap_or_else(|| {
+            IngestTokens::none(
+                shared.listen.ip().is_loopback(),
+                protected_sources(self.host_files.iter().map(|h| h.name.as_str())),
+            )
+        });
         let ingest = IngestState::new(
             &shared.kafka,
             &shared.topic,
             &shared.node_name,
             redactor,
+            tokens,
             self.ingest_timeout,
         )?;
         Ok(ingest::router(ingest, self.ingest_max_body_bytes))

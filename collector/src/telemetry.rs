@@ -51,3 +51,10 @@ pub(crate) fn in_flight(bytes: usize, paused: bool) {
 pub(crate) fn ingest(events: u64) {
     counter!("logpipe_collector_ingest_events_total").increment(events);
 }
+
+/// A push refused before anything was taken: no valid token, or a source the token may
+/// not write.
+pub(crate) fn ingest_refused(unauthenticated: bool) {
+    let reason = if unauthenticated { "token" } else { "source" };
+    counter!("logpipe_collector_ingest_refused_total", "reason" => reason).increment(1);
+}

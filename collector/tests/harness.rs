@@ -51,6 +51,8 @@ impl Collector {
                 data_dir.display().to_string(),
             ),
             ("LOGPIPE_NODE_NAME".to_owned(), "node-1".to_owned()),
+            // Push ingest without a tokens file is taken on loopback only.
+            ("LOGPIPE_LISTEN_ADDRESS".to_owned(), "127.0.0.1".to_owned()),
             (
                 "LOGPIPE_COLLECTOR_RESCAN_INTERVAL_MS".to_owned(),
                 "500".to_owned(),

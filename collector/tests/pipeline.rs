@@ -444,6 +444,83 @@ async fn http_ingest_answers_after_kafka_acknowledged() {
     collector.stop().await;
 }
 
+/// Push ingest with a tokens file: no token is 401, a source the token is not bound to is
+/// 403 (the audit log's name is never granted by a glob), and an accepted event records
+/// the token in `source.via` and is placed in the token's namespace. Nothing refused
+/// reaches Kafka.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_need_a_token_bound_to_their_source() {
+    use sha2::Digest;
+    let broker = broker().await;
+    let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let hash = |token: &str| hex::encode(sha2::Sha256::digest(token.as_bytes()));
+    let tokens = data.path().join("ingest-tokens.yaml");
+    std::fs::write(
+        &tokens,
+        format!(
+            "- name: billing-batch\n  token_sha256: {}\n  sources: [\"billing\"]\n  namespace: billing\n\
+             - name: anything\n  token_sha256: {}\n  sources: [\"*\"]\n",
+            hash("billing-token"),
+            hash("wide-token")
+        ),
+    )
+    .unwrap();
+    let tokens_path = tokens.display().to_string();
+    let collector = Collector::start(
+        &broker.bootstrap(),
+        pods.path(),
+        data.path(),
+        &[("LOGPIPE_COLLECTOR_INGEST_TOKENS_FILE", tokens_path.as_str())],
+    )
+    .await;
+    let post = |source: &'static str, token: Option<&'static str>| {
+        let router = collector.router.clone();
+        async move {
+            let mut request = Request::post(format!("/v1/logs?source={source}"));
+            if let Some(token) = token {
+                request = request.header("Authorization", format!("Bearer {token}"));
+            }
+            let body = br#"{"msg":"user admin read secret db-password","verb":"get"}"#.to_vec();
+            let response = router
+                .oneshot(request.body(Body::from(body)).unwrap())
+                .await
+                .unwrap();
+            let status = response.status();
+            let challenge = response.headers().get("www-authenticate").cloned();
+            let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            (status, challenge, body)
+        }
+    };
+    let (status, challenge, body) = post("billing", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(challenge.unwrap(), "Bearer");
+    let (status, _, _) = post("billing", Some("not-a-token")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = post("payments", Some("billing-token")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("payments"),
+        "{body}"
+    );
+    for token in ["billing-token", "wide-token"] {
+        let (status, _, body) = post("kube-audit", Some(token)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{token}: {body}");
+    }
+    let (status, _, body) = post("billing", Some("billing-token")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let mut collected = Collected::new(&broker);
+    collected.until(WAIT, |events| !events.is_empty()).await;
+    collected.settle(Duration::from_millis(500)).await;
+    assert_eq!(collected.events.len(), 1, "nothing from refused pushes");
+    let event = &collected.events[0];
+    assert_eq!(event.source.name.as_deref(), Some("billing"));
+    assert_eq!(event.source.via.as_deref(), Some("billing-batch"));
+    assert_eq!(event.k8s.namespace.as_deref(), Some("billing"));
+    collector.stop().await;
+}
+
 /// The same body sent twice as two requests is two batches, each kept; a retry under one
 /// `Idempotency-Key` keeps its ids, so it is dropped downstream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -64,6 +64,7 @@ pub(super) fn origin() -> (K8s, Source) {
             name: None,
             path: None,
             offset: None,
+            via: None,
         },
     )
 }

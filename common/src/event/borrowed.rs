@@ -101,6 +101,8 @@ pub struct SourceRef<'a> {
     pub path: Option<Text<'a>>,
     #[serde(default)]
     pub offset: Option<u64>,
+    #[serde(borrow, default)]
+    pub via: Option<Text<'a>>,
 }
 
 /// A JSON value that can tell whether it is an object.
@@ -178,6 +180,7 @@ impl<'a> LogEventRef<'a> {
                 name: owned(&self.source.name),
                 path: owned(&self.source.path),
                 offset: self.source.offset,
+                via: owned(&self.source.via),
             },
             attributes,
             flags: self.flags.clone(),

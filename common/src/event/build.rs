@@ -73,6 +73,7 @@ pub(super) mod tests {
                 name: None,
                 path: Some("/var/log/pods/shop_api_uid-1/api/0.log".into()),
                 offset: Some(42),
+                via: None,
             },
             identity: "dev=1,ino=2",
             offset: 42,

@@ -76,6 +76,10 @@ pub struct Source {
     /// Byte offset of the record in the file (or its line number in an ingest batch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
+    /// The name of the ingest token that pushed the event over HTTP; absent for what the
+    /// collector read itself. Set by the collector, never taken from the event's body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

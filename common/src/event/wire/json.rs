@@ -36,6 +36,10 @@ impl WireEvent<'_> {
             out.extend_from_slice(b",\"offset\":");
             out.extend_from_slice(number.format(offset).as_bytes());
         }
+        if let Some(via) = &event.source.via {
+            out.extend_from_slice(b",\"via\":");
+            write_str(out, via);
+        }
         out.extend_from_slice(b"},\"attributes\":{");
         for (n, (key, member)) in self.members.iter().enumerate() {
             if n > 0 {
