@@ -100,6 +100,12 @@ pub(crate) const INGEST_MAX_BODY_BYTES: VarSpec = VarSpec::new(
     Some("10MiB"),
     "Largest request body of `POST /v1/logs`; larger ones get 413.",
 );
+pub(crate) const INGEST_MAX_IN_FLIGHT_BYTES: VarSpec = VarSpec::new(
+    "LOGPIPE_COLLECTOR_INGEST_MAX_IN_FLIGHT_BYTES",
+    Kind::Size,
+    Some("64MiB"),
+    "Request bodies of `POST /v1/logs` held at once, all requests together (at least LOGPIPE_COLLECTOR_INGEST_MAX_BODY_BYTES); a push beyond it gets 503 with Retry-After before its body is read.",
+);
 pub(crate) const INGEST_TIMEOUT_MS: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_INGEST_TIMEOUT_MS",
     Kind::Duration,
@@ -114,7 +120,7 @@ pub(crate) const INGEST_TOKENS_FILE: VarSpec = VarSpec::new(
     "YAML list of ingest tokens (name, token_sha256, sources globs, optional namespace) that `POST /v1/logs` requires. Unset: pushes are taken only on a loopback listener, and never for kube-audit or a host file's name.",
 );
 
-pub const VARS: [&VarSpec; 17] = [
+pub const VARS: [&VarSpec; 18] = [
     &PODS_DIR,
     &HOST_FILES,
     &INCLUDE,
@@ -130,6 +136,7 @@ pub const VARS: [&VarSpec; 17] = [
     &MULTILINE_MAX_BYTES,
     &MULTILINE_TIMEOUT_MS,
     &INGEST_MAX_BODY_BYTES,
+    &INGEST_MAX_IN_FLIGHT_BYTES,
     &INGEST_TIMEOUT_MS,
     &INGEST_TOKENS_FILE,
 ];
@@ -180,6 +187,7 @@ pub struct CollectorConfig {
     pub redact_rules: Vec<RedactRule>,
     pub multiline: Vec<MultilineRule>,
     pub ingest_max_body_bytes: usize,
+    pub ingest_max_in_flight_bytes: usize,
     #[serde(with = "logpipe_common::config::duration_serde::millis")]
     pub ingest_timeout: Duration,
     pub ingest_tokens_file: Option<PathBuf>,
@@ -245,6 +253,17 @@ impl CollectorConfig {
             }
             Ok(usize::try_from(size).unwrap_or(usize::MAX))
         };
+        let ingest_max_body_bytes = positive_size(&INGEST_MAX_BODY_BYTES)?;
+        let ingest_max_in_flight_bytes = positive_size(&INGEST_MAX_IN_FLIGHT_BYTES)?;
+        if ingest_max_in_flight_bytes < ingest_max_body_bytes {
+            return Err(ConfigError::Invalid {
+                var: INGEST_MAX_IN_FLIGHT_BYTES.name.to_owned(),
+                value: ingest_max_in_flight_bytes.to_string(),
+                expected: format!(
+                    "at least LOGPIPE_COLLECTOR_INGEST_MAX_BODY_BYTES ({ingest_max_body_bytes} bytes), or no push of the largest size is ever taken"
+                ),
+            });
+        }
         let redact_rules_file = env.path_opt(&REDACT_RULES_FILE)?;
         let redact_rules = match &redact_rules_file {
             Some(path) => read_rules(&REDACT_RULES_FILE, path, Redactor::parse_rules)?,
@@ -272,7 +291,8 @@ impl CollectorConfig {
             redact_rules_file,
             redact_rules,
             multiline,
-            ingest_max_body_bytes: positive_size(&INGEST_MAX_BODY_BYTES)?,
+            ingest_max_body_bytes,
+            ingest_max_in_flight_bytes,
             ingest_timeout: env.duration(&INGEST_TIMEOUT_MS)?,
             ingest_tokens,
             ingest_tokens_file,

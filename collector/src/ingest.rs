@@ -15,15 +15,18 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use logpipe_common::kafka::KafkaSettings;
 use logpipe_common::{K8s, LogEvent, RawRecord, Source, SourceKind, Timestamp};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 use tracing::{instrument, warn};
 use xxhash_rust::xxh3::xxh3_128;
 
@@ -41,6 +44,9 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Longest idempotency key accepted, in bytes.
 const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 
+/// How long a push waits before offering an event again to a full producer queue.
+const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(5);
+
 /// Requests answered by this process, for ids of requests without a key.
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
 
@@ -52,6 +58,10 @@ pub(crate) struct IngestState {
     redactor: Arc<Redactor>,
     tokens: Arc<IngestTokens>,
     message_max_bytes: usize,
+    /// Request bytes held at once by every push together, in KiB.
+    in_flight_kib: usize,
+    /// How long a push may wait for Kafka.
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for IngestState {
@@ -69,6 +79,7 @@ impl IngestState {
         node: &str,
         redactor: Arc<Redactor>,
         tokens: IngestTokens,
+        max_in_flight_bytes: usize,
         timeout: Duration,
     ) -> Result<Self, rdkafka::error::KafkaError> {
         let mut config = settings.producer();
@@ -81,16 +92,63 @@ impl IngestState {
             node: node.to_owned(),
             redactor,
             tokens: Arc::new(tokens),
+            in_flight_kib: max_in_flight_bytes
+                .div_ceil(1024)
+                .min(Semaphore::MAX_PERMITS),
+            timeout,
             message_max_bytes: usize::try_from(settings.message_max_bytes).unwrap_or(usize::MAX),
         })
     }
 }
 
 pub(crate) fn router(state: IngestState, max_body_bytes: usize) -> Router {
+    let budget = BodyBudget {
+        permits: Arc::new(Semaphore::new(state.in_flight_kib)),
+        max_body_bytes,
+    };
     Router::new()
         .route("/v1/logs", post(ingest))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn_with_state(budget, reserve_body))
         .with_state(state)
+}
+
+/// The request bytes every push holds together, in KiB permits.
+#[derive(Debug, Clone)]
+struct BodyBudget {
+    permits: Arc<Semaphore>,
+    max_body_bytes: usize,
+}
+
+/// Reserves a push's body in the budget before it is read (its `Content-Length`, or the
+/// largest body when it does not say); a push that does not fit now gets 503 with
+/// `Retry-After`, having taken nothing. The reservation lasts until the answer.
+async fn reserve_body(State(budget): State<BodyBudget>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    let bytes = declared
+        .unwrap_or(budget.max_body_bytes)
+        .min(budget.max_body_bytes);
+    let kib = u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+    let Ok(reservation) = budget.permits.clone().try_acquire_many_owned(kib) else {
+        telemetry::ingest_busy();
+        let mut response = error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many pushes in flight (LOGPIPE_COLLECTOR_INGEST_MAX_IN_FLIGHT_BYTES); nothing was taken, retry shortly",
+            Value::Null,
+        );
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        return response;
+    };
+    let response = next.run(request).await;
+    drop(reservation);
+    response
 }
 
 #[derive(Debug, Deserialize)]
@@ -267,6 +325,7 @@ async fn ingest(
     let observed_ts = Timestamp::now();
     let identity = request_identity(&source_name, key.as_deref(), &body, observed_ts);
     let mut deliveries = Vec::with_capacity(objects.len());
+    let queued_by = std::time::Instant::now();
     for (index, object) in objects.iter().enumerate() {
         let line = index as u64 + 1;
         let mut event = LogEvent::from_raw(RawRecord {
@@ -293,16 +352,33 @@ async fn ingest(
         telemetry::redacted(state.redactor.redact_event(&mut event));
         let payload = events::encode(&mut event, state.message_max_bytes);
         let key = event.kafka_key();
-        let record = FutureRecord::to(&state.topic).key(&key).payload(&payload);
-        match state.producer.send_result(record) {
-            Ok(delivery) => deliveries.push(delivery),
-            Err((error, _)) => {
-                warn!(%error, "ingest batch not queued");
-                return error_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("kafka producer queue refused the batch ({error}); retry the request"),
-                    Value::Null,
-                );
+        let mut record = FutureRecord::to(&state.topic).key(&key).payload(&payload);
+        // A full producer queue is waited out (up to the timeout) rather than answered
+        // with a 503 after part of the batch was queued.
+        loop {
+            match state.producer.send_result(record) {
+                Ok(delivery) => {
+                    deliveries.push(delivery);
+                    break;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned))
+                    if queued_by.elapsed() < state.timeout =>
+                {
+                    record = returned;
+                    tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
+                }
+                Err((error, _)) => {
+                    warn!(%error, queued = deliveries.len(), "ingest batch not queued");
+                    return error_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!(
+                            "kafka producer refused the batch after {} of {} events ({error}); retry the request with the same Idempotency-Key",
+                            deliveries.len(),
+                            objects.len()
+                        ),
+                        Value::Null,
+                    );
+                }
             }
         }
     }

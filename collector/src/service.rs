@@ -118,6 +118,7 @@ impl Service for CollectorConfig {
             &shared.node_name,
             redactor,
             tokens,
+            self.ingest_max_in_flight_bytes,
             self.ingest_timeout,
         )?;
         Ok(ingest::router(ingest, self.ingest_max_body_bytes))

@@ -58,3 +58,8 @@ pub(crate) fn ingest_refused(unauthenticated: bool) {
     let reason = if unauthenticated { "token" } else { "source" };
     counter!("logpipe_collector_ingest_refused_total", "reason" => reason).increment(1);
 }
+
+/// A push turned away because the pushes in flight hold the whole byte budget.
+pub(crate) fn ingest_busy() {
+    counter!("logpipe_collector_ingest_busy_total").increment(1);
+}

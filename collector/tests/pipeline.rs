@@ -521,6 +521,87 @@ async fn pushes_need_a_token_bound_to_their_source() {
     collector.stop().await;
 }
 
+/// Pushes in flight share one byte budget: while one push holds all of it (its body still
+/// arriving), another is answered 503 with `Retry-After` before its body is read, and the
+/// budget is free again once the first is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_beyond_the_in_flight_budget_are_turned_away_before_reading() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let broker = broker().await;
+    let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let collector = Collector::start(
+        &broker.bootstrap(),
+        pods.path(),
+        data.path(),
+        &[
+            ("LOGPIPE_COLLECTOR_INGEST_MAX_BODY_BYTES", "4KiB"),
+            ("LOGPIPE_COLLECTOR_INGEST_MAX_IN_FLIGHT_BYTES", "4KiB"),
+        ],
+    )
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let router = collector.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let head = |length: usize| {
+        format!(
+            "POST /v1/logs?source=budget HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+        )
+    };
+    let status_of = |response: &str| response.split(' ').nth(1).unwrap_or_default().to_owned();
+    let body = {
+        let mut body = String::from("{\"msg\":\"");
+        body.push_str(&"x".repeat(4096 - body.len() - 3));
+        body.push_str("\"}\n");
+        body
+    };
+    assert_eq!(body.len(), 4096);
+
+    // The first push declares 4 KiB and sends only part of it.
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    slow.write_all(head(4096).as_bytes()).await.unwrap();
+    slow.write_all(&body.as_bytes()[..100]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let small = "{\"msg\":\"small\"}\n";
+    let mut other = tokio::net::TcpStream::connect(address).await.unwrap();
+    other
+        .write_all(format!("{}{small}", head(small.len())).as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    other.read_to_string(&mut response).await.unwrap();
+    assert_eq!(status_of(&response), "503", "{response}");
+    assert!(
+        response.to_lowercase().contains("retry-after: 1"),
+        "{response}"
+    );
+
+    slow.write_all(&body.as_bytes()[100..]).await.unwrap();
+    let mut response = String::new();
+    slow.read_to_string(&mut response).await.unwrap();
+    assert_eq!(status_of(&response), "200", "{response}");
+
+    let mut again = tokio::net::TcpStream::connect(address).await.unwrap();
+    again
+        .write_all(format!("{}{small}", head(small.len())).as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    again.read_to_string(&mut response).await.unwrap();
+    assert_eq!(status_of(&response), "200", "{response}");
+
+    let mut collected = Collected::new(&broker);
+    collected.until(WAIT, |events| events.len() >= 2).await;
+    collected.settle(Duration::from_millis(500)).await;
+    assert_eq!(
+        collected.events.len(),
+        2,
+        "nothing from the push turned away"
+    );
+    collector.stop().await;
+}
+
 /// The same body sent twice as two requests is two batches, each kept; a retry under one
 /// `Idempotency-Key` keeps its ids, so it is dropped downstream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
