@@ -1,5 +1,6 @@
 //! Shared foundation of every logpipe role: the event contract, configuration from the
-//! environment, telemetry, the ops HTTP server, shutdown and Kafka client settings.
+//! environment, telemetry, the ops HTTP server, shutdown, Kafka client settings, and the
+//! bearer tokens the HTTP APIs share (`tokens`).
 //!
 //! Without the `runtime` feature (on by default) only the event contract (`event`) and
 //! durable files (`durable`) are built, on serde and a few small crates: the search
@@ -27,6 +28,8 @@ pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+#[cfg(feature = "runtime")]
+pub mod tokens;
 
 #[cfg(feature = "runtime")]
 pub use error::Error;

@@ -21,10 +21,10 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{error, info};
 
-use crate::auth::{Caller, Tokens};
 use crate::backend::{Backend, BackendError, Params};
 use crate::tail::TailHub;
-use logpipe_language::{Predicate, Query};
+use logpipe_common::tokens::{self, Tokens};
+use logpipe_language::{Predicate, Query, Scope};
 use logpipe_store::search::{Cursor, MAX_LIMIT, SearchError, TimeRange};
 
 const DEFAULT_LIMIT: usize = 100;
@@ -35,11 +35,14 @@ const EXPORT_PAGE: usize = 1_000;
 const EXPORT_CHANNEL: usize = 4;
 const TAIL_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
+/// Who a request is and what it may see.
+type Caller = tokens::Caller<Scope>;
+
 /// What the API serves from.
 #[derive(Debug, Clone)]
 pub struct ApiState {
     pub backend: Backend,
-    pub tokens: Tokens,
+    pub tokens: Tokens<Scope>,
     pub time_limit: Duration,
     /// Live tail; absent on an indexer's copy of the API.
     pub tail: Option<TailHub>,

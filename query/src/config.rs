@@ -3,16 +3,9 @@
 use std::time::Duration;
 
 use logpipe_common::config::{ConfigError, Env, Kind, SharedConfig, VarSpec};
+use logpipe_common::tokens::{TOKENS_FILE, Tokens};
+use logpipe_language::Scope;
 use serde::Serialize;
-
-use crate::auth::Tokens;
-
-pub const TOKENS_FILE: VarSpec = VarSpec::new(
-    "LOGPIPE_QUERY_TOKENS_FILE",
-    Kind::Path,
-    None,
-    "YAML list of bearer tokens (name, token_sha256, namespaces globs). Unset: no access control, allowed only when bound to loopback.",
-);
 pub const INDEXERS: VarSpec = VarSpec::new(
     "LOGPIPE_QUERY_INDEXERS",
     Kind::List,
@@ -32,7 +25,7 @@ pub const VARS: [&VarSpec; 3] = [&TOKENS_FILE, &INDEXERS, &TIME_LIMIT_MS];
 pub struct QueryConfig {
     pub tokens_file: Option<std::path::PathBuf>,
     #[serde(skip)]
-    pub tokens: Tokens,
+    pub tokens: Tokens<Scope>,
     #[serde(serialize_with = "urls")]
     pub indexers: Vec<url::Url>,
     #[serde(with = "humantime_serde_ms")]
@@ -89,15 +82,7 @@ impl QueryConfig {
     }
 
     fn load_tokens_optional(env: &Env) -> Result<Self, ConfigError> {
-        let tokens_file = env.path_opt(&TOKENS_FILE)?;
-        let tokens = match &tokens_file {
-            Some(path) => Tokens::load(path).map_err(|error| ConfigError::Invalid {
-                var: TOKENS_FILE.name.to_owned(),
-                value: path.display().to_string(),
-                expected: format!("a readable tokens file ({error})"),
-            })?,
-            None => Tokens::open(),
-        };
+        let (tokens_file, tokens) = Tokens::from_env(env, Scope::all(), Scope::namespaces)?;
         let indexers = if env.is_set(&INDEXERS) {
             env.list(&INDEXERS)?
                 .into_iter()

@@ -4,12 +4,13 @@
 
 use axum::Router;
 use logpipe_common::config::{ConfigError, Env, SharedConfig, VarSpec};
+use logpipe_common::tokens::TOKENS_FILE;
 use logpipe_store::Catalog;
 
 use crate::QueryConfig;
 use crate::api::{self, ApiState};
 use crate::backend::Backend;
-use crate::config::{TIME_LIMIT_MS, TOKENS_FILE};
+use crate::config::TIME_LIMIT_MS;
 
 /// The variables the search API reads.
 pub const VARS: [&VarSpec; 2] = [&TOKENS_FILE, &TIME_LIMIT_MS];
