@@ -1,6 +1,6 @@
 //! Shared foundation of every logpipe role: the event contract, configuration from the
 //! environment, telemetry, the ops HTTP server, shutdown, Kafka client settings, and the
-//! bearer tokens the HTTP APIs share (`tokens`).
+//! access control the HTTP APIs share (bearer tokens in `tokens`, `Host` names in `hosts`).
 //!
 //! Without the `runtime` feature (on by default) only the event contract (`event`) and
 //! durable files (`durable`) are built, on serde and a few small crates: the search
@@ -16,6 +16,8 @@ pub mod error;
 pub mod event;
 #[cfg(feature = "runtime")]
 pub mod health;
+#[cfg(feature = "runtime")]
+pub mod hosts;
 #[cfg(feature = "runtime")]
 pub mod kafka;
 #[cfg(feature = "runtime")]

@@ -1,6 +1,7 @@
 //! The HTTP API (JSON) and the web UI. Every `/api/v1` path except the OpenAPI document
 //! needs a token when tokens are configured, and every answer is limited to the
-//! caller's namespaces.
+//! caller's namespaces. Without tokens, only requests for loopback `Host` names (and the
+//! allowed ones) are answered, so a web page cannot read the API through DNS rebinding.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use tracing::{error, info};
 
 use crate::backend::{Backend, BackendError, Params};
 use crate::tail::TailHub;
+use logpipe_common::hosts::{self, AllowedHosts};
 use logpipe_common::tokens::{self, Tokens};
 use logpipe_language::{Predicate, Query, Scope};
 use logpipe_store::search::{Cursor, MAX_LIMIT, SearchError, TimeRange};
@@ -43,22 +45,31 @@ type Caller = tokens::Caller<Scope>;
 pub struct ApiState {
     pub backend: Backend,
     pub tokens: Tokens<Scope>,
+    /// The `Host` names answered; see [`router`] and [`crate::serve`].
+    pub allowed_hosts: AllowedHosts,
     pub time_limit: Duration,
     /// Live tail; absent on an indexer's copy of the API.
     pub tail: Option<TailHub>,
 }
 
-/// The query service: API, OpenAPI document and web UI.
+/// The query service: API, OpenAPI document and web UI, each request for a `Host` that
+/// is not allowed refused first.
 pub fn router(state: ApiState) -> Router {
+    let allowed_hosts = state.allowed_hosts.clone();
     UI_FILES
         .iter()
         .fold(api(state), |router, &(path, content_type, body)| {
             router.route(path, get(move || ui_file(content_type, body)))
         })
+        .layer(middleware::from_fn_with_state(
+            allowed_hosts,
+            hosts::check_host,
+        ))
         .layer(middleware::from_fn(crate::telemetry::track))
 }
 
-/// The API alone (what an indexer serves over its own partitions).
+/// The API alone (what an indexer serves over its own partitions), without the `Host`
+/// check, which the caller layers over it.
 pub fn api(state: ApiState) -> Router {
     let protected = Router::new()
         .route("/api/v1/search", get(search).post(search))

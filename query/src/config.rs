@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use logpipe_common::config::{ConfigError, Env, Kind, SharedConfig, VarSpec};
+use logpipe_common::hosts::{ALLOWED_HOSTS, AllowedHosts};
 use logpipe_common::tokens::{TOKENS_FILE, Tokens};
 use logpipe_language::Scope;
 use serde::Serialize;
@@ -19,13 +20,15 @@ pub const TIME_LIMIT_MS: VarSpec = VarSpec::new(
     "Longest a search, histogram or top-values request may run before it is answered with an error.",
 );
 
-pub const VARS: [&VarSpec; 3] = [&TOKENS_FILE, &INDEXERS, &TIME_LIMIT_MS];
+pub const VARS: [&VarSpec; 4] = [&TOKENS_FILE, &ALLOWED_HOSTS, &INDEXERS, &TIME_LIMIT_MS];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct QueryConfig {
     pub tokens_file: Option<std::path::PathBuf>,
     #[serde(skip)]
     pub tokens: Tokens<Scope>,
+    /// The `Host` names requests may carry.
+    pub allowed_hosts: AllowedHosts,
     #[serde(serialize_with = "urls")]
     pub indexers: Vec<url::Url>,
     #[serde(with = "humantime_serde_ms")]
@@ -83,6 +86,7 @@ impl QueryConfig {
 
     fn load_tokens_optional(env: &Env) -> Result<Self, ConfigError> {
         let (tokens_file, tokens) = Tokens::from_env(env, Scope::all(), Scope::namespaces)?;
+        let allowed_hosts = AllowedHosts::from_env(env, tokens.enabled())?;
         let indexers = if env.is_set(&INDEXERS) {
             env.list(&INDEXERS)?
                 .into_iter()
@@ -105,6 +109,7 @@ impl QueryConfig {
         Ok(QueryConfig {
             tokens_file,
             tokens,
+            allowed_hosts,
             indexers,
             time_limit: env.duration(&TIME_LIMIT_MS)?,
             local: None,

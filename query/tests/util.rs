@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use logpipe_common::event::Timestamp;
+use logpipe_common::hosts::AllowedHosts;
 use logpipe_common::tokens::token_hash;
 use logpipe_language::Scope;
 use logpipe_query::api::{self, ApiState};
@@ -23,9 +24,16 @@ pub async fn serve(router: Router) -> SocketAddr {
     address
 }
 
+/// The API's state as the service configures it: with tokens any `Host`, without them
+/// loopback names only.
 pub fn state(backend: Backend, tokens: Tokens) -> ApiState {
     ApiState {
         backend,
+        allowed_hosts: if tokens.enabled() {
+            AllowedHosts::any()
+        } else {
+            AllowedHosts::loopback()
+        },
         tokens,
         time_limit: Duration::from_secs(10),
         tail: None,
