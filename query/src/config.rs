@@ -80,6 +80,8 @@ impl QueryConfig {
                 "this indexer listens on {} without LOGPIPE_QUERY_TOKENS_FILE, so its search API is off",
                 shared.listen
             ));
+            // A refused request hears why, whatever its Host.
+            config.allowed_hosts = AllowedHosts::from_env(env, true)?;
         }
         Ok(config)
     }

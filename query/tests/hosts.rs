@@ -155,3 +155,24 @@ async fn an_indexers_tokenless_search_api_answers_only_to_loopback_host_names() 
     let (status, _) = get(&router, "evil.example", "/api/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::MISDIRECTED_REQUEST.as_u16());
 }
+
+#[tokio::test]
+async fn an_indexer_beyond_loopback_without_tokens_says_why_it_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = write_index(
+        dir.path(),
+        &[logpipe_common::testkit::sample_event(1, noon())],
+    );
+    let env = Env::from_pairs([("LOGPIPE_LISTEN_ADDRESS", "0.0.0.0")]);
+    let shared = logpipe_common::config::SharedConfig::load(&env).unwrap();
+    let router = SearchApi::load(&env, &shared).unwrap().router(catalog);
+    let (status, body) = get(
+        &router,
+        "10.0.0.5:8080",
+        &format!("/api/v1/search?{RANGE}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("search API is off"), "{body}");
+}
