@@ -24,7 +24,7 @@ pub const TOKENS_FILE: VarSpec = VarSpec::new(
     "LOGPIPE_QUERY_TOKENS_FILE",
     Kind::Path,
     None,
-    "YAML list of bearer tokens (name, token_sha256, namespaces globs). Unset: no access control, allowed only when bound to loopback.",
+    "YAML list of bearer tokens (name, token_sha256, namespaces globs) for the search API and the alert rules endpoint. Unset: no access control, allowed only when bound to loopback (beyond it the query service refuses to start, and an indexer's search API and the rules endpoint refuse every request).",
 );
 
 #[derive(Debug, Deserialize)]
@@ -155,6 +155,11 @@ impl<S: Clone> Tokens<S> {
         self.anonymous.is_none()
     }
 
+    /// Why every request is refused, for [`Tokens::refuse_all`].
+    pub fn refused(&self) -> Option<&str> {
+        self.refused.as_deref()
+    }
+
     /// The caller presenting `authorization` (the header's value).
     pub fn authorize(&self, authorization: Option<&str>) -> Result<Caller<S>, Denied> {
         if let Some(reason) = &self.refused {
@@ -241,6 +246,8 @@ mod tests {
         assert_eq!((caller.name.as_str(), caller.scope.len()), ("anonymous", 1));
         let refused = Tokens::<Vec<String>>::refuse_all("off");
         assert!(refused.enabled());
+        assert_eq!(refused.refused(), Some("off"));
+        assert_eq!(open.refused(), None);
         assert_eq!(
             refused.authorize(Some("Bearer x")).unwrap_err(),
             Denied::Refused("off".into())
