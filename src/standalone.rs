@@ -85,7 +85,7 @@ impl Service for Standalone {
             collector: CollectorConfig::load(env)?,
             indexer: IndexerConfig::load(env)?,
             query: QueryConfig::load(env, shared)?,
-            alerting: AlertingConfig::load(env)?,
+            alerting: AlertingConfig::load(env, shared)?,
             broker,
             demo: Demo::load(env, &shared.data_dir)?,
         })

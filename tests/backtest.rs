@@ -2,8 +2,8 @@
 //! serving it, and the backtest reading its history through the export API.
 
 use logpipe_common::testkit::{TestBroker, sample_event};
+use logpipe_common::tokens::token_hash;
 use logpipe_common::{LogEvent, Timestamp};
-use logpipe_query::auth::token_hash;
 
 use crate::util::{Running, run, write_index};
 

@@ -121,6 +121,17 @@ fn invalid_configuration_exits_2_naming_the_variable() {
         &[("LOGPIPE_QUERY_TOKENS_FILE", "/nonexistent/tokens.yaml")],
         "LOGPIPE_QUERY_TOKENS_FILE",
     );
+    assert_config_error(
+        "query",
+        &[("LOGPIPE_QUERY_ALLOWED_HOSTS", "logs.example.com:8080")],
+        "LOGPIPE_QUERY_ALLOWED_HOSTS",
+    );
+    // Alerting's rules endpoint reads the same tokens file.
+    assert_config_error(
+        "alerting",
+        &[("LOGPIPE_QUERY_TOKENS_FILE", "/nonexistent/tokens.yaml")],
+        "LOGPIPE_QUERY_TOKENS_FILE",
+    );
 }
 
 #[test]

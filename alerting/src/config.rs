@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use logpipe_common::config::{ConfigError, Env, Kind, VarSpec};
+use logpipe_common::config::{ConfigError, Env, Kind, SharedConfig, VarSpec};
+use logpipe_common::hosts::{ALLOWED_HOSTS, AllowedHosts};
+use logpipe_common::tokens::{TOKENS_FILE, Tokens};
+use logpipe_language::Scope;
 use serde::Serialize;
 
 use crate::notify::{AllowList, Notifiers};
@@ -77,7 +80,9 @@ pub(crate) const MAX_CONCURRENT_DELIVERIES: VarSpec = VarSpec::new(
     "Alerts delivered to notifiers at once.",
 );
 
-pub const VARS: [&VarSpec; 10] = [
+/// The variables alerting reads, with the query service's tokens and `Host` names, which
+/// guard `GET /api/v1/rules` as they guard the search API.
+pub const VARS: [&VarSpec; 12] = [
     &ALERTS_TOPIC,
     &RULES_DIR,
     &NOTIFIERS_FILE,
@@ -88,6 +93,8 @@ pub const VARS: [&VarSpec; 10] = [
     &ALERT_LIMIT_WINDOW_MS,
     &MAX_PENDING_ALERTS,
     &MAX_CONCURRENT_DELIVERIES,
+    &TOKENS_FILE,
+    &ALLOWED_HOSTS,
 ];
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +112,12 @@ pub struct AlertingConfig {
     pub(crate) alert_limit_window: Duration,
     pub(crate) max_pending_alerts: usize,
     pub(crate) max_concurrent_deliveries: usize,
+    pub(crate) tokens_file: Option<PathBuf>,
+    /// Who may read `GET /api/v1/rules`, and which rules each token sees.
+    #[serde(skip)]
+    pub(crate) tokens: Tokens<Scope>,
+    /// The `Host` names `GET /api/v1/rules` answers to.
+    pub(crate) allowed_hosts: AllowedHosts,
     #[serde(skip)]
     pub(crate) allow: AllowList,
     #[serde(skip)]
@@ -114,7 +127,10 @@ pub struct AlertingConfig {
 }
 
 impl AlertingConfig {
-    pub fn load(env: &Env) -> Result<Self, ConfigError> {
+    /// Reads the alerting variables. `shared.listen` decides whether `GET /api/v1/rules`
+    /// may answer without tokens: only on loopback; beyond it, without a tokens file, the
+    /// endpoint refuses every request (alerting itself still runs).
+    pub fn load(env: &Env, shared: &SharedConfig) -> Result<Self, ConfigError> {
         let rules_dir = env.path_opt(&RULES_DIR)?;
         let notifiers_file = env.path_opt(&NOTIFIERS_FILE)?;
         let webhook_allow = if env.is_set(&WEBHOOK_ALLOW) {
@@ -134,6 +150,15 @@ impl AlertingConfig {
                 value,
                 expected: format!("valid files: {}", errors.join("; ")),
             })?;
+        let (tokens_file, mut tokens) = Tokens::from_env(env, Scope::all(), Scope::namespaces)?;
+        if !tokens.enabled() && !shared.listen.ip().is_loopback() {
+            tokens = Tokens::refuse_all(format!(
+                "this alerting service listens on {} without {}, so /api/v1/rules is off",
+                shared.listen, TOKENS_FILE.name
+            ));
+        }
+        // After the refusal, so that a refused request hears why rather than of its Host.
+        let allowed_hosts = AllowedHosts::from_env(env, tokens.enabled())?;
         Ok(AlertingConfig {
             alerts_topic: env.topic(&ALERTS_TOPIC)?,
             rules_dir,
@@ -145,6 +170,9 @@ impl AlertingConfig {
             alert_limit_window: env.duration(&ALERT_LIMIT_WINDOW_MS)?,
             max_pending_alerts: env.integer(&MAX_PENDING_ALERTS)? as usize,
             max_concurrent_deliveries: env.integer(&MAX_CONCURRENT_DELIVERIES)? as usize,
+            tokens_file,
+            tokens,
+            allowed_hosts,
             allow,
             rules,
             notifiers,

@@ -13,11 +13,14 @@
 //!   the alerts topic.
 //! - `notify`: notifiers file, payload formats, Standard Webhooks signing, delivery with
 //!   retries behind the SSRF guard.
-//! - `service`: alerting as a logpipe service: hot reload and `GET /api/v1/rules`.
+//! - `service`: alerting as a logpipe service: the loop, deliveries and hot reload.
+//! - `api`: `GET /api/v1/rules`, behind the query service's tokens, each token seeing
+//!   the rules inside its namespaces.
 //! - `check`: `logpipe alerting check`, rules validated for CI.
 //! - `backtest`: `logpipe alerting backtest`, rules replayed over past events.
 //! - `telemetry`: every alerting metric.
 
+mod api;
 mod backtest;
 mod cap;
 mod check;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use logpipe_common::config::SharedConfig;
 use logpipe_common::event::{LogEventRef, Timestamp};
 use logpipe_common::health::Heartbeat;
+use logpipe_language::Query;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -71,6 +72,9 @@ pub(crate) struct RuleStatus {
     /// The watermark the rule was last evaluated at.
     pub evaluated_at: Option<String>,
     pub late_events: u64,
+    /// The rule's queries: a caller sees the line only if its scope covers them all.
+    #[serde(skip)]
+    pub queries: Vec<Query>,
 }
 
 /// What the loop shares with the HTTP side and the delivery task.
@@ -438,6 +442,7 @@ fn publish_status(state: &LoopState, shared: &Shared, watermark: Timestamp) {
                     .collect(),
                 evaluated_at: Some(watermark.to_string()),
                 late_events: evaluator.state().late_events,
+                queries: rule.queries().into_iter().cloned().collect(),
             }
         })
         .collect();

@@ -1,20 +1,19 @@
 //! Alerting as a logpipe service: the rule loop on its own thread, deliveries on the
-//! runtime, rules and notifiers hot-reloaded, and `GET /api/v1/rules`.
+//! runtime, rules and notifiers hot-reloaded, and `GET /api/v1/rules` (see `api`).
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::Context;
-use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use logpipe_common::config::{ConfigError, Env, SharedConfig, VarSpec};
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::service::{Service, ServiceContext};
 use rdkafka::producer::FutureProducer;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::AlertingConfig;
+use crate::api;
 use crate::cap::Limit;
 use crate::config::load_files;
 use crate::notify::Sender;
@@ -30,8 +29,8 @@ impl Service for AlertingConfig {
         crate::VARS.to_vec()
     }
 
-    fn load(env: &Env, _shared: &mut SharedConfig) -> Result<Self, ConfigError> {
-        AlertingConfig::load(env)
+    fn load(env: &Env, shared: &mut SharedConfig) -> Result<Self, ConfigError> {
+        AlertingConfig::load(env, shared)
     }
 
     fn effective(&self) -> serde_json::Value {
@@ -105,19 +104,15 @@ impl Service for AlertingConfig {
             ctx.shutdown.clone(),
         ));
 
-        Ok(Router::new()
-            .route("/api/v1/rules", get(rules))
-            .with_state(shared))
+        match self.tokens.refused() {
+            Some(reason) => warn!(reason, "rules endpoint off"),
+            None => info!(
+                access_control = self.tokens.enabled(),
+                "rules endpoint served"
+            ),
+        }
+        Ok(api::router(shared, self.tokens, self.allowed_hosts))
     }
-}
-
-async fn rules(State(shared): State<Shared>) -> Json<serde_json::Value> {
-    let status = shared
-        .status
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    Json(serde_json::json!({ "rules": status }))
 }
 
 /// Reloads rules and notifiers when their files change; an invalid change keeps the

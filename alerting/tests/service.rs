@@ -92,6 +92,8 @@ async fn start_with_env(
             dir.join("notifiers.yaml").display().to_string(),
         ),
         ("LOGPIPE_ALERTING_WEBHOOK_ALLOW", "127.0.0.0/8".to_string()),
+        // Without a tokens file, GET /api/v1/rules answers only on loopback.
+        ("LOGPIPE_LISTEN_ADDRESS", "127.0.0.1".to_string()),
         ("LOGPIPE_ALERTING_CHECKPOINT_INTERVAL_MS", "200".to_string()),
         ("LOGPIPE_ALERTING_RELOAD_INTERVAL_MS", "100".to_string()),
     ];

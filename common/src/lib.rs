@@ -1,5 +1,6 @@
 //! Shared foundation of every logpipe role: the event contract, configuration from the
-//! environment, telemetry, the ops HTTP server, shutdown and Kafka client settings.
+//! environment, telemetry, the ops HTTP server, shutdown, Kafka client settings, and the
+//! access control the HTTP APIs share (bearer tokens in `tokens`, `Host` names in `hosts`).
 //!
 //! Without the `runtime` feature (on by default) only the event contract (`event`) and
 //! durable files (`durable`) are built, on serde and a few small crates: the search
@@ -16,6 +17,8 @@ pub mod event;
 #[cfg(feature = "runtime")]
 pub mod health;
 #[cfg(feature = "runtime")]
+pub mod hosts;
+#[cfg(feature = "runtime")]
 pub mod kafka;
 #[cfg(feature = "runtime")]
 pub mod ops;
@@ -27,6 +30,8 @@ pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+#[cfg(feature = "runtime")]
+pub mod tokens;
 
 #[cfg(feature = "runtime")]
 pub use error::Error;

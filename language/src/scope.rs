@@ -1,6 +1,11 @@
 //! What a caller may see: the Kubernetes namespaces its token is scoped to, as globs
 //! (`shop`, `shop-*`). An event without a namespace (a host file such as the audit log)
 //! is visible only to a scope with a glob that matches everything (`*`).
+//!
+//! A query's own namespaces are known only from what it says: `k8s.namespace:` values and
+//! prefixes joined by AND and OR. `covers` uses that to tell whether everything a query can
+//! match (an alert rule's events) lies inside a scope; anything else (a NOT, a regular
+//! expression, no namespace term) is not provably inside any scope but everything.
 
 use crate::ast::{Leaf, Op, Query};
 use crate::fields::{FieldRef, Keyword};
@@ -67,6 +72,40 @@ impl Scope {
         }
     }
 
+    /// Whether every event `query` can match is visible: always for a scope with a glob
+    /// that matches everything; else the query must confine events to allowed namespaces
+    /// by `k8s.namespace:` values (`shop`) or prefixes (`shop-*`, allowed by a glob `q*`
+    /// whose `q` starts the prefix), at least one conjunct of each AND and every branch of
+    /// each OR.
+    pub fn covers(&self, query: &Query) -> bool {
+        let Some(globs) = &self.globs else {
+            return true;
+        };
+        if globs.iter().any(|glob| glob.chars().all(|c| c == '*')) {
+            return true;
+        }
+        self.confines(globs, query)
+    }
+
+    fn confines(&self, globs: &[String], query: &Query) -> bool {
+        match query {
+            Query::And(children) => children.iter().any(|child| self.confines(globs, child)),
+            Query::Or(children) => children.iter().all(|child| self.confines(globs, child)),
+            Query::Leaf(Leaf {
+                field: FieldRef::Keyword(Keyword::Namespace),
+                op,
+            }) => match op {
+                Op::Match(value) => self.allows(Some(value)),
+                Op::Prefix(prefix) => globs.iter().any(|glob| {
+                    glob.strip_suffix('*')
+                        .is_some_and(|head| !head.contains(['*', '?']) && prefix.starts_with(head))
+                }),
+                _ => false,
+            },
+            Query::All | Query::Not(_) | Query::Leaf(_) => false,
+        }
+    }
+
     pub fn allows(&self, namespace: Option<&str>) -> bool {
         let Some(globs) = &self.globs else {
             return true;
@@ -130,6 +169,44 @@ mod tests {
         assert!(Scope::all().allows(None));
         assert!(!Scope::namespaces(vec![]).unwrap().allows(Some("shop")));
         assert!(Scope::namespaces(vec!["shop|billing".into()]).is_err());
+    }
+
+    #[test]
+    fn a_query_is_covered_only_when_its_namespace_terms_confine_it() {
+        let shop = Scope::namespaces(vec!["shop".into(), "shop-*".into()]).unwrap();
+        let covered = |scope: &Scope, text: &str| scope.covers(&Query::parse(text).unwrap());
+        for inside in [
+            "k8s.namespace:shop",
+            "k8s.namespace:shop AND level:error",
+            "level:error AND (k8s.namespace:shop-eu OR k8s.namespace:shop)",
+            "k8s.namespace:shop-* AND level:error",
+            "k8s.namespace:shop-eu-*",
+            "k8s.namespace:shop AND NOT k8s.namespace:billing",
+            "+k8s.namespace:shop -level:debug",
+        ] {
+            assert!(covered(&shop, inside), "{inside}");
+        }
+        for outside in [
+            "*",
+            "level:error",
+            "k8s.namespace:billing",
+            "k8s.namespace:shop OR level:error",
+            "k8s.namespace:(shop OR billing)",
+            "NOT k8s.namespace:billing",
+            "k8s.namespace:sho*",
+            "k8s.namespace:/shop/",
+            "k8s.namespace:*",
+            "k8s.pod:shop",
+            "message:\"k8s.namespace:shop\"",
+        ] {
+            assert!(!covered(&shop, outside), "{outside}");
+        }
+        let everything = Scope::namespaces(vec!["*".into()]).unwrap();
+        assert!(covered(&everything, "level:error"));
+        assert!(covered(&Scope::all(), "NOT k8s.namespace:shop"));
+        let pattern = Scope::namespaces(vec!["shop-?u".into()]).unwrap();
+        assert!(covered(&pattern, "k8s.namespace:shop-eu"));
+        assert!(!covered(&pattern, "k8s.namespace:shop-e*"));
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! The HTTP API (JSON) and the web UI. Every `/api/v1` path except the OpenAPI document
 //! needs a token when tokens are configured, and every answer is limited to the
-//! caller's namespaces.
+//! caller's namespaces. Without tokens, only requests for loopback `Host` names (and the
+//! allowed ones) are answered, so a web page cannot read the API through DNS rebinding.
+//! The UI's pages are served with a Content-Security-Policy that allows only its own
+//! scripts, styles and API, and no framing.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -21,10 +24,11 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{error, info};
 
-use crate::auth::{Caller, Tokens};
 use crate::backend::{Backend, BackendError, Params};
 use crate::tail::TailHub;
-use logpipe_language::{Predicate, Query};
+use logpipe_common::hosts::{self, AllowedHosts};
+use logpipe_common::tokens::{self, Tokens};
+use logpipe_language::{Predicate, Query, Scope};
 use logpipe_store::search::{Cursor, MAX_LIMIT, SearchError, TimeRange};
 
 const DEFAULT_LIMIT: usize = 100;
@@ -35,27 +39,39 @@ const EXPORT_PAGE: usize = 1_000;
 const EXPORT_CHANNEL: usize = 4;
 const TAIL_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
+/// Who a request is and what it may see.
+type Caller = tokens::Caller<Scope>;
+
 /// What the API serves from.
 #[derive(Debug, Clone)]
 pub struct ApiState {
     pub backend: Backend,
-    pub tokens: Tokens,
+    pub tokens: Tokens<Scope>,
+    /// The `Host` names answered; see [`router`] and [`crate::serve`].
+    pub allowed_hosts: AllowedHosts,
     pub time_limit: Duration,
     /// Live tail; absent on an indexer's copy of the API.
     pub tail: Option<TailHub>,
 }
 
-/// The query service: API, OpenAPI document and web UI.
+/// The query service: API, OpenAPI document and web UI, each request for a `Host` that
+/// is not allowed refused first.
 pub fn router(state: ApiState) -> Router {
+    let allowed_hosts = state.allowed_hosts.clone();
     UI_FILES
         .iter()
         .fold(api(state), |router, &(path, content_type, body)| {
             router.route(path, get(move || ui_file(content_type, body)))
         })
+        .layer(middleware::from_fn_with_state(
+            allowed_hosts,
+            hosts::check_host,
+        ))
         .layer(middleware::from_fn(crate::telemetry::track))
 }
 
-/// The API alone (what an indexer serves over its own partitions).
+/// The API alone (what an indexer serves over its own partitions), without the `Host`
+/// check, which the caller layers over it.
 pub fn api(state: ApiState) -> Router {
     let protected = Router::new()
         .route("/api/v1/search", get(search).post(search))
@@ -69,6 +85,16 @@ pub fn api(state: ApiState) -> Router {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
         .merge(protected)
+        .layer(middleware::map_response(no_sniffing))
+}
+
+/// Browsers take an answer as its declared type only (JSON is never run as a script).
+async fn no_sniffing(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 // ---- errors ----
@@ -563,6 +589,13 @@ async fn openapi() -> Response {
 
 // ---- web UI ----
 
+/// The UI's own scripts (ES modules), styles and API only: no inline script or style
+/// attribute, no other origin, no framing, no `<base>`, forms only to itself. Styles set
+/// from scripts through the CSSOM (`el.style.width = …`) are allowed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+    form-action 'self'";
+
 const HTML: &str = "text/html; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
@@ -590,11 +623,16 @@ const UI_FILES: &[(&str, &str, &str)] = &[
 ];
 
 /// `no-cache`: the browser revalidates, so a new binary's UI shows up on the next load.
+/// Every file carries the security headers, so none can be framed or run inline code.
 async fn ui_file(content_type: &'static str, body: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "no-cache"),
+            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         body,
     )
@@ -603,7 +641,97 @@ async fn ui_file(content_type: &'static str, body: &'static str) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::UI_FILES;
+    use super::*;
+    use crate::backend::Fanout;
+    use axum::http::Request as HttpRequest;
+    use tower::ServiceExt;
+
+    /// A service without tokens and without indexers: the UI, and API answers that
+    /// never reach a backend.
+    fn service() -> Router {
+        router(ApiState {
+            backend: Backend::Fanout(Fanout::new(Vec::new(), Duration::from_secs(1)).unwrap()),
+            tokens: Tokens::open(Scope::all()),
+            allowed_hosts: AllowedHosts::loopback(),
+            time_limit: Duration::from_secs(1),
+            tail: None,
+        })
+    }
+
+    async fn get_from(router: &Router, path: &str) -> Response {
+        router
+            .clone()
+            .oneshot(
+                HttpRequest::get(path)
+                    .header(header::HOST, "localhost:8080")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap()
+    }
+
+    fn header_of(response: &Response, name: header::HeaderName) -> &str {
+        response
+            .headers()
+            .get(&name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_else(|| panic!("no {name} header"))
+    }
+
+    /// Without these a page could be framed (clickjacking), run injected inline script,
+    /// leak its URL (the query) in `Referer`, or have a file sniffed as another type.
+    #[tokio::test]
+    async fn every_ui_answer_carries_the_security_headers() {
+        let service = service();
+        for &(path, _, _) in UI_FILES {
+            let response = get_from(&service, path).await;
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            let policy = header_of(&response, header::CONTENT_SECURITY_POLICY);
+            let directives: Vec<&str> = policy.split(';').map(str::trim).collect();
+            for directive in [
+                "default-src 'self'",
+                "script-src 'self'",
+                "style-src 'self'",
+                "connect-src 'self'",
+                "frame-ancestors 'none'",
+                "base-uri 'none'",
+                "form-action 'self'",
+            ] {
+                assert!(directives.contains(&directive), "{path}: {policy}");
+            }
+            assert!(!policy.contains("unsafe"), "{path}: {policy}");
+            assert_eq!(
+                header_of(&response, header::X_FRAME_OPTIONS),
+                "DENY",
+                "{path}"
+            );
+            assert_eq!(header_of(&response, header::REFERRER_POLICY), "no-referrer");
+            assert_eq!(
+                header_of(&response, header::X_CONTENT_TYPE_OPTIONS),
+                "nosniff"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn api_answers_are_not_sniffed() {
+        let service = service();
+        for (path, status) in [
+            ("/api/v1/openapi.json", StatusCode::OK),
+            ("/api/v1/search?q=level:", StatusCode::BAD_REQUEST),
+            ("/api/v1/events/nope", StatusCode::BAD_REQUEST),
+            ("/api/v1/tail?q=*", StatusCode::NOT_FOUND),
+        ] {
+            let response = get_from(&service, path).await;
+            assert_eq!(response.status(), status, "{path}");
+            assert_eq!(
+                header_of(&response, header::X_CONTENT_TYPE_OPTIONS),
+                "nosniff",
+                "{path}"
+            );
+        }
+    }
 
     fn served(path: &str) -> bool {
         UI_FILES.iter().any(|&(served, _, _)| served == path)

@@ -3,16 +3,10 @@
 use std::time::Duration;
 
 use logpipe_common::config::{ConfigError, Env, Kind, SharedConfig, VarSpec};
+use logpipe_common::hosts::{ALLOWED_HOSTS, AllowedHosts};
+use logpipe_common::tokens::{TOKENS_FILE, Tokens};
+use logpipe_language::Scope;
 use serde::Serialize;
-
-use crate::auth::Tokens;
-
-pub const TOKENS_FILE: VarSpec = VarSpec::new(
-    "LOGPIPE_QUERY_TOKENS_FILE",
-    Kind::Path,
-    None,
-    "YAML list of bearer tokens (name, token_sha256, namespaces globs). Unset: no access control, allowed only when bound to loopback.",
-);
 pub const INDEXERS: VarSpec = VarSpec::new(
     "LOGPIPE_QUERY_INDEXERS",
     Kind::List,
@@ -26,13 +20,15 @@ pub const TIME_LIMIT_MS: VarSpec = VarSpec::new(
     "Longest a search, histogram or top-values request may run before it is answered with an error.",
 );
 
-pub const VARS: [&VarSpec; 3] = [&TOKENS_FILE, &INDEXERS, &TIME_LIMIT_MS];
+pub const VARS: [&VarSpec; 4] = [&TOKENS_FILE, &ALLOWED_HOSTS, &INDEXERS, &TIME_LIMIT_MS];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct QueryConfig {
     pub tokens_file: Option<std::path::PathBuf>,
     #[serde(skip)]
-    pub tokens: Tokens,
+    pub tokens: Tokens<Scope>,
+    /// The `Host` names requests may carry.
+    pub allowed_hosts: AllowedHosts,
     #[serde(serialize_with = "urls")]
     pub indexers: Vec<url::Url>,
     #[serde(with = "humantime_serde_ms")]
@@ -84,20 +80,15 @@ impl QueryConfig {
                 "this indexer listens on {} without LOGPIPE_QUERY_TOKENS_FILE, so its search API is off",
                 shared.listen
             ));
+            // A refused request hears why, whatever its Host.
+            config.allowed_hosts = AllowedHosts::from_env(env, true)?;
         }
         Ok(config)
     }
 
     fn load_tokens_optional(env: &Env) -> Result<Self, ConfigError> {
-        let tokens_file = env.path_opt(&TOKENS_FILE)?;
-        let tokens = match &tokens_file {
-            Some(path) => Tokens::load(path).map_err(|error| ConfigError::Invalid {
-                var: TOKENS_FILE.name.to_owned(),
-                value: path.display().to_string(),
-                expected: format!("a readable tokens file ({error})"),
-            })?,
-            None => Tokens::open(),
-        };
+        let (tokens_file, tokens) = Tokens::from_env(env, Scope::all(), Scope::namespaces)?;
+        let allowed_hosts = AllowedHosts::from_env(env, tokens.enabled())?;
         let indexers = if env.is_set(&INDEXERS) {
             env.list(&INDEXERS)?
                 .into_iter()
@@ -120,6 +111,7 @@ impl QueryConfig {
         Ok(QueryConfig {
             tokens_file,
             tokens,
+            allowed_hosts,
             indexers,
             time_limit: env.duration(&TIME_LIMIT_MS)?,
             local: None,

@@ -1,5 +1,7 @@
 //! The query role (search API, web UI, live tail) and `logpipe search`, its command-line
 //! client. Searches run through `logpipe-store`; the language is `logpipe-language`'s.
+//! Bearer tokens and the `Host` allow-list are `logpipe-common`'s (`tokens`, `hosts`), each
+//! token granting a `logpipe_language::Scope`.
 //!
 //! # Layout
 //! - `config`: `QueryConfig` (the service) and the client's settings.
@@ -7,14 +9,12 @@
 //! - `serve`: the search API over one catalog, which `logpipe indexer` serves.
 //! - `api`: the HTTP API's routes, parameters and errors.
 //! - `backend`: where a search runs: the local index or every indexer, merged.
-//! - `auth`: bearer tokens and the scope each grants.
 //! - `tail`: live tail, one Kafka consumer shared by every subscriber.
 //! - `openapi`: the API's OpenAPI document.
 //! - `telemetry`: the service's metrics (requests, latency, partial answers, tail).
 //! - `client`: `logpipe search`, the command-line client.
 
 pub mod api;
-pub mod auth;
 pub mod backend;
 mod client;
 mod config;

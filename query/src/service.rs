@@ -54,6 +54,7 @@ impl Service for QueryConfig {
         Ok(api::router(ApiState {
             backend,
             tokens: self.tokens,
+            allowed_hosts: self.allowed_hosts,
             time_limit: self.time_limit,
             tail: Some(tail),
         }))

@@ -4,9 +4,8 @@ use std::collections::HashSet;
 
 use logpipe_common::event::LogEvent;
 use logpipe_common::testkit::sample_event;
-use logpipe_query::auth::Tokens;
 
-use crate::util::{Client, at, noon, serve_catalog, write_index};
+use crate::util::{Client, at, noon, open_tokens, serve_catalog, write_index};
 
 /// 2,000 events over two days (one per minute before and after noon), three sharing the
 /// same instant to exercise ties between pages.
@@ -31,7 +30,7 @@ fn range() -> [(&'static str, &'static str); 2] {
 async fn search_pages_newest_first_without_gaps_or_repeats() {
     let dir = tempfile::tempdir().unwrap();
     let events = events();
-    let address = serve_catalog(write_index(dir.path(), &events), Tokens::open()).await;
+    let address = serve_catalog(write_index(dir.path(), &events), open_tokens()).await;
     let client = Client::new(address, None);
 
     let mut seen = Vec::new();
@@ -86,7 +85,7 @@ async fn search_pages_newest_first_without_gaps_or_repeats() {
 async fn time_ranges_histograms_values_events_and_export_agree() {
     let dir = tempfile::tempdir().unwrap();
     let events = events();
-    let address = serve_catalog(write_index(dir.path(), &events), Tokens::open()).await;
+    let address = serve_catalog(write_index(dir.path(), &events), open_tokens()).await;
     let client = Client::new(address, None);
 
     // An hour before noon: 60 events, of which shop has 15.
@@ -200,7 +199,7 @@ async fn time_ranges_histograms_values_events_and_export_agree() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_input_gets_clear_errors_and_the_service_stays_up() {
     let dir = tempfile::tempdir().unwrap();
-    let address = serve_catalog(write_index(dir.path(), &events()), Tokens::open()).await;
+    let address = serve_catalog(write_index(dir.path(), &events()), open_tokens()).await;
     let client = Client::new(address, None);
     let bad = |body: &serde_json::Value| body["error"].as_str().unwrap_or_default().to_string();
 
@@ -312,7 +311,7 @@ async fn a_search_past_its_time_limit_is_answered_with_an_error() {
     let catalog = write_index(dir.path(), &events());
     let mut state = crate::util::state(
         logpipe_query::backend::Backend::Local(catalog),
-        Tokens::open(),
+        open_tokens(),
     );
     state.time_limit = std::time::Duration::ZERO;
     let address = crate::util::serve(logpipe_query::api::router(state)).await;
@@ -347,7 +346,7 @@ fn hostile_query_shapes_are_answered_200_or_400() {
     let dir = tempfile::tempdir().unwrap();
     let address = runtime.block_on(serve_catalog(
         write_index(dir.path(), &events()),
-        Tokens::open(),
+        open_tokens(),
     ));
     let http = reqwest::blocking::Client::new();
     let base = format!("http://{address}");

@@ -2,11 +2,10 @@
 //! marked partial, naming the indexer that failed.
 
 use logpipe_query::api;
-use logpipe_query::auth::Tokens;
 use logpipe_query::backend::{Backend, Fanout};
 
 use crate::access::scoped_events;
-use crate::util::{Client, serve, serve_catalog, state, tokens, write_index};
+use crate::util::{Client, open_tokens, serve, serve_catalog, state, tokens, write_index};
 
 const RANGE: [(&str, &str); 2] = [
     ("from", "2026-11-27T00:00:00Z"),
@@ -137,7 +136,7 @@ async fn answers_merge_across_indexers_and_a_dead_one_makes_them_partial() {
 
     // Every indexer down: an error, not an empty answer.
     let none = Fanout::new(vec![url(dead)], time_limit).unwrap();
-    let query = serve(api::router(state(Backend::Fanout(none), Tokens::open()))).await;
+    let query = serve(api::router(state(Backend::Fanout(none), open_tokens()))).await;
     let (status, body) = Client::new(query, None).get("/api/v1/search", &RANGE).await;
     assert_eq!(status, 502, "{body}");
     assert!(body["error"].as_str().unwrap().contains(&dead.to_string()));

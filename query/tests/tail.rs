@@ -9,8 +9,8 @@ use logpipe_common::event::Timestamp;
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::service::{self, Service, ServiceContext};
 use logpipe_common::testkit::{TestBroker, produce_events, sample_event};
+use logpipe_common::tokens::token_hash;
 use logpipe_query::QueryConfig;
-use logpipe_query::auth::token_hash;
 
 use crate::util::serve;
 

@@ -1,11 +1,15 @@
 //! The web UI in headless Chromium against the real query service: load, search, see
-//! hits, expand one, filter by a facet value, turn on live tail and see a new event.
+//! hits, expand one, filter by a facet value, turn on live tail and see a new event, all
+//! under the UI's Content-Security-Policy with nothing refused; and a bearer token kept
+//! for the tab only.
 
 use std::time::Duration;
 
+use headless_chrome::protocol::cdp::Page::AddScriptToEvaluateOnNewDocument;
 use headless_chrome::{Browser, LaunchOptions, Tab};
 use logpipe_common::event::Timestamp;
 use logpipe_common::testkit::{TestBroker, produce_all, sample_event};
+use logpipe_common::tokens::token_hash;
 
 use crate::tail::start_query;
 use crate::util::write_index;
@@ -25,6 +29,35 @@ fn eval(tab: &Tab, script: &str) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{script}: {e}"))
         .value
         .unwrap_or(serde_json::Value::Null)
+}
+
+fn browser() -> Browser {
+    Browser::new(
+        LaunchOptions::default_builder()
+            .path(Some(chromium()))
+            .headless(true)
+            .sandbox(false)
+            .window_size(Some((1280, 800)))
+            .idle_browser_timeout(Duration::from_secs(120))
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Records in `window.cspViolations` every load or inline code the page's
+/// Content-Security-Policy refuses, from the first script of each document on.
+fn record_csp_violations(tab: &Tab) {
+    tab.call_method(AddScriptToEvaluateOnNewDocument {
+        source: "window.cspViolations = [];\
+                 document.addEventListener('securitypolicyviolation', (e) =>\
+                   window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));"
+            .to_string(),
+        world_name: None,
+        include_command_line_api: None,
+        run_immediately: None,
+    })
+    .unwrap();
 }
 
 /// Waits until `script` evaluates to true.
@@ -61,19 +94,10 @@ async fn the_ui_searches_expands_filters_and_tails() {
     let settings = broker.settings();
 
     tokio::task::spawn_blocking(move || {
-        let browser = Browser::new(
-            LaunchOptions::default_builder()
-                .path(Some(chromium()))
-                .headless(true)
-                .sandbox(false)
-                .window_size(Some((1280, 800)))
-                .idle_browser_timeout(Duration::from_secs(120))
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
+        let browser = browser();
         let tab = browser.new_tab().unwrap();
         tab.set_default_timeout(WAIT);
+        record_csp_violations(&tab);
 
         // Load: the default range shows the recent events.
         tab.navigate_to(&format!("{base}/?since=1h")).unwrap();
@@ -98,6 +122,9 @@ async fn the_ui_searches_expands_filters_and_tails() {
         wait_until(&tab, &format!(
             "!!document.querySelector('.hit-detail pre.json') && document.querySelector('.hit-detail pre.json').textContent.includes({id})"
         ));
+
+        // Facet bars are sized through the CSSOM, which the policy allows.
+        wait_until(&tab, "[...document.querySelectorAll('.fv-bar span')].some(s => s.style.width !== '' && s.getBoundingClientRect().width > 0)");
 
         // Facet: filter in the shop namespace.
         wait_until(&tab, "!!document.querySelector('.facet[data-field=\"k8s.namespace\"] .facet-value[data-value=\"shop\"] button.include')");
@@ -125,6 +152,65 @@ async fn the_ui_searches_expands_filters_and_tails() {
         .unwrap();
         wait_until(&tab, &format!("!!document.querySelector('#results .hit[data-id=\"{fresh_id}\"]')"));
         assert!(eval(&tab, "location.search").as_str().unwrap().contains("tail=1"));
+
+        // All of that under the policy, with nothing refused; which it enforces: an
+        // inline script is refused.
+        assert_eq!(eval(&tab, "JSON.stringify(window.cspViolations)"), "[]");
+        eval(&tab, "{ const s = document.createElement('script'); s.textContent = 'window.inlineRan = true'; document.body.append(s); }");
+        wait_until(&tab, "window.cspViolations.length === 1 && window.cspViolations[0].startsWith('script-src')");
+        assert_eq!(eval(&tab, "window.inlineRan === undefined"), true);
+    })
+    .await
+    .unwrap();
+    ctx.shutdown.cancel();
+}
+
+/// A token typed into the UI lasts as long as the tab: in `sessionStorage`, never in
+/// `localStorage`, where it would outlive the session on disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_keeps_the_token_for_the_tab_only() {
+    let broker = TestBroker::start().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let now = Timestamp::now();
+    let events: Vec<_> = (0..10u64)
+        .map(|n| {
+            sample_event(
+                n,
+                Timestamp::from_unix_nanos(now.unix_nanos() - 1_000_000_000),
+            )
+        })
+        .collect();
+    drop(write_index(data.path(), &events));
+    let tokens = data.path().join("tokens.yaml");
+    std::fs::write(
+        &tokens,
+        format!(
+            "- name: ui\n  token_sha256: {}\n  namespaces: [\"*\"]\n",
+            token_hash("ui-token")
+        ),
+    )
+    .unwrap();
+    let (ctx, address) = start_query(&broker, data.path(), Some(&tokens)).await;
+    let base = format!("http://{address}");
+
+    tokio::task::spawn_blocking(move || {
+        let browser = browser();
+        let tab = browser.new_tab().unwrap();
+        tab.set_default_timeout(WAIT);
+        tab.navigate_to(&format!("{base}/?since=1h")).unwrap();
+        tab.wait_until_navigated().unwrap();
+        wait_until(&tab, "!document.querySelector('#token-form').hidden");
+        eval(&tab, "document.querySelector('#token').value = 'ui-token'");
+        tab.find_element("#token-save").unwrap().click().unwrap();
+        wait_until(&tab, "document.querySelectorAll('#results .hit').length === 10");
+        assert_eq!(
+            eval(&tab, "JSON.stringify([sessionStorage.getItem('logpipe.token'), localStorage.getItem('logpipe.token')])"),
+            r#"["ui-token",null]"#
+        );
+        // A reload in the same tab keeps it.
+        tab.reload(false, None).unwrap();
+        tab.wait_until_navigated().unwrap();
+        wait_until(&tab, "document.querySelectorAll('#results .hit').length === 10");
     })
     .await
     .unwrap();

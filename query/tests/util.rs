@@ -5,10 +5,14 @@ use std::time::Duration;
 
 use axum::Router;
 use logpipe_common::event::Timestamp;
+use logpipe_common::hosts::AllowedHosts;
+use logpipe_common::tokens::token_hash;
+use logpipe_language::Scope;
 use logpipe_query::api::{self, ApiState};
-use logpipe_query::auth::{Tokens, token_hash};
 use logpipe_query::backend::Backend;
 use logpipe_store::Catalog;
+
+pub type Tokens = logpipe_common::tokens::Tokens<Scope>;
 
 /// Serves `router` on 127.0.0.1 until the test ends.
 pub async fn serve(router: Router) -> SocketAddr {
@@ -20,9 +24,16 @@ pub async fn serve(router: Router) -> SocketAddr {
     address
 }
 
+/// The API's state as the service configures it: with tokens any `Host`, without them
+/// loopback names only.
 pub fn state(backend: Backend, tokens: Tokens) -> ApiState {
     ApiState {
         backend,
+        allowed_hosts: if tokens.enabled() {
+            AllowedHosts::any()
+        } else {
+            AllowedHosts::loopback()
+        },
         tokens,
         time_limit: Duration::from_secs(10),
         tail: None,
@@ -33,17 +44,25 @@ pub async fn serve_catalog(catalog: Catalog, tokens: Tokens) -> SocketAddr {
     serve(api::router(state(Backend::Local(catalog), tokens))).await
 }
 
+/// No access control: every caller sees everything.
+pub fn open_tokens() -> Tokens {
+    Tokens::open(Scope::all())
+}
+
 /// Tokens: `shop-token` sees shop and shop-*, `billing-token` sees billing, `admin-token`
 /// everything.
 pub fn tokens() -> Tokens {
-    Tokens::parse(&format!(
-        "- name: shop\n  token_sha256: {}\n  namespaces: [\"shop\", \"shop-*\"]\n\
+    Tokens::parse(
+        &format!(
+            "- name: shop\n  token_sha256: {}\n  namespaces: [\"shop\", \"shop-*\"]\n\
          - name: billing\n  token_sha256: {}\n  namespaces: [billing]\n\
          - name: admin\n  token_sha256: {}\n  namespaces: [\"*\"]\n",
-        token_hash("shop-token"),
-        token_hash("billing-token"),
-        token_hash("admin-token"),
-    ))
+            token_hash("shop-token"),
+            token_hash("billing-token"),
+            token_hash("admin-token"),
+        ),
+        Scope::namespaces,
+    )
     .unwrap()
 }
 

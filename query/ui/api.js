@@ -11,12 +11,14 @@ class ApiError extends Error {
   }
 }
 
-export const savedToken = () => localStorage.getItem(TOKEN_KEY);
+// The token lives in sessionStorage: it is gone when the tab closes, and never written
+// to disk for the next person at the browser.
+export const savedToken = () => sessionStorage.getItem(TOKEN_KEY);
 
-// Saves the token for later requests; an empty one forgets it.
+// Saves the token for later requests in this tab; an empty one forgets it.
 export function storeToken(token) {
-  if (token) localStorage.setItem(TOKEN_KEY, token);
-  else localStorage.removeItem(TOKEN_KEY);
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
 }
 
 export function authHeaders() {

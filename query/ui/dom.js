@@ -5,6 +5,8 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 export const $ = (sel) => document.querySelector(sel);
 
 // createElement with attributes; children may be nodes or strings (inserted as text).
+// `style` is an object of CSSOM properties: the Content-Security-Policy refuses style
+// attributes, not styles set from a script.
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -12,6 +14,7 @@ export function el(tag, attrs = {}, ...children) {
     if (key === 'class') node.className = value;
     else if (key === 'text') node.textContent = value;
     else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key === 'style') Object.assign(node.style, value);
     else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? '' : value);
   }

@@ -77,7 +77,7 @@ function renderFacet(field, body, res) {
           'aria-label': `Filter out ${field}: ${v}`, onclick: () => addFilter(field, v, true),
         }),
       ),
-      el('div', { class: 'fv-bar' }, el('span', { style: `width:${pct}%` })),
+      el('div', { class: 'fv-bar' }, el('span', { style: { width: `${pct}%` } })),
     ));
   }
 }

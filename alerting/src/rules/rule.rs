@@ -105,6 +105,16 @@ impl Rule {
         Some(paths)
     }
 
+    /// The queries whose matches the rule's alerts and status reveal: its query, and a
+    /// ratio's denominator.
+    pub(crate) fn queries(&self) -> Vec<&Query> {
+        let mut queries = vec![&self.query];
+        if let RuleKind::Ratio { denominator, .. } = &self.kind {
+            queries.push(denominator);
+        }
+        queries
+    }
+
     /// Names of the `group_by` fields, as written.
     pub(crate) fn group_names(&self) -> Vec<String> {
         self.group_by.iter().map(FieldRef::name).collect()
