@@ -9,6 +9,7 @@ mod deployment;
 mod indexer;
 mod layout;
 mod manifests;
+mod network_policies;
 mod pipeline;
 mod runtime;
 mod search;
