@@ -8,20 +8,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-/// The label Kubernetes sets on every namespace to its name.
-const NAMESPACE_NAME: &str = "kubernetes.io/metadata.name";
+use crate::policy_engine::{
+    Direction, Endpoint, NAMESPACE_NAME, allows, is_default_deny, is_empty, names_namespaces,
+    selects,
+};
 
 /// A pod's labels, as written here.
 type Labels = &'static [(&'static str, &'static str)];
-/// A rule's peers and ports, ingress or egress alike.
-type Rule = (
-    Option<Vec<NetworkPolicyPeer>>,
-    Option<Vec<NetworkPolicyPort>>,
-);
 
 /// The pods outside logpipe that its policies let in or out, as the EDIT notes of
 /// `config/kubernetes/network-policies.yaml` name them: change both together.
@@ -103,11 +99,7 @@ enum Kind {
 struct Party {
     name: String,
     kind: Kind,
-    /// `None`: not a pod.
-    namespace: Option<String>,
-    labels: BTreeMap<String, String>,
-    ip: IpAddr,
-    ports: Vec<PodPort>,
+    at: Endpoint,
 }
 
 /// Every problem with the policies, as lowercase messages.
@@ -131,11 +123,11 @@ pub fn check(
     };
     let mut ports: BTreeSet<i32> = COMMON_PORTS.into();
     for party in &parties {
-        ports.extend(party.ports.iter().map(|p| p.number));
+        ports.extend(party.at.ports.iter().map(|p| p.number));
     }
     // Each side on its own: a pod's ingress must not rely on every other pod's egress
     // being tight, nor the other way round.
-    let governed = |p: &Party| p.namespace.as_deref() == Some(namespace);
+    let governed = |p: &Party| p.at.namespace.as_deref() == Some(namespace);
     for from in &parties {
         for to in &parties {
             if std::ptr::eq(from, to) {
@@ -154,7 +146,13 @@ pub fn check(
                 for protocol in PROTOCOLS {
                     for &port in &ports {
                         let allowed = allows(
-                            namespace, policies, direction, subject, other, port, protocol,
+                            namespace,
+                            policies,
+                            direction,
+                            &subject.at,
+                            &other.at,
+                            port,
+                            protocol,
                         );
                         match (allowed, needed(pods, from, to, port, protocol)) {
                             (true, false) => extra.push(format!("{port}/{protocol}")),
@@ -185,21 +183,6 @@ pub fn check(
                     ));
                 }
             }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Direction {
-    Ingress,
-    Egress,
-}
-
-impl Direction {
-    fn policy_type(self) -> &'static str {
-        match self {
-            Direction::Ingress => "Ingress",
-            Direction::Egress => "Egress",
         }
     }
 }
@@ -270,10 +253,12 @@ fn parties(namespace: &str, pods: &[Pod], problems: &mut Vec<String>) -> Option<
         parties.push(Party {
             name: format!("{} pods", pod.name),
             kind: Kind::Logpipe(i),
-            namespace: Some(namespace.to_owned()),
-            labels: pod.labels.clone(),
-            ip: pod_ip(),
-            ports: pod.ports.clone(),
+            at: Endpoint {
+                namespace: Some(namespace.to_owned()),
+                labels: pod.labels.clone(),
+                ip: pod_ip(),
+                ports: pod.ports.clone(),
+            },
         });
     }
     let dns_ports = PROTOCOLS.map(|protocol| PodPort {
@@ -290,10 +275,12 @@ fn parties(namespace: &str, pods: &[Pod], problems: &mut Vec<String>) -> Option<
         parties.push(Party {
             name: format!("{name} (namespace {ns})"),
             kind,
-            namespace: Some(ns.into()),
-            labels: owned(labels),
-            ip: pod_ip(),
-            ports,
+            at: Endpoint {
+                namespace: Some(ns.into()),
+                labels: owned(labels),
+                ip: pod_ip(),
+                ports,
+            },
         });
     }
     for (ns, labels) in BYSTANDERS {
@@ -301,10 +288,12 @@ fn parties(namespace: &str, pods: &[Pod], problems: &mut Vec<String>) -> Option<
         parties.push(Party {
             name: format!("another pod ({}) in namespace {ns}", labels[0].1),
             kind: Kind::Bystander,
-            namespace: Some(ns.into()),
-            labels: owned(labels),
-            ip: pod_ip(),
-            ports: vec![],
+            at: Endpoint {
+                namespace: Some(ns.into()),
+                labels: owned(labels),
+                ip: pod_ip(),
+                ports: vec![],
+            },
         });
     }
     // One broker party per bootstrap host, with every port named for it.
@@ -350,187 +339,34 @@ fn parties(namespace: &str, pods: &[Pod], problems: &mut Vec<String>) -> Option<
         parties.push(Party {
             name: format!("kafka broker {host}"),
             kind: Kind::Kafka(ports.clone()),
-            namespace: broker_ns,
-            labels: owned(KAFKA_LABELS),
-            ip,
-            ports: ports
-                .iter()
-                .map(|&number| PodPort {
-                    name: None,
-                    number,
-                    protocol: "TCP".into(),
-                })
-                .collect(),
+            at: Endpoint {
+                namespace: broker_ns,
+                labels: owned(KAFKA_LABELS),
+                ip,
+                ports: ports
+                    .iter()
+                    .map(|&number| PodPort {
+                        name: None,
+                        number,
+                        protocol: "TCP".into(),
+                    })
+                    .collect(),
+            },
         });
     }
     for (address, what, public) in ADDRESSES {
         parties.push(Party {
             name: format!("{address} ({what})"),
             kind: Kind::Address { public: *public },
-            namespace: None,
-            labels: BTreeMap::new(),
-            ip: address.parse().unwrap(),
-            ports: vec![],
+            at: Endpoint {
+                namespace: None,
+                labels: BTreeMap::new(),
+                ip: address.parse().unwrap(),
+                ports: vec![],
+            },
         });
     }
     Some(parties)
-}
-
-/// Whether the policies of `namespace` let `subject` open `port` on `other` (egress) or
-/// accept it from `other` (ingress). A pod that no policy of this direction selects is not
-/// isolated in it.
-fn allows(
-    namespace: &str,
-    policies: &[(String, NetworkPolicy)],
-    direction: Direction,
-    subject: &Party,
-    other: &Party,
-    port: i32,
-    protocol: &str,
-) -> bool {
-    // Named ports are those of the pod connected to.
-    let to = match direction {
-        Direction::Egress => other,
-        Direction::Ingress => subject,
-    };
-    let mut isolated = false;
-    for (_, policy) in policies {
-        let spec = policy.spec.clone().unwrap_or_default();
-        let selects = spec
-            .pod_selector
-            .as_ref()
-            .is_none_or(|s| selects(s, &subject.labels));
-        if !selects || !policy_types(policy).contains(direction.policy_type()) {
-            continue;
-        }
-        isolated = true;
-        let rules: Vec<Rule> = match direction {
-            Direction::Ingress => spec
-                .ingress
-                .into_iter()
-                .flatten()
-                .map(|r| (r.from, r.ports))
-                .collect(),
-            Direction::Egress => spec
-                .egress
-                .into_iter()
-                .flatten()
-                .map(|r| (r.to, r.ports))
-                .collect(),
-        };
-        for (peers, ports) in rules {
-            let peer_ok = match peers.as_deref() {
-                None | Some([]) => true,
-                Some(peers) => peers.iter().any(|p| peer_matches(p, other, namespace)),
-            };
-            if peer_ok && ports_match(ports.as_deref(), to, port, protocol) {
-                return true;
-            }
-        }
-    }
-    !isolated
-}
-
-/// `policyTypes` as the API server defaults it: Ingress always, Egress with egress rules.
-fn policy_types(policy: &NetworkPolicy) -> BTreeSet<&str> {
-    let spec = policy.spec.as_ref();
-    match spec.and_then(|s| s.policy_types.as_ref()) {
-        Some(types) if !types.is_empty() => types.iter().map(String::as_str).collect(),
-        _ => {
-            let mut types = BTreeSet::from(["Ingress"]);
-            if spec.is_some_and(|s| s.egress.is_some()) {
-                types.insert("Egress");
-            }
-            types
-        }
-    }
-}
-
-fn peer_matches(peer: &NetworkPolicyPeer, party: &Party, namespace: &str) -> bool {
-    if let Some(block) = &peer.ip_block {
-        let inside = |cidr: &str| cidr.parse::<IpNet>().is_ok_and(|n| n.contains(&party.ip));
-        return inside(&block.cidr) && !block.except.iter().flatten().any(|c| inside(c));
-    }
-    if peer.namespace_selector.is_none() && peer.pod_selector.is_none() {
-        return false;
-    }
-    let Some(party_ns) = &party.namespace else {
-        return false;
-    };
-    let namespace_ok = match &peer.namespace_selector {
-        None => party_ns == namespace,
-        Some(selector) => selects(
-            selector,
-            &BTreeMap::from([(NAMESPACE_NAME.to_owned(), party_ns.clone())]),
-        ),
-    };
-    namespace_ok
-        && peer
-            .pod_selector
-            .as_ref()
-            .is_none_or(|s| selects(s, &party.labels))
-}
-
-/// Whether `port`/`protocol` on `to` is among `ports`; a named port is looked up on `to`.
-fn ports_match(ports: Option<&[NetworkPolicyPort]>, to: &Party, port: i32, protocol: &str) -> bool {
-    let Some(ports) = ports.filter(|p| !p.is_empty()) else {
-        return true;
-    };
-    ports.iter().any(|p| {
-        p.protocol.as_deref().unwrap_or("TCP") == protocol
-            && match &p.port {
-                None => true,
-                Some(IntOrString::Int(n)) => match p.end_port {
-                    Some(end) => (*n..=end).contains(&port),
-                    None => *n == port,
-                },
-                Some(IntOrString::String(name)) => to.ports.iter().any(|named| {
-                    named.name.as_deref() == Some(name)
-                        && named.protocol == protocol
-                        && named.number == port
-                }),
-            }
-    })
-}
-
-fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
-    let by_labels = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
-    let by_expressions = selector.match_expressions.iter().flatten().all(|e| {
-        let value = labels.get(&e.key);
-        let values = e.values.as_deref().unwrap_or_default();
-        match e.operator.as_str() {
-            "In" => value.is_some_and(|v| values.contains(v)),
-            "NotIn" => value.is_none_or(|v| !values.contains(v)),
-            "Exists" => value.is_some(),
-            "DoesNotExist" => value.is_none(),
-            _ => false,
-        }
-    });
-    by_labels && by_expressions
-}
-
-fn is_empty(selector: Option<&LabelSelector>) -> bool {
-    selector.is_none_or(|s| {
-        s.match_labels.as_ref().is_none_or(|m| m.is_empty())
-            && s.match_expressions.as_ref().is_none_or(|e| e.is_empty())
-    })
-}
-
-/// Every pod of the namespace, both directions, nothing allowed.
-fn is_default_deny(policy: &NetworkPolicy) -> bool {
-    let Some(spec) = &policy.spec else {
-        return false;
-    };
-    let types = policy_types(policy);
-    is_empty(spec.pod_selector.as_ref())
-        && types.contains("Ingress")
-        && types.contains("Egress")
-        && spec.ingress.as_ref().is_none_or(|r| r.is_empty())
-        && spec.egress.as_ref().is_none_or(|r| r.is_empty())
 }
 
 /// What the evaluation cannot judge: selectors that match none of logpipe's pods (a label
@@ -602,18 +438,4 @@ fn check_policy(what: &str, policy: &NetworkPolicy, pods: &[Pod], problems: &mut
             }
         }
     }
-}
-
-/// A namespace selector that picks namespaces by name, so the check knows who it admits.
-fn names_namespaces(selector: &LabelSelector) -> bool {
-    let by_label = selector
-        .match_labels
-        .as_ref()
-        .is_some_and(|m| m.contains_key(NAMESPACE_NAME));
-    let by_expression = selector
-        .match_expressions
-        .iter()
-        .flatten()
-        .any(|e| e.key == NAMESPACE_NAME && e.operator == "In");
-    by_label || by_expression
 }

@@ -11,6 +11,7 @@ mod layout;
 mod manifests;
 mod network_policies;
 mod pipeline;
+mod policy_engine;
 mod runtime;
 mod search;
 mod util;
