@@ -133,6 +133,60 @@ fn deployment_check_reports_broken_manifests() {
             "runAsNonRoot: false",
             "container indexer: runAsNonRoot must be true",
         ),
+        (
+            "network-policies.yaml",
+            "policyTypes: [Ingress, Egress]",
+            "policyTypes: [Ingress]",
+            "network policies: no default-deny policy",
+        ),
+        (
+            "kustomization.yaml",
+            "  - network-policies.yaml\n",
+            "",
+            "network policies: no default-deny policy",
+        ),
+        (
+            "network-policies.yaml",
+            "    - from:\n        - podSelector:\n            matchLabels:\n              app.kubernetes.io/name: logpipe-query\n",
+            "    - from:\n        - podSelector: {}\n",
+            "ingress to logpipe-indexer pods from another pod (debug-shell) in namespace logpipe is allowed on 8080/TCP",
+        ),
+        (
+            "network-policies.yaml",
+            "    - from:\n        - podSelector:\n            matchLabels:\n              app.kubernetes.io/name: logpipe-query\n",
+            "    - from:\n        - namespaceSelector: {}\n",
+            "ingress to logpipe-indexer pods from another pod (grafana) in namespace monitoring is allowed on 8080/TCP",
+        ),
+        (
+            "network-policies.yaml",
+            "    matchLabels:\n      app.kubernetes.io/name: logpipe-indexer\n  policyTypes",
+            "    matchLabels:\n      app.kubernetes.io/name: logpipe-indexr\n  policyTypes",
+            "NetworkPolicy logpipe-indexer: podSelector selects no pod of the kustomization",
+        ),
+        (
+            "network-policies.yaml",
+            "  egress:\n    - to:\n        - namespaceSelector:\n            matchLabels:\n              kubernetes.io/metadata.name: kafka\n      ports:",
+            "  egress:\n    - ports:",
+            "egress from logpipe-collector pods to 203.0.113.10 (a public address) is allowed on 9092/TCP",
+        ),
+        (
+            "network-policies.yaml",
+            "              - 169.254.0.0/16\n",
+            "",
+            "egress from logpipe-alerting pods to 169.254.169.254 (the cloud metadata address) is allowed on 443/TCP",
+        ),
+        (
+            "network-policies.yaml",
+            "          port: 8080",
+            "          port: 8443",
+            "egress from logpipe-query pods to logpipe-indexer pods is denied on 8080/TCP, which is needed",
+        ),
+        (
+            "kafka.env",
+            "kafka-bootstrap.kafka:9092",
+            "kafka-bootstrap.kafka:9093",
+            "egress from logpipe-collector pods to kafka broker kafka-bootstrap.kafka is denied on 9093/TCP",
+        ),
     ];
     for (file, from, to, expected) in cases {
         let dir = tempfile::tempdir().unwrap();

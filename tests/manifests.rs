@@ -2,6 +2,7 @@
 //! Kubernetes object, then checked against what the built binary declares (its roles,
 //! its configuration variables, its port and its alert rule checker), so that a manifest
 //! `kubectl apply` would take but logpipe would not run with is caught before a cluster.
+//! The network policies are judged against the pods as declared (`network_policies`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
@@ -11,11 +12,13 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, Container, Namespace, PersistentVolumeClaim, PodSpec, PodTemplateSpec, Probe,
     Secret, Service, ServiceAccount,
 };
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::network_policies::{self, Pod, PodPort};
 use crate::util::run;
 
 /// The roles a pod runs: long-lived subcommands, not the CLI ones (`search`, `config`).
@@ -120,6 +123,7 @@ fn role_vars(role: &str) -> Option<BTreeMap<String, Var>> {
 /// A workload's pod template, with where it came from for messages.
 struct Workload {
     what: String,
+    name: String,
     template: PodTemplateSpec,
     claim_templates: Vec<String>,
     /// A StatefulSet's governing Service, which must be headless.
@@ -138,6 +142,8 @@ struct Objects {
     secrets: BTreeMap<String, BTreeSet<String>>,
     services: Vec<Service>,
     workloads: Vec<Workload>,
+    /// Network policies with where they came from.
+    network_policies: Vec<(String, NetworkPolicy)>,
     /// Image names the kustomization rewrites: containers name one of these.
     images: BTreeSet<String>,
 }
@@ -175,12 +181,20 @@ pub fn check(dir: &Path) -> Vec<String> {
         .iter()
         .map(|i| i.name.clone())
         .collect();
-    for workload in &objects.workloads {
-        check_workload(workload, &objects, &mut problems);
-    }
+    let pods: Vec<Pod> = objects
+        .workloads
+        .iter()
+        .filter_map(|workload| check_workload(workload, &objects, &mut problems))
+        .collect();
     for service in &objects.services {
         check_service(service, &objects, &mut problems);
     }
+    network_policies::check(
+        &kustomization.namespace,
+        &objects.network_policies,
+        &pods,
+        &mut problems,
+    );
     problems
 }
 
@@ -248,19 +262,27 @@ fn parse_object(kind: &str, what: &str, value: Value, objects: &mut Objects) -> 
             objects.secrets.insert(name, keys);
         }
         "Service" => objects.services.push(typed::<Service>(value)?),
+        "NetworkPolicy" => {
+            let policy = typed::<NetworkPolicy>(value)?;
+            objects.network_policies.push((what.to_owned(), policy));
+        }
         "Deployment" => {
             let spec = typed::<Deployment>(value)?.spec.ok_or("no spec")?;
-            objects.workloads.push(workload(what, spec.template, None));
+            objects
+                .workloads
+                .push(workload(what, &name, spec.template, None));
         }
         "StatefulSet" => {
             let spec = typed::<StatefulSet>(value)?.spec.ok_or("no spec")?;
-            let mut w = workload(what, spec.template, spec.volume_claim_templates);
+            let mut w = workload(what, &name, spec.template, spec.volume_claim_templates);
             w.service_name = spec.service_name;
             objects.workloads.push(w);
         }
         "DaemonSet" => {
             let spec = typed::<DaemonSet>(value)?.spec.ok_or("no spec")?;
-            objects.workloads.push(workload(what, spec.template, None));
+            objects
+                .workloads
+                .push(workload(what, &name, spec.template, None));
         }
         other => return Err(format!("unknown kind {other}")),
     }
@@ -269,11 +291,13 @@ fn parse_object(kind: &str, what: &str, value: Value, objects: &mut Objects) -> 
 
 fn workload(
     what: &str,
+    name: &str,
     template: PodTemplateSpec,
     claims: Option<Vec<PersistentVolumeClaim>>,
 ) -> Workload {
     Workload {
         what: what.to_owned(),
+        name: name.to_owned(),
         template,
         claim_templates: claims
             .unwrap_or_default()
@@ -386,10 +410,16 @@ fn generate(
     data
 }
 
-fn check_workload(workload: &Workload, objects: &Objects, problems: &mut Vec<String>) {
+/// Checks a workload; its pod as the network policies see it, when it runs a role.
+fn check_workload(
+    workload: &Workload,
+    objects: &Objects,
+    problems: &mut Vec<String>,
+) -> Option<Pod> {
     let what = &workload.what;
     let Some(pod) = &workload.template.spec else {
-        return problems.push(format!("{what}: no pod spec"));
+        problems.push(format!("{what}: no pod spec"));
+        return None;
     };
     if let Some(name) = &workload.service_name {
         let headless = objects.services.iter().any(|s| {
@@ -456,11 +486,48 @@ fn check_workload(workload: &Workload, objects: &Objects, problems: &mut Vec<Str
     for claim in &workload.claim_templates {
         volumes.insert(claim.clone(), None);
     }
+    let mut found = None;
     for container in &pod.containers {
         let what = format!("{what}: container {}", container.name);
-        check_container(&what, container, pod, &volumes, objects, problems);
+        if let Some(role) = check_container(&what, container, pod, &volumes, objects, problems) {
+            found.get_or_insert(role);
+        }
     }
+    let (role, port, env) = found?;
+    let value = |name: &str| env.get(name).cloned().flatten().unwrap_or_default();
+    let list = |text: String| -> Vec<String> {
+        text.split(',')
+            .map(|item| item.trim().to_owned())
+            .filter(|item| !item.is_empty())
+            .collect()
+    };
+    Some(Pod {
+        name: workload.name.clone(),
+        role,
+        labels: workload
+            .template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_default(),
+        port,
+        ports: pod
+            .containers
+            .iter()
+            .flat_map(|c| c.ports.iter().flatten())
+            .map(|p| PodPort {
+                name: p.name.clone(),
+                number: p.container_port,
+                protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+            })
+            .collect(),
+        brokers: list(value("LOGPIPE_KAFKA_BROKERS")),
+        indexers: list(value("LOGPIPE_QUERY_INDEXERS")),
+    })
 }
+
+/// A container's role, its HTTP port and its environment, when it runs a role.
+type Role = (String, i32, BTreeMap<String, Option<String>>);
 
 /// A volume's ConfigMap or Secret: kind, name and keys; `None` for other sources.
 type Mounted = Option<(&'static str, String, BTreeSet<String>)>;
@@ -472,7 +539,7 @@ fn check_container(
     volumes: &BTreeMap<String, Mounted>,
     objects: &Objects,
     problems: &mut Vec<String>,
-) {
+) -> Option<Role> {
     let mut problem = |message: String| problems.push(format!("{what}: {message}"));
     if container.command.is_some() {
         problem("command must be unset: the image's entrypoint is logpipe".into());
@@ -497,10 +564,11 @@ fn check_container(
         .then(|| role_vars(role))
         .flatten();
     let Some(vars) = vars else {
-        return problem(format!(
+        problem(format!(
             "args must start with a role ({})",
             SERVER_ROLES.join(", ")
         ));
+        return None;
     };
     let known = |name: &str| vars.contains_key(name) || name.starts_with(KAFKA_PROPERTY_PREFIX);
 
@@ -560,7 +628,8 @@ fn check_container(
         .or_else(|| vars["PORT"].default.clone())
         .unwrap_or_default();
     let Ok(port) = port_text.parse::<i32>() else {
-        return problem(format!("PORT {port_text:?} is not a port number"));
+        problem(format!("PORT {port_text:?} is not a port number"));
+        return None;
     };
     let ports = container.ports.as_deref().unwrap_or_default();
     if !ports.iter().any(|p| p.container_port == port) {
@@ -636,6 +705,7 @@ fn check_container(
     if env.contains_key("LOGPIPE_ALERTING_RULES_DIR") {
         check_rules(&env, mounts, volumes, objects, &mut problem);
     }
+    Some((role.to_owned(), port, env))
 }
 
 fn check_probe(
