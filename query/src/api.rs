@@ -527,6 +527,13 @@ async fn tail(
             position: None,
         })?
         .map_err(|e| {
+            if let Some(full) = e.downcast_ref::<crate::tail::TailFull>() {
+                return ApiError {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    message: full.to_string(),
+                    position: None,
+                };
+            }
             error!(error = %e, "live tail could not start");
             ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
@@ -540,7 +547,13 @@ async fn tail(
     let stream = async_stream(move |sender| async move {
         let _ = sender.send(Ok(SseEvent::default().comment("live"))).await;
         loop {
-            match subscription.receiver.recv().await {
+            // A client that went away ends the subscription at once, not at the next
+            // event (which on a quiet topic may never come).
+            let received = tokio::select! {
+                () = sender.closed() => return,
+                received = subscription.receiver.recv() => received,
+            };
+            match received {
                 Ok(arrival) => {
                     if predicate.matches(&arrival.event) {
                         let event = SseEvent::default()

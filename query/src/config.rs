@@ -20,7 +20,23 @@ pub const TIME_LIMIT_MS: VarSpec = VarSpec::new(
     "Longest a search, histogram or top-values request may run before it is answered with an error.",
 );
 
-pub const VARS: [&VarSpec; 4] = [&TOKENS_FILE, &ALLOWED_HOSTS, &INDEXERS, &TIME_LIMIT_MS];
+pub const MAX_TAIL_SUBSCRIBERS: VarSpec = VarSpec::new(
+    "LOGPIPE_QUERY_MAX_TAIL_SUBSCRIBERS",
+    Kind::Integer {
+        min: 1,
+        max: 10_000,
+    },
+    Some("64"),
+    "Live tails open at once; one more is answered 503 until one ends.",
+);
+
+pub const VARS: [&VarSpec; 5] = [
+    &TOKENS_FILE,
+    &ALLOWED_HOSTS,
+    &INDEXERS,
+    &TIME_LIMIT_MS,
+    &MAX_TAIL_SUBSCRIBERS,
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct QueryConfig {
@@ -33,6 +49,7 @@ pub struct QueryConfig {
     pub indexers: Vec<url::Url>,
     #[serde(with = "humantime_serde_ms")]
     pub time_limit: Duration,
+    pub max_tail_subscribers: usize,
     /// The index of a co-located indexer (standalone), read directly.
     #[serde(skip)]
     pub local: Option<logpipe_store::Catalog>,
@@ -114,6 +131,7 @@ impl QueryConfig {
             allowed_hosts,
             indexers,
             time_limit: env.duration(&TIME_LIMIT_MS)?,
+            max_tail_subscribers: env.integer(&MAX_TAIL_SUBSCRIBERS)? as usize,
             local: None,
         })
     }

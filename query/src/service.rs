@@ -50,7 +50,8 @@ impl Service for QueryConfig {
             access_control = self.tokens.enabled(),
             "query service started"
         );
-        let tail = TailHub::new(ctx.shared.clone(), ctx.shutdown.clone());
+        let tail = TailHub::new(ctx.shared.clone(), ctx.shutdown.clone())
+            .with_max_subscribers(self.max_tail_subscribers);
         Ok(api::router(ApiState {
             backend,
             tokens: self.tokens,

@@ -15,6 +15,8 @@ use tracing::{info, warn};
 
 /// Events buffered per subscriber before it is told it fell behind.
 const CHANNEL_CAPACITY: usize = 4096;
+/// Subscribers at once unless configured.
+const DEFAULT_MAX_SUBSCRIBERS: usize = 64;
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -30,6 +32,16 @@ pub struct TailHub {
     inner: Arc<Mutex<Inner>>,
     shared: SharedConfig,
     shutdown: CancellationToken,
+    max_subscribers: usize,
+}
+
+/// A tail refused because `max` are open already.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error(
+    "{max} live tails are open, the most LOGPIPE_QUERY_MAX_TAIL_SUBSCRIBERS allows; retry when one ends"
+)]
+pub struct TailFull {
+    pub max: usize,
 }
 
 #[derive(Debug)]
@@ -49,12 +61,25 @@ impl TailHub {
             })),
             shared,
             shutdown,
+            max_subscribers: DEFAULT_MAX_SUBSCRIBERS,
         }
+    }
+
+    /// At most `max` subscribers at once.
+    pub fn with_max_subscribers(mut self, max: usize) -> Self {
+        self.max_subscribers = max;
+        self
     }
 
     /// Receives every event from now on; starts the consumer when it is not running.
     pub fn subscribe(&self) -> anyhow::Result<Subscription> {
         let mut inner = self.lock();
+        if inner.sender.receiver_count() >= self.max_subscribers {
+            return Err(TailFull {
+                max: self.max_subscribers,
+            }
+            .into());
+        }
         let receiver = inner.sender.subscribe();
         let running = inner
             .running

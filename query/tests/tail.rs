@@ -22,6 +22,16 @@ pub async fn start_query(
     data: &std::path::Path,
     tokens: Option<&std::path::Path>,
 ) -> (ServiceContext, std::net::SocketAddr) {
+    start_query_with(broker, data, tokens, &[]).await
+}
+
+/// `start_query` with more variables.
+pub async fn start_query_with(
+    broker: &TestBroker,
+    data: &std::path::Path,
+    tokens: Option<&std::path::Path>,
+    extra: &[(&str, &str)],
+) -> (ServiceContext, std::net::SocketAddr) {
     let mut vars = vec![
         ("LOGPIPE_KAFKA_BROKERS".to_string(), broker.bootstrap()),
         ("LOGPIPE_DATA_DIR".to_string(), data.display().to_string()),
@@ -36,6 +46,11 @@ pub async fn start_query(
             tokens.display().to_string(),
         ));
     }
+    vars.extend(
+        extra
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string())),
+    );
     let env = Env::from_pairs(vars);
     let (shared, config) = service::load::<QueryConfig>(&env).unwrap();
     broker
@@ -152,5 +167,53 @@ async fn tail_streams_matching_events_of_the_callers_namespaces() {
         "exactly the matching shop events"
     );
 
+    ctx.shutdown.cancel();
+}
+
+/// Live tails are bounded in number: one past the limit is answered 503 naming it, and a
+/// tail that ends makes room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tails_beyond_the_limit_are_refused_until_one_ends() {
+    let broker = TestBroker::start().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let (ctx, address) = start_query_with(
+        &broker,
+        data.path(),
+        None,
+        &[("LOGPIPE_QUERY_MAX_TAIL_SUBSCRIBERS", "1")],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let open = || {
+        client
+            .get(format!("http://{address}/api/v1/tail"))
+            .query(&[("q", "*")])
+            .send()
+    };
+    let first = open().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let second = open().await.unwrap();
+    assert_eq!(second.status(), 503);
+    let body: serde_json::Value = second.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("LOGPIPE_QUERY_MAX_TAIL_SUBSCRIBERS"),
+        "{body}"
+    );
+    drop(first);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let again = open().await.unwrap();
+        if again.status() == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ended tail never made room"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     ctx.shutdown.cancel();
 }
