@@ -74,7 +74,7 @@ impl<C: Collector> Collector for Deadline<C> {
         let mut unchecked = 0;
         let mut visited = |docs: usize| {
             #[cfg(test)]
-            probe::visited(docs);
+            super::probe::visited(docs);
             unchecked += docs;
             if unchecked >= DEADLINE_CHECK_DOCS {
                 unchecked = 0;
@@ -113,27 +113,6 @@ impl<C: Collector> Collector for Deadline<C> {
     }
 }
 
-/// What the scans of this thread went through, for tests that show a scan stopped early
-/// (tantivy searches on the calling thread unless given an executor, and the store never
-/// gives one).
-#[cfg(test)]
-pub(crate) mod probe {
-    use std::cell::Cell;
-
-    thread_local! {
-        static VISITED: Cell<u64> = const { Cell::new(0) };
-    }
-
-    pub(crate) fn visited(docs: usize) {
-        VISITED.with(|visited| visited.set(visited.get() + docs as u64));
-    }
-
-    /// Documents handed to deadline-checked collectors since the last call.
-    pub(crate) fn take_visited() -> u64 {
-        VISITED.with(|visited| visited.replace(0))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, Instant};
@@ -142,10 +121,9 @@ mod tests {
     use logpipe_common::testkit::sample_event;
     use logpipe_language::{Query, Scope};
 
-    use super::probe;
     use crate::catalog::Catalog;
     use crate::search::{
-        Cursor, Request, SearchError, TimeRange, histogram, search_page, top_values,
+        Cursor, Request, SearchError, TimeRange, histogram, probe, search_page, top_values,
     };
     use crate::testkit::write_index_one_segment;
 
