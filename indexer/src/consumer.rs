@@ -288,16 +288,30 @@ pub fn run(
             None => {}
         }
         if guard.due() {
-            let report = guard.commit()?;
-            if !report.days.is_empty() {
-                debug!(
-                    docs = report.docs,
-                    days = report.days.len(),
-                    "index committed"
-                );
-            }
-            if let Err(error) = commit_group(consumer, &settings.topic, &guard, CommitMode::Async) {
-                debug!(%error, "group offset commit failed");
+            match guard.commit() {
+                Ok(report) => {
+                    if !report.days.is_empty() {
+                        debug!(
+                            docs = report.docs,
+                            days = report.days.len(),
+                            "index committed"
+                        );
+                    }
+                    if let Err(error) =
+                        commit_group(consumer, &settings.topic, &guard, CommitMode::Async)
+                    {
+                        debug!(%error, "group offset commit failed");
+                    }
+                }
+                // Nothing was committed and the commit stays due: the next round offers
+                // the dead letters again, and the offsets past them wait for it.
+                Err(IndexerError::DeadLetterPending(pending)) => {
+                    warn!(
+                        pending,
+                        "commit held back until the dead letters are acknowledged"
+                    );
+                }
+                Err(error) => return Err(error),
             }
         }
         if last_retention.elapsed() >= settings.retention_interval {

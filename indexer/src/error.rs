@@ -4,8 +4,10 @@
 pub enum IndexerError {
     #[error(transparent)]
     Store(#[from] logpipe_store::StoreError),
-    #[error("{0} dead-letter messages could not be delivered")]
-    DeadLetter(u64),
+    /// Dead letters the broker has not acknowledged yet (an outage, or references it
+    /// refuses): they are offered again, and the offsets past them wait.
+    #[error("{0} dead letters not yet acknowledged by the broker")]
+    DeadLetterPending(u64),
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
 }

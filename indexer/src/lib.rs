@@ -9,7 +9,8 @@
 //! - `decode`: a Kafka message → the document it is indexed as, or why it is refused.
 //! - `pipeline`: decode, deduplicate, write, commit with offsets, retention.
 //! - `dedup`: the recent ids a replay is checked against.
-//! - `dead_letter`: refused messages, with the reason, to the dead-letter topic.
+//! - `dead_letter`: refused messages, with the reason, to the dead-letter topic: whole, or
+//!   by reference when they cannot go whole.
 //! - `retention`: which days go, by age and by size.
 //! - `http`: the indexer's own endpoint (the days it holds).
 //! - `telemetry`: the indexer's metrics.

@@ -69,6 +69,8 @@ pub struct Pipeline {
     since_commit: usize,
     last_commit: Instant,
     tally: Tally,
+    /// Longest wait for dead letters in one commit round.
+    dead_letter_timeout: Duration,
 }
 
 impl Pipeline {
@@ -119,6 +121,7 @@ impl Pipeline {
             since_commit: 0,
             last_commit: Instant::now(),
             tally: Tally::default(),
+            dead_letter_timeout: DEAD_LETTER_FLUSH_TIMEOUT,
             settings,
         })
     }
@@ -163,7 +166,7 @@ impl Pipeline {
                     "event dead-lettered"
                 );
                 match &self.dead_letters {
-                    Some(dead_letters) => dead_letters.send(record, &rejected.0)?,
+                    Some(dead_letters) => dead_letters.send(record, &rejected.0),
                     None => warn!("no dead-letter topic, event dropped"),
                 }
                 telemetry::dead_lettered();
@@ -222,11 +225,11 @@ impl Pipeline {
     /// Makes everything taken so far searchable and durable: dead letters acknowledged,
     /// day indexes committed with their offsets, then the positions file. The interval
     /// counts from a commit's start, so commits start once per interval as long as each
-    /// takes less.
+    /// takes less. `IndexerError::DeadLetterPending` commits nothing and can be retried.
     pub fn commit(&mut self) -> Result<CommitReport, IndexerError> {
         let started = Instant::now();
         if let Some(dead_letters) = &self.dead_letters {
-            dead_letters.flush(DEAD_LETTER_FLUSH_TIMEOUT)?;
+            dead_letters.flush(self.dead_letter_timeout)?;
         }
         let report = self.store.commit(&self.positions)?;
         if self.saved != self.positions {
@@ -279,9 +282,16 @@ mod tests {
     use std::collections::HashSet;
 
     use logpipe_common::event::EventId;
+    use logpipe_common::kafka::KafkaSettings;
+    use logpipe_common::testkit::MockKafka;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Headers, Message};
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    use rdkafka::{Offset, TopicPartitionList};
     use serde_json::json;
 
     use super::*;
+    use crate::dead_letter;
     use logpipe_store::WriterSettings;
     use logpipe_store::catalog::{Catalog, Reload};
     use logpipe_store::layout::IndexLayout;
@@ -309,6 +319,10 @@ mod tests {
     }
 
     fn open(dir: &std::path::Path) -> Pipeline {
+        open_with(dir, None)
+    }
+
+    fn open_with(dir: &std::path::Path, dead_letters: Option<DeadLetters>) -> Pipeline {
         let catalog = Catalog::open(IndexLayout::under(dir), Reload::Manual).unwrap();
         let store = Writer::open(
             catalog,
@@ -321,7 +335,7 @@ mod tests {
         .unwrap();
         Pipeline::open(
             store,
-            None,
+            dead_letters,
             PipelineSettings {
                 topic: "logs".into(),
                 bounds: TsBounds {
@@ -524,5 +538,132 @@ mod tests {
             .map(|d| format!("{}={}", d.day, d.docs))
             .collect();
         assert_eq!(days, ["2026-11-27=10", "2026-11-26=5"]);
+    }
+
+    const DLQ: &str = "logs-dlq";
+    const BAD_OFFSET: i64 = 5;
+
+    /// A pipeline whose dead-letter producer, on librdkafka's mock cluster, takes messages
+    /// of at most 16 KiB.
+    fn mock_pipeline(dir: &std::path::Path) -> (MockKafka, KafkaSettings, Pipeline) {
+        let mock = MockKafka::new(1).unwrap();
+        mock.create_topic(DLQ, 1).unwrap();
+        let mut settings = mock.settings();
+        settings.message_max_bytes = 16 << 10;
+        let dead_letters = DeadLetters::new(&settings, DLQ).unwrap();
+        (mock, settings, open_with(dir, Some(dead_letters)))
+    }
+
+    /// Takes the messages at `offsets` of partition 0: event `offset`, but for a malformed
+    /// message of `bad_bytes` at `BAD_OFFSET`.
+    fn take_with_bad(pipeline: &mut Pipeline, offsets: std::ops::Range<i64>, bad_bytes: usize) {
+        let bad = vec![b'{'; bad_bytes];
+        for offset in offsets {
+            let good = payload(offset as u64);
+            let record = KafkaRecord {
+                topic: "logs",
+                partition: 0,
+                offset,
+                key: Some(b"shop/api-1"),
+                payload: Some(if offset == BAD_OFFSET { &bad } else { &good }),
+                timestamp_ms: None,
+            };
+            pipeline.take(&record).unwrap();
+        }
+    }
+
+    /// The partition and offset of every reference on the dead-letter topic.
+    fn references(settings: &KafkaSettings, count: usize) -> Vec<(String, String)> {
+        let consumer: BaseConsumer = settings.consumer("dlq-check").create().unwrap();
+        let mut partitions = TopicPartitionList::new();
+        partitions
+            .add_partition_offset(DLQ, 0, Offset::Beginning)
+            .unwrap();
+        consumer.assign(&partitions).unwrap();
+        let mut found = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while found.len() < count && Instant::now() < deadline {
+            let Some(message) = consumer.poll(Duration::from_millis(100)) else {
+                continue;
+            };
+            let message = message.unwrap();
+            assert_eq!(message.payload(), None, "a reference, without the payload");
+            let header = |name: &str| {
+                let headers = message.headers().unwrap();
+                headers
+                    .iter()
+                    .find(|h| h.key == name)
+                    .and_then(|h| h.value)
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .unwrap_or_default()
+            };
+            found.push((
+                header(dead_letter::PARTITION_HEADER),
+                header(dead_letter::OFFSET_HEADER),
+            ));
+        }
+        found
+    }
+
+    /// Regression: a malformed message too large to be dead-lettered whole failed the
+    /// pipeline, and after each restart the indexer read it again: a crash loop.
+    #[test]
+    fn a_message_too_large_to_dead_letter_whole_does_not_stop_indexing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_mock, settings, mut pipeline) = mock_pipeline(dir.path());
+        take_with_bad(&mut pipeline, 0..10, 64 << 10);
+        pipeline.commit().unwrap();
+        assert_eq!(pipeline.positions().get(&0), Some(&10));
+        let layout = IndexLayout::under(dir.path());
+        assert_eq!(
+            layout.positions().unwrap().unwrap().offsets.get(&0),
+            Some(&10)
+        );
+        assert_eq!(
+            references(&settings, 1),
+            [("0".into(), BAD_OFFSET.to_string())]
+        );
+        pipeline.close().unwrap();
+        drop(pipeline);
+        let (docs, _) = indexed_ids(dir.path());
+        assert_eq!(docs, 9);
+    }
+
+    #[test]
+    fn a_refused_dead_letter_holds_the_positions_back_until_the_broker_takes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mock, settings, mut pipeline) = mock_pipeline(dir.path());
+        pipeline.dead_letter_timeout = Duration::from_millis(200);
+        // The whole message and its first references are refused.
+        mock.fail_requests(
+            RDKafkaApiKey::Produce,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+            3,
+        );
+        take_with_bad(&mut pipeline, 0..10, 100);
+        let layout = IndexLayout::under(dir.path());
+        let error = pipeline.commit().unwrap_err();
+        assert!(
+            matches!(error, IndexerError::DeadLetterPending(_)),
+            "{error}"
+        );
+        assert!(layout.positions().unwrap().is_none(), "nothing committed");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while let Err(error) = pipeline.commit() {
+            assert!(
+                matches!(error, IndexerError::DeadLetterPending(_)),
+                "{error}"
+            );
+            assert!(layout.positions().unwrap().is_none(), "nothing committed");
+            assert!(Instant::now() < deadline, "the reference is never taken");
+        }
+        assert_eq!(
+            layout.positions().unwrap().unwrap().offsets.get(&0),
+            Some(&10)
+        );
+        assert_eq!(
+            references(&settings, 1),
+            [("0".into(), BAD_OFFSET.to_string())]
+        );
     }
 }

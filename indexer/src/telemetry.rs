@@ -28,6 +28,16 @@ pub fn dead_lettered() {
     counter!("logpipe_indexer_dead_lettered_total").increment(1);
 }
 
+/// A dead letter recorded by reference: the message could not be produced whole.
+pub fn dead_lettered_by_reference() {
+    counter!("logpipe_indexer_dead_letter_references_total").increment(1);
+}
+
+/// A dead-letter reference the broker refused, offered again.
+pub fn dead_letter_reference_retried() {
+    counter!("logpipe_indexer_dead_letter_reference_retries_total").increment(1);
+}
+
 pub fn retention_removed(bytes: u64) {
     counter!("logpipe_indexer_retention_removed_days_total").increment(1);
     counter!("logpipe_indexer_retention_removed_bytes_total").increment(bytes);

@@ -1,5 +1,6 @@
-//! The indexer against tansu: bad messages dead-lettered without blocking, and two
-//! indexers in one group sharing the partitions with every event indexed once.
+//! The indexer against tansu: bad messages dead-lettered without blocking, whole or by
+//! reference, and two indexers in one group sharing the partitions with every event
+//! indexed once.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -8,9 +9,9 @@ use logpipe_common::Timestamp;
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::testkit::{TestBroker, produce_all};
 use logpipe_store::{Catalog, IndexLayout, Reload};
-use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Headers;
+use rdkafka::message::{Headers, OwnedMessage};
+use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::util::{Indexer, message};
 
@@ -109,6 +110,118 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_indexed() {
         "GET /api/v1/items answered 200 for request 7"
     );
     indexer.stop().await;
+}
+
+/// Regression: a malformed message too large to be dead-lettered whole (with its headers
+/// over the producer's `message.max.bytes`) stopped the indexer, which read it again
+/// after every restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_too_large_to_dead_letter_whole_is_recorded_by_reference() {
+    const BAD_BYTES: usize = 200 << 10;
+    let broker = TestBroker::start().unwrap();
+    broker
+        .create_topics(&[TopicSpec::new(TOPIC, 1), TopicSpec::new(DLQ, 1)])
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let mut messages: Vec<(String, Vec<u8>)> = (0..100).map(|n| message(n, now)).collect();
+    messages.push(("bad/huge".into(), vec![b'x'; BAD_BYTES]));
+    messages.extend((100..200).map(|n| message(n, now)));
+    let settings = broker.settings();
+    tokio::task::spawn_blocking(move || produce_all(&settings, TOPIC, messages))
+        .await
+        .unwrap()
+        .unwrap();
+    let bad_offset = offset_of(&broker, TOPIC, b"bad/huge").await;
+
+    let dir = tempfile::tempdir().unwrap();
+    // The indexer's producer takes smaller messages than the one on the events topic.
+    let small = [("LOGPIPE_KAFKA_MESSAGE_MAX_BYTES", "64KiB")];
+    let indexer = Indexer::start(&broker, dir.path(), &small).await;
+    indexer.wait_for_docs(200, Duration::from_secs(60)).await;
+    let dead = dead_letters(&broker, 1).await;
+    assert_eq!(dead.len(), 1);
+    let reference = &dead[0];
+    assert_eq!(reference.payload(), None, "the payload is left out");
+    assert_eq!(reference.key(), Some(&b"bad/huge"[..]));
+    let header = |name: &str| header(reference, name);
+    assert_eq!(header("logpipe-dlq-topic"), TOPIC);
+    assert_eq!(header("logpipe-dlq-partition"), "0");
+    assert_eq!(header("logpipe-dlq-offset"), bad_offset.to_string());
+    assert_eq!(header("logpipe-dlq-payload-bytes"), BAD_BYTES.to_string());
+    assert!(header("logpipe-dlq-reason").starts_with("not JSON"));
+    assert!(header("logpipe-dlq-omitted").contains("too large"));
+    indexer.stop().await;
+
+    // A restart goes on past the message instead of reading it again.
+    let indexer = Indexer::start(&broker, dir.path(), &small).await;
+    produce_all_async(&broker, (200..210).map(|n| message(n, now)).collect()).await;
+    indexer.wait_for_docs(210, Duration::from_secs(60)).await;
+    indexer.stop().await;
+    assert_eq!(dead_letters(&broker, 1).await.len(), 1, "recorded once");
+}
+
+/// The offset of the first message of `topic`'s partition 0 with `key`.
+async fn offset_of(broker: &TestBroker, topic: &str, key: &[u8]) -> i64 {
+    let consumer: StreamConsumer = broker.settings().consumer("offset-check").create().unwrap();
+    let mut partitions = TopicPartitionList::new();
+    partitions
+        .add_partition_offset(topic, 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&partitions).unwrap();
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .expect("the message is on the topic")
+            .unwrap();
+        if message.key() == Some(key) {
+            return message.offset();
+        }
+    }
+}
+
+/// Every message on the dead-letter topic once `count` have arrived, and whatever comes
+/// within a few seconds after.
+async fn dead_letters(broker: &TestBroker, count: usize) -> Vec<OwnedMessage> {
+    let consumer: StreamConsumer = broker.settings().consumer("dlq-read").create().unwrap();
+    let mut partitions = TopicPartitionList::new();
+    partitions
+        .add_partition_offset(DLQ, 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&partitions).unwrap();
+    let mut messages = Vec::new();
+    while messages.len() < count {
+        let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .expect("dead letters arrive")
+            .unwrap();
+        messages.push(message.detach());
+    }
+    while let Ok(message) = tokio::time::timeout(Duration::from_secs(3), consumer.recv()).await {
+        messages.push(message.unwrap().detach());
+    }
+    messages
+}
+
+fn header(message: &OwnedMessage, name: &str) -> String {
+    message
+        .headers()
+        .and_then(|headers| {
+            headers
+                .iter()
+                .find(|h| h.key == name)
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        })
+        .unwrap_or_default()
+}
+
+async fn produce_all_async(broker: &TestBroker, messages: Vec<(String, Vec<u8>)>) {
+    let settings = broker.settings();
+    tokio::task::spawn_blocking(move || produce_all(&settings, TOPIC, messages))
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,8 +22,13 @@ pub struct Indexer {
 
 impl Indexer {
     pub async fn start(broker: &TestBroker, data: &Path, extra: &[(&str, &str)]) -> Self {
+        Self::start_on(broker.bootstrap(), data, extra).await
+    }
+
+    /// An indexer on the brokers at `bootstrap` (librdkafka's mock cluster, for one).
+    pub async fn start_on(bootstrap: String, data: &Path, extra: &[(&str, &str)]) -> Self {
         let mut vars = vec![
-            ("LOGPIPE_KAFKA_BROKERS".to_owned(), broker.bootstrap()),
+            ("LOGPIPE_KAFKA_BROKERS".to_owned(), bootstrap),
             ("LOGPIPE_DATA_DIR".to_owned(), data.display().to_string()),
             (
                 "LOGPIPE_INDEXER_COMMIT_INTERVAL_MS".to_owned(),

@@ -12,7 +12,8 @@
 //! - `translate`: the search language's `Query` → a tantivy query.
 //! - `search`: hits with a cursor, histogram, top values, events by id, deadlines.
 //! - `telemetry`: the commit metric.
-//! - `testkit` (feature): test indexes written as the indexer writes them.
+//! - `testkit` (feature, and in this crate's tests): test indexes written as the indexer
+//!   writes them.
 //! - `error`: `StoreError`.
 
 pub mod catalog;
@@ -23,7 +24,7 @@ pub mod layout;
 pub mod schema;
 pub mod search;
 mod telemetry;
-#[cfg(feature = "testkit")]
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod translate;
 pub mod writer;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use rdkafka::mocking::MockCluster;
+use rdkafka::mocking::{MockCluster, MockCoordinator};
 use rdkafka::producer::DefaultProducerContext;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
@@ -40,6 +40,21 @@ impl MockKafka {
 
     pub fn create_topic(&self, topic: &str, partitions: i32) -> anyhow::Result<()> {
         self.cluster.create_topic(topic, partitions, 1)?;
+        Ok(())
+    }
+
+    /// Moves the leadership of `topic`'s `partition` to `broker`, so that taking that
+    /// broker down is an outage of this partition alone.
+    pub fn partition_leader(&self, topic: &str, partition: i32, broker: i32) -> anyhow::Result<()> {
+        self.cluster
+            .partition_leader(topic, partition, Some(broker))?;
+        Ok(())
+    }
+
+    /// Makes `broker` the coordinator of consumer group `group`.
+    pub fn group_coordinator(&self, group: &str, broker: i32) -> anyhow::Result<()> {
+        self.cluster
+            .coordinator(MockCoordinator::Group(group.to_owned()), broker)?;
         Ok(())
     }
 

@@ -1,19 +1,18 @@
-//! Hits newest first, a page at a time with a cursor, and events by id. Days outside the
-//! time range are never opened.
+//! Hits newest first (ties on one instant by id, descending), a page at a time with a
+//! cursor, and events by id. Days outside the time range are never opened.
 
 use std::cmp::Reverse;
-use std::collections::HashSet;
 use std::ops::Bound;
 
 use logpipe_common::event::{EventId, Timestamp};
-use logpipe_language::{Query, Scope};
-use tantivy::collector::{Count, DocSetCollector, TopDocs};
-use tantivy::{DateTime, DocAddress, Order, Searcher, TantivyDocument};
+use logpipe_language::Scope;
+use tantivy::collector::Count;
+use tantivy::{DocAddress, TantivyDocument};
 
 use super::deadline::Deadline;
+use super::newest::Newest;
 use super::request::{Cursor, MAX_LIMIT, Request, SearchError, time_range};
-use crate::catalog::{Catalog, DayReader, stored_event};
-use crate::schema;
+use crate::catalog::{Catalog, stored_event};
 use crate::translate::to_tantivy;
 
 /// One page of hits, newest first.
@@ -75,54 +74,28 @@ pub fn search_page(
             break;
         }
         if !enough {
-            // Strictly older than the cursor; the cursor's own instant is read whole below.
+            // At or before the cursor's instant; the collector keeps what is strictly
+            // after the cursor in the order of the hits.
             let paged = match cursor {
                 Some(cursor) => effective.clone().and(time_range(
                     Bound::Unbounded,
-                    Bound::Excluded(Timestamp::from_unix_nanos(cursor.ts)),
+                    Bound::Included(Timestamp::from_unix_nanos(cursor.ts)),
                 )),
                 None => effective.clone(),
             };
             let paged = to_tantivy(&paged, &day.fields)?;
-            let top = searcher
+            let hits = searcher
                 .search(
                     &*paged,
-                    &Deadline::new(
-                        TopDocs::with_limit(limit)
-                            .order_by_fast_field::<DateTime>(schema::TS, Order::Desc),
-                        request.deadline,
-                    ),
+                    &Deadline::new(Newest::new(limit, cursor), request.deadline),
                 )
                 .map_err(on_day)?;
-            let mut addresses: Vec<DocAddress> = top.iter().map(|(_, address)| *address).collect();
-            // Events sharing the oldest instant of the page are all read, so ties are
-            // ordered by id and none is skipped between pages.
-            if top.len() == limit
-                && let Some((Some(oldest), _)) = top.last()
-            {
-                let instant = Timestamp::from_unix_nanos(oldest.into_timestamp_nanos());
-                addresses.extend(instant_docs(&searcher, &effective, day, instant, request)?);
-            }
-            if let Some(cursor) = cursor {
-                let instant = Timestamp::from_unix_nanos(cursor.ts);
-                addresses.extend(instant_docs(&searcher, &effective, day, instant, request)?);
-            }
-            let mut seen = HashSet::new();
-            addresses.retain(|address| seen.insert(*address));
-            for address in addresses {
-                let (ts, id) = ts_and_id(&searcher, address);
-                if let Some(cursor) = cursor
-                    && (ts, id.as_str()) >= (cursor.ts, cursor.id.as_str())
-                {
-                    continue;
-                }
-                candidates.push(Candidate {
-                    ts,
-                    id,
-                    day: index,
-                    address,
-                });
-            }
+            candidates.extend(hits.into_iter().map(|hit| Candidate {
+                ts: hit.ts,
+                id: hit.id,
+                day: index,
+                address: hit.address,
+            }));
         }
         searchers.push(searcher);
     }
@@ -159,43 +132,6 @@ fn kth_newest(candidates: &[Candidate], limit: usize) -> Option<i64> {
     times.get(limit - 1).copied()
 }
 
-/// Every matching document at exactly `instant`.
-fn instant_docs(
-    searcher: &Searcher,
-    effective: &Query,
-    day: &DayReader,
-    instant: Timestamp,
-    request: &Request,
-) -> Result<Vec<DocAddress>, SearchError> {
-    let query = effective.clone().and(time_range(
-        Bound::Included(instant),
-        Bound::Included(instant),
-    ));
-    let query = to_tantivy(&query, &day.fields)?;
-    let docs = searcher
-        .search(&*query, &Deadline::new(DocSetCollector, request.deadline))
-        .map_err(|error| request.failed(day, error))?;
-    Ok(docs.into_iter().collect())
-}
-
-fn ts_and_id(searcher: &Searcher, address: DocAddress) -> (i64, String) {
-    let segment = searcher.segment_reader(address.segment_ord);
-    let fast = segment.fast_fields();
-    let ts = fast
-        .date(schema::TS)
-        .ok()
-        .and_then(|column| column.first(address.doc_id))
-        .map(|date| date.into_timestamp_nanos())
-        .unwrap_or(i64::MIN);
-    let mut id = String::new();
-    if let Ok(Some(column)) = fast.str(schema::ID)
-        && let Some(ord) = column.term_ords(address.doc_id).next()
-    {
-        let _ = column.ord_to_str(ord, &mut id);
-    }
-    (ts, id)
-}
-
 /// The stored event with `id` when the scope allows its namespace.
 pub fn event(
     catalog: &Catalog,
@@ -207,4 +143,133 @@ pub fn event(
         detail: error.to_string(),
     })?;
     Ok(found.filter(|bytes| scope.allows_stored(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use logpipe_common::event::{LogEvent, Timestamp};
+    use logpipe_common::testkit::sample_event;
+    use logpipe_language::{Query, Scope};
+
+    use super::*;
+    use crate::search::{TimeRange, probe};
+    use crate::testkit::write_index;
+
+    const NOON: i64 = 1_795_000_000_000_000_000;
+    const SECOND: i64 = 1_000_000_000;
+
+    fn request(query: &str) -> Request {
+        Request {
+            query: Query::parse(query).unwrap(),
+            range: TimeRange {
+                from: Timestamp::from_unix_nanos(NOON - 3 * 86_400 * SECOND),
+                to: Timestamp::from_unix_nanos(NOON + 3 * 86_400 * SECOND),
+            },
+            scope: Scope::all(),
+            deadline: Instant::now() + Duration::from_secs(600),
+        }
+    }
+
+    /// `(ts, id)` of every hit, page after page of `limit`, checking each page with `page`.
+    fn page_through(
+        catalog: &Catalog,
+        request: &Request,
+        limit: usize,
+        mut page: impl FnMut(&Page),
+    ) -> Vec<(i64, String)> {
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let found = search_page(catalog, request, limit, cursor.as_ref(), false).unwrap();
+            page(&found);
+            for hit in &found.hits {
+                let event: LogEvent = serde_json::from_slice(hit).unwrap();
+                seen.push((event.ts.unix_nanos(), event.id.to_string()));
+            }
+            match found.cursor {
+                Some(next) => cursor = Some(next),
+                None => return seen,
+            }
+        }
+    }
+
+    fn newest_first(events: &[LogEvent], keep: impl Fn(&LogEvent) -> bool) -> Vec<(i64, String)> {
+        let mut expected: Vec<(i64, String)> = events
+            .iter()
+            .filter(|event| keep(event))
+            .map(|event| (event.ts.unix_nanos(), event.id.to_string()))
+            .collect();
+        expected.sort_by(|a, b| b.cmp(a));
+        expected
+    }
+
+    /// Regression: every page inside a run of events sharing one instant read the id of
+    /// every event of the run, so paging through the run took time quadratic in its length.
+    #[test]
+    fn a_page_among_events_sharing_one_instant_reads_only_the_ids_it_may_return() {
+        const TIED: u64 = 20_000;
+        const LIMIT: usize = 100;
+        let dir = tempfile::tempdir().unwrap();
+        let events: Vec<LogEvent> = (0..TIED + 200)
+            .map(|n| {
+                // 100 events before the run and 100 after it, one second apart.
+                let offset = match n {
+                    n if n < 100 => (n as i64 - 100) * SECOND,
+                    n if n >= TIED + 100 => (n - TIED - 99) as i64 * SECOND,
+                    _ => 0,
+                };
+                sample_event(n, Timestamp::from_unix_nanos(NOON + offset))
+            })
+            .collect();
+        let catalog = write_index(dir.path(), &events);
+        let segments: usize = catalog.stats().iter().map(|day| day.segments).sum();
+        let request = request("*");
+        probe::take_ids_read();
+        let mut pages = 0;
+        let seen = page_through(&catalog, &request, LIMIT, |_| {
+            pages += 1;
+            let read = probe::take_ids_read();
+            assert!(
+                read <= (LIMIT * segments) as u64,
+                "page {pages} read {read} ids for {LIMIT} hits over {segments} segments"
+            );
+        });
+        assert_eq!(seen, newest_first(&events, |_| true));
+        // A full last page still has a cursor, to an empty page.
+        assert_eq!(pages, events.len() / LIMIT + 1);
+    }
+
+    #[test]
+    fn pages_follow_time_then_id_across_days_segments_and_filters() {
+        let dir = tempfile::tempdir().unwrap();
+        // Three days, a handful of instants each, so most events share theirs.
+        let events: Vec<LogEvent> = (0..1_500u64)
+            .map(|n| {
+                let day = (n % 3) as i64 - 1;
+                let instant = ((n / 3) % 5) as i64;
+                sample_event(
+                    n,
+                    Timestamp::from_unix_nanos(NOON + day * 86_400 * SECOND + instant * SECOND),
+                )
+            })
+            .collect();
+        // Two writes: two segments a day.
+        write_index(dir.path(), &events[..700]);
+        let catalog = write_index(dir.path(), &events[700..]);
+        assert!(catalog.stats().iter().all(|day| day.segments == 2));
+        for (query, keep) in [
+            ("*", (|_: &LogEvent| true) as fn(&LogEvent) -> bool),
+            ("k8s.namespace:shop", |event| {
+                event.k8s.namespace.as_deref() == Some("shop")
+            }),
+        ] {
+            let expected = newest_first(&events, keep);
+            for limit in [1, 7, 50, 1_000, MAX_LIMIT] {
+                let seen = page_through(&catalog, &request(query), limit, |_| {});
+                assert_eq!(seen, expected, "{query}, pages of {limit}");
+            }
+        }
+    }
 }

@@ -5,6 +5,9 @@
 mod deadline;
 mod histogram;
 mod hits;
+mod newest;
+#[cfg(test)]
+mod probe;
 mod request;
 mod values;
 
