@@ -455,12 +455,19 @@ impl Fanout {
         let mut total = 0;
         let mut hits: Vec<(i64, String, Box<RawValue>)> = Vec::new();
         let mut failed = failed;
+        // An indexer whose page ended before the limit (at its byte bound) has more hits
+        // below its last one: the merged page may not reach past it.
+        let mut cut: Option<(i64, String)> = None;
         for (shard, answer) in answers {
             total += answer.total;
             failed.extend(answer.failed_shards.into_iter().map(|f| FailedShard {
                 shard: format!("{shard} → {}", f.shard),
                 error: f.error,
             }));
+            if answer.cursor.is_some() && answer.hits.len() < params.limit {
+                let last = answer.hits.last().map(|hit| hit_key(hit));
+                cut = cut.max(last);
+            }
             for hit in answer.hits {
                 let (ts, id) = hit_key(&hit);
                 hits.push((ts, id, hit));
@@ -468,9 +475,21 @@ impl Fanout {
         }
         hits.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
         hits.dedup_by(|a, b| a.1 == b.1);
-        hits.truncate(params.limit);
+        if let Some((ts, id)) = &cut {
+            hits.retain(|hit| (hit.0, &hit.1) >= (*ts, id));
+        }
+        let mut bytes = 0usize;
+        let within = hits
+            .iter()
+            .position(|hit| {
+                bytes += hit.2.get().len();
+                bytes > search::MAX_PAGE_BYTES
+            })
+            .map_or(hits.len(), |at| at.max(1));
+        let ended_early = cut.is_some() || within < hits.len().min(params.limit);
+        hits.truncate(within.min(params.limit));
         let cursor = match hits.last() {
-            Some((ts, id, _)) if hits.len() == params.limit => Some(
+            Some((ts, id, _)) if hits.len() == params.limit || ended_early => Some(
                 Cursor {
                     ts: *ts,
                     id: id.clone(),

@@ -11,7 +11,7 @@ use tantivy::{DocAddress, TantivyDocument};
 
 use super::deadline::Deadline;
 use super::newest::Newest;
-use super::request::{Cursor, MAX_LIMIT, Request, SearchError, time_range};
+use super::request::{Cursor, MAX_LIMIT, MAX_PAGE_BYTES, Request, SearchError, time_range};
 use crate::catalog::{Catalog, stored_event};
 use crate::translate::to_tantivy;
 
@@ -50,6 +50,19 @@ pub fn search_page(
     limit: usize,
     cursor: Option<&Cursor>,
     count: bool,
+) -> Result<Page, SearchError> {
+    page_within(catalog, request, limit, cursor, count, MAX_PAGE_BYTES)
+}
+
+/// `search_page` holding at most `max_bytes` of events (and always at least one): a page
+/// that reaches the bound ends early, its cursor at the last event it holds.
+fn page_within(
+    catalog: &Catalog,
+    request: &Request,
+    limit: usize,
+    cursor: Option<&Cursor>,
+    count: bool,
+    max_bytes: usize,
 ) -> Result<Page, SearchError> {
     let limit = limit.clamp(1, MAX_LIMIT);
     let effective = request.effective();
@@ -102,14 +115,33 @@ pub fn search_page(
     candidates.sort_by(|a, b| (b.ts, &b.id).cmp(&(a.ts, &a.id)));
     candidates.truncate(limit);
     let mut hits = Vec::with_capacity(candidates.len());
-    for candidate in &candidates {
+    let mut bytes = 0usize;
+    let mut held = candidates.len();
+    for (n, candidate) in candidates.iter().enumerate() {
         let searcher = &searchers[candidate.day];
         let doc: TantivyDocument = searcher
             .doc(candidate.address)
             .map_err(|error| request.failed(&days[candidate.day], error))?;
         if let Some(event) = stored_event(&doc, &days[candidate.day].fields) {
+            bytes += event.len();
+            if bytes > max_bytes && n > 0 {
+                held = n;
+                break;
+            }
             hits.push(event);
         }
+    }
+    if held < candidates.len() {
+        candidates.truncate(held);
+        let last = &candidates[held - 1];
+        return Ok(Page {
+            hits,
+            total,
+            cursor: Some(Cursor {
+                ts: last.ts,
+                id: last.id.clone(),
+            }),
+        });
     }
     let cursor = match candidates.last() {
         Some(last) if candidates.len() == limit => Some(Cursor {
@@ -271,5 +303,49 @@ mod tests {
                 assert_eq!(seen, expected, "{query}, pages of {limit}");
             }
         }
+    }
+
+    /// A page holds at most so many bytes of events whatever its limit, ending early with
+    /// a cursor; paging on returns every event once.
+    #[test]
+    fn a_page_of_large_events_ends_at_its_byte_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let events: Vec<LogEvent> = (0..40u64)
+            .map(|n| {
+                let mut event =
+                    sample_event(n, Timestamp::from_unix_nanos(NOON + n as i64 * SECOND));
+                event.message = format!("{n} {}", "x".repeat(10_000));
+                event
+            })
+            .collect();
+        let catalog = write_index(dir.path(), &events);
+        let request = request("");
+        let bound = 35_000;
+        let first = page_within(&catalog, &request, 1_000, None, true, bound).unwrap();
+        let held: usize = first.hits.iter().map(Vec::len).sum();
+        assert!(held <= bound, "{held} bytes");
+        assert_eq!(first.hits.len(), 3, "three events of about 10 KB fit");
+        assert_eq!(first.total, 40);
+        assert!(first.cursor.is_some());
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page =
+                page_within(&catalog, &request, 1_000, cursor.as_ref(), false, bound).unwrap();
+            assert!(!page.hits.is_empty());
+            for hit in &page.hits {
+                let event: LogEvent = serde_json::from_slice(hit).unwrap();
+                seen.push((event.ts.unix_nanos(), event.id.to_string()));
+            }
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, newest_first(&events, |_| true));
+        // One event larger than the bound still makes a page of one.
+        let single = page_within(&catalog, &request, 10, None, false, 100).unwrap();
+        assert_eq!(single.hits.len(), 1);
+        assert!(single.cursor.is_some());
     }
 }

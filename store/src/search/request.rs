@@ -13,6 +13,10 @@ use crate::catalog::{Catalog, DayReader};
 
 /// Most hits one page returns.
 pub const MAX_LIMIT: usize = 10_000;
+/// Most bytes of events one page holds, whatever its limit: four concurrent pages of a
+/// thousand large events cannot take gigabytes. A page at the bound ends early with a
+/// cursor; a single larger event still makes a page of one.
+pub const MAX_PAGE_BYTES: usize = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
