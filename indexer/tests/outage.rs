@@ -47,10 +47,12 @@ async fn a_dead_letter_outage_holds_commits_back_without_failing_the_indexer() {
         !indexer.ctx.failed(),
         "the indexer waits instead of failing"
     );
-    assert_eq!(
-        indexer.docs().await,
-        0,
-        "nothing is committed past an unacknowledged dead letter"
+    // The ten events before the bad message may be committed before it is reached;
+    // none after it while its dead letter is unacknowledged.
+    let docs = indexer.docs().await;
+    assert!(
+        docs <= 10,
+        "{docs} documents: nothing is committed past an unacknowledged dead letter"
     );
 
     mock.broker_up(2).unwrap();
