@@ -5,7 +5,10 @@
 //! `Bearer ***`, `AKIA***`, and a card number keeps its last four digits and its
 //! separators, `****-****-****-1234`. Redacting twice changes nothing more.
 
+mod builtin;
 mod card;
+mod key_name;
+mod keyed;
 mod raw;
 mod redactor;
 mod rule;

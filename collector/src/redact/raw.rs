@@ -209,7 +209,7 @@ mod tests {
         fn wire_and_parsed_redaction_agree(
             message in secretish(),
             values in proptest::collection::vec(secretish(), 0..4),
-            keys in proptest::collection::vec("(password|token|api_key|user|[a-z]{1,5})", 0..4),
+            keys in proptest::collection::vec("(password|token|api_key|clientSecret|Set-Cookie|session_id|token_count|user|[a-z]{1,5})", 0..4),
         ) {
             let mut object = serde_json::Map::new();
             object.insert("msg".into(), json!(message));

@@ -1,15 +1,23 @@
 //! Helpers of the redaction tests: redacting a text with the default rules, texts built
 //! from pieces of secrets and of their masks, and the origin of test events.
 
+use std::sync::LazyLock;
+
 use logpipe_common::event::{K8s, Source, SourceKind};
 use proptest::prelude::*;
 
 use super::Redactor;
 use super::rule::MASK;
 
+/// The default redactor, built once for all tests.
+pub(super) fn defaults() -> &'static Redactor {
+    static REDACTOR: LazyLock<Redactor> = LazyLock::new(Redactor::with_defaults);
+    &REDACTOR
+}
+
 pub(super) fn redact(text: &str) -> (String, usize) {
     let mut text = text.to_owned();
-    let count = Redactor::with_defaults().redact_text(&mut text);
+    let count = defaults().redact_text(&mut text);
     (text, count)
 }
 
@@ -32,7 +40,10 @@ pub(super) fn secretish() -> impl Strategy<Value = String> {
     let piece = prop_oneof![
         Just("password".to_owned()),
         Just("token".to_owned()),
+        Just("clientSecret".to_owned()),
+        Just("Cookie".to_owned()),
         Just("Bearer".to_owned()),
+        Just("Basic dXNlcjpwYXNz".to_owned()),
         Just("AKIA".to_owned()),
         Just("4111".to_owned()),
         Just("1111".to_owned()),
@@ -43,6 +54,7 @@ pub(super) fn secretish() -> impl Strategy<Value = String> {
         Just("\"".to_owned()),
         Just("\\".to_owned()),
         Just("'".to_owned()),
+        Just(";".to_owned()),
         Just(" ".to_owned()),
         Just("-".to_owned()),
         "[A-Z0-9]{1,16}",
