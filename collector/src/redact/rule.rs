@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use anyhow::{Context, bail};
 use regex::{Captures, Regex};
 
+use super::basic::is_basic_credential;
 use super::builtin::DEFAULT_RULES;
 use super::card::mask_cards;
 use super::keyed::mask_keyed;
@@ -32,6 +33,8 @@ pub enum Mask {
     /// group is the key, its `secret...` groups the value (see `keyed`); the value of a
     /// cookie header runs to the end of its line.
     KeyedSecret,
+    /// `Secret`, for matches whose secret groups decode as HTTP Basic credentials.
+    BasicCredentials,
 }
 
 #[derive(Debug, Clone)]
@@ -52,8 +55,8 @@ impl RedactRule {
         })
     }
 
-    /// Values of secret-named keys, bearer tokens, AWS access key ids and payment card
-    /// numbers (see `builtin`).
+    /// Values of secret-named keys, vendor tokens, credentials in URLs and headers, JWTs,
+    /// private keys and payment card numbers (see `builtin`).
     pub(crate) fn defaults() -> Vec<RedactRule> {
         DEFAULT_RULES
             .iter()
@@ -81,6 +84,12 @@ impl RedactRule {
         let replaced = self.pattern.replace_all(text, |caps: &Captures<'_>| {
             let masked = match self.mask {
                 Mask::Secret => mask_groups(caps, &secret_groups).map(|masked| (masked, 1)),
+                Mask::BasicCredentials => secret_groups
+                    .iter()
+                    .filter_map(|&index| caps.get(index))
+                    .all(|group| is_basic_credential(group.as_str()))
+                    .then(|| mask_groups(caps, &secret_groups).map(|masked| (masked, 1)))
+                    .flatten(),
                 Mask::PaymentCard => mask_cards(&caps[0]),
                 Mask::KeyedSecret => unreachable!("keyed values are masked by `mask_keyed`"),
             };
