@@ -10,6 +10,8 @@
 mod basic;
 mod builtin;
 mod card;
+#[cfg(test)]
+mod corpus;
 mod key_name;
 mod keyed;
 mod raw;
