@@ -9,6 +9,7 @@ use logpipe_common::event::LogEvent;
 use regex::RegexSet;
 use serde_json::Value;
 
+use super::builtin::DEFAULT_RULES;
 use super::key_name;
 use super::rule::{self, MASK, RedactRule};
 
@@ -44,13 +45,22 @@ impl Redactor {
     /// a secret (`password`, `clientSecret`, `x-api-key`, ...) masked whole, at any
     /// depth: a structured `{"password": "hunter2"}` has no `password=` to match.
     pub fn with_defaults() -> Self {
-        let mut redactor = Redactor::new(RedactRule::defaults());
-        redactor.secret_keys = true;
-        redactor
+        // The set first: compiling it takes the most memory for a moment, which compiling
+        // the rules then reuses. In the other order the collector of the throughput bench
+        // stayed 12 MiB larger (mimalloc keeps what the set's compilation freed).
+        let prefilter = RegexSet::new(DEFAULT_RULES.iter().map(|&(_, pattern, _)| pattern)).ok();
+        Redactor {
+            rules: RedactRule::defaults(),
+            prefilter,
+            secret_keys: true,
+        }
     }
 
     /// Adds `extra` rules after the existing ones.
     pub(crate) fn with_rules(self, extra: Vec<RedactRule>) -> Self {
+        if extra.is_empty() {
+            return self;
+        }
         let mut rules = self.rules;
         rules.extend(extra);
         let mut redactor = Redactor::new(rules);
