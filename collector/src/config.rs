@@ -68,7 +68,7 @@ pub(crate) const REDACT_DEFAULTS: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_REDACT_DEFAULTS",
     Kind::Bool,
     Some("true"),
-    "Mask bearer tokens, AWS access keys, password/secret/token values and card numbers (Luhn-checked).",
+    "Mask values of secret-named keys (password, clientSecret, api_key, Authorization, Cookie, ...), credentials in URLs and headers, JWTs, private keys, vendor tokens (GitHub, Slack, Stripe, npm, Google, AWS, ...) and card numbers (Luhn-checked).",
 );
 pub(crate) const REDACT_RULES_FILE: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_REDACT_RULES_FILE",

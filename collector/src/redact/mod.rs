@@ -1,11 +1,19 @@
-//! Masking secrets (tokens, keys, passwords, payment card numbers) in events before they
-//! leave the node: once in Kafka and the index, a leaked secret is copied everywhere.
+//! Masking secrets (passwords, tokens, keys, credentials, private keys, payment card
+//! numbers) in events before they leave the node: once in Kafka and the index, a leaked
+//! secret is copied everywhere.
 //!
 //! A mask keeps what says what the secret was and hides its value: `password=***`,
-//! `Bearer ***`, `AKIA***`, and a card number keeps its last four digits and its
-//! separators, `****-****-****-1234`. Redacting twice changes nothing more.
+//! `Bearer ***`, `AKIA***`, `postgres://app:***@db`, and a card number keeps its last
+//! four digits and its separators, `****-****-****-1234`. Redacting twice changes nothing
+//! more.
 
+mod basic;
+mod builtin;
 mod card;
+#[cfg(test)]
+mod corpus;
+mod key_name;
+mod keyed;
 mod raw;
 mod redactor;
 mod rule;

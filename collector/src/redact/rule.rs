@@ -1,63 +1,21 @@
-//! Redaction rules: a pattern and how to mask what it matches, the built-in rules, the
-//! key names whose values are secrets, and the lines of a rules file.
+//! Redaction rules: a pattern and how to mask what it matches, and the lines of a rules
+//! file. The built-in rules are in `builtin`.
 
 use std::borrow::Cow;
 
 use anyhow::{Context, bail};
 use regex::{Captures, Regex};
 
+use super::basic::is_basic_credential;
+use super::builtin::DEFAULT_RULES;
 use super::card::mask_cards;
+use super::keyed::mask_keyed;
 
 /// What a secret value is replaced with.
 pub(super) const MASK: &str = "***";
 
 /// Capture groups whose name starts with this are the secret part of a match.
 const SECRET_GROUP_PREFIX: &str = "secret";
-
-/// Keys whose values are secrets, as a key name ends: `password`, `DB_PASSWORD`,
-/// `client_secret`, `x-api-key`, `aws_secret_access_key`; not `token_count` or
-/// `max_tokens`. A macro, to be spliced into patterns with `concat!`.
-macro_rules! secret_key_names {
-    () => {
-        r"(?:[a-z0-9_.-]*[_.-])?(?:password|passwd|secret|secret[_-]?(?:access[_-]?)?key|token|api[_-]?key|private[_-]?key)"
-    };
-}
-
-const DEFAULT_RULES: [(&str, &str, Mask); 4] = [
-    (
-        "bearer_token",
-        r"(?i)(?-u:\b)bearer\s+(?P<secret>[A-Za-z0-9\-._~+/]+=*)",
-        Mask::Secret,
-    ),
-    (
-        "aws_access_key_id",
-        r"(?-u:\b)(?:AKIA|ASIA)(?P<secret>[A-Z0-9]{16})(?-u:\b)",
-        Mask::Secret,
-    ),
-    // `key=value`, `key: value`, `"key":"value"`, `'value'`, and JSON escaped inside a
-    // string (`\"key\":\"value\"`). A bare value ends at whitespace, a quote, `,;&`.
-    (
-        "secret_value",
-        concat!(
-            r"(?i)(?-u:\b)",
-            secret_key_names!(),
-            r#"\\?"?\s*[=:]\s*"#,
-            r#"(?:"(?P<secret_quoted>(?:[^"\\]|\\.)*)""#,
-            r#"|\\"(?P<secret_escaped>(?:[^"\\]|\\[^"])*)\\""#,
-            r"|'(?P<secret_single>[^']*)'",
-            r#"|["']?(?P<secret>[^\s"'\\,;&]+))"#,
-        ),
-        Mask::Secret,
-    ),
-    (
-        "payment_card",
-        // Runs of at least 13 ASCII digits, in groups separated by one space or dash; the
-        // card numbers among their groups are found by `mask_cards`. Word boundaries
-        // are ASCII ones, which keep the fast matching engines on any text.
-        r"(?-u:\b)[0-9](?:[ -]?[0-9]){12,}(?-u:\b)",
-        Mask::PaymentCard,
-    ),
-];
 
 /// How a rule masks what its pattern matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +29,12 @@ pub enum Mask {
     /// start with 1). Every digit but the last four becomes `*`; separators stay. The
     /// pattern matches digit runs, and the card numbers are looked for inside them.
     PaymentCard,
+    /// The value after a key that names a secret (see `key_name`): the pattern's `key`
+    /// group is the key, its `secret...` groups the value (see `keyed`); the value of a
+    /// cookie header runs to the end of its line.
+    KeyedSecret,
+    /// `Secret`, for matches whose secret groups decode as HTTP Basic credentials.
+    BasicCredentials,
 }
 
 #[derive(Debug, Clone)]
@@ -91,8 +55,8 @@ impl RedactRule {
         })
     }
 
-    /// Bearer tokens, AWS access key ids, password/secret/token/api_key values, and
-    /// payment card numbers.
+    /// Values of secret-named keys, vendor tokens, credentials in URLs and headers, JWTs,
+    /// private keys and payment card numbers (see `builtin`).
     pub(crate) fn defaults() -> Vec<RedactRule> {
         DEFAULT_RULES
             .iter()
@@ -106,6 +70,9 @@ impl RedactRule {
 
     /// The text with this rule's matches masked, and how many were.
     pub(super) fn apply<'t>(&self, text: &'t str) -> (Cow<'t, str>, usize) {
+        if self.mask == Mask::KeyedSecret {
+            return mask_keyed(&self.pattern, text);
+        }
         let secret_groups: Vec<usize> = self
             .pattern
             .capture_names()
@@ -117,7 +84,14 @@ impl RedactRule {
         let replaced = self.pattern.replace_all(text, |caps: &Captures<'_>| {
             let masked = match self.mask {
                 Mask::Secret => mask_groups(caps, &secret_groups).map(|masked| (masked, 1)),
+                Mask::BasicCredentials => secret_groups
+                    .iter()
+                    .filter_map(|&index| caps.get(index))
+                    .all(|group| is_basic_credential(group.as_str()))
+                    .then(|| mask_groups(caps, &secret_groups).map(|masked| (masked, 1)))
+                    .flatten(),
                 Mask::PaymentCard => mask_cards(&caps[0]),
+                Mask::KeyedSecret => unreachable!("keyed values are masked by `mask_keyed`"),
             };
             match masked {
                 Some((masked, values)) => {
@@ -164,29 +138,6 @@ fn mask_groups(caps: &Captures<'_>, secret_groups: &[usize]) -> Option<String> {
     Some(masked)
 }
 
-/// The attribute keys whose values the default redactor masks whole.
-pub(super) fn default_secret_keys() -> Regex {
-    Regex::new(concat!("(?i)^", secret_key_names!(), "$")).expect("the key pattern compiles")
-}
-
-/// A cheap necessary condition for the default secret-key pattern (every name it
-/// matches ends in one of these words), so most keys skip the regular expression.
-pub(super) fn may_name_a_secret(key: &str) -> bool {
-    const ENDINGS: [&str; 5] = ["password", "passwd", "secret", "key", "token"];
-    let bytes = key.as_bytes();
-    // Their last letters first: most keys end otherwise.
-    if !bytes
-        .last()
-        .is_some_and(|b| matches!(b.to_ascii_lowercase(), b'd' | b't' | b'y' | b'n'))
-    {
-        return false;
-    }
-    ENDINGS.iter().any(|ending| {
-        bytes.len() >= ending.len()
-            && bytes[bytes.len() - ending.len()..].eq_ignore_ascii_case(ending.as_bytes())
-    })
-}
-
 /// One line of a rules file: a name of letters, digits, `_`, `-` or `.`, whitespace,
 /// then a regular expression that does not match the empty string.
 pub(super) fn parse_rule(line: &str) -> anyhow::Result<RedactRule> {
@@ -206,87 +157,4 @@ pub(super) fn parse_rule(line: &str) -> anyhow::Result<RedactRule> {
         bail!("rule {name:?}: the pattern matches the empty string");
     }
     Ok(rule)
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::redact::testing::{assert_keeps, assert_redacts, redact};
-
-    #[test]
-    fn bearer_tokens() {
-        assert_redacts(&[
-            (
-                "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig-_x",
-                "Authorization: Bearer ***",
-            ),
-            ("calling with bearer xyz", "calling with bearer ***"),
-            ("BEARER abc/+def== done", "BEARER *** done"),
-        ]);
-        assert_keeps(&["Bearer: ", "the bearer\n", "bearer ***"]);
-        // Prose is masked too: a false positive costs a word, a false negative a token.
-        assert_eq!(redact("no bearer here").0, "no bearer ***");
-    }
-
-    #[test]
-    fn aws_access_key_ids() {
-        assert_redacts(&[
-            ("key=AKIAIOSFODNN7EXAMPLE;", "key=AKIA***;"),
-            (
-                "temporary ASIAY34FZKBOKMUTVV7A used",
-                "temporary ASIA*** used",
-            ),
-        ]);
-        assert_keeps(&[
-            "AKIAIOSFODNN7EXAMPL",
-            "AKIAIOSFODNN7EXAMPLE1",
-            "akiaiosfodnn7example",
-            "XAKIAIOSFODNN7EXAMPLE",
-        ]);
-    }
-
-    #[test]
-    fn secret_values_in_every_form() {
-        assert_redacts(&[
-            (
-                "login user=bob password=hunter2 ok",
-                "login user=bob password=*** ok",
-            ),
-            ("passwd=s3cr3t&next=1", "passwd=***&next=1"),
-            ("secret: topsecret", "secret: ***"),
-            ("token = abc123", "token = ***"),
-            ("api_key=k-123, retry", "api_key=***, retry"),
-            ("DB_PASSWORD=x", "DB_PASSWORD=***"),
-            (
-                "client_secret=x access_token=y",
-                "client_secret=*** access_token=***",
-            ),
-            ("X-Api-Key: 0123", "X-Api-Key: ***"),
-            (
-                "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG",
-                "AWS_SECRET_ACCESS_KEY=***",
-            ),
-            (
-                r#"{"user":"bob","password":"correct horse"}"#,
-                r#"{"user":"bob","password":"***"}"#,
-            ),
-            (
-                r#"{"password" : "a \"quoted\" pass"}"#,
-                r#"{"password" : "***"}"#,
-            ),
-            (
-                r#"body={\"token\":\"abc def\"}"#,
-                r#"body={\"token\":\"***\"}"#,
-            ),
-            ("password='single quoted'", "password='***'"),
-            ("password=\"unterminated", "password=\"***"),
-        ]);
-        assert_keeps(&[
-            "password=",
-            "password reset requested",
-            "token_count=5 max_tokens=100",
-            "tokens=5",
-            "secretary=bob",
-            r#"{"password":""}"#,
-        ]);
-    }
 }
