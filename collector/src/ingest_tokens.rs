@@ -19,8 +19,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use globset::{Glob, GlobMatcher};
+use logpipe_common::tokens;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 /// The source name of the API server's audit log, protected whatever the host files are.
 pub(crate) const AUDIT_SOURCE: &str = "kube-audit";
@@ -103,9 +103,7 @@ impl IngestTokens {
         let mut by_hash = HashMap::new();
         for (n, entry) in entries.into_iter().enumerate() {
             let context = format!("token {} ({})", n + 1, entry.name);
-            let digest = hex::decode(entry.token_sha256.trim())
-                .ok()
-                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            let digest = tokens::stored_digest(&entry.token_sha256)
                 .ok_or_else(|| format!("{context}: token_sha256 must be 64 hexadecimal digits"))?;
             if entry.sources.is_empty() {
                 return Err(format!("{context}: sources lists no source name"));
@@ -150,13 +148,11 @@ impl IngestTokens {
             }
             return Ok(None);
         }
-        let token = authorization
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or(Refusal::Missing)?;
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let pusher = self.by_hash.get(&digest).ok_or(Refusal::Unknown)?;
+        let token = tokens::bearer(authorization).ok_or(Refusal::Missing)?;
+        let pusher = self
+            .by_hash
+            .get(&tokens::digest(token))
+            .ok_or(Refusal::Unknown)?;
         let allowed = if self.protected.contains(source) {
             pusher.sources.iter().any(|(written, _)| written == source)
         } else {
@@ -184,7 +180,7 @@ mod tests {
     use super::*;
 
     fn hash(token: &str) -> String {
-        hex::encode(Sha256::digest(token.as_bytes()))
+        tokens::token_hash(token)
     }
 
     fn tokens() -> IngestTokens {

@@ -108,9 +108,7 @@ impl<S: Clone> Tokens<S> {
         let mut by_hash = HashMap::new();
         for (n, entry) in entries.into_iter().enumerate() {
             let context = format!("token {} ({})", n + 1, entry.name);
-            let digest = hex::decode(entry.token_sha256.trim())
-                .ok()
-                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            let digest = stored_digest(&entry.token_sha256)
                 .ok_or_else(|| format!("{context}: token_sha256 must be 64 hexadecimal digits"))?;
             let scope = scope(entry.namespaces).map_err(|error| format!("{context}: {error}"))?;
             let caller = Caller {
@@ -168,18 +166,36 @@ impl<S: Clone> Tokens<S> {
         if let Some(anonymous) = &self.anonymous {
             return Ok(anonymous.clone());
         }
-        let token = authorization
-            .and_then(|value| {
-                let (scheme, token) = value.trim().split_once(' ')?;
-                scheme
-                    .eq_ignore_ascii_case("bearer")
-                    .then_some(token.trim())
-            })
-            .filter(|token| !token.is_empty())
-            .ok_or(Denied::Missing)?;
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        self.by_hash.get(&digest).cloned().ok_or(Denied::Unknown)
+        let token = bearer(authorization).ok_or(Denied::Missing)?;
+        self.by_hash
+            .get(&digest(token))
+            .cloned()
+            .ok_or(Denied::Unknown)
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header value (the scheme in any case).
+pub fn bearer(authorization: Option<&str>) -> Option<&str> {
+    authorization
+        .and_then(|value| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then_some(token.trim())
+        })
+        .filter(|token| !token.is_empty())
+}
+
+/// The SHA-256 of a presented token, to look it up among the stored ones.
+pub fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A tokens file's `token_sha256`: 64 hexadecimal digits, or `None`.
+pub fn stored_digest(text: &str) -> Option<[u8; 32]> {
+    hex::decode(text.trim())
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
 }
 
 /// The hex SHA-256 of `token`, as the tokens file stores it.
