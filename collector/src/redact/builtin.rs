@@ -8,7 +8,7 @@
 //! engines on any text.
 
 use super::keyed;
-use super::rule::Mask;
+use super::mask::Mask;
 
 /// The rules in the order they apply, each to the result of the ones before. Keyed
 /// values come early, so that `token=ghp_...` becomes `token=***` rather than

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use regex::{Captures, Regex};
 
 use super::key_name;
-use super::rule::MASK;
+use super::mask::MASK;
 
 /// A key (words of letters, digits, `_`, `.`, `-` and spaces) ending in the last word of a
 /// secret word, maybe a qualifier and digits; its closing quote; `=`, `:`, `:=` or `=>`;

@@ -14,11 +14,13 @@ mod card;
 mod corpus;
 mod key_name;
 mod keyed;
+mod mask;
 mod raw;
 mod redactor;
 mod rule;
 #[cfg(test)]
 mod testing;
 
+pub use mask::Mask;
 pub use redactor::Redactor;
-pub use rule::{Mask, RedactRule};
+pub use rule::RedactRule;

@@ -8,8 +8,8 @@ use std::fmt;
 use logpipe_common::event::{Member, Text, WireEvent};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::mask::MASK;
 use super::redactor::Redactor;
-use super::rule::MASK;
 
 impl Redactor {
     /// `redact_event` for an event whose attributes are still the application's text: a

@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use super::builtin::DEFAULT_RULES;
 use super::key_name;
-use super::rule::{self, MASK, RedactRule};
+use super::mask::MASK;
+use super::rule::{self, RedactRule};
 
 /// Masking can reveal a new match (the digits a card number keeps, with the numbers
 /// after it); the rules are applied again until nothing changes, at most this often.

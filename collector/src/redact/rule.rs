@@ -10,32 +10,11 @@ use super::basic::is_basic_credential;
 use super::builtin::DEFAULT_RULES;
 use super::card::mask_cards;
 use super::keyed::mask_keyed;
-
-/// What a secret value is replaced with.
-pub(super) const MASK: &str = "***";
+use super::mask::MASK;
+use super::mask::Mask;
 
 /// Capture groups whose name starts with this are the secret part of a match.
 const SECRET_GROUP_PREFIX: &str = "secret";
-
-/// How a rule masks what its pattern matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mask {
-    /// The capture groups named `secret...` become `***`; the whole match does when the
-    /// pattern has no such group.
-    Secret,
-    /// Payment card numbers: 13–19 digits, alone or in groups of at least three separated
-    /// by a space or a dash, that pass the Luhn check and start with 2–6 (the card
-    /// networks' first digits; epoch times in seconds, milliseconds and nanoseconds
-    /// start with 1). Every digit but the last four becomes `*`; separators stay. The
-    /// pattern matches digit runs, and the card numbers are looked for inside them.
-    PaymentCard,
-    /// The value after a key that names a secret (see `key_name`): the pattern's `key`
-    /// group is the key, its `secret...` groups the value (see `keyed`); the value of a
-    /// cookie header runs to the end of its line.
-    KeyedSecret,
-    /// `Secret`, for matches whose secret groups decode as HTTP Basic credentials.
-    BasicCredentials,
-}
 
 #[derive(Debug, Clone)]
 pub struct RedactRule {

@@ -8,7 +8,7 @@ use logpipe_common::event::{K8s, LogEvent, Source, SourceKind, Timestamp, WireEv
 use proptest::prelude::*;
 
 use super::Redactor;
-use super::rule::MASK;
+use super::mask::MASK;
 
 /// The default redactor, built once for all tests.
 pub(super) fn defaults() -> &'static Redactor {
