@@ -354,10 +354,8 @@ impl DeadLetters {
 mod tests {
     use logpipe_common::testkit::MockKafka;
     use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-    use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::{Headers, Message, OwnedMessage};
     use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-    use rdkafka::{Offset, TopicPartitionList};
 
     use super::*;
 
@@ -386,24 +384,14 @@ mod tests {
 
     /// Every message on the dead-letter topic, once `count` have arrived.
     fn dead_letters(settings: &KafkaSettings, count: usize) -> Vec<OwnedMessage> {
-        let consumer: BaseConsumer = settings.consumer("dlq-check").create().unwrap();
-        let mut partitions = TopicPartitionList::new();
-        partitions
-            .add_partition_offset(DLQ, 0, Offset::Beginning)
-            .unwrap();
-        consumer.assign(&partitions).unwrap();
-        let mut messages = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while messages.len() < count && Instant::now() < deadline {
-            if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-                messages.push(message.unwrap().detach());
-            }
-        }
-        // Anything more would arrive by now.
-        while let Some(message) = consumer.poll(Duration::from_millis(500)) {
-            messages.push(message.unwrap().detach());
-        }
-        messages
+        logpipe_common::testkit::messages_from_start(
+            settings,
+            DLQ,
+            0,
+            count,
+            Duration::from_secs(10),
+        )
+        .unwrap()
     }
 
     fn header(message: &OwnedMessage, name: &str) -> Option<String> {

@@ -284,10 +284,8 @@ mod tests {
     use logpipe_common::event::EventId;
     use logpipe_common::kafka::KafkaSettings;
     use logpipe_common::testkit::MockKafka;
-    use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::{Headers, Message};
     use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-    use rdkafka::{Offset, TopicPartitionList};
     use serde_json::json;
 
     use super::*;
@@ -574,35 +572,32 @@ mod tests {
 
     /// The partition and offset of every reference on the dead-letter topic.
     fn references(settings: &KafkaSettings, count: usize) -> Vec<(String, String)> {
-        let consumer: BaseConsumer = settings.consumer("dlq-check").create().unwrap();
-        let mut partitions = TopicPartitionList::new();
-        partitions
-            .add_partition_offset(DLQ, 0, Offset::Beginning)
-            .unwrap();
-        consumer.assign(&partitions).unwrap();
-        let mut found = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while found.len() < count && Instant::now() < deadline {
-            let Some(message) = consumer.poll(Duration::from_millis(100)) else {
-                continue;
-            };
-            let message = message.unwrap();
-            assert_eq!(message.payload(), None, "a reference, without the payload");
-            let header = |name: &str| {
-                let headers = message.headers().unwrap();
-                headers
-                    .iter()
-                    .find(|h| h.key == name)
-                    .and_then(|h| h.value)
-                    .map(|v| String::from_utf8_lossy(v).into_owned())
-                    .unwrap_or_default()
-            };
-            found.push((
-                header(dead_letter::PARTITION_HEADER),
-                header(dead_letter::OFFSET_HEADER),
-            ));
-        }
-        found
+        let messages = logpipe_common::testkit::messages_from_start(
+            settings,
+            DLQ,
+            0,
+            count,
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        messages
+            .iter()
+            .map(|message| {
+                assert_eq!(message.payload(), None, "a reference, without the payload");
+                let header = |name: &str| {
+                    message
+                        .headers()
+                        .and_then(|headers| headers.iter().find(|h| h.key == name))
+                        .and_then(|h| h.value)
+                        .map(|v| String::from_utf8_lossy(v).into_owned())
+                        .unwrap_or_default()
+                };
+                (
+                    header(dead_letter::PARTITION_HEADER),
+                    header(dead_letter::OFFSET_HEADER),
+                )
+            })
+            .collect()
     }
 
     /// Regression: a malformed message too large to be dead-lettered whole failed the

@@ -11,7 +11,7 @@ mod mock;
 use std::path::PathBuf;
 
 pub use broker::{TestBroker, free_port};
-pub use consumer::consumer_at_end;
+pub use consumer::{consumer_at_end, messages_from_start};
 pub use events::{event_with, produce_all, produce_events, sample_event};
 pub use mock::MockKafka;
 
