@@ -122,18 +122,7 @@ mod tests {
     }
 
     fn tokens() -> Tokens<Scope> {
-        Tokens::parse(
-            &format!(
-                "- name: shop\n  token_sha256: {}\n  namespaces: [\"shop\", \"shop-*\"]\n\
-                 - name: billing\n  token_sha256: {}\n  namespaces: [billing]\n\
-                 - name: admin\n  token_sha256: {}\n  namespaces: [\"*\"]\n",
-                token_hash("shop-token"),
-                token_hash("billing-token"),
-                token_hash("admin-token"),
-            ),
-            Scope::namespaces,
-        )
-        .unwrap()
+        Tokens::parse(&logpipe_common::testkit::tokens_file(), Scope::namespaces).unwrap()
     }
 
     /// Status and body of `GET /api/v1/rules` for `host`, with `token` if any.

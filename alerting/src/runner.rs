@@ -273,9 +273,18 @@ fn run(
     let mut last_tick = Instant::now();
     let mut last_checkpoint = Instant::now();
     let mut cap = AlertCap::new(settings.limit);
-    let mut raise = |raised: Vec<Alert>| {
+    // `windows_ended`: also raise the summaries of the limit windows that ended (once a
+    // tick, not for every event).
+    let mut raise = |raised: Vec<Alert>, windows_ended: bool| {
+        if raised.is_empty() && !windows_ended {
+            return;
+        }
         let now = Timestamp::now();
-        let summaries = cap.summaries(now);
+        let summaries = if windows_ended {
+            cap.summaries(now)
+        } else {
+            Vec::new()
+        };
         for (alert, capped) in summaries
             .into_iter()
             .map(|summary| (summary, false))
@@ -312,8 +321,8 @@ fn run(
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .len();
-        telemetry::pending_alerts(pending);
         if pending >= settings.max_pending {
+            telemetry::pending_alerts(pending);
             // Deliveries are behind: read no events (which would raise more alerts) until
             // they catch up. Nothing is dropped; Kafka holds the events meanwhile.
             std::thread::sleep(POLL);
@@ -341,7 +350,7 @@ fn run(
                         .prefilter
                         .candidates_into(&view, &mut state.candidates);
                     for &index in &state.candidates {
-                        raise(state.evaluators[index].observe_in(&view));
+                        raise(state.evaluators[index].observe_in(&view), false);
                     }
                 }
             }
@@ -350,11 +359,17 @@ fn run(
             last_tick = Instant::now();
             let watermark = watermark(&state.partitions);
             for evaluator in &mut state.evaluators {
-                raise(evaluator.advance(watermark));
+                raise(evaluator.advance(watermark), false);
             }
-            // Summaries of windows that ended, even when no other alert comes.
-            raise(Vec::new());
+            raise(Vec::new(), true);
             publish_status(state, shared, watermark);
+            telemetry::pending_alerts(
+                shared
+                    .outbox
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .len(),
+            );
         }
         if last_checkpoint.elapsed() >= settings.checkpoint_interval {
             last_checkpoint = Instant::now();

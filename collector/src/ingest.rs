@@ -15,8 +15,8 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, Extension, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -31,7 +31,7 @@ use tracing::{instrument, warn};
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::events;
-use crate::ingest_tokens::IngestTokens;
+use crate::ingest_tokens::{IngestTokens, Pusher};
 use crate::redact::Redactor;
 use crate::telemetry;
 
@@ -56,10 +56,7 @@ pub(crate) struct IngestState {
     topic: String,
     node: String,
     redactor: Arc<Redactor>,
-    tokens: Arc<IngestTokens>,
     message_max_bytes: usize,
-    /// Request bytes held at once by every push together, in KiB.
-    in_flight_kib: usize,
     /// How long a push may wait for Kafka.
     timeout: Duration,
 }
@@ -78,8 +75,6 @@ impl IngestState {
         topic: &str,
         node: &str,
         redactor: Arc<Redactor>,
-        tokens: IngestTokens,
-        max_in_flight_bytes: usize,
         timeout: Duration,
     ) -> Result<Self, rdkafka::error::KafkaError> {
         let mut config = settings.producer();
@@ -91,63 +86,114 @@ impl IngestState {
             topic: topic.to_owned(),
             node: node.to_owned(),
             redactor,
-            tokens: Arc::new(tokens),
-            in_flight_kib: max_in_flight_bytes
-                .div_ceil(1024)
-                .min(Semaphore::MAX_PERMITS),
             timeout,
             message_max_bytes: usize::try_from(settings.message_max_bytes).unwrap_or(usize::MAX),
         })
     }
 }
 
-pub(crate) fn router(state: IngestState, max_body_bytes: usize) -> Router {
-    let budget = BodyBudget {
-        permits: Arc::new(Semaphore::new(state.in_flight_kib)),
-        max_body_bytes,
+/// How much a push may send, and all pushes together hold at once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyLimits {
+    pub max_body_bytes: usize,
+    pub max_in_flight_bytes: usize,
+}
+
+pub(crate) fn router(state: IngestState, tokens: IngestTokens, limits: BodyLimits) -> Router {
+    let admission = Admission {
+        tokens: Arc::new(tokens),
+        permits: Arc::new(Semaphore::new(
+            limits
+                .max_in_flight_bytes
+                .div_ceil(1024)
+                .min(Semaphore::MAX_PERMITS),
+        )),
+        max_body_bytes: limits.max_body_bytes,
     };
     Router::new()
         .route("/v1/logs", post(ingest))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(middleware::from_fn_with_state(budget, reserve_body))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(admission, admit))
         .with_state(state)
 }
 
-/// The request bytes every push holds together, in KiB permits.
+/// What is checked before a push's body is read: who pushes, and whether its bytes fit
+/// in what all pushes together may hold (in KiB permits).
 #[derive(Debug, Clone)]
-struct BodyBudget {
+struct Admission {
+    tokens: Arc<IngestTokens>,
     permits: Arc<Semaphore>,
     max_body_bytes: usize,
 }
 
-/// Reserves a push's body in the budget before it is read (its `Content-Length`, or the
-/// largest body when it does not say); a push that does not fit now gets 503 with
-/// `Retry-After`, having taken nothing. The reservation lasts until the answer.
-async fn reserve_body(State(budget): State<BodyBudget>, request: Request, next: Next) -> Response {
+/// A push admitted: the source it writes and the token that pushed it (none for an
+/// anonymous push on loopback).
+#[derive(Debug, Clone)]
+struct Admitted {
+    source: String,
+    pusher: Option<Pusher>,
+}
+
+/// Admits a push before its body is read: its token must allow its source (401/403
+/// otherwise), and its body (its `Content-Length`, or the largest body when it does not
+/// say) must fit in the budget now (503 with `Retry-After` otherwise). Nothing of a
+/// refused push is read or taken; the reservation lasts until the answer.
+async fn admit(State(admission): State<Admission>, mut request: Request, next: Next) -> Response {
+    let source = match Query::<IngestParams>::try_from_uri(request.uri()) {
+        Ok(Query(params)) => params.source.unwrap_or_else(|| DEFAULT_SOURCE.to_owned()),
+        Err(rejection) => {
+            return error_response(StatusCode::BAD_REQUEST, rejection.body_text(), Value::Null);
+        }
+    };
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    let pusher = match admission.tokens.authorize(authorization, &source) {
+        Ok(pusher) => pusher.cloned(),
+        Err(refusal) => {
+            warn!(%source, %refusal, "ingest refused");
+            telemetry::ingest_refused(refusal.is_unauthenticated());
+            return if refusal.is_unauthenticated() {
+                with_header(
+                    error_response(StatusCode::UNAUTHORIZED, refusal.to_string(), Value::Null),
+                    header::WWW_AUTHENTICATE,
+                    "Bearer",
+                )
+            } else {
+                error_response(StatusCode::FORBIDDEN, refusal.to_string(), Value::Null)
+            };
+        }
+    };
     let declared = request
         .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
+        .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<usize>().ok());
     let bytes = declared
-        .unwrap_or(budget.max_body_bytes)
-        .min(budget.max_body_bytes);
+        .unwrap_or(admission.max_body_bytes)
+        .min(admission.max_body_bytes);
     let kib = u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
-    let Ok(reservation) = budget.permits.clone().try_acquire_many_owned(kib) else {
+    let Ok(_reservation) = admission.permits.clone().try_acquire_many_owned(kib) else {
         telemetry::ingest_busy();
-        let mut response = error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many pushes in flight (LOGPIPE_COLLECTOR_INGEST_MAX_IN_FLIGHT_BYTES); nothing was taken, retry shortly",
-            Value::Null,
+        return with_header(
+            error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many pushes in flight (LOGPIPE_COLLECTOR_INGEST_MAX_IN_FLIGHT_BYTES); nothing was taken, retry shortly",
+                Value::Null,
+            ),
+            header::RETRY_AFTER,
+            "1",
         );
-        response.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from_static("1"),
-        );
-        return response;
     };
-    let response = next.run(request).await;
-    drop(reservation);
+    request.extensions_mut().insert(Admitted { source, pusher });
+    next.run(request).await
+}
+
+fn with_header(mut response: Response, name: header::HeaderName, value: &'static str) -> Response {
+    response
+        .headers_mut()
+        .insert(name, header::HeaderValue::from_static(value));
     response
 }
 
@@ -264,34 +310,13 @@ fn request_identity(source: &str, key: Option<&str>, body: &[u8], observed: Time
 #[instrument(skip_all, fields(bytes = body.len()))]
 async fn ingest(
     State(state): State<IngestState>,
-    Query(params): Query<IngestParams>,
+    Extension(Admitted {
+        source: source_name,
+        pusher,
+    }): Extension<Admitted>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let source_name = params.source.unwrap_or_else(|| DEFAULT_SOURCE.to_owned());
-    let authorization = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
-    let pusher = match state.tokens.authorize(authorization, &source_name) {
-        Ok(pusher) => pusher.cloned(),
-        Err(refusal) => {
-            warn!(source = %source_name, %refusal, "ingest refused");
-            telemetry::ingest_refused(refusal.is_unauthenticated());
-            let status = if refusal.is_unauthenticated() {
-                StatusCode::UNAUTHORIZED
-            } else {
-                StatusCode::FORBIDDEN
-            };
-            let mut response = error_response(status, refusal.to_string(), Value::Null);
-            if refusal.is_unauthenticated() {
-                response.headers_mut().insert(
-                    axum::http::header::WWW_AUTHENTICATE,
-                    axum::http::HeaderValue::from_static("Bearer"),
-                );
-            }
-            return response;
-        }
-    };
     let key = match idempotency_key(&headers) {
         Ok(key) => key,
         Err(message) => return error_response(StatusCode::BAD_REQUEST, message, Value::Null),

@@ -16,7 +16,7 @@ use tracing::{info, warn};
 use crate::CollectorConfig;
 use crate::checkpoint::CheckpointStore;
 use crate::discovery::{AllPaths, HostPaths, KubeletPaths, PathsProvider};
-use crate::ingest::{self, IngestState};
+use crate::ingest::{self, BodyLimits, IngestState};
 use crate::ingest_tokens::{IngestTokens, protected_sources};
 use crate::redact::Redactor;
 use crate::shipper::Shipper;
@@ -117,11 +117,16 @@ impl Service for CollectorConfig {
             &shared.topic,
             &shared.node_name,
             redactor,
-            tokens,
-            self.ingest_max_in_flight_bytes,
             self.ingest_timeout,
         )?;
-        Ok(ingest::router(ingest, self.ingest_max_body_bytes))
+        Ok(ingest::router(
+            ingest,
+            tokens,
+            BodyLimits {
+                max_body_bytes: self.ingest_max_body_bytes,
+                max_in_flight_bytes: self.ingest_max_in_flight_bytes,
+            },
+        ))
     }
 }
 

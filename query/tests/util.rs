@@ -6,7 +6,6 @@ use std::time::Duration;
 use axum::Router;
 use logpipe_common::event::Timestamp;
 use logpipe_common::hosts::AllowedHosts;
-use logpipe_common::tokens::token_hash;
 use logpipe_language::Scope;
 use logpipe_query::api::{self, ApiState};
 use logpipe_query::backend::Backend;
@@ -52,18 +51,7 @@ pub fn open_tokens() -> Tokens {
 /// Tokens: `shop-token` sees shop and shop-*, `billing-token` sees billing, `admin-token`
 /// everything.
 pub fn tokens() -> Tokens {
-    Tokens::parse(
-        &format!(
-            "- name: shop\n  token_sha256: {}\n  namespaces: [\"shop\", \"shop-*\"]\n\
-         - name: billing\n  token_sha256: {}\n  namespaces: [billing]\n\
-         - name: admin\n  token_sha256: {}\n  namespaces: [\"*\"]\n",
-            token_hash("shop-token"),
-            token_hash("billing-token"),
-            token_hash("admin-token"),
-        ),
-        Scope::namespaces,
-    )
-    .unwrap()
+    Tokens::parse(&logpipe_common::testkit::tokens_file(), Scope::namespaces).unwrap()
 }
 
 pub struct Client {

@@ -43,3 +43,17 @@ pub fn shared_data() -> PathBuf {
             )
         })
 }
+
+/// A tokens file's text: `shop-token` sees `shop` and `shop-*`, `billing-token` sees
+/// `billing`, `admin-token` everything.
+pub fn tokens_file() -> String {
+    use crate::tokens::token_hash;
+    format!(
+        "- name: shop\n  token_sha256: {}\n  namespaces: [\"shop\", \"shop-*\"]\n\
+         - name: billing\n  token_sha256: {}\n  namespaces: [billing]\n\
+         - name: admin\n  token_sha256: {}\n  namespaces: [\"*\"]\n",
+        token_hash("shop-token"),
+        token_hash("billing-token"),
+        token_hash("admin-token"),
+    )
+}

@@ -131,20 +131,10 @@ fn page_within(
             hits.push(event);
         }
     }
-    if held < candidates.len() {
-        candidates.truncate(held);
-        let last = &candidates[held - 1];
-        return Ok(Page {
-            hits,
-            total,
-            cursor: Some(Cursor {
-                ts: last.ts,
-                id: last.id.clone(),
-            }),
-        });
-    }
+    let ended_early = held < candidates.len();
+    candidates.truncate(held);
     let cursor = match candidates.last() {
-        Some(last) if candidates.len() == limit => Some(Cursor {
+        Some(last) if ended_early || candidates.len() == limit => Some(Cursor {
             ts: last.ts,
             id: last.id.clone(),
         }),
