@@ -242,17 +242,7 @@ impl CollectorConfig {
             }
             Ok(items)
         };
-        let positive_size = |spec: &VarSpec| -> Result<usize, ConfigError> {
-            let size = env.size(spec)?;
-            if size == 0 {
-                return Err(ConfigError::Invalid {
-                    var: spec.name.to_owned(),
-                    value: "0".into(),
-                    expected: "a size above zero".into(),
-                });
-            }
-            Ok(usize::try_from(size).unwrap_or(usize::MAX))
-        };
+        let positive_size = |spec: &VarSpec| env.positive_size(spec);
         let ingest_max_body_bytes = positive_size(&INGEST_MAX_BODY_BYTES)?;
         let ingest_max_in_flight_bytes = positive_size(&INGEST_MAX_IN_FLIGHT_BYTES)?;
         if ingest_max_in_flight_bytes < ingest_max_body_bytes {

@@ -244,6 +244,7 @@ fn request(q: &str, range: TimeRange) -> Request {
         range,
         scope: Scope::all(),
         deadline: Instant::now() + Duration::from_secs(600),
+        max_page_bytes: logpipe_store::search::DEFAULT_MAX_PAGE_BYTES,
     }
 }
 
@@ -562,7 +563,9 @@ fn run_tail(rate: u64, seconds: u64) -> Value {
     ]);
     let (shared, _) = service::load::<logpipe_query::QueryConfig>(&env).unwrap();
     let hub = logpipe_query::tail::TailHub::new(shared, tokio_util::sync::CancellationToken::new());
-    let mut subscription = hub.subscribe().unwrap();
+    let mut subscription = hub
+        .subscribe(logpipe_language::Predicate::new(&Query::All))
+        .unwrap();
 
     // The bare consumer: every partition from its current end, the same fetch wait.
     let bare = consumer_at_end(&broker.settings(), "bench-baseline", TOPIC, 3).unwrap();
@@ -619,14 +622,15 @@ fn run_tail(rate: u64, seconds: u64) -> Value {
     let mut latencies = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(seconds + 30);
     while (latencies.len() as u64) < total && Instant::now() < deadline {
-        if let Ok(arrival) = subscription.receiver.try_recv() {
+        let received = runtime.block_on(async {
+            tokio::time::timeout(Duration::from_millis(200), subscription.recv()).await
+        });
+        if let Ok(logpipe_query::tail::Received::Event(arrival)) = received {
             let arrived = clock.elapsed().as_micros() as u64;
             let n = arrival.event.source.offset.unwrap_or(0) as usize;
             latencies.push(Duration::from_micros(
                 arrived.saturating_sub(sent_at[n].load(Ordering::Relaxed)),
             ));
-        } else {
-            std::thread::sleep(Duration::from_micros(200));
         }
     }
     producer.join().unwrap();

@@ -6,7 +6,6 @@
 //! scripts, styles and API, and no framing.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -21,11 +20,10 @@ use futures_util::Stream;
 use logpipe_common::event::{EventId, Timestamp};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
 use tracing::{error, info};
 
 use crate::backend::{Backend, BackendError, Params};
-use crate::tail::TailHub;
+use crate::tail::{Received, TailHub};
 use logpipe_common::hosts::{self, AllowedHosts};
 use logpipe_common::tokens::{self, Tokens};
 use logpipe_language::{Predicate, Query, Scope};
@@ -50,6 +48,8 @@ pub struct ApiState {
     /// The `Host` names answered; see [`router`] and [`crate::serve`].
     pub allowed_hosts: AllowedHosts,
     pub time_limit: Duration,
+    /// Most bytes of events in one page.
+    pub max_page_bytes: usize,
     /// Live tail; absent on an indexer's copy of the API.
     pub tail: Option<TailHub>,
 }
@@ -349,6 +349,7 @@ fn params(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
         time_limit: state.time_limit,
+        max_page_bytes: state.max_page_bytes,
     })
 }
 
@@ -519,7 +520,7 @@ async fn tail(
         });
     };
     let predicate = Predicate::new(&parsed.clone().and(caller.scope.query()));
-    let subscription = tokio::task::spawn_blocking(move || hub.subscribe())
+    let subscription = tokio::task::spawn_blocking(move || hub.subscribe(predicate))
         .await
         .map_err(|e| ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -542,54 +543,26 @@ async fn tail(
             }
         })?;
     info!(caller = %caller.name, query = %parsed, "live tail subscribed");
-    let predicate = Arc::new(predicate);
-    let mut subscription = subscription;
-    let stream = async_stream(move |sender| async move {
-        let _ = sender.send(Ok(SseEvent::default().comment("live"))).await;
-        loop {
-            // A client that went away ends the subscription at once, not at the next
-            // event (which on a quiet topic may never come).
-            let received = tokio::select! {
-                () = sender.closed() => return,
-                received = subscription.receiver.recv() => received,
-            };
-            match received {
-                Ok(arrival) => {
-                    if predicate.matches(&arrival.event) {
-                        let event = SseEvent::default()
-                            .event("event")
-                            .data(arrival.json.clone());
-                        if sender.send(Ok(event)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                Err(RecvError::Lagged(missed)) => {
-                    let event = SseEvent::default()
-                        .event("lagged")
-                        .data(json!({ "missed": missed }).to_string());
-                    if sender.send(Ok(event)).await.is_err() {
-                        return;
-                    }
-                }
-                Err(RecvError::Closed) => return,
-            }
-        }
+    // Read straight from the subscription, one event at a time: a client that reads
+    // slowly holds no more than the subscription's buffer, and one that went away drops
+    // the stream, and with it the subscription.
+    let live = futures_util::stream::once(async { Ok(SseEvent::default().comment("live")) });
+    let events = futures_util::stream::unfold(subscription, |mut subscription| async move {
+        let event = match subscription.recv().await {
+            Received::Event(arrival) => SseEvent::default()
+                .event("event")
+                .data(arrival.json.as_str()),
+            Received::Missed(missed) => SseEvent::default()
+                .event("lagged")
+                .data(json!({ "missed": missed }).to_string()),
+            Received::Closed => return None,
+        };
+        Some((Ok::<_, Infallible>(event), subscription))
     });
+    let stream = futures_util::StreamExt::chain(live, events);
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(TAIL_KEEP_ALIVE))
         .into_response())
-}
-
-/// A stream fed by `produce` through a small channel.
-fn async_stream<F, Fut>(produce: F) -> impl Stream<Item = Result<SseEvent, Infallible>> + Send
-where
-    F: FnOnce(tokio::sync::mpsc::Sender<Result<SseEvent, Infallible>>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (sender, receiver) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(produce(sender));
-    tokio_stream_from(receiver)
 }
 
 async fn openapi() -> Response {
@@ -667,6 +640,7 @@ mod tests {
             tokens: Tokens::open(Scope::all()),
             allowed_hosts: AllowedHosts::loopback(),
             time_limit: Duration::from_secs(1),
+            max_page_bytes: logpipe_store::search::DEFAULT_MAX_PAGE_BYTES,
             tail: None,
         })
     }

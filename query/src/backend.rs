@@ -34,6 +34,7 @@ pub struct Params {
     /// The caller's `Authorization` header, forwarded to indexers.
     pub authorization: Option<String>,
     pub time_limit: Duration,
+    pub max_page_bytes: usize,
 }
 
 impl Params {
@@ -43,6 +44,7 @@ impl Params {
             range: self.range,
             scope: self.scope.clone(),
             deadline: Instant::now() + self.time_limit,
+            max_page_bytes: self.max_page_bytes,
         }
     }
 }
@@ -483,7 +485,7 @@ impl Fanout {
             .iter()
             .position(|hit| {
                 bytes += hit.2.get().len();
-                bytes > search::MAX_PAGE_BYTES
+                bytes > params.max_page_bytes
             })
             .map_or(hits.len(), |at| at.max(1));
         let ended_early = cut.is_some() || within < hits.len().min(params.limit);

@@ -30,12 +30,28 @@ pub const MAX_TAIL_SUBSCRIBERS: VarSpec = VarSpec::new(
     "Live tails open at once; one more is answered 503 until one ends.",
 );
 
-pub const VARS: [&VarSpec; 5] = [
+pub const MAX_PAGE_BYTES: VarSpec = VarSpec::new(
+    "LOGPIPE_QUERY_MAX_PAGE_BYTES",
+    Kind::Size,
+    Some("16MiB"),
+    "Most bytes of events one page of search or export holds, whatever its `limit`; a page that reaches it ends early with a cursor to the rest (one larger event still makes a page of one).",
+);
+
+pub const TAIL_BUFFER_BYTES: VarSpec = VarSpec::new(
+    "LOGPIPE_QUERY_TAIL_BUFFER_BYTES",
+    Kind::Size,
+    Some("8MiB"),
+    "Most bytes of matching events a live tail holds for a client that reads slower than they arrive; beyond it the oldest are dropped and the client is told how many it missed.",
+);
+
+pub const VARS: [&VarSpec; 7] = [
     &TOKENS_FILE,
     &ALLOWED_HOSTS,
     &INDEXERS,
     &TIME_LIMIT_MS,
+    &MAX_PAGE_BYTES,
     &MAX_TAIL_SUBSCRIBERS,
+    &TAIL_BUFFER_BYTES,
 ];
 
 #[derive(Debug, Clone, Serialize)]
@@ -49,7 +65,9 @@ pub struct QueryConfig {
     pub indexers: Vec<url::Url>,
     #[serde(with = "humantime_serde_ms")]
     pub time_limit: Duration,
+    pub max_page_bytes: usize,
     pub max_tail_subscribers: usize,
+    pub tail_buffer_bytes: usize,
     /// The index of a co-located indexer (standalone), read directly.
     #[serde(skip)]
     pub local: Option<logpipe_store::Catalog>,
@@ -131,7 +149,9 @@ impl QueryConfig {
             allowed_hosts,
             indexers,
             time_limit: env.duration(&TIME_LIMIT_MS)?,
+            max_page_bytes: env.positive_size(&MAX_PAGE_BYTES)?,
             max_tail_subscribers: env.integer(&MAX_TAIL_SUBSCRIBERS)? as usize,
+            tail_buffer_bytes: env.positive_size(&TAIL_BUFFER_BYTES)?,
             local: None,
         })
     }

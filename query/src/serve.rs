@@ -11,10 +11,15 @@ use logpipe_store::Catalog;
 use crate::QueryConfig;
 use crate::api::{self, ApiState};
 use crate::backend::Backend;
-use crate::config::TIME_LIMIT_MS;
+use crate::config::{MAX_PAGE_BYTES, TIME_LIMIT_MS};
 
 /// The variables the search API reads.
-pub const VARS: [&VarSpec; 3] = [&TOKENS_FILE, &ALLOWED_HOSTS, &TIME_LIMIT_MS];
+pub const VARS: [&VarSpec; 4] = [
+    &TOKENS_FILE,
+    &ALLOWED_HOSTS,
+    &TIME_LIMIT_MS,
+    &MAX_PAGE_BYTES,
+];
 
 /// The search API's settings.
 #[derive(Debug, Clone)]
@@ -43,6 +48,7 @@ impl SearchApi {
             tokens: self.config.tokens.clone(),
             allowed_hosts: self.config.allowed_hosts.clone(),
             time_limit: self.config.time_limit,
+            max_page_bytes: self.config.max_page_bytes,
             tail: None,
         })
         .layer(axum::middleware::from_fn_with_state(

@@ -51,12 +51,14 @@ impl Service for QueryConfig {
             "query service started"
         );
         let tail = TailHub::new(ctx.shared.clone(), ctx.shutdown.clone())
-            .with_max_subscribers(self.max_tail_subscribers);
+            .with_max_subscribers(self.max_tail_subscribers)
+            .with_buffer_bytes(self.tail_buffer_bytes);
         Ok(api::router(ApiState {
             backend,
             tokens: self.tokens,
             allowed_hosts: self.allowed_hosts,
             time_limit: self.time_limit,
+            max_page_bytes: self.max_page_bytes,
             tail: Some(tail),
         }))
     }

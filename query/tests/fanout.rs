@@ -141,3 +141,59 @@ async fn answers_merge_across_indexers_and_a_dead_one_makes_them_partial() {
     assert_eq!(status, 502, "{body}");
     assert!(body["error"].as_str().unwrap().contains(&dead.to_string()));
 }
+
+/// The merged page holds no more bytes than the query service's bound, however many
+/// hits each indexer sent, and its cursor still reaches every event once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merged_page_ends_at_the_configured_byte_bound() {
+    let events = scoped_events();
+    let (even, odd): (Vec<_>, Vec<_>) = events
+        .iter()
+        .cloned()
+        .enumerate()
+        .partition(|(n, _)| n % 2 == 0);
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut indexers = Vec::new();
+    for (dir, part) in [(&dir_a, even), (&dir_b, odd)] {
+        let part: Vec<_> = part.into_iter().map(|(_, e)| e).collect();
+        let address = serve_catalog(write_index(dir.path(), &part), tokens()).await;
+        indexers.push(url::Url::parse(&format!("http://{address}/")).unwrap());
+    }
+    let fanout = Fanout::new(indexers, std::time::Duration::from_secs(5)).unwrap();
+    let bound = 2_000;
+    let query = serve(api::router(api::ApiState {
+        max_page_bytes: bound,
+        ..state(Backend::Fanout(fanout), tokens())
+    }))
+    .await;
+    let shop = Client::new(query, Some("shop-token"));
+    let mut ids = std::collections::HashSet::new();
+    let mut cursor = None::<String>;
+    let mut pages = 0;
+    loop {
+        let mut query = vec![RANGE[0], RANGE[1], ("limit", "100")];
+        if let Some(cursor) = &cursor {
+            query.push(("cursor", cursor.as_str()));
+        }
+        let (status, body) = shop.get("/api/v1/search", &query).await;
+        assert_eq!(status, 200, "{body}");
+        let hits = body["hits"].as_array().unwrap();
+        let held: usize = hits.iter().map(|hit| hit.to_string().len()).sum();
+        assert!(!hits.is_empty());
+        assert!(
+            held <= bound || hits.len() == 1,
+            "{} hits of {held} bytes",
+            hits.len()
+        );
+        for hit in hits {
+            assert!(ids.insert(hit["id"].as_str().unwrap().to_string()));
+        }
+        pages += 1;
+        match body["cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(ids.len(), 200);
+    assert!(pages > 10, "{pages} pages of at most {bound} bytes");
+}

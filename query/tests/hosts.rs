@@ -104,6 +104,7 @@ async fn the_query_service_answers_to_the_listed_host_names_too() {
         tokens: config.tokens,
         allowed_hosts: config.allowed_hosts,
         time_limit: config.time_limit,
+        max_page_bytes: config.max_page_bytes,
         tail: None,
     });
     for path in paths() {

@@ -35,6 +35,7 @@ pub fn state(backend: Backend, tokens: Tokens) -> ApiState {
         },
         tokens,
         time_limit: Duration::from_secs(10),
+        max_page_bytes: logpipe_store::search::DEFAULT_MAX_PAGE_BYTES,
         tail: None,
     }
 }

@@ -179,6 +179,18 @@ impl Env {
         self.require(spec, parsed)
     }
 
+    /// A size of at least one byte, as a `usize`.
+    pub fn positive_size(&self, spec: &VarSpec) -> Result<usize, ConfigError> {
+        match self.size(spec)? {
+            0 => Err(ConfigError::Invalid {
+                var: spec.name.to_owned(),
+                value: "0".into(),
+                expected: "a size above zero".into(),
+            }),
+            size => Ok(usize::try_from(size).unwrap_or(usize::MAX)),
+        }
+    }
+
     pub fn size_opt(&self, spec: &VarSpec) -> Result<Option<u64>, ConfigError> {
         self.parse(spec, spec.kind == Kind::Size, parse_size)
     }

@@ -144,6 +144,7 @@ mod tests {
             },
             scope: Scope::all(),
             deadline,
+            max_page_bytes: crate::search::DEFAULT_MAX_PAGE_BYTES,
         }
     }
 

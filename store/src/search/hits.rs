@@ -11,7 +11,7 @@ use tantivy::{DocAddress, TantivyDocument};
 
 use super::deadline::Deadline;
 use super::newest::Newest;
-use super::request::{Cursor, MAX_LIMIT, MAX_PAGE_BYTES, Request, SearchError, time_range};
+use super::request::{Cursor, MAX_LIMIT, Request, SearchError, time_range};
 use crate::catalog::{Catalog, stored_event};
 use crate::translate::to_tantivy;
 
@@ -50,19 +50,6 @@ pub fn search_page(
     limit: usize,
     cursor: Option<&Cursor>,
     count: bool,
-) -> Result<Page, SearchError> {
-    page_within(catalog, request, limit, cursor, count, MAX_PAGE_BYTES)
-}
-
-/// `search_page` holding at most `max_bytes` of events (and always at least one): a page
-/// that reaches the bound ends early, its cursor at the last event it holds.
-fn page_within(
-    catalog: &Catalog,
-    request: &Request,
-    limit: usize,
-    cursor: Option<&Cursor>,
-    count: bool,
-    max_bytes: usize,
 ) -> Result<Page, SearchError> {
     let limit = limit.clamp(1, MAX_LIMIT);
     let effective = request.effective();
@@ -124,7 +111,7 @@ fn page_within(
             .map_err(|error| request.failed(&days[candidate.day], error))?;
         if let Some(event) = stored_event(&doc, &days[candidate.day].fields) {
             bytes += event.len();
-            if bytes > max_bytes && n > 0 {
+            if bytes > request.max_page_bytes && n > 0 {
                 held = n;
                 break;
             }
@@ -191,6 +178,7 @@ mod tests {
             },
             scope: Scope::all(),
             deadline: Instant::now() + Duration::from_secs(600),
+            max_page_bytes: crate::search::DEFAULT_MAX_PAGE_BYTES,
         }
     }
 
@@ -309,9 +297,12 @@ mod tests {
             })
             .collect();
         let catalog = write_index(dir.path(), &events);
-        let request = request("");
         let bound = 35_000;
-        let first = page_within(&catalog, &request, 1_000, None, true, bound).unwrap();
+        let request = Request {
+            max_page_bytes: bound,
+            ..request("")
+        };
+        let first = search(&catalog, &request, 1_000, None).unwrap();
         let held: usize = first.hits.iter().map(Vec::len).sum();
         assert!(held <= bound, "{held} bytes");
         assert_eq!(first.hits.len(), 3, "three events of about 10 KB fit");
@@ -320,8 +311,7 @@ mod tests {
         let mut seen = Vec::new();
         let mut cursor = None;
         loop {
-            let page =
-                page_within(&catalog, &request, 1_000, cursor.as_ref(), false, bound).unwrap();
+            let page = search_page(&catalog, &request, 1_000, cursor.as_ref(), false).unwrap();
             assert!(!page.hits.is_empty());
             for hit in &page.hits {
                 let event: LogEvent = serde_json::from_slice(hit).unwrap();
@@ -334,7 +324,11 @@ mod tests {
         }
         assert_eq!(seen, newest_first(&events, |_| true));
         // One event larger than the bound still makes a page of one.
-        let single = page_within(&catalog, &request, 10, None, false, 100).unwrap();
+        let tiny = Request {
+            max_page_bytes: 100,
+            ..request
+        };
+        let single = search_page(&catalog, &tiny, 10, None, false).unwrap();
         assert_eq!(single.hits.len(), 1);
         assert!(single.cursor.is_some());
     }

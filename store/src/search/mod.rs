@@ -13,5 +13,5 @@ mod values;
 
 pub use histogram::{Histogram, MAX_BUCKETS, auto_interval, histogram};
 pub use hits::{Page, event, search, search_page};
-pub use request::{Cursor, MAX_LIMIT, MAX_PAGE_BYTES, Request, SearchError, TimeRange};
+pub use request::{Cursor, DEFAULT_MAX_PAGE_BYTES, MAX_LIMIT, Request, SearchError, TimeRange};
 pub use values::{TopValues, facet_column, top_values};

@@ -13,10 +13,9 @@ use crate::catalog::{Catalog, DayReader};
 
 /// Most hits one page returns.
 pub const MAX_LIMIT: usize = 10_000;
-/// Most bytes of events one page holds, whatever its limit: four concurrent pages of a
-/// thousand large events cannot take gigabytes. A page at the bound ends early with a
-/// cursor; a single larger event still makes a page of one.
-pub const MAX_PAGE_BYTES: usize = 16 << 20;
+/// Most bytes of events one page holds unless the request says otherwise
+/// ([`Request::max_page_bytes`]).
+pub const DEFAULT_MAX_PAGE_BYTES: usize = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -89,13 +88,17 @@ impl FromStr for Cursor {
     }
 }
 
-/// A search: the user's query, the time range, the caller's scope.
+/// A search: the user's query, the time range, the caller's scope, and its limits.
 #[derive(Debug, Clone)]
 pub struct Request {
     pub query: Query,
     pub range: TimeRange,
     pub scope: Scope,
     pub deadline: Instant,
+    /// Most bytes of events one page holds, whatever its limit: four concurrent pages of
+    /// a thousand large events cannot take gigabytes. A page at the bound ends early with
+    /// a cursor; a single larger event still makes a page of one.
+    pub max_page_bytes: usize,
 }
 
 impl Request {
