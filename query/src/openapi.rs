@@ -39,48 +39,50 @@ pub const DOCUMENT: &str = r##"{
     "responses": {
       "BadRequest": {"description": "Invalid query or parameter.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "Unauthorized": {"description": "Missing or unknown bearer token.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-      "Unavailable": {"description": "The search passed its time limit.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+      "MisdirectedRequest": {"description": "The request's Host is not one this service answers: without tokens only loopback names and LOGPIPE_QUERY_ALLOWED_HOSTS are (a defence against DNS rebinding).", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "Unavailable": {"description": "The search passed its time limit.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "TailUnavailable": {"description": "As many live tails are open as LOGPIPE_QUERY_MAX_TAIL_SUBSCRIBERS allows, or Kafka cannot be reached; the error says which.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     }
   },
   "security": [{"bearer": []}],
   "paths": {
     "/api/v1/search": {"get": {
-      "summary": "Matching events, newest first, one page at a time.",
+      "summary": "Matching events, newest first, one page at a time: at most `limit` hits and at most LOGPIPE_QUERY_MAX_PAGE_BYTES of them; a page that reaches the byte bound ends early with a cursor.",
       "parameters": [{"$ref": "#/components/parameters/q"}, {"$ref": "#/components/parameters/since"}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"},
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}},
         {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "The `cursor` of the previous page."},
         {"name": "total", "in": "query", "schema": {"type": "boolean", "default": true}, "description": "false skips counting every match; total is then 0."}],
       "responses": {"200": {"description": "A page of hits.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SearchAnswer"}}}},
-        "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
+        "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "421": {"$ref": "#/components/responses/MisdirectedRequest"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
     "/api/v1/histogram": {"get": {
       "summary": "Matching events counted per time bucket.",
       "parameters": [{"$ref": "#/components/parameters/q"}, {"$ref": "#/components/parameters/since"}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"},
         {"name": "interval", "in": "query", "schema": {"type": "string"}, "description": "Bucket width (1m, 1h); chosen from the range when absent."}],
       "responses": {"200": {"description": "Buckets oldest first.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HistogramAnswer"}}}},
-        "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
+        "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "421": {"$ref": "#/components/responses/MisdirectedRequest"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
     "/api/v1/fields/{field}/values": {"get": {
       "summary": "The most frequent values of a keyword field or attribute among matching events.",
       "parameters": [{"name": "field", "in": "path", "required": true, "schema": {"type": "string"}, "description": "level, stream, k8s.namespace, k8s.pod, k8s.container, k8s.node, k8s.pod_uid, source.kind, source.name, flags, id or attributes.<path>."},
         {"$ref": "#/components/parameters/q"}, {"$ref": "#/components/parameters/since"}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"},
         {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 10}}],
       "responses": {"200": {"description": "Values by count.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ValuesAnswer"}}}},
-        "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
+        "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "421": {"$ref": "#/components/responses/MisdirectedRequest"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
     "/api/v1/events/{id}": {"get": {
       "summary": "One event by id (a permalink).",
       "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}],
       "responses": {"200": {"description": "The event.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LogEvent"}}}},
-        "404": {"description": "No such event in the caller's namespaces."}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
+        "404": {"description": "No such event in the caller's namespaces."}, "401": {"$ref": "#/components/responses/Unauthorized"}, "421": {"$ref": "#/components/responses/MisdirectedRequest"}}}},
     "/api/v1/export": {"get": {
       "summary": "Every matching event as newline-delimited JSON, newest first, streamed.",
       "parameters": [{"$ref": "#/components/parameters/q"}, {"$ref": "#/components/parameters/since"}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}],
       "responses": {"200": {"description": "One LogEvent per line.", "content": {"application/x-ndjson": {}}},
-        "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
+        "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "421": {"$ref": "#/components/responses/MisdirectedRequest"}}}},
     "/api/v1/tail": {"get": {
-      "summary": "Matching events as they reach Kafka, as server-sent events (`event: event`, data: the LogEvent JSON).",
+      "summary": "Matching events as they reach Kafka, as server-sent events (`event: event`, data: the LogEvent JSON). A client that falls more than LOGPIPE_QUERY_TAIL_BUFFER_BYTES behind loses the oldest and gets `event: lagged`, data {\"missed\": N}.",
       "parameters": [{"$ref": "#/components/parameters/q"}],
       "responses": {"200": {"description": "An event stream.", "content": {"text/event-stream": {}}},
-        "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
-    "/api/v1/openapi.json": {"get": {"summary": "This document.", "security": [], "responses": {"200": {"description": "OpenAPI 3.1."}}}}
+        "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "421": {"$ref": "#/components/responses/MisdirectedRequest"}, "503": {"$ref": "#/components/responses/TailUnavailable"}}}},
+    "/api/v1/openapi.json": {"get": {"summary": "This document.", "security": [], "responses": {"200": {"description": "OpenAPI 3.1."}, "421": {"$ref": "#/components/responses/MisdirectedRequest"}}}}
   }
 }"##;
 
@@ -98,7 +100,25 @@ mod tests {
             "/api/v1/tail",
             "/api/v1/openapi.json",
         ] {
-            assert!(document["paths"][path].is_object(), "{path}");
+            let responses = &document["paths"][path]["get"]["responses"];
+            assert!(responses.is_object(), "{path}");
+            // Every route checks the Host first.
+            assert!(responses["421"].is_object(), "{path} lists no 421");
+            if path != "/api/v1/openapi.json" {
+                assert!(responses["401"].is_object(), "{path} lists no 401");
+            }
+        }
+        for path in ["/api/v1/search", "/api/v1/histogram", "/api/v1/tail"] {
+            assert!(
+                document["paths"][path]["get"]["responses"]["503"].is_object(),
+                "{path} lists no 503"
+            );
+        }
+        // Every reference resolves.
+        let text = super::DOCUMENT;
+        for reference in text.split("\"$ref\": \"#/").skip(1) {
+            let pointer = format!("/{}", &reference[..reference.find('"').unwrap()]);
+            assert!(document.pointer(&pointer).is_some(), "{pointer}");
         }
     }
 }
