@@ -177,6 +177,8 @@ pub(crate) fn protected_sources<'a>(
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
+
     use super::*;
 
     fn hash(token: &str) -> String {
@@ -193,6 +195,34 @@ mod tests {
             hash("audit-secret")
         );
         IngestTokens::parse(&text, protected_sources(["node-syslog"])).unwrap()
+    }
+
+    /// The manifests ship the collector's ingest tokens as an empty list: the collector
+    /// starts, and every push is refused until the operator lists a token.
+    #[test]
+    fn the_shipped_tokens_file_refuses_every_push() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../config/kubernetes/secrets.yaml"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let shipped = serde_norway::Deserializer::from_str(&text)
+            .map(|document| serde_norway::Value::deserialize(document).unwrap())
+            .find(|secret| secret["metadata"]["name"] == "logpipe-ingest-tokens")
+            .expect("secrets.yaml has logpipe-ingest-tokens");
+        let file = shipped["stringData"]["tokens.yaml"].as_str().unwrap();
+        let tokens = IngestTokens::parse(file, protected_sources(["node-syslog"])).unwrap();
+        for source in ["billing", "kube-audit", "node-syslog"] {
+            for header in [None, Some("Bearer anything")] {
+                assert!(
+                    tokens
+                        .authorize(header, source)
+                        .unwrap_err()
+                        .is_unauthenticated(),
+                    "{source} {header:?}"
+                );
+            }
+        }
     }
 
     #[test]
