@@ -32,7 +32,7 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use crate::events;
 use crate::ingest_tokens::{IngestTokens, Pusher};
-use crate::redact::Redactor;
+use crate::redact::{KeyLines, Redactor};
 use crate::telemetry;
 
 /// Source name of pushed events unless the request names one.
@@ -351,6 +351,8 @@ async fn ingest(
     let identity = request_identity(&source_name, key.as_deref(), &body, observed_ts);
     let mut deliveries = Vec::with_capacity(objects.len());
     let queued_by = std::time::Instant::now();
+    // A private key pushed a line per event is masked across the batch's events.
+    let mut key_lines = KeyLines::default();
     for (index, object) in objects.iter().enumerate() {
         let line = index as u64 + 1;
         let mut event = LogEvent::from_raw(RawRecord {
@@ -374,7 +376,10 @@ async fn ingest(
             offset: line,
             truncated: false,
         });
-        telemetry::redacted(state.redactor.redact_event(&mut event));
+        let masked = state
+            .redactor
+            .mask_key_lines(&mut event.message, &mut key_lines);
+        telemetry::redacted(masked + state.redactor.redact_event(&mut event));
         let payload = events::encode(&mut event, state.message_max_bytes);
         let key = event.kafka_key();
         let mut record = FutureRecord::to(&state.topic).key(&key).payload(&payload);

@@ -485,7 +485,7 @@ impl TailLoop {
                 observed_ts,
             );
             event.origin = Some(&origin);
-            telemetry::redacted(self.redactor.redact_wire(&mut event));
+            telemetry::redacted(self.redactor.redact_record(&mut event, &mut file.key_lines));
             if output.truncated {
                 telemetry::truncated();
             }

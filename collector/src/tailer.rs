@@ -15,6 +15,7 @@ use crate::discovery::Origin;
 use crate::format::{Format, Reassembler, Record};
 use crate::identity::{FileId, tail_hash};
 use crate::multiline::{MultilineConfig, MultilineJoiner};
+use crate::redact::KeyLines;
 use crate::telemetry;
 
 /// Bytes a physical line may take beyond the record limit (the runtime's prefix, JSON
@@ -98,6 +99,8 @@ pub(crate) struct TrackedFile {
     reassembler: Reassembler,
     /// Joins stack traces when a multi-line rule names the container.
     multiline: Option<MultilineJoiner>,
+    /// Whether the records being read continue a private key logged a line per record.
+    pub key_lines: KeyLines,
     truncated_fragment: bool,
     next_seq: u64,
     /// Records sent and not yet acknowledged: sequence number → offset of the record.
@@ -136,6 +139,7 @@ impl TrackedFile {
             format: None,
             reassembler: Reassembler::new(max_record_bytes),
             multiline: multiline.map(MultilineJoiner::new),
+            key_lines: KeyLines::default(),
             truncated_fragment: false,
             next_seq: 0,
             unacked: BTreeMap::new(),

@@ -668,17 +668,31 @@ async fn secrets_are_redacted_before_leaving_the_node() {
         )
         .as_bytes(),
     );
+    // A private key logged a line per record, then a line of the application again.
+    let key_body = [
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj",
+        "MgaKdfNh7s6tJXVoHOo7wPQ/Ks1pfGrEaRYN4ypHrV6nb4MEvZkPb0T3iAxhdE7z",
+    ];
+    let mut lines = vec!["-----BEGIN PRIVATE KEY-----"];
+    lines.extend(key_body);
+    lines.extend(["-----END PRIVATE KEY-----", "key loaded"]);
+    for (n, line) in lines.iter().enumerate() {
+        append(&file, cri_line(2 + n, "stdout", "F", line).as_bytes());
+    }
     let mut collected = Collected::new(&broker);
-    collected.until(WAIT, |events| events.len() >= 2).await;
+    collected.until(WAIT, |events| events.len() >= 7).await;
     let all = serde_json::to_string(&collected.events).unwrap();
     for secret in [
         "hunter2",
         "4111 1111 1111 1111",
         "eyJhbGciOiJIUzI1NiJ9",
         "AKIAIOSFODNN7EXAMPLE",
+        key_body[0],
+        key_body[1],
     ] {
         assert!(!all.contains(secret), "{secret} leaked: {all}");
     }
+    assert!(all.contains("key loaded"), "the line after the key is kept");
     assert!(
         all.contains("1234567812345678"),
         "a number that fails the Luhn check is kept"

@@ -16,7 +16,7 @@ use super::mask::Mask;
 /// `https://x-access-token:ghs_...@github.com` does not take the host with the
 /// password. Azure storage keys (`AccountKey=`, `SharedAccessKey=`) and AWS secret access
 /// keys have no shape of their own and are keyed values.
-pub(super) const DEFAULT_RULES: [(&str, &str, Mask); 18] = [
+pub(super) const DEFAULT_RULES: [(&str, &str, Mask); 19] = [
     // `scheme://user:password@host` for any scheme: postgres, mysql, mongodb+srv, redis,
     // amqp, https. The password runs to the last `@` before the host.
     (
@@ -28,6 +28,7 @@ pub(super) const DEFAULT_RULES: [(&str, &str, Mask); 18] = [
         Mask::Secret,
     ),
     ("secret_value", keyed::PATTERN, Mask::KeyedSecret),
+    ("xml_secret_element", keyed::XML_PATTERN, Mask::XmlElement),
     // A token is whole: not the key of `token_type=bearer expires_in=3600`.
     (
         "bearer_token",

@@ -13,6 +13,41 @@ use regex::{Captures, Regex};
 use super::key_name;
 use super::mask::MASK;
 
+/// The end of a key that may name a secret: the last word of a secret word, maybe a
+/// qualifier and digits (`key_name` decides).
+macro_rules! secret_key_end {
+    () => {
+        concat!(
+            r"(?:passw(?:or)?d|pwd|pass(?:phrase|code)?|secret|token|jwt|key|credentials?|creds",
+            r"|auth(?:orization)?|cookies?|session|sess(?:ion)?[_. -]?id|signature)",
+            r"(?:[_. -]?(?:value|base|hash|b64|base64|hex|plain(?:text)?|raw|encrypted|encoded|header|pem))?",
+            r"(?:[_. -]?[0-9]+)?",
+        )
+    };
+}
+
+/// An XML element whose name (maybe with a namespace prefix) ends like a secret-named
+/// key, holding text or CDATA: `<password>...</password>`, `<ns:ClientSecret a="1">`.
+/// The regex cannot require the closing name to be the opening one; `xml_element_names_a_secret`
+/// does, before anything is masked.
+pub(super) const XML_PATTERN: &str = concat!(
+    r"<(?P<key>(?i-u:[a-z0-9_.:-]*",
+    secret_key_end!(),
+    r"))(?:[ \t][^<>]*)?>",
+    r"(?:<!\[CDATA\[(?P<secret_cdata>(?s:.)*?)\]\]>|(?P<secret>[^<>]+))",
+    r"</(?P<close>[A-Za-z0-9_.:-]+)[ \t]*>",
+);
+
+/// Whether a match of `XML_PATTERN` is one element whose name names a secret.
+pub(super) fn xml_element_names_a_secret(caps: &Captures<'_>) -> bool {
+    let (Some(key), Some(close)) = (caps.name("key"), caps.name("close")) else {
+        return false;
+    };
+    let name = key.as_str();
+    let local = name.rsplit(':').next().unwrap_or(name);
+    name == close.as_str() && key_name::names_a_secret(local)
+}
+
 /// A key (words of letters, digits, `_`, `.`, `-` and spaces) ending in the last word of a
 /// secret word, maybe a qualifier and digits; its closing quote; `=`, `:`, `:=` or `=>`;
 /// then the value: double-quoted, escaped-quoted inside a JSON string (`\"...\"`),
@@ -21,10 +56,8 @@ use super::mask::MASK;
 /// `{` or `[`: an object under a secret key is masked member by member.
 pub(super) const PATTERN: &str = concat!(
     r"(?P<key>(?i-u:[a-z0-9_. -]*",
-    r"(?:passw(?:or)?d|pwd|pass(?:phrase|code)?|secret|token|jwt|key|credentials?|creds",
-    r"|auth(?:orization)?|cookies?|session|sess(?:ion)?[_. -]?id|signature)",
-    r"(?:[_. -]?(?:value|base|hash|b64|base64|hex|plain(?:text)?|raw|encrypted|encoded|header|pem))?",
-    r"(?:[_. -]?[0-9]+)?))",
+    secret_key_end!(),
+    r"))",
     r#"(?P<quote>\\?["'])?[ \t]*(?::=|=>|[:=])[ \t]*"#,
     r#"(?:"(?P<secret_quoted>(?:[^"\\]|\\.)*)""#,
     r#"|\\"(?P<secret_escaped>(?:[^"\\]|\\[^"])*)\\""#,
@@ -50,7 +83,9 @@ pub(super) fn mask_keyed<'t>(pattern: &Regex, text: &'t str) -> (Cow<'t, str>, u
     let mut at = 0;
     while let Some(caps) = pattern.captures_at(text, at) {
         let key = caps.name("key").expect("the pattern has a key");
-        if !key_name::names_a_secret(key.as_str()) {
+        // `<auth:Login>` is an element's namespace prefix, not a key (see `XML_PATTERN`).
+        let tag_name = text[..key.start()].ends_with('<') || text[..key.start()].ends_with("</");
+        if tag_name || !key_name::names_a_secret(key.as_str()) {
             // A value may hold a key of its own: `compass="password=x"`.
             at = key.end();
             continue;
@@ -173,6 +208,33 @@ mod tests {
             r#"{"session": null, "auth": false, "credentials": {"user": "bob"}}"#,
             "key=abc cache_key=abc",
             "password:\n  next",
+        ]);
+    }
+
+    #[test]
+    fn xml_elements_named_like_secrets() {
+        assert_redacts(&[
+            ("<password>hunter2</password>", "<password>***</password>"),
+            (
+                "<user><name>bob</name><userPassword>correct horse</userPassword></user>",
+                "<user><name>bob</name><userPassword>***</userPassword></user>",
+            ),
+            (
+                r#"<ns2:ClientSecret xmlns:ns2="urn:x">abc</ns2:ClientSecret>"#,
+                r#"<ns2:ClientSecret xmlns:ns2="urn:x">***</ns2:ClientSecret>"#,
+            ),
+            (
+                "<api_key><![CDATA[a<b>c]]></api_key>",
+                "<api_key><![CDATA[***]]></api_key>",
+            ),
+        ]);
+        assert_keeps(&[
+            "<passwordPolicy>strict</passwordPolicy>",
+            "<token_count>5</token_count>",
+            "<password></password>",
+            "<password>a</username>",
+            "<monkey>banana</monkey>",
+            "<auth:Login><auth:User>bob</auth:User></auth:Login>",
         ]);
     }
 }

@@ -21,4 +21,7 @@ pub enum Mask {
     KeyedSecret,
     /// `Secret`, for matches whose secret groups decode as HTTP Basic credentials.
     BasicCredentials,
+    /// `Secret`, for XML elements whose name names a secret (see `keyed::XML_PATTERN`):
+    /// the pattern's `key` and `close` groups are the element's opening and closing names.
+    XmlElement,
 }

@@ -12,6 +12,7 @@ mod builtin;
 mod card;
 #[cfg(test)]
 mod corpus;
+mod key_lines;
 mod key_name;
 mod keyed;
 mod mask;
@@ -21,6 +22,7 @@ mod rule;
 #[cfg(test)]
 mod testing;
 
+pub(crate) use key_lines::KeyLines;
 pub use mask::Mask;
 pub use redactor::Redactor;
 pub use rule::RedactRule;

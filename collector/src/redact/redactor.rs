@@ -10,6 +10,7 @@ use regex::RegexSet;
 use serde_json::Value;
 
 use super::builtin::DEFAULT_RULES;
+use super::key_lines::KeyLines;
 use super::key_name;
 use super::mask::MASK;
 use super::rule::{self, RedactRule};
@@ -114,6 +115,27 @@ impl Redactor {
             count += self.redact_value(key, value);
         }
         count
+    }
+
+    /// `redact_wire` for the next record of a file, first masking the body of a private
+    /// key the file logs a line per record (`key_lines`, the file's state).
+    pub(crate) fn redact_record(
+        &self,
+        wire: &mut logpipe_common::event::WireEvent<'_>,
+        key_lines: &mut KeyLines,
+    ) -> usize {
+        self.mask_key_lines(&mut wire.event.message, key_lines) + self.redact_wire(wire)
+    }
+
+    /// Masks `message` when it continues a private key block that records before it
+    /// opened (see `KeyLines`), with the built-in rules; returns how many values were.
+    pub(crate) fn mask_key_lines(&self, message: &mut String, key_lines: &mut KeyLines) -> usize {
+        // The built-in rules are on exactly when secret-named keys are masked.
+        if self.secret_keys {
+            key_lines.mask(message)
+        } else {
+            0
+        }
     }
 
     pub(super) fn is_secret_key(&self, key: &str) -> bool {

@@ -9,7 +9,7 @@ use regex::{Captures, Regex};
 use super::basic::is_basic_credential;
 use super::builtin::DEFAULT_RULES;
 use super::card::mask_cards;
-use super::keyed::mask_keyed;
+use super::keyed::{mask_keyed, xml_element_names_a_secret};
 use super::mask::MASK;
 use super::mask::Mask;
 
@@ -67,6 +67,9 @@ impl RedactRule {
                     .iter()
                     .filter_map(|&index| caps.get(index))
                     .all(|group| is_basic_credential(group.as_str()))
+                    .then(|| mask_groups(caps, &secret_groups).map(|masked| (masked, 1)))
+                    .flatten(),
+                Mask::XmlElement => xml_element_names_a_secret(caps)
                     .then(|| mask_groups(caps, &secret_groups).map(|masked| (masked, 1)))
                     .flatten(),
                 Mask::PaymentCard => mask_cards(&caps[0]),
