@@ -15,6 +15,8 @@ pub const CONTAINER: &str = "k8s.container";
 pub const NODE: &str = "k8s.node";
 pub const SOURCE_KIND: &str = "source.kind";
 pub const SOURCE_NAME: &str = "source.name";
+/// The push ingest token that sent the event.
+pub const SOURCE_VIA: &str = "source.via";
 pub const SOURCE_PATH: &str = "source.path";
 pub const MESSAGE: &str = "message";
 pub const ATTRIBUTES: &str = "attributes";
@@ -51,6 +53,7 @@ pub enum Keyword {
     SourceKind,
     SourceName,
     SourcePath,
+    SourceVia,
     Flags,
 }
 
@@ -61,7 +64,7 @@ pub enum TimeField {
 }
 
 impl Keyword {
-    pub const ALL: [Keyword; 12] = [
+    pub const ALL: [Keyword; 13] = [
         Keyword::Id,
         Keyword::Level,
         Keyword::Stream,
@@ -73,6 +76,7 @@ impl Keyword {
         Keyword::SourceKind,
         Keyword::SourceName,
         Keyword::SourcePath,
+        Keyword::SourceVia,
         Keyword::Flags,
     ];
 
@@ -89,6 +93,7 @@ impl Keyword {
             Keyword::SourceKind => SOURCE_KIND,
             Keyword::SourceName => SOURCE_NAME,
             Keyword::SourcePath => SOURCE_PATH,
+            Keyword::SourceVia => SOURCE_VIA,
             Keyword::Flags => FLAGS,
         }
     }

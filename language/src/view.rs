@@ -138,6 +138,7 @@ struct Head<'a> {
     source_kind: SourceKind,
     source_name: Option<&'a str>,
     source_path: Option<&'a str>,
+    source_via: Option<&'a str>,
     flags: &'a [Flag],
 }
 
@@ -159,6 +160,7 @@ impl<'a> Head<'a> {
                 source_kind: event.source.kind,
                 source_name: event.source.name.as_deref(),
                 source_path: event.source.path.as_deref(),
+                source_via: event.source.via.as_deref(),
                 flags: &event.flags,
             },
             Source::Borrowed(event) => {
@@ -178,6 +180,7 @@ impl<'a> Head<'a> {
                     source_kind: event.source.kind,
                     source_name: text(&event.source.name),
                     source_path: text(&event.source.path),
+                    source_via: text(&event.source.via),
                     flags: &event.flags,
                 }
             }
@@ -342,6 +345,7 @@ impl<'a> EventView<'a> {
             Keyword::SourceKind => test(head.source_kind.as_str()),
             Keyword::SourceName => one(head.source_name, &mut test),
             Keyword::SourcePath => one(head.source_path, &mut test),
+            Keyword::SourceVia => one(head.source_via, &mut test),
             Keyword::Flags => head.flags.iter().any(|f| test(f.as_str())),
         }
     }

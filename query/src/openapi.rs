@@ -62,7 +62,7 @@ pub const DOCUMENT: &str = r##"{
         "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "421": {"$ref": "#/components/responses/MisdirectedRequest"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
     "/api/v1/fields/{field}/values": {"get": {
       "summary": "The most frequent values of a keyword field or attribute among matching events.",
-      "parameters": [{"name": "field", "in": "path", "required": true, "schema": {"type": "string"}, "description": "level, stream, k8s.namespace, k8s.pod, k8s.container, k8s.node, k8s.pod_uid, source.kind, source.name, flags, id or attributes.<path>."},
+      "parameters": [{"name": "field", "in": "path", "required": true, "schema": {"type": "string"}, "description": "level, stream, k8s.namespace, k8s.pod, k8s.container, k8s.node, k8s.pod_uid, source.kind, source.name, source.via, flags, id or attributes.<path>."},
         {"$ref": "#/components/parameters/q"}, {"$ref": "#/components/parameters/since"}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"},
         {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 10}}],
       "responses": {"200": {"description": "Values by count.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ValuesAnswer"}}}},

@@ -131,6 +131,9 @@ impl Document for EventDocument {
                 values.push((field, FieldValue::Str(value.as_str())));
             }
         }
+        if let (Some(field), Some(via)) = (fields.source_via, &event.source.via) {
+            values.push((field, FieldValue::Str(via.as_str())));
+        }
         values.push((fields.node, FieldValue::Str(k8s.node.as_str())));
         values.push((
             fields.source_kind,

@@ -22,7 +22,7 @@ use tantivy::Index;
 use tantivy::directory::MmapDirectory;
 
 use crate::error::StoreError;
-use crate::schema::{self, Fields, SCHEMA_VERSION};
+use crate::schema::{self, Fields, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION};
 
 const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 const VERSION_FILE: &str = "logpipe.json";
@@ -163,8 +163,8 @@ impl IndexLayout {
         Ok(days)
     }
 
-    /// Opens the index of `day` for reading; fails when it was written under another
-    /// schema version.
+    /// Opens the index of `day` for reading; fails when it was written under a schema
+    /// version this one cannot read.
     pub fn open(&self, day: Day) -> Result<(Index, Fields), StoreError> {
         let dir = self.day_dir(day);
         let version: VersionFile = fs::read(dir.join(VERSION_FILE))
@@ -175,7 +175,7 @@ impl IndexLayout {
                     reason: error.to_string(),
                 })
             })?;
-        if version.schema_version != SCHEMA_VERSION {
+        if !READABLE_SCHEMA_VERSIONS.contains(&version.schema_version) {
             return Err(StoreError::SchemaVersion {
                 path: dir,
                 found: version.schema_version,
@@ -199,8 +199,18 @@ impl IndexLayout {
         if dir.join(VERSION_FILE).exists() {
             return self.open(day);
         }
+        self.create(day, schema::build().0, SCHEMA_VERSION)
+    }
+
+    /// Creates the index of `day` with `schema`, recorded as of `version`.
+    pub(crate) fn create(
+        &self,
+        day: Day,
+        schema: tantivy::schema::Schema,
+        version: u32,
+    ) -> Result<(Index, Fields), StoreError> {
+        let dir = self.day_dir(day);
         fs::create_dir_all(&dir).map_err(|error| StoreError::io(&dir, error))?;
-        let (schema, _) = schema::build();
         let directory = MmapDirectory::open(&dir).map_err(|error| StoreError::Corrupt {
             path: dir.clone(),
             reason: error.to_string(),
@@ -208,7 +218,7 @@ impl IndexLayout {
         Index::open_or_create(directory, schema)
             .map_err(|error| StoreError::tantivy(&dir, error))?;
         let version = serde_json::to_vec(&VersionFile {
-            schema_version: SCHEMA_VERSION,
+            schema_version: version,
         })
         .unwrap_or_default();
         write_atomically(&dir.join(VERSION_FILE), &version)?;

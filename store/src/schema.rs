@@ -11,18 +11,23 @@ use tantivy::schema::{
 
 /// Bumped whenever a field, its options or the index format change; an index written
 /// under another version is refused instead of being read wrong. Version 3: the term
-/// dictionaries are sstables (tantivy's `quickwit` feature) instead of FSTs.
-pub const SCHEMA_VERSION: u32 = 3;
+/// dictionaries are sstables (tantivy's `quickwit` feature) instead of FSTs. Version 4:
+/// `source.via`, the push ingest token that sent the event.
+pub const SCHEMA_VERSION: u32 = 4;
+
+/// Versions whose indexes are read (and appended to) as they are: version 3 lacks only
+/// `source.via`, which a query then matches on none of its events.
+pub const READABLE_SCHEMA_VERSIONS: [u32; 2] = [3, SCHEMA_VERSION];
 
 pub use logpipe_language::fields::{
     ATTRIBUTE_TEXT, ATTRIBUTES, CONTAINER, FLAGS, ID, LEVEL, MESSAGE, NAMESPACE, NODE, OBSERVED_TS,
-    POD, POD_UID, SOURCE_KIND, SOURCE_NAME, SOURCE_PATH, STREAM, TS,
+    POD, POD_UID, SOURCE_KIND, SOURCE_NAME, SOURCE_PATH, SOURCE_VIA, STREAM, TS,
 };
 /// The event exactly as it was taken from Kafka (or as repaired), so a hit returns it.
 pub const EVENT: &str = "event";
 
 /// Exact-match fields that facets and filters read from fast columns.
-pub const KEYWORD_FIELDS: [&str; 10] = [
+pub const KEYWORD_FIELDS: [&str; 11] = [
     LEVEL,
     STREAM,
     NAMESPACE,
@@ -32,6 +37,7 @@ pub const KEYWORD_FIELDS: [&str; 10] = [
     NODE,
     SOURCE_KIND,
     SOURCE_NAME,
+    SOURCE_VIA,
     FLAGS,
 ];
 
@@ -64,6 +70,8 @@ pub struct Fields {
     pub source_kind: Field,
     pub source_name: Field,
     pub source_path: Field,
+    /// Absent from indexes of version 3.
+    pub source_via: Option<Field>,
     pub message: Field,
     pub attributes: Field,
     pub attribute_text: Field,
@@ -95,6 +103,7 @@ pub fn build() -> (Schema, Fields) {
         source_kind: builder.add_text_field(SOURCE_KIND, keyword()),
         source_name: builder.add_text_field(SOURCE_NAME, keyword()),
         source_path: builder.add_text_field(SOURCE_PATH, STRING),
+        source_via: Some(builder.add_text_field(SOURCE_VIA, keyword())),
         message: builder.add_text_field(
             MESSAGE,
             TextOptions::default()
@@ -136,6 +145,7 @@ impl Fields {
             source_kind: field(SOURCE_KIND)?,
             source_name: field(SOURCE_NAME)?,
             source_path: field(SOURCE_PATH)?,
+            source_via: field(SOURCE_VIA).ok(),
             message: field(MESSAGE)?,
             attributes: field(ATTRIBUTES)?,
             attribute_text: field(ATTRIBUTE_TEXT)?,

@@ -77,7 +77,11 @@ fn leaf_query(leaf: &Leaf, fields: &Fields) -> Result<Box<dyn TantivyQuery>, Que
         ]),
         FieldRef::Message => text_query(fields.message, op)?,
         FieldRef::AttributeText => text_query(fields.attribute_text, op)?,
-        FieldRef::Keyword(keyword) => keyword_query(keyword_field(*keyword, fields), *keyword, op)?,
+        FieldRef::Keyword(keyword) => match keyword_field(*keyword, fields) {
+            Some(field) => keyword_query(field, *keyword, op)?,
+            // A field an older index version lacks holds no value there.
+            None => Box::new(EmptyQuery),
+        },
         FieldRef::Time(time) => {
             let field = match time {
                 TimeField::Ts => fields.ts,
@@ -106,8 +110,8 @@ fn range(lower: Bound<Term>, upper: Bound<Term>) -> Box<dyn TantivyQuery> {
     Box::new(RangeQuery::new(lower, upper))
 }
 
-fn keyword_field(keyword: Keyword, fields: &Fields) -> Field {
-    match keyword {
+fn keyword_field(keyword: Keyword, fields: &Fields) -> Option<Field> {
+    Some(match keyword {
         Keyword::Id => fields.id,
         Keyword::Level => fields.level,
         Keyword::Stream => fields.stream,
@@ -119,8 +123,9 @@ fn keyword_field(keyword: Keyword, fields: &Fields) -> Field {
         Keyword::SourceKind => fields.source_kind,
         Keyword::SourceName => fields.source_name,
         Keyword::SourcePath => fields.source_path,
+        Keyword::SourceVia => return fields.source_via,
         Keyword::Flags => fields.flags,
-    }
+    })
 }
 
 fn text_query(field: Field, op: &Op) -> Result<Box<dyn TantivyQuery>, QueryError> {

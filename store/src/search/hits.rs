@@ -332,4 +332,52 @@ mod tests {
         assert_eq!(single.hits.len(), 1);
         assert!(single.cursor.is_some());
     }
+
+    /// A day written under schema version 3 (no `source.via`) is still read and
+    /// appended to: `source.via` matches none of its events, every other field works.
+    #[test]
+    fn a_day_of_schema_version_3_is_read_without_source_via() {
+        use crate::layout::{Day, IndexLayout};
+        use crate::schema::{self, SOURCE_VIA};
+
+        let dir = tempfile::tempdir().unwrap();
+        let old_day = Day::of(Timestamp::from_unix_nanos(NOON));
+        let (current, _) = schema::build();
+        let mut builder = tantivy::schema::Schema::builder();
+        for (_, entry) in current.fields() {
+            if entry.name() != SOURCE_VIA {
+                builder.add_field(entry.clone());
+            }
+        }
+        IndexLayout::under(dir.path())
+            .create(old_day, builder.build(), 3)
+            .unwrap();
+        let pushed = |n: u64, day_offset: i64| {
+            let mut event = sample_event(
+                n,
+                Timestamp::from_unix_nanos(NOON + day_offset * 86_400 * SECOND + n as i64),
+            );
+            event.source.via = Some("batch-token".into());
+            event
+        };
+        // Two events on the version 3 day, one on a new day (version 4).
+        let events = [pushed(1, 0), pushed(2, 0), pushed(3, 1)];
+        let catalog = write_index(dir.path(), &events);
+        let ids = |query: &str| {
+            let page = search(&catalog, &request(query), 100, None).unwrap();
+            page.hits
+                .iter()
+                .map(|hit| serde_json::from_slice::<LogEvent>(hit).unwrap().id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids("source.via:batch-token"), vec![events[2].id]);
+        assert_eq!(ids("NOT source.via:batch-token").len(), 2);
+        assert_eq!(ids("*").len(), 3);
+        // The stored event keeps `via` on either day.
+        let all = search(&catalog, &request("*"), 100, None).unwrap();
+        for hit in &all.hits {
+            let event: LogEvent = serde_json::from_slice(hit).unwrap();
+            assert_eq!(event.source.via.as_deref(), Some("batch-token"));
+        }
+    }
 }

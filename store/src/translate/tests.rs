@@ -56,9 +56,10 @@ fn arb_event() -> impl Strategy<Value = LogEvent> {
         proptest::option::of(arb_attribute_value()),
         0i64..5_000,
         any::<bool>(),
+        proptest::option::of(proptest::sample::select(vec!["batch", "relay"])),
     )
         .prop_map(
-            |(message, namespace, level, status, note, nested, ts, flagged)| {
+            |(message, namespace, level, status, note, nested, ts, flagged, via)| {
                 let mut attributes = serde_json::Map::new();
                 if let Some(status) = status {
                     attributes.insert("status".into(), status);
@@ -76,6 +77,7 @@ fn arb_event() -> impl Strategy<Value = LogEvent> {
                 if flagged {
                     event.flags.push(Flag::Truncated);
                 }
+                event.source.via = via.map(str::to_string);
                 event
             },
         )
@@ -121,6 +123,8 @@ fn arb_leaf() -> impl Strategy<Value = String> {
         Just("attributes.note:true".to_string()),
         Just("attributes.status:502".to_string()),
         Just("flags:truncated".to_string()),
+        Just("source.via:batch".to_string()),
+        Just("source.via:*".to_string()),
         (0i64..5_000).prop_map(|ms| {
             let t = Timestamp::from_unix_nanos(1_790_000_000_000_000_000 + ms * 1_000_000);
             format!("ts:>={t}")
