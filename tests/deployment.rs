@@ -182,6 +182,18 @@ fn deployment_check_reports_broken_manifests() {
             "egress from logpipe-query pods to logpipe-indexer pods is denied on 8080/TCP, which is needed",
         ),
         (
+            "query.yaml",
+            "terminationGracePeriodSeconds: 30",
+            "terminationGracePeriodSeconds: 10",
+            "container takes to stop",
+        ),
+        (
+            "indexer.yaml",
+            "- name: LOGPIPE_INDEXER_RETENTION_DAYS",
+            "- name: LOGPIPE_SHUTDOWN_GRACE_MS\n              value: 40s\n            - name: LOGPIPE_INDEXER_RETENTION_DAYS",
+            "terminationGracePeriodSeconds 30 is shorter than the 47 s",
+        ),
+        (
             "kafka.env",
             "kafka-bootstrap.kafka:9092",
             "kafka-bootstrap.kafka:9093",

@@ -519,6 +519,7 @@ async fn tail(
         });
     };
     let predicate = Predicate::new(&parsed.clone().and(caller.scope.query()));
+    let stopping = hub.stopping();
     let subscription = tokio::task::spawn_blocking(move || hub.subscribe())
         .await
         .map_err(|e| ApiError {
@@ -534,10 +535,17 @@ async fn tail(
                     position: None,
                 };
             }
+            if let Some(unreachable) = e.downcast_ref::<crate::tail::KafkaUnreachable>() {
+                return ApiError {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    message: unreachable.to_string(),
+                    position: None,
+                };
+            }
             error!(error = %e, "live tail could not start");
             ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
-                message: "live tail could not reach Kafka; see the service's log".into(),
+                message: "live tail could not start; see the service's log".into(),
                 position: None,
             }
         })?;
@@ -548,9 +556,18 @@ async fn tail(
         let _ = sender.send(Ok(SseEvent::default().comment("live"))).await;
         loop {
             // A client that went away ends the subscription at once, not at the next
-            // event (which on a quiet topic may never come).
+            // event (which on a quiet topic may never come). A stopping service ends the
+            // stream with an `end` event and closes the response properly, so the server's
+            // graceful shutdown is not held and the client knows to connect again.
             let received = tokio::select! {
                 () = sender.closed() => return,
+                () = stopping.cancelled() => {
+                    let end = SseEvent::default()
+                        .event("end")
+                        .data(json!({ "reason": "the query service is stopping" }).to_string());
+                    let _ = sender.send(Ok(end)).await;
+                    return;
+                }
                 received = subscription.receiver.recv() => received,
             };
             match received {
