@@ -22,7 +22,8 @@ use crate::ops;
 use crate::release::Release;
 use crate::shutdown::{self, Drained};
 
-/// How long the HTTP server gets to finish open requests once draining is over.
+/// Least time the HTTP server gets to finish open requests once the role's tasks have
+/// drained; otherwise it has what is left of the grace period.
 const SERVER_CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// What a role receives when it starts.
@@ -30,7 +31,8 @@ const SERVER_CLOSE_GRACE: Duration = Duration::from_secs(1);
 pub struct ServiceContext {
     pub shared: SharedConfig,
     pub health: Health,
-    /// Cancelled on SIGTERM/SIGINT or a fatal error: stop taking work, flush, commit.
+    /// Cancelled after SIGTERM's drain window, on SIGINT or on a fatal error: stop taking
+    /// work, flush, commit.
     pub shutdown: CancellationToken,
     /// Every long-running task of the role, so shutdown can wait for them.
     pub tasks: TaskTracker,
@@ -212,11 +214,13 @@ async fn serve<S: Service>(config: S, shared: SharedConfig, release: &Release) -
 
     ctx.shutdown.cancelled().await;
     ctx.health.set_shutting_down();
+    let stopping = tokio::time::Instant::now();
     let drained = shutdown::drain(&ctx.tasks, shared.shutdown_grace).await;
-    if tokio::time::timeout(SERVER_CLOSE_GRACE, server)
-        .await
-        .is_err()
-    {
+    let server_grace = shared
+        .shutdown_grace
+        .saturating_sub(stopping.elapsed())
+        .max(SERVER_CLOSE_GRACE);
+    if tokio::time::timeout(server_grace, server).await.is_err() {
         warn!("http connections still open at exit");
     }
     if ctx.failed() {
