@@ -194,6 +194,12 @@ fn deployment_check_reports_broken_manifests() {
             "terminationGracePeriodSeconds 30 is shorter than the 47 s",
         ),
         (
+            "alerting.yaml",
+            "type: Recreate",
+            "type: RollingUpdate",
+            "alerting must run as one replica with the Recreate strategy",
+        ),
+        (
             "kafka.env",
             "kafka-bootstrap.kafka:9092",
             "kafka-bootstrap.kafka:9093",

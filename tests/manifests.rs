@@ -128,6 +128,8 @@ struct Workload {
     claim_templates: Vec<String>,
     /// A StatefulSet's governing Service, which must be headless.
     service_name: Option<String>,
+    /// A Deployment's strategy type (`RollingUpdate` unless set) and replicas (1 unless set).
+    rollout: Option<(String, i32)>,
 }
 
 /// Everything the manifests declare, generated objects included.
@@ -268,9 +270,13 @@ fn parse_object(kind: &str, what: &str, value: Value, objects: &mut Objects) -> 
         }
         "Deployment" => {
             let spec = typed::<Deployment>(value)?.spec.ok_or("no spec")?;
-            objects
-                .workloads
-                .push(workload(what, &name, spec.template, None));
+            let strategy = spec
+                .strategy
+                .and_then(|s| s.type_)
+                .unwrap_or_else(|| "RollingUpdate".into());
+            let mut w = workload(what, &name, spec.template, None);
+            w.rollout = Some((strategy, spec.replicas.unwrap_or(1)));
+            objects.workloads.push(w);
         }
         "StatefulSet" => {
             let spec = typed::<StatefulSet>(value)?.spec.ok_or("no spec")?;
@@ -305,6 +311,7 @@ fn workload(
             .filter_map(|c| c.metadata.name)
             .collect(),
         service_name: None,
+        rollout: None,
     }
 }
 
@@ -495,6 +502,17 @@ fn check_workload(
     }
     let (role, port, env) = found?;
     check_termination(what, &role, &env, pod, problems);
+    // Alert state has one writer: two pods evaluating at once would each send every
+    // alert, so a deploy stops the old pod before the new one starts.
+    if role == "alerting"
+        && let Some((strategy, replicas)) = &workload.rollout
+        && (strategy != "Recreate" || *replicas > 1)
+    {
+        problems.push(format!(
+            "{what}: alerting must run as one replica with the Recreate strategy \
+             (got {strategy}, {replicas} replicas): two pods evaluating at once send every alert twice"
+        ));
+    }
     let value = |name: &str| env.get(name).cloned().flatten().unwrap_or_default();
     let list = |text: String| -> Vec<String> {
         text.split(',')
