@@ -190,8 +190,8 @@ fn sigterm_ends_a_live_tail_with_an_end_event() {
     assert_eq!(status.code(), Some(0));
     let stopped_at = signalled.elapsed();
     assert!(
-        stopped_at < Duration::from_secs(5),
-        "not held by the tail: {stopped_at:?}"
+        stopped_at < Duration::from_secs(8),
+        "not held by the tail until the grace period ran out: {stopped_at:?}"
     );
 }
 
@@ -222,7 +222,7 @@ impl Endpoints {
         );
         std::thread::spawn(move || {
             let client = reqwest::blocking::Client::builder()
-                .timeout(Duration::from_millis(500))
+                .timeout(Duration::from_secs(2))
                 .build()
                 .unwrap();
             // Seen ready now, applied at the instant it propagates.
@@ -281,18 +281,18 @@ impl Drop for Endpoints {
 /// with the delay with which an endpoint change reaches the proxies in a cluster. That
 /// delay is what the drain window is for: after SIGTERM the old process fails `/readyz`
 /// at once but keeps serving for `LOGPIPE_SHUTDOWN_DRAIN_MS`, so the requests still
-/// routed to it in the meantime are answered; only then does it stop accepting. Without
-/// the window (`LOGPIPE_SHUTDOWN_DRAIN_MS=0`) it closes its port at SIGTERM and the
-/// requests routed to it before the change propagated are refused, which this test
-/// reports. One shared port with SO_REUSEPORT would not model a cluster (pods do not
+/// routed to it in the meantime are answered; only then does it stop accepting. The test
+/// runs with the default window, 5 s, which outlasts a probe period, a probe's 2 s
+/// timeout and the propagation delay. Without the window (`LOGPIPE_SHUTDOWN_DRAIN_MS=0`)
+/// the old process closes its port at SIGTERM and the requests routed to it before the
+/// change propagated are refused, which this test reports. One shared port with SO_REUSEPORT would not model a cluster (pods do not
 /// share a port) and would lose connections of its own: the kernel resets those still
 /// queued on a listener that closes.
 #[test]
 fn rolling_restart_of_the_query_service_fails_no_request() {
     let data = indexed_data();
     let brokers = closed_port();
-    let drain = [("LOGPIPE_SHUTDOWN_DRAIN_MS", "3000")];
-    let mut old = query(data.path(), &brokers, &drain);
+    let mut old = query(data.path(), &brokers, &[]);
     let old_port = old.port();
     wait_for_status(old_port, "/readyz", 200, READY_TIMEOUT);
     let endpoints = Endpoints::start();
@@ -342,7 +342,7 @@ fn rolling_restart_of_the_query_service_fails_no_request() {
     };
 
     std::thread::sleep(Duration::from_secs(1));
-    let new = query(data.path(), &brokers, &drain);
+    let new = query(data.path(), &brokers, &[]);
     let new_port = new.port();
     endpoints.add(new_port);
     endpoints.wait_routable(new_port, true);
