@@ -61,10 +61,11 @@ fn from_git() -> Option<(String, &'static str)> {
             }
         }
     }
-    if let Some(files) = git(&["ls-files", "-z", "--full-name"]) {
-        let top = git(&["rev-parse", "--show-toplevel"]).unwrap_or_else(|| ".".into());
+    // Relative to the package root, where this script runs, so that a checkout in
+    // another folder is judged by its own files.
+    if let Some(files) = git(&["ls-files", "-z"]) {
         for file in files.split('\0').filter(|f| !f.is_empty()) {
-            println!("cargo:rerun-if-changed={top}/{file}");
+            println!("cargo:rerun-if-changed={file}");
         }
     }
     Some((commit, dirty))
