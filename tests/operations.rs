@@ -195,6 +195,30 @@ fn sigterm_ends_a_live_tail_with_an_end_event() {
     );
 }
 
+/// The drain window is for load balancers: Ctrl-C at a terminal (SIGINT) skips it, and a
+/// second SIGTERM cuts it short.
+#[test]
+fn sigint_and_a_second_sigterm_skip_the_drain_window() {
+    let data = tempfile::tempdir().unwrap();
+    let brokers = closed_port();
+    let window = [("LOGPIPE_SHUTDOWN_DRAIN_MS", "20000")];
+    for signals in [&[Signal::SIGINT][..], &[Signal::SIGTERM, Signal::SIGTERM]] {
+        let mut process = query(data.path(), &brokers, &window);
+        let port = process.port();
+        wait_for_status(port, "/readyz", 200, READY_TIMEOUT);
+        let asked = Instant::now();
+        for signal in signals {
+            process.signal(*signal);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let status = process
+            .wait(Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("{signals:?} left the process in its drain window"));
+        assert_eq!(status.code(), Some(0), "{signals:?}");
+        assert!(asked.elapsed() < Duration::from_secs(10), "{signals:?}");
+    }
+}
+
 /// What a Service's endpoints let through: the backends last seen ready. It polls each
 /// backend's `/readyz` every `PROBE_PERIOD`, and a change reaches the client
 /// `PROPAGATION` later, as an endpoint change reaches kube-proxy and ingresses a moment
