@@ -1,8 +1,24 @@
 # syntax=docker/dockerfile:1
 # The logpipe image: one binary, one subcommand per role (`logpipe collector`, ...).
-#   docker build -t logpipe .
+#   docker build -t logpipe \
+#     --build-arg LOGPIPE_BUILD_COMMIT="$(git rev-parse HEAD)" \
+#     --build-arg LOGPIPE_BUILD_DIRTY="$(git diff --quiet HEAD && echo false || echo true)" .
+# The build context leaves .git out, so the commit comes in as a build argument: it is
+# what `logpipe --version`, the startup line and `logpipe_build_info` report, and the
+# image's `org.opencontainers.image.revision`.
 
-FROM rust:1-bookworm AS builder
+# Base images, pinned by digest so that a build uses the image that was reviewed, not
+# whatever the tag points to on the day. THE DIGESTS BELOW ARE PLACEHOLDERS that must be
+# replaced before the first build (a pull by a placeholder fails): take the tag's
+# current digest with
+#   docker buildx imagetools inspect rust:1-bookworm --format '{{json .Manifest.Digest}}'
+#   docker buildx imagetools inspect debian:bookworm-slim --format '{{json .Manifest.Digest}}'
+# and update both when the images are reviewed again (or override them per build with
+# --build-arg RUST_IMAGE=... --build-arg RUNTIME_IMAGE=...).
+ARG RUST_IMAGE=rust:1-bookworm@sha256:0000000000000000000000000000000000000000000000000000000000000000
+ARG RUNTIME_IMAGE=debian:bookworm-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000
+
+FROM ${RUST_IMAGE} AS builder
 # What the bundled librdkafka (rdkafka-sys with ssl, zstd and libz) builds with.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
@@ -14,6 +30,9 @@ WORKDIR /src
 COPY rust-toolchain.toml ./
 RUN rustup toolchain install
 COPY . .
+# Read by build.rs where there is no .git.
+ARG LOGPIPE_BUILD_COMMIT=unknown
+ARG LOGPIPE_BUILD_DIRTY=unknown
 # Registry and target directory live in cache mounts, so rebuilds are incremental; the
 # binary is copied out of the cache because cache mounts are not part of the image.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
@@ -22,7 +41,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked --bin logpipe \
  && cp target/release/logpipe /usr/local/bin/logpipe
 
-FROM debian:bookworm-slim
+FROM ${RUNTIME_IMAGE}
 # libssl3 for librdkafka's TLS, ca-certificates for TLS to brokers and webhooks.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates libssl3 \
@@ -32,6 +51,17 @@ RUN apt-get update \
  && mkdir -p /var/lib/logpipe \
  && chown 10001:10001 /var/lib/logpipe
 COPY --from=builder /usr/local/bin/logpipe /usr/local/bin/logpipe
+# OCI annotations: which code the image holds and where it comes from. The version is
+# the workspace's (Cargo.toml), checked by the end-to-end tests.
+ARG LOGPIPE_BUILD_COMMIT=unknown
+ARG LOGPIPE_VERSION=0.1.0
+ARG LOGPIPE_SOURCE=https://github.com/logpipe/logpipe
+LABEL org.opencontainers.image.title="logpipe" \
+      org.opencontainers.image.description="Kubernetes log aggregation pipeline: collector, indexer, query, alerting" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${LOGPIPE_VERSION}" \
+      org.opencontainers.image.revision="${LOGPIPE_BUILD_COMMIT}" \
+      org.opencontainers.image.source="${LOGPIPE_SOURCE}"
 # Numeric, so that Kubernetes can verify runAsNonRoot without looking the name up.
 USER 10001:10001
 WORKDIR /var/lib/logpipe

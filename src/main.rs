@@ -9,10 +9,24 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use logpipe_common::config::{Env, VarSpec, shared_vars};
+use logpipe_common::release::Release;
 use logpipe_common::service;
 
+/// This build, as `build.rs` found it.
+const RELEASE: Release = Release {
+    version: env!("CARGO_PKG_VERSION"),
+    commit: env!("LOGPIPE_BUILD_COMMIT"),
+    dirty: env!("LOGPIPE_BUILD_DIRTY"),
+    rustc: env!("LOGPIPE_BUILD_RUSTC"),
+};
+
 #[derive(Debug, Parser)]
-#[command(name = "logpipe", version, about = "Log aggregation pipeline for Kubernetes", long_about = None)]
+#[command(
+    name = "logpipe",
+    version = env!("LOGPIPE_BUILD_VERSION"),
+    about = "Log aggregation pipeline for Kubernetes",
+    long_about = None
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -148,11 +162,13 @@ fn main() -> ExitCode {
     let env = Env::from_process();
     let all = all_vars();
     match cli.command {
-        Command::Collector => service::main::<logpipe_collector::CollectorConfig>(env, &all),
-        Command::Indexer => service::main::<indexer::SearchingIndexer>(env, &all),
-        Command::Query => service::main::<logpipe_query::QueryConfig>(env, &all),
+        Command::Collector => {
+            service::main::<logpipe_collector::CollectorConfig>(env, &all, &RELEASE)
+        }
+        Command::Indexer => service::main::<indexer::SearchingIndexer>(env, &all, &RELEASE),
+        Command::Query => service::main::<logpipe_query::QueryConfig>(env, &all, &RELEASE),
         Command::Alerting { command: None } => {
-            service::main::<logpipe_alerting::AlertingConfig>(env, &all)
+            service::main::<logpipe_alerting::AlertingConfig>(env, &all, &RELEASE)
         }
         Command::Alerting {
             command: Some(AlertingCommand::Check { dir, notifiers }),
@@ -179,7 +195,7 @@ fn main() -> ExitCode {
                 },
             },
         ),
-        Command::Standalone => service::main::<standalone::Standalone>(env, &all),
+        Command::Standalone => service::main::<standalone::Standalone>(env, &all, &RELEASE),
         Command::Generate(args) => generate::run(&args),
         Command::Search {
             query,

@@ -16,10 +16,43 @@ fn help_lists_every_role() {
         );
     }
     let version = run(&["--version"], &[]);
-    assert_eq!(
-        String::from_utf8(version.stdout).unwrap().trim(),
-        format!("logpipe {}", env!("CARGO_PKG_VERSION"))
+    let version = String::from_utf8(version.stdout).unwrap();
+    assert!(
+        version.starts_with(&format!("logpipe {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{version}"
     );
+}
+
+fn git(args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?} in the checkout");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// `logpipe --version` names the commit of the checkout the binary was built from, and
+/// says when tracked files differed from it.
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let head = git(&["rev-parse", "HEAD"]).trim().to_owned();
+    let modified = !git(&["status", "--porcelain", "--untracked-files=no"])
+        .trim()
+        .is_empty();
+    let output = run(&["--version"], &[]);
+    assert!(output.status.success());
+    let version = String::from_utf8(output.stdout).unwrap();
+    let expected = if modified {
+        format!(
+            "logpipe {} (commit {head}, modified)",
+            env!("CARGO_PKG_VERSION")
+        )
+    } else {
+        format!("logpipe {} (commit {head})", env!("CARGO_PKG_VERSION"))
+    };
+    assert_eq!(version.trim(), expected);
 }
 
 /// docs/configuration.md is generated from the same declarations the code reads.

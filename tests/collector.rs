@@ -220,8 +220,9 @@ async fn broker_stopped_for_30_seconds_loses_nothing() {
     let expected = writer.join().unwrap();
     assert_all_delivered(&broker, &expected, Duration::from_secs(120), &collector).await;
     collector.signal(Signal::SIGTERM);
+    // The drain window (5 s by default), then the collector's own drain.
     let status = collector
-        .wait(Duration::from_secs(10))
+        .wait(Duration::from_secs(20))
         .expect("exits after SIGTERM");
     assert_eq!(status.code(), Some(0));
 }

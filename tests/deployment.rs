@@ -182,6 +182,24 @@ fn deployment_check_reports_broken_manifests() {
             "egress from logpipe-query pods to logpipe-indexer pods is denied on 8080/TCP, which is needed",
         ),
         (
+            "query.yaml",
+            "terminationGracePeriodSeconds: 30",
+            "terminationGracePeriodSeconds: 10",
+            "container takes to stop",
+        ),
+        (
+            "indexer.yaml",
+            "- name: LOGPIPE_INDEXER_RETENTION_DAYS",
+            "- name: LOGPIPE_SHUTDOWN_GRACE_MS\n              value: 40s\n            - name: LOGPIPE_INDEXER_RETENTION_DAYS",
+            "terminationGracePeriodSeconds 30 is shorter than the 47 s",
+        ),
+        (
+            "alerting.yaml",
+            "type: Recreate",
+            "type: RollingUpdate",
+            "alerting must run as one replica with the Recreate strategy",
+        ),
+        (
             "kafka.env",
             "kafka-bootstrap.kafka:9092",
             "kafka-bootstrap.kafka:9093",
@@ -214,5 +232,72 @@ fn copy_dir(from: &Path, to: &Path) {
         } else {
             std::fs::copy(entry.path(), target).unwrap();
         }
+    }
+}
+
+/// The Dockerfile builds from base images pinned by digest, passes the commit to the
+/// build script (the context has no .git) and labels the image with the OCI annotations
+/// of the code it holds, the version being the workspace's.
+#[test]
+fn dockerfile_pins_its_base_images_and_labels_the_build() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile")).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    let arg = |name: &str| -> Option<String> {
+        lines.iter().find_map(|line| {
+            let rest = line.strip_prefix("ARG ")?.strip_prefix(name)?;
+            Some(rest.strip_prefix('=').unwrap_or_default().to_owned())
+        })
+    };
+    let pinned = |image: &str| {
+        image.split_once("@sha256:").is_some_and(|(_, digest)| {
+            digest.len() == 64 && digest.chars().all(|c| c.is_ascii_hexdigit())
+        })
+    };
+    let froms: Vec<&str> = lines
+        .iter()
+        .filter_map(|line| line.strip_prefix("FROM "))
+        .map(|rest| rest.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(froms.len(), 2, "{froms:?}");
+    for from in froms {
+        let image = match from
+            .strip_prefix("${")
+            .and_then(|rest| rest.strip_suffix('}'))
+        {
+            Some(name) => arg(name).unwrap_or_else(|| panic!("no ARG {name}")),
+            None => from.to_owned(),
+        };
+        assert!(
+            pinned(&image),
+            "FROM {from} ({image}) is not pinned by digest"
+        );
+    }
+    assert_eq!(
+        arg("LOGPIPE_VERSION").as_deref(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    let build = lines
+        .iter()
+        .position(|l| l.contains("cargo build"))
+        .unwrap();
+    let commit_arg = lines
+        .iter()
+        .position(|l| l.starts_with("ARG LOGPIPE_BUILD_COMMIT"))
+        .unwrap();
+    assert!(
+        commit_arg < build,
+        "the build script sees LOGPIPE_BUILD_COMMIT"
+    );
+    for label in [
+        "org.opencontainers.image.revision=\"${LOGPIPE_BUILD_COMMIT}\"",
+        "org.opencontainers.image.version=\"${LOGPIPE_VERSION}\"",
+        "org.opencontainers.image.source=\"${LOGPIPE_SOURCE}\"",
+    ] {
+        assert!(text.contains(label), "no label {label}");
     }
 }

@@ -128,6 +128,8 @@ struct Workload {
     claim_templates: Vec<String>,
     /// A StatefulSet's governing Service, which must be headless.
     service_name: Option<String>,
+    /// A Deployment's strategy type (`RollingUpdate` unless set) and replicas (1 unless set).
+    rollout: Option<(String, i32)>,
 }
 
 /// Everything the manifests declare, generated objects included.
@@ -268,9 +270,13 @@ fn parse_object(kind: &str, what: &str, value: Value, objects: &mut Objects) -> 
         }
         "Deployment" => {
             let spec = typed::<Deployment>(value)?.spec.ok_or("no spec")?;
-            objects
-                .workloads
-                .push(workload(what, &name, spec.template, None));
+            let strategy = spec
+                .strategy
+                .and_then(|s| s.type_)
+                .unwrap_or_else(|| "RollingUpdate".into());
+            let mut w = workload(what, &name, spec.template, None);
+            w.rollout = Some((strategy, spec.replicas.unwrap_or(1)));
+            objects.workloads.push(w);
         }
         "StatefulSet" => {
             let spec = typed::<StatefulSet>(value)?.spec.ok_or("no spec")?;
@@ -305,6 +311,7 @@ fn workload(
             .filter_map(|c| c.metadata.name)
             .collect(),
         service_name: None,
+        rollout: None,
     }
 }
 
@@ -494,6 +501,18 @@ fn check_workload(
         }
     }
     let (role, port, env) = found?;
+    check_termination(what, &role, &env, pod, problems);
+    // Alert state has one writer: two pods evaluating at once would each send every
+    // alert, so a deploy stops the old pod before the new one starts.
+    if role == "alerting"
+        && let Some((strategy, replicas)) = &workload.rollout
+        && (strategy != "Recreate" || *replicas > 1)
+    {
+        problems.push(format!(
+            "{what}: alerting must run as one replica with the Recreate strategy \
+             (got {strategy}, {replicas} replicas): two pods evaluating at once send every alert twice"
+        ));
+    }
     let value = |name: &str| env.get(name).cloned().flatten().unwrap_or_default();
     let list = |text: String| -> Vec<String> {
         text.split(',')
@@ -706,6 +725,81 @@ fn check_container(
         check_rules(&env, mounts, volumes, objects, &mut problem);
     }
     Some((role.to_owned(), port, env))
+}
+
+/// Seconds a pod needs between the kubelet's decision to stop it and its exit, beyond
+/// the drain window and the grace period: the HTTP server's last second and a margin.
+const STOP_MARGIN_SECS: f64 = 2.0;
+
+/// The pod's `terminationGracePeriodSeconds` (30 when unset) covers what the container
+/// takes to stop: a `preStop` sleep, then after SIGTERM the drain window
+/// (`LOGPIPE_SHUTDOWN_DRAIN_MS`, serving while not ready) and the role's own drain
+/// (`LOGPIPE_SHUTDOWN_GRACE_MS`). A shorter period ends in SIGKILL mid-commit.
+fn check_termination(
+    what: &str,
+    role: &str,
+    env: &BTreeMap<String, Option<String>>,
+    pod: &PodSpec,
+    problems: &mut Vec<String>,
+) {
+    let defaults = role_vars(role).unwrap_or_default();
+    let setting = |name: &str| -> Result<f64, String> {
+        let text = env
+            .get(name)
+            .cloned()
+            .flatten()
+            .or_else(|| defaults.get(name).and_then(|var| var.default.clone()))
+            .ok_or_else(|| format!("{name} has no value"))?;
+        seconds(&text).ok_or_else(|| format!("{name}={text} is not a duration"))
+    };
+    let (drain, grace) = match (
+        setting("LOGPIPE_SHUTDOWN_DRAIN_MS"),
+        setting("LOGPIPE_SHUTDOWN_GRACE_MS"),
+    ) {
+        (Ok(drain), Ok(grace)) => (drain, grace),
+        (Err(e), _) | (_, Err(e)) => return problems.push(format!("{what}: {e}")),
+    };
+    let pre_stop: f64 = pod
+        .containers
+        .iter()
+        .filter_map(|c| c.lifecycle.as_ref()?.pre_stop.as_ref())
+        .map(|hook| {
+            let native = hook.sleep.as_ref().map(|s| s.seconds as f64);
+            let command = hook.exec.as_ref().and_then(|exec| {
+                match exec.command.as_deref().unwrap_or_default() {
+                    [sleep, n] if sleep.ends_with("sleep") => seconds(&format!("{n}s")),
+                    _ => None,
+                }
+            });
+            native.or(command).unwrap_or(0.0)
+        })
+        .fold(0.0, f64::max);
+    let period = pod.termination_grace_period_seconds.unwrap_or(30) as f64;
+    let needed = pre_stop + drain + grace + STOP_MARGIN_SECS;
+    if period < needed {
+        problems.push(format!(
+            "{what}: terminationGracePeriodSeconds {period} is shorter than the {needed} s \
+             the container takes to stop (preStop {pre_stop} s, LOGPIPE_SHUTDOWN_DRAIN_MS \
+             {drain} s, LOGPIPE_SHUTDOWN_GRACE_MS {grace} s and {STOP_MARGIN_SECS} s)"
+        ));
+    }
+}
+
+/// A duration as logpipe reads one: a bare number of milliseconds, or with a unit.
+fn seconds(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match unit.trim() {
+        "" | "ms" => 0.001,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        _ => return None,
+    };
+    Some(number * scale)
 }
 
 fn check_probe(

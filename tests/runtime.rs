@@ -9,16 +9,43 @@ use nix::sys::signal::Signal;
 use crate::util::{Running, get, wait_for_status};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
-/// The bound DESIGN.md sets for exiting after SIGTERM.
-const EXIT_AFTER_SIGTERM: Duration = Duration::from_secs(10);
+/// The bound for exiting after SIGTERM: the default drain window (5 s, serving while not
+/// ready) and 10 s to stop.
+const EXIT_AFTER_SIGTERM: Duration = Duration::from_secs(15);
+/// The drain window of the test that checks it for every role.
+const DRAIN: Duration = Duration::from_millis(1500);
 
 fn stop_within_bound(process: &mut Running) {
     let asked = Instant::now();
     process.signal(Signal::SIGTERM);
     let status = process
         .wait(EXIT_AFTER_SIGTERM)
-        .expect("exited within 10 s of SIGTERM");
+        .expect("exited within 15 s of SIGTERM");
     assert_eq!(status.code(), Some(0), "after {:?}", asked.elapsed());
+    process.wait_for_message("stopped", Duration::from_secs(1));
+}
+
+/// SIGTERM with a drain window of `DRAIN`: `/readyz` fails at once while the port goes
+/// on answering, and the process exits 0 once the window is over.
+fn stop_after_draining(process: &mut Running, port: u16) {
+    let asked = Instant::now();
+    process.signal(Signal::SIGTERM);
+    let body = wait_for_status(port, "/readyz", 503, DRAIN / 2);
+    assert!(body.contains("shutting down"), "{body}");
+    assert_eq!(get(port, "/healthz").0, 200, "serving in the drain window");
+    assert_eq!(get(port, "/metrics").0, 200, "serving in the drain window");
+    assert!(asked.elapsed() < DRAIN, "checked within the window");
+    let status = process
+        .wait(EXIT_AFTER_SIGTERM)
+        .expect("exited within 15 s of SIGTERM");
+    let took = asked.elapsed();
+    assert_eq!(status.code(), Some(0), "after {took:?}");
+    assert!(
+        took >= DRAIN,
+        "exited after {took:?}, before the drain window ended"
+    );
+    let shutting_down = process.wait_for_message("shutting down", Duration::from_secs(1));
+    assert_eq!(shutting_down["drain_ms"], DRAIN.as_millis() as u64);
     process.wait_for_message("stopped", Duration::from_secs(1));
 }
 
@@ -37,6 +64,7 @@ fn every_role_starts_reports_readiness_and_stops_on_sigterm() {
                 ("PORT", "0"),
                 ("LOGPIPE_KAFKA_BROKER", "typo"),
                 ("LOGPIPE_KAFKA_PROPERTY_sasl.password", "hunter2"),
+                ("LOGPIPE_SHUTDOWN_DRAIN_MS", &DRAIN.as_millis().to_string()),
             ],
         );
         let config = process.wait_for_message("effective configuration", Duration::from_secs(10));
@@ -65,7 +93,7 @@ fn every_role_starts_reports_readiness_and_stops_on_sigterm() {
                 || metrics.contains("# TYPE")
                 || metrics.lines().all(|l| !l.is_empty())
         );
-        stop_within_bound(&mut process);
+        stop_after_draining(&mut process, port);
         let all = serde_json::to_string(&process.lines()).unwrap();
         assert!(!all.contains("hunter2"), "secret in logs");
     }

@@ -10,6 +10,7 @@ mod indexer;
 mod layout;
 mod manifests;
 mod network_policies;
+mod operations;
 mod pipeline;
 mod policy_engine;
 mod runtime;

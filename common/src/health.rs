@@ -23,6 +23,10 @@ struct State {
 struct Check {
     ready: bool,
     detail: String,
+    /// Whether readiness depends on it; an optional check is only reported.
+    required: bool,
+    /// Whether its owner has reported a state yet.
+    reported: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -68,18 +72,40 @@ impl Health {
 
     /// Registers a readiness check, not ready until told otherwise.
     pub fn readiness(&self, name: impl Into<String>) -> Readiness {
-        let name = name.into();
+        self.register(name.into(), true)
+    }
+
+    /// Registers a check that `/readyz` reports but does not depend on: a backing
+    /// service only some of the role's work needs (Kafka for the query service's live
+    /// tail, while search goes on without it).
+    pub fn optional(&self, name: impl Into<String>) -> Readiness {
+        self.register(name.into(), false)
+    }
+
+    fn register(&self, name: String, required: bool) -> Readiness {
         self.state().checks.insert(
             name.clone(),
             Check {
                 ready: false,
                 detail: "starting".into(),
+                required,
+                reported: false,
             },
         );
         Readiness {
             health: self.clone(),
             name,
         }
+    }
+
+    /// Whether the check `name` passes now; `None` when there is no such check or it has
+    /// not reported yet.
+    pub fn check_passes(&self, name: &str) -> Option<bool> {
+        self.state()
+            .checks
+            .get(name)
+            .filter(|check| check.reported)
+            .map(|check| check.ready)
     }
 
     /// Registers a loop that must beat at least every `max_silence`.
@@ -109,10 +135,10 @@ impl Health {
             .checks
             .iter()
             .map(|(name, check)| {
-                let shown = if check.ready {
-                    "ok".to_owned()
-                } else {
-                    check.detail.clone()
+                let shown = match (check.ready, check.required) {
+                    (true, _) => "ok".to_owned(),
+                    (false, true) => check.detail.clone(),
+                    (false, false) => format!("{} (not required)", check.detail),
                 };
                 (name.clone(), shown)
             })
@@ -121,7 +147,11 @@ impl Health {
             checks.insert("shutdown".into(), "shutting down".into());
         }
         Report {
-            ok: !state.shutting_down && state.checks.values().all(|check| check.ready),
+            ok: !state.shutting_down
+                && state
+                    .checks
+                    .values()
+                    .all(|check| check.ready || !check.required),
             checks,
         }
     }
@@ -159,10 +189,11 @@ impl Readiness {
     }
 
     fn set(&self, ready: bool, detail: String) {
-        self.health
-            .state()
-            .checks
-            .insert(self.name.clone(), Check { ready, detail });
+        if let Some(check) = self.health.state().checks.get_mut(&self.name) {
+            check.ready = ready;
+            check.detail = detail;
+            check.reported = true;
+        }
     }
 }
 
@@ -201,6 +232,26 @@ mod tests {
         assert_eq!(report.checks["kafka"], "connection refused");
         assert_eq!(report.checks["index"], "ok");
         kafka.set_ready();
+        health.set_shutting_down();
+        assert!(!health.readiness_report().ok);
+    }
+
+    #[test]
+    fn optional_checks_are_reported_but_not_required() {
+        let health = Health::new();
+        let index = health.readiness("index");
+        let kafka = health.optional("kafka");
+        assert_eq!(health.check_passes("kafka"), None, "not reported yet");
+        index.set_ready();
+        kafka.set_not_ready("connection refused");
+        let report = health.readiness_report();
+        assert!(report.ok, "{report:?}");
+        assert_eq!(report.checks["kafka"], "connection refused (not required)");
+        assert_eq!(health.check_passes("kafka"), Some(false));
+        kafka.set_ready();
+        assert_eq!(health.check_passes("kafka"), Some(true));
+        assert_eq!(health.readiness_report().checks["kafka"], "ok");
+        assert_eq!(health.check_passes("nothing"), None);
         health.set_shutting_down();
         assert!(!health.readiness_report().ok);
     }

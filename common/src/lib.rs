@@ -23,6 +23,8 @@ pub mod kafka;
 #[cfg(feature = "runtime")]
 pub mod ops;
 #[cfg(feature = "runtime")]
+pub mod release;
+#[cfg(feature = "runtime")]
 pub mod service;
 #[cfg(feature = "runtime")]
 pub mod shutdown;

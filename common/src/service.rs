@@ -1,6 +1,7 @@
 //! The runtime every role runs in: configuration validated before any work, JSON logs,
 //! the Kafka readiness probe and topic creation, the ops server on `PORT`, and graceful
-//! shutdown on SIGTERM/SIGINT with a bounded drain.
+//! shutdown on SIGTERM/SIGINT: not ready first, serving on through the drain window,
+//! then the role's own bounded drain.
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -18,9 +19,11 @@ use crate::config::{ConfigError, Env, KAFKA_PROPERTY_PREFIX, SharedConfig, VarSp
 use crate::health::Health;
 use crate::kafka::{self, TopicSpec};
 use crate::ops;
+use crate::release::Release;
 use crate::shutdown::{self, Drained};
 
-/// How long the HTTP server gets to finish open requests once draining is over.
+/// Least time the HTTP server gets to finish open requests once the role's tasks have
+/// drained; otherwise it has what is left of the grace period.
 const SERVER_CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// What a role receives when it starts.
@@ -28,7 +31,8 @@ const SERVER_CLOSE_GRACE: Duration = Duration::from_secs(1);
 pub struct ServiceContext {
     pub shared: SharedConfig,
     pub health: Health,
-    /// Cancelled on SIGTERM/SIGINT or a fatal error: stop taking work, flush, commit.
+    /// Cancelled after SIGTERM's drain window, on SIGINT or on a fatal error: stop taking
+    /// work, flush, commit.
     pub shutdown: CancellationToken,
     /// Every long-running task of the role, so shutdown can wait for them.
     pub tasks: TaskTracker,
@@ -89,14 +93,23 @@ pub trait Service: Sized + Send + 'static {
     /// Topics the role produces to or consumes from, created at startup when missing.
     fn topics(&self, shared: &SharedConfig) -> Vec<TopicSpec>;
 
+    /// Whether the role is ready only while Kafka is reachable. A role that does most of
+    /// its work without it (the query service: search reads the indexes, only live tail
+    /// reads Kafka) says no; its Kafka check is still probed, logged and shown on
+    /// `/readyz`.
+    fn needs_kafka(&self) -> bool {
+        true
+    }
+
     /// Starts the role's tasks on `ctx.tasks` and returns its HTTP routes, served on `PORT`
     /// beside the ops endpoints.
     fn start(self, ctx: ServiceContext) -> impl Future<Output = anyhow::Result<Router>> + Send;
 }
 
 /// Runs role `S` as the whole process. `all_vars` are the variables of every role, so an
-/// unknown `LOGPIPE_*` variable is told apart from another role's.
-pub fn main<S: Service>(env: Env, all_vars: &[&VarSpec]) -> ExitCode {
+/// unknown `LOGPIPE_*` variable is told apart from another role's; `release` is the
+/// build, named in the startup line and in `logpipe_build_info`.
+pub fn main<S: Service>(env: Env, all_vars: &[&VarSpec], release: &Release) -> ExitCode {
     let (shared, config) = match load::<S>(&env) {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -114,7 +127,9 @@ pub fn main<S: Service>(env: Env, all_vars: &[&VarSpec]) -> ExitCode {
     }
     info!(
         role = S::ROLE,
-        version = env!("CARGO_PKG_VERSION"),
+        version = release.version,
+        commit = release.commit,
+        dirty = release.dirty,
         config = %json!({"shared": &shared, S::ROLE: config.effective()}),
         "effective configuration"
     );
@@ -128,7 +143,7 @@ pub fn main<S: Service>(env: Env, all_vars: &[&VarSpec]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(serve(config, shared));
+    let code = runtime.block_on(serve(config, shared, release));
     // Blocking threads still running (a stuck client call) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(200));
     code
@@ -141,13 +156,16 @@ pub fn load<S: Service>(env: &Env) -> Result<(SharedConfig, S), ConfigError> {
     Ok((shared, config))
 }
 
-async fn serve<S: Service>(config: S, shared: SharedConfig) -> ExitCode {
+async fn serve<S: Service>(config: S, shared: SharedConfig, release: &Release) -> ExitCode {
     // Installed before any role code runs, so no metric is recorded into the void.
     ops::metrics_handle();
-    metrics::gauge!("logpipe_build_info", "version" => env!("CARGO_PKG_VERSION"), "role" => S::ROLE)
-        .set(1.0);
+    release.record(S::ROLE);
     let ctx = ServiceContext::new(shared.clone());
-    if let Err(error) = shutdown::cancel_on_signal(ctx.shutdown.clone()) {
+    if let Err(error) = shutdown::cancel_on_signal(
+        ctx.shutdown.clone(),
+        ctx.health.clone(),
+        shared.shutdown_drain,
+    ) {
         error!(%error, "failed to install signal handlers");
         return ExitCode::FAILURE;
     }
@@ -156,6 +174,7 @@ async fn serve<S: Service>(config: S, shared: SharedConfig) -> ExitCode {
         shared.kafka.clone(),
         topics,
         shared.create_topics,
+        config.needs_kafka(),
         &ctx.health,
         ctx.shutdown.clone(),
         &ctx.tasks,
@@ -184,6 +203,8 @@ async fn serve<S: Service>(config: S, shared: SharedConfig) -> ExitCode {
         Err(error) => warn!(%error, "listening on an unknown address"),
     }
     let app = ops::router(ctx.health.clone()).merge(routes);
+    // Through the drain window the listener goes on accepting; once the role is told to
+    // stop, it takes no new connection and open requests finish (a live tail ends).
     let server_stop = ctx.shutdown.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -193,11 +214,13 @@ async fn serve<S: Service>(config: S, shared: SharedConfig) -> ExitCode {
 
     ctx.shutdown.cancelled().await;
     ctx.health.set_shutting_down();
+    let stopping = tokio::time::Instant::now();
     let drained = shutdown::drain(&ctx.tasks, shared.shutdown_grace).await;
-    if tokio::time::timeout(SERVER_CLOSE_GRACE, server)
-        .await
-        .is_err()
-    {
+    let server_grace = shared
+        .shutdown_grace
+        .saturating_sub(stopping.elapsed())
+        .max(SERVER_CLOSE_GRACE);
+    if tokio::time::timeout(server_grace, server).await.is_err() {
         warn!("http connections still open at exit");
     }
     if ctx.failed() {

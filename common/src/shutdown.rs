@@ -1,5 +1,8 @@
-//! Graceful shutdown: SIGTERM or SIGINT cancels one token that every task watches; the
-//! process then waits for its tracked tasks to drain, at most for the grace period.
+//! Graceful shutdown in two steps. SIGTERM first makes the process not ready and lets it
+//! go on serving for the drain window, while load balancers (a Kubernetes Service's
+//! endpoints, an ingress) stop sending it requests; then one token that every task
+//! watches is cancelled, and the process waits for its tracked tasks to drain, at most
+//! for the grace period.
 
 use std::time::Duration;
 
@@ -7,6 +10,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
+
+use crate::health::Health;
 
 /// How draining ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,8 +22,15 @@ pub enum Drained {
     TimedOut,
 }
 
-/// Cancels `token` on the first SIGTERM or SIGINT.
-pub fn cancel_on_signal(token: CancellationToken) -> std::io::Result<()> {
+/// On the first SIGTERM, marks `health` as shutting down (`/readyz` fails from then on)
+/// and cancels `token` after `drain`. SIGINT (Ctrl-C at a terminal, where no load
+/// balancer is to be waited for) or a second signal cancels it at once, and so does
+/// nothing when `token` is cancelled otherwise (a fatal error).
+pub fn cancel_on_signal(
+    token: CancellationToken,
+    health: Health,
+    drain: Duration,
+) -> std::io::Result<()> {
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     tokio::spawn(async move {
@@ -27,7 +39,25 @@ pub fn cancel_on_signal(token: CancellationToken) -> std::io::Result<()> {
             _ = interrupt.recv() => "SIGINT",
             () = token.cancelled() => return,
         };
-        info!(signal = name, "shutting down");
+        health.set_shutting_down();
+        let drain = if name == "SIGTERM" {
+            drain
+        } else {
+            Duration::ZERO
+        };
+        info!(
+            signal = name,
+            drain_ms = drain.as_millis() as u64,
+            "shutting down"
+        );
+        if !drain.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(drain) => {}
+                _ = terminate.recv() => info!(signal = "SIGTERM", "drain window cut short"),
+                _ = interrupt.recv() => info!(signal = "SIGINT", "drain window cut short"),
+                () = token.cancelled() => {}
+            }
+        }
         token.cancel();
     });
     Ok(())

@@ -520,6 +520,7 @@ async fn tail(
         });
     };
     let predicate = Predicate::new(&parsed.clone().and(caller.scope.query()));
+    let stopping = hub.stopping();
     let subscription = tokio::task::spawn_blocking(move || hub.subscribe(predicate))
         .await
         .map_err(|e| ApiError {
@@ -535,29 +536,49 @@ async fn tail(
                     position: None,
                 };
             }
+            if let Some(unreachable) = e.downcast_ref::<crate::tail::KafkaUnreachable>() {
+                return ApiError {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    message: unreachable.to_string(),
+                    position: None,
+                };
+            }
             error!(error = %e, "live tail could not start");
             ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
-                message: "live tail could not reach Kafka; see the service's log".into(),
+                message: "live tail could not start; see the service's log".into(),
                 position: None,
             }
         })?;
     info!(caller = %caller.name, query = %parsed, "live tail subscribed");
     // Read straight from the subscription, one event at a time: a client that reads
     // slowly holds no more than the subscription's buffer, and one that went away drops
-    // the stream, and with it the subscription.
+    // the stream, and with it the subscription. A stopping service ends the stream with
+    // an `end` event and closes the response properly, so the server's graceful shutdown
+    // is not held and the client knows to connect again.
     let live = futures_util::stream::once(async { Ok(SseEvent::default().comment("live")) });
-    let events = futures_util::stream::unfold(subscription, |mut subscription| async move {
-        let event = match subscription.recv().await {
-            Received::Event(arrival) => SseEvent::default()
-                .event("event")
-                .data(arrival.json.as_str()),
-            Received::Missed(missed) => SseEvent::default()
-                .event("lagged")
-                .data(json!({ "missed": missed }).to_string()),
-            Received::Closed => return None,
+    let events = futures_util::stream::unfold(Some((subscription, stopping)), |state| async move {
+        let (mut subscription, stopping) = state?;
+        let end = || {
+            let end = SseEvent::default()
+                .event("end")
+                .data(json!({ "reason": "the query service is stopping" }).to_string());
+            Some((Ok(end), None))
         };
-        Some((Ok::<_, Infallible>(event), subscription))
+        let event = tokio::select! {
+            biased;
+            () = stopping.cancelled() => return end(),
+            received = subscription.recv() => match received {
+                Received::Event(arrival) => SseEvent::default()
+                    .event("event")
+                    .data(arrival.json.as_str()),
+                Received::Missed(missed) => SseEvent::default()
+                    .event("lagged")
+                    .data(json!({ "missed": missed }).to_string()),
+                Received::Closed => return end(),
+            },
+        };
+        Some((Ok::<_, Infallible>(event), Some((subscription, stopping))))
     });
     let stream = futures_util::StreamExt::chain(live, events);
     Ok(Sse::new(stream)

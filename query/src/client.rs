@@ -190,6 +190,10 @@ fn follow(config: &SearchConfig, args: &SearchArgs, printer: &mut Printer) -> an
                 out.flush()?;
             } else if kind == "lagged" {
                 eprintln!("logpipe search: the live tail fell behind and skipped events: {data}");
+            } else if kind == "end" {
+                let reason: Value = serde_json::from_str(&data).unwrap_or_default();
+                let reason = reason["reason"].as_str().unwrap_or("the server ended it");
+                eprintln!("logpipe search: the live tail ended: {reason}; run again to resume");
             }
             kind.clear();
             data.clear();

@@ -78,7 +78,7 @@ pub const DOCUMENT: &str = r##"{
       "responses": {"200": {"description": "One LogEvent per line.", "content": {"application/x-ndjson": {}}},
         "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "421": {"$ref": "#/components/responses/MisdirectedRequest"}}}},
     "/api/v1/tail": {"get": {
-      "summary": "Matching events as they reach Kafka, as server-sent events (`event: event`, data: the LogEvent JSON). A client that falls more than LOGPIPE_QUERY_TAIL_BUFFER_BYTES behind loses the oldest and gets `event: lagged`, data {\"missed\": N}.",
+      "summary": "Matching events as they reach Kafka, as server-sent events (`event: event`, data: the LogEvent JSON). A client that falls more than LOGPIPE_QUERY_TAIL_BUFFER_BYTES behind loses the oldest and gets `event: lagged`, data {\"missed\": N}. When the service stops, the stream ends with `event: end`, data {\"reason\": \"...\"}.",
       "parameters": [{"$ref": "#/components/parameters/q"}],
       "responses": {"200": {"description": "An event stream.", "content": {"text/event-stream": {}}},
         "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "421": {"$ref": "#/components/responses/MisdirectedRequest"}, "503": {"$ref": "#/components/responses/TailUnavailable"}}}},

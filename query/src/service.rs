@@ -32,6 +32,12 @@ impl Service for QueryConfig {
         vec![TopicSpec::new(&shared.topic, shared.topic_partitions)]
     }
 
+    /// Search reads the indexes (or the indexers); only live tail reads Kafka, and
+    /// answers 503 while it is unreachable.
+    fn needs_kafka(&self) -> bool {
+        false
+    }
+
     async fn start(self, ctx: ServiceContext) -> anyhow::Result<Router> {
         let backend = match (&self.local, self.indexers.is_empty()) {
             (Some(catalog), _) => Backend::Local(catalog.clone()),
@@ -52,7 +58,8 @@ impl Service for QueryConfig {
         );
         let tail = TailHub::new(ctx.shared.clone(), ctx.shutdown.clone())
             .with_max_subscribers(self.max_tail_subscribers)
-            .with_buffer_bytes(self.tail_buffer_bytes);
+            .with_buffer_bytes(self.tail_buffer_bytes)
+            .with_kafka_check(ctx.health.clone());
         Ok(api::router(ApiState {
             backend,
             tokens: self.tokens,

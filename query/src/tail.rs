@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use logpipe_common::config::SharedConfig;
 use logpipe_common::event::LogEvent;
+use logpipe_common::health::Health;
+use logpipe_common::kafka;
 use logpipe_language::Predicate;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -48,7 +50,15 @@ pub struct TailHub {
     shutdown: CancellationToken,
     max_subscribers: usize,
     buffer_bytes: usize,
+    /// Where the Kafka probe reports, so a tail is refused at once while Kafka is known
+    /// to be unreachable instead of after a metadata timeout.
+    health: Option<Health>,
 }
+
+/// A tail refused because Kafka, which only live tail needs, cannot be reached.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("live tail reads Kafka, which cannot be reached now; search is not affected; retry later")]
+pub struct KafkaUnreachable;
 
 /// A tail refused because `max` are open already.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
@@ -152,7 +162,19 @@ impl TailHub {
             shutdown,
             max_subscribers: DEFAULT_MAX_SUBSCRIBERS,
             buffer_bytes: DEFAULT_BUFFER_BYTES,
+            health: None,
         }
+    }
+
+    /// Refuses tails at once while the Kafka check of `health` fails.
+    pub fn with_kafka_check(mut self, health: Health) -> Self {
+        self.health = Some(health);
+        self
+    }
+
+    /// Cancelled when the service stops: every open tail then ends.
+    pub fn stopping(&self) -> CancellationToken {
+        self.shutdown.clone()
     }
 
     /// At most `max` subscribers at once.
@@ -170,6 +192,11 @@ impl TailHub {
     /// Receives every event matching `predicate` from now on; starts the consumer when
     /// it is not running.
     pub fn subscribe(&self, predicate: Predicate) -> anyhow::Result<Subscription> {
+        if let Some(health) = &self.health
+            && health.check_passes(kafka::CHECK) == Some(false)
+        {
+            return Err(KafkaUnreachable.into());
+        }
         let mut inner = self.lock();
         if inner.listeners.len() >= self.max_subscribers {
             return Err(TailFull {
@@ -183,7 +210,10 @@ impl TailHub {
             .is_some_and(|token| !token.is_cancelled());
         if !running {
             let stop = self.shutdown.child_token();
-            let consumer = connect(&self.shared)?;
+            let consumer = connect(&self.shared).map_err(|error| {
+                warn!(%error, "live tail could not reach kafka");
+                KafkaUnreachable
+            })?;
             let hub = self.clone();
             let thread_stop = stop.clone();
             std::thread::Builder::new()

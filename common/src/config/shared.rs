@@ -77,11 +77,17 @@ pub const PORT: VarSpec = VarSpec::new(
     Some("8080"),
     "HTTP port: /healthz, /readyz, /metrics and the role's own API. 0 picks a free port.",
 );
+pub const SHUTDOWN_DRAIN_MS: VarSpec = VarSpec::new(
+    "LOGPIPE_SHUTDOWN_DRAIN_MS",
+    Kind::Duration,
+    Some("5000"),
+    "On SIGTERM, how long the process goes on serving and working with /readyz failing before it stops, so that load balancers and Kubernetes endpoints take it out of rotation first (a pod's terminationGracePeriodSeconds must cover this plus LOGPIPE_SHUTDOWN_GRACE_MS). SIGINT and a second signal skip it.",
+);
 pub const SHUTDOWN_GRACE_MS: VarSpec = VarSpec::new(
     "LOGPIPE_SHUTDOWN_GRACE_MS",
     Kind::Duration,
     Some("8000"),
-    "On SIGTERM or SIGINT, how long to drain and commit before exiting anyway.",
+    "After the drain window, how long the role gets to finish open requests, flush and commit before exiting anyway.",
 );
 pub const NODE_NAME: VarSpec = VarSpec::new(
     "LOGPIPE_NODE_NAME",
@@ -90,7 +96,7 @@ pub const NODE_NAME: VarSpec = VarSpec::new(
     "Kubernetes node this process runs on (from the downward API's spec.nodeName); defaults to the host name.",
 );
 
-pub const SHARED_VARS: [&VarSpec; 12] = [
+pub const SHARED_VARS: [&VarSpec; 13] = [
     &KAFKA_BROKERS,
     &KAFKA_TOPIC,
     &KAFKA_TOPIC_PARTITIONS,
@@ -101,6 +107,7 @@ pub const SHARED_VARS: [&VarSpec; 12] = [
     &LOG_LEVEL,
     &LISTEN_ADDRESS,
     &PORT,
+    &SHUTDOWN_DRAIN_MS,
     &SHUTDOWN_GRACE_MS,
     &NODE_NAME,
 ];
@@ -121,6 +128,9 @@ pub struct SharedConfig {
     pub data_dir: PathBuf,
     pub log_level: String,
     pub listen: SocketAddr,
+    /// How long a process goes on serving, not ready, after SIGTERM.
+    #[serde(with = "super::duration_serde::human")]
+    pub shutdown_drain: Duration,
     #[serde(with = "super::duration_serde::human")]
     pub shutdown_grace: Duration,
     pub node_name: String,
@@ -146,6 +156,7 @@ impl SharedConfig {
             data_dir: env.path(&DATA_DIR)?,
             log_level: env.log_filter(&LOG_LEVEL)?,
             listen: SocketAddr::new(env.ip_addr(&LISTEN_ADDRESS)?, env.port(&PORT)?),
+            shutdown_drain: env.duration(&SHUTDOWN_DRAIN_MS)?,
             shutdown_grace: env.duration(&SHUTDOWN_GRACE_MS)?,
             node_name: match env.text_opt(&NODE_NAME)? {
                 Some(name) if !name.trim().is_empty() => name,

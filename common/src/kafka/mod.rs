@@ -5,6 +5,6 @@ mod probe;
 mod settings;
 mod topics;
 
-pub use probe::spawn_probe;
+pub use probe::{CHECK, spawn_probe};
 pub use settings::{FIXED_PROPERTIES, KafkaSettings};
 pub use topics::{TopicSpec, ensure_topics, fetch_metadata};

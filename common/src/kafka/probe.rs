@@ -21,17 +21,24 @@ const RETRY_INTERVAL: Duration = Duration::from_secs(2);
 /// Delay between checks of a reachable cluster.
 const RECHECK_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Starts the probe. `topics` are created when missing if `create_topics` is set; readiness
-/// turns true once the brokers answered and every topic exists.
+/// Starts the probe. `topics` are created when missing if `create_topics` is set; the
+/// check passes once the brokers answered and every topic exists. With `required` unset
+/// (a role that does most of its work without Kafka) `/readyz` reports the check but
+/// does not fail on it.
 pub fn spawn_probe(
     settings: KafkaSettings,
     topics: Vec<TopicSpec>,
     create_topics: bool,
+    required: bool,
     health: &Health,
     shutdown: CancellationToken,
     tasks: &TaskTracker,
 ) -> crate::error::Result<()> {
-    let readiness = health.readiness(CHECK);
+    let readiness = if required {
+        health.readiness(CHECK)
+    } else {
+        health.optional(CHECK)
+    };
     let admin: AdminClient<DefaultClientContext> = settings.admin().create()?;
     let admin = Arc::new(admin);
     tasks.spawn(async move {
