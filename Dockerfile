@@ -8,15 +8,14 @@
 # image's `org.opencontainers.image.revision`.
 
 # Base images, pinned by digest so that a build uses the image that was reviewed, not
-# whatever the tag points to on the day. THE DIGESTS BELOW ARE PLACEHOLDERS that must be
-# replaced before the first build (a pull by a placeholder fails): take the tag's
-# current digest with
+# whatever the tag points to on the day. To move to newer images, review them, take the
+# tags' current digests with
 #   docker buildx imagetools inspect rust:1-bookworm --format '{{json .Manifest.Digest}}'
 #   docker buildx imagetools inspect debian:bookworm-slim --format '{{json .Manifest.Digest}}'
-# and update both when the images are reviewed again (or override them per build with
-# --build-arg RUST_IMAGE=... --build-arg RUNTIME_IMAGE=...).
-ARG RUST_IMAGE=rust:1-bookworm@sha256:0000000000000000000000000000000000000000000000000000000000000000
-ARG RUNTIME_IMAGE=debian:bookworm-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000
+# and update both (or override them per build with --build-arg RUST_IMAGE=...
+# --build-arg RUNTIME_IMAGE=...). The toolchain itself is rust-toolchain.toml's.
+ARG RUST_IMAGE=rust:1-bookworm@sha256:93ce27a88655056a51dbdd8f5f2d7ddc071c7b0070fb288a37b5a285fc83971e
+ARG RUNTIME_IMAGE=debian:bookworm-slim@sha256:d5d3f9c23164ea16f31852f95bd5959aad1c5e854332fe00f7b3a20fcc9f635c
 
 FROM ${RUST_IMAGE} AS builder
 # What the bundled librdkafka (rdkafka-sys with ssl, zstd and libz) builds with.
