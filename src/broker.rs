@@ -120,7 +120,10 @@ mod external {
     pub enum Config {}
 
     impl Config {
-        pub(super) fn for_port(_port: u16, _shared: &mut SharedConfig) -> Result<Self, ConfigError> {
+        pub(super) fn for_port(
+            _port: u16,
+            _shared: &mut SharedConfig,
+        ) -> Result<Self, ConfigError> {
             Err(ConfigError::Missing {
                 var: KAFKA_BROKERS.name.to_owned(),
                 expected: "host:port of the Kafka brokers: this build of logpipe has no \

@@ -186,7 +186,11 @@ fn standalone_needs_no_broker_installed() {
         assert!(std::time::Instant::now() < deadline, "{status} {body}");
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(children(process.pid()), Vec::<i32>::new(), "no broker process");
+    assert_eq!(
+        children(process.pid()),
+        Vec::<i32>::new(),
+        "no broker process"
+    );
     assert!(data.path().join("broker/tansu.db").exists());
     stop_within_bound(&mut process);
 }

@@ -102,7 +102,9 @@ mod tests {
     #[test]
     fn a_relative_data_dir_is_made_absolute_first() {
         let url = config("data/broker").storage_url().unwrap();
-        let expected = std::env::current_dir().unwrap().join("data/broker/tansu.db");
+        let expected = std::env::current_dir()
+            .unwrap()
+            .join("data/broker/tansu.db");
         assert_eq!(as_tansu_reads_it(&url), expected);
     }
 

@@ -49,5 +49,10 @@ async fn acknowledged_messages_survive_kill_9() {
         .map(|message| String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned())
         .collect();
     let expected: Vec<String> = (0..MESSAGES).map(|n| format!("message {n}")).collect();
-    assert!(payloads == expected, "{} messages back; broker log:\n{}", payloads.len(), broker.log());
+    assert!(
+        payloads == expected,
+        "{} messages back; broker log:\n{}",
+        payloads.len(),
+        broker.log()
+    );
 }

@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 
 /// The broker's executable name.
 pub const BROKER_BIN: &str = "logpipe-broker";
-/// The variable naming the executable; `./dev test` sets it to the one it builds.
+/// The variable naming the executable, to run another build of it than the one the tests
+/// find by themselves.
 pub const BROKER_BIN_VAR: &str = "LOGPIPE_BROKER_BIN";
 /// How long a stopped broker gets to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);

@@ -15,7 +15,11 @@ use tokio::signal::unix::{SignalKind, signal};
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Parser)]
-#[command(name = "logpipe-broker", version, about = "A Kafka-compatible broker (tansu) with SQLite storage")]
+#[command(
+    name = "logpipe-broker",
+    version,
+    about = "A Kafka-compatible broker (tansu) with SQLite storage"
+)]
 struct Args {
     /// Address to listen on and advertise to clients.
     #[arg(long, default_value = "127.0.0.1:9092")]
