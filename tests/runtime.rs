@@ -191,6 +191,18 @@ fn standalone_needs_no_broker_installed() {
         Vec::<i32>::new(),
         "no broker process"
     );
+    // The broker's crates log each record they decode at info: kept at warn.
+    let chatty = process
+        .lines()
+        .iter()
+        .filter(|line| {
+            line["target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("tansu"))
+        })
+        .filter(|line| line["level"] == "INFO" || line["level"] == "DEBUG")
+        .count();
+    assert_eq!(chatty, 0, "broker lines below warn on stdout");
     assert!(data.path().join("broker/tansu.db").exists());
     stop_within_bound(&mut process);
 }
