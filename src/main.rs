@@ -1,5 +1,6 @@
 //! The `logpipe` binary: one subcommand per role, dispatched here and nothing else.
 
+mod broker;
 mod demo;
 mod generate;
 mod indexer;
@@ -68,7 +69,7 @@ enum Command {
         #[arg(long, short)]
         follow: bool,
     },
-    /// Run every role in one process, with a supervised broker unless LOGPIPE_KAFKA_BROKERS is set.
+    /// Run every role in one process, with an embedded broker unless LOGPIPE_KAFKA_BROKERS is set.
     Standalone,
     /// Write realistic container logs in the kubelet layout under DIR at a steady rate,
     /// with kubelet-style rotation; prints a JSON summary of what was written.

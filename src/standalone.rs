@@ -1,44 +1,22 @@
-//! `logpipe standalone`: every role in one process, against a tansu broker it supervises
-//! (data under `LOGPIPE_DATA_DIR/broker`) unless `LOGPIPE_KAFKA_BROKERS` points elsewhere.
+//! `logpipe standalone`: every role in one process, with the broker embedded in it too
+//! (data under `LOGPIPE_DATA_DIR/broker`, see `broker`) unless `LOGPIPE_KAFKA_BROKERS`
+//! points elsewhere.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use anyhow::Context;
 use axum::Router;
 use logpipe_alerting::AlertingConfig;
 use logpipe_collector::CollectorConfig;
-use logpipe_common::broker::{BrokerProcess, locate_tansu};
-use logpipe_common::config::{ConfigError, Env, Kind, LISTEN_ADDRESS, SharedConfig, VarSpec};
+use logpipe_common::config::{ConfigError, Env, LISTEN_ADDRESS, SharedConfig, VarSpec};
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::service::{Service, ServiceContext};
 use logpipe_indexer::IndexerConfig;
 use logpipe_query::QueryConfig;
 use serde_json::json;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
 
+use crate::broker::{self, BROKER_PORT};
 use crate::demo::{DEMO, DEMO_RATE, Demo};
 
-pub const BROKER_PORT: VarSpec = VarSpec::new(
-    "LOGPIPE_STANDALONE_BROKER_PORT",
-    Kind::Port,
-    Some("9092"),
-    "Loopback port of the supervised broker (when LOGPIPE_KAFKA_BROKERS is unset).",
-);
-pub const TANSU_BIN: VarSpec = VarSpec::new(
-    "LOGPIPE_STANDALONE_TANSU_BIN",
-    Kind::Path,
-    None,
-    "The tansu executable to supervise; found on PATH or in /var/tmp/logpipe/tools/bin when unset.",
-);
-
-pub const VARS: [&VarSpec; 4] = [&BROKER_PORT, &TANSU_BIN, &DEMO, &DEMO_RATE];
-
-/// How long the supervised broker gets to answer after it starts.
-const BROKER_START_TIMEOUT: Duration = Duration::from_secs(30);
-/// How often the supervisor checks the broker is alive.
-const BROKER_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+pub const VARS: [&VarSpec; 3] = [&BROKER_PORT, &DEMO, &DEMO_RATE];
 
 #[derive(Debug)]
 pub struct Standalone {
@@ -46,15 +24,8 @@ pub struct Standalone {
     indexer: IndexerConfig,
     query: QueryConfig,
     alerting: AlertingConfig,
-    broker: Option<SupervisedBroker>,
+    broker: Option<broker::Config>,
     demo: Demo,
-}
-
-#[derive(Debug, Clone)]
-struct SupervisedBroker {
-    port: u16,
-    binary: Option<PathBuf>,
-    dir: PathBuf,
 }
 
 impl Service for Standalone {
@@ -70,17 +41,7 @@ impl Service for Standalone {
         if !env.is_set(&LISTEN_ADDRESS) {
             shared.listen.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
-        let broker = if shared.kafka_brokers_given {
-            None
-        } else {
-            let port = env.port(&BROKER_PORT)?;
-            shared.kafka.brokers = vec![format!("127.0.0.1:{port}")];
-            Some(SupervisedBroker {
-                port,
-                binary: env.path_opt(&TANSU_BIN)?,
-                dir: shared.data_dir.join("broker"),
-            })
-        };
+        let broker = broker::load(env, shared)?;
         Ok(Standalone {
             collector: CollectorConfig::load(env)?,
             indexer: IndexerConfig::load(env)?,
@@ -97,11 +58,7 @@ impl Service for Standalone {
             "indexer": self.indexer.effective(),
             "query": self.query.effective(),
             "alerting": self.alerting.effective(),
-            "broker": self.broker.as_ref().map(|broker| json!({
-                "port": broker.port,
-                "dir": broker.dir,
-                "tansu": broker.binary,
-            })),
+            "broker": self.broker.as_ref().map(broker::Config::effective),
             "demo": self.demo.effective(),
         })
     }
@@ -125,8 +82,8 @@ impl Service for Standalone {
     async fn start(mut self, ctx: ServiceContext) -> anyhow::Result<Router> {
         // Roles run on their own tracker so the broker outlives their draining.
         let roles = ctx.with_tasks(TaskTracker::new());
-        if let Some(broker) = self.broker.clone() {
-            supervise_broker(broker, &ctx, roles.tasks.clone()).await?;
+        if let Some(broker) = self.broker.take() {
+            broker::start(broker, &ctx, roles.tasks.clone()).await?;
         }
         if self.demo.wanted(&self.collector.pods_dir) {
             self.collector.pods_dir = self.demo.pods_dir();
@@ -155,57 +112,4 @@ impl Service for Standalone {
         });
         Ok(router)
     }
-}
-
-/// Starts the broker, then keeps it running (restarting it if it dies) until shutdown,
-/// when it is stopped after every role has drained.
-async fn supervise_broker(
-    config: SupervisedBroker,
-    ctx: &ServiceContext,
-    role_tasks: TaskTracker,
-) -> anyhow::Result<()> {
-    let binary = locate_tansu(config.binary.as_deref())
-        .context("the standalone broker needs tansu; or set LOGPIPE_KAFKA_BROKERS")?;
-    let process = BrokerProcess::new(binary.clone(), config.dir.clone(), config.port);
-    let mut process = start_broker(process).await?;
-    info!(
-        service = "tansu",
-        bootstrap = %process.bootstrap(),
-        dir = %config.dir.display(),
-        tansu = %binary.display(),
-        "supervised broker started"
-    );
-    let shutdown = ctx.shutdown.clone();
-    let failed = ctx.clone();
-    ctx.tasks.spawn(async move {
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(BROKER_CHECK_INTERVAL) => {}
-            }
-            if !process.is_running() {
-                warn!(service = "tansu", log = %process.log_path().display(), "supervised broker exited, restarting");
-                process = match start_broker(process).await {
-                    Ok(process) => process,
-                    Err(error) => {
-                        failed.fail(&error.context("restarting the supervised broker"));
-                        return;
-                    }
-                };
-            }
-        }
-        role_tasks.close();
-        role_tasks.wait().await;
-        let _ = tokio::task::spawn_blocking(move || process.stop()).await;
-        info!(service = "tansu", "supervised broker stopped");
-    });
-    Ok(())
-}
-
-/// Starts the broker on a blocking thread (it waits until the broker answers).
-async fn start_broker(mut process: BrokerProcess) -> anyhow::Result<BrokerProcess> {
-    let process =
-        tokio::task::spawn_blocking(move || process.start(BROKER_START_TIMEOUT).map(|()| process))
-            .await??;
-    Ok(process)
 }

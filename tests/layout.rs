@@ -8,8 +8,9 @@ use std::process::Command;
 
 use regex::Regex;
 
-const CRATES: [&str; 7] = [
+const CRATES: [&str; 8] = [
     "common",
+    "broker",
     "language",
     "store",
     "collector",
@@ -58,6 +59,26 @@ fn roles_depend_on_the_shared_crates_only() {
     let store = dependencies("logpipe-store");
     assert!(store.contains("logpipe-language"));
     assert!(!store.contains("axum"), "the store serves no HTTP");
+}
+
+/// The broker is tansu's dependency tree: only the binary links it (for standalone), and
+/// it links no logpipe crate.
+#[test]
+fn only_the_binary_embeds_the_broker() {
+    assert!(dependencies("logpipe").contains("logpipe-broker"));
+    for krate in CRATES.iter().filter(|krate| **krate != "broker") {
+        let dependencies = dependencies(&format!("logpipe-{krate}"));
+        assert!(
+            !dependencies.contains("tansu-broker"),
+            "logpipe-{krate} depends on the broker"
+        );
+    }
+    let broker = dependencies("logpipe-broker");
+    let logpipe: Vec<_> = broker
+        .iter()
+        .filter(|name| name.starts_with("logpipe") && *name != "logpipe-broker")
+        .collect();
+    assert!(logpipe.is_empty(), "logpipe-broker depends on {logpipe:?}");
 }
 
 #[test]

@@ -2,11 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use logpipe_common::broker::locate_tansu;
 use logpipe_common::testkit::TestBroker;
 use nix::sys::signal::Signal;
 
-use crate::util::{Running, get, wait_for_status};
+use crate::util::{Running, children, get, wait_for_status};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// The bound for exiting after SIGTERM: the default drain window (5 s, serving while not
@@ -124,34 +123,11 @@ fn role_is_not_ready_while_the_broker_is_unreachable() {
     stop_within_bound(&mut process);
 }
 
-#[test]
-fn standalone_supervises_its_broker_and_stops_on_sigterm() {
-    let tansu = locate_tansu(None).expect("tansu installed (./dev setup)");
-    let data = tempfile::tempdir().unwrap();
-    let broker_port = logpipe_common::testkit::free_port().unwrap().to_string();
-    let mut process = Running::start(
-        &["standalone"],
-        &[
-            ("LOGPIPE_DATA_DIR", data.path().to_str().unwrap()),
-            ("LOGPIPE_STANDALONE_TANSU_BIN", tansu.to_str().unwrap()),
-            ("LOGPIPE_STANDALONE_BROKER_PORT", &broker_port),
-            ("LOGPIPE_STANDALONE_DEMO", "off"),
-            ("PORT", "0"),
-        ],
-    );
-    process.wait_for_message("effective configuration", Duration::from_secs(10));
-    let started = process.wait_for_message("supervised broker started", READY_TIMEOUT);
-    assert_eq!(started["bootstrap"], format!("127.0.0.1:{broker_port}"));
-    let port = process.port();
-    assert_eq!(get(port, "/healthz").0, 200);
-    wait_for_status(port, "/readyz", 200, READY_TIMEOUT);
-    process.wait_for_message("backing service reached", Duration::from_secs(1));
-    assert!(data.path().join("broker/tansu.db").exists());
-
-    // Events on the topic are searchable through the co-located query service, which
-    // reads the indexer's catalog directly.
+/// Events `first..first + 50` of `sample_event` produced to standalone's broker: with
+/// `first` a multiple of 4, 13 of them are in the namespace `shop`.
+fn produce_samples(broker_port: &str, first: u64) {
     let now = logpipe_common::Timestamp::now();
-    let events: Vec<_> = (0..50)
+    let events: Vec<_> = (first..first + 50)
         .map(|n| logpipe_common::testkit::sample_event(n, now))
         .collect();
     logpipe_common::testkit::produce_all(
@@ -162,18 +138,131 @@ fn standalone_supervises_its_broker_and_stops_on_sigterm() {
             .map(|e| (e.kafka_key(), serde_json::to_vec(e).unwrap())),
     )
     .unwrap();
+}
+
+fn wait_for_shop_total(port: u16, total: u64) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let (status, body) = get(port, "/api/v1/search?q=k8s.namespace:shop&since=1h");
         let body: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        if status == 200 && body["total"] == 13 {
+        if status == 200 && body["total"] == total {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "{status} {body}");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+#[test]
+fn standalone_embeds_its_broker_and_stops_on_sigterm() {
+    let data = tempfile::tempdir().unwrap();
+    let broker_port = logpipe_common::testkit::free_port().unwrap().to_string();
+    let mut process = Running::start(
+        &["standalone"],
+        &[
+            ("LOGPIPE_DATA_DIR", data.path().to_str().unwrap()),
+            ("LOGPIPE_STANDALONE_BROKER_PORT", &broker_port),
+            ("LOGPIPE_STANDALONE_DEMO", "off"),
+            ("PORT", "0"),
+        ],
+    );
+    process.wait_for_message("effective configuration", Duration::from_secs(10));
+    let started = process.wait_for_message("embedded broker started", READY_TIMEOUT);
+    assert_eq!(started["bootstrap"], format!("127.0.0.1:{broker_port}"));
+    let port = process.port();
+    assert_eq!(get(port, "/healthz").0, 200);
+    wait_for_status(port, "/readyz", 200, READY_TIMEOUT);
+    process.wait_for_message("backing service reached", Duration::from_secs(1));
+    assert!(data.path().join("broker/tansu.db").exists());
+
+    // Events on the topic are searchable through the co-located query service, which
+    // reads the indexer's catalog directly.
+    produce_samples(&broker_port, 0);
+    wait_for_shop_total(port, 13);
     stop_within_bound(&mut process);
-    process.wait_for_message("supervised broker stopped", Duration::from_secs(1));
+    process.wait_for_message("embedded broker stopped", Duration::from_secs(1));
+}
+
+/// The first run on a machine where no broker was ever installed: nothing on `PATH`, no
+/// broker process started, and the demo's events are searchable through the broker built
+/// into the binary.
+#[test]
+fn standalone_needs_no_broker_installed() {
+    let data = tempfile::tempdir().unwrap();
+    let nothing = data.path().join("empty-path");
+    std::fs::create_dir(&nothing).unwrap();
+    let broker_port = logpipe_common::testkit::free_port().unwrap().to_string();
+    let mut process = Running::start(
+        &["standalone"],
+        &[
+            ("PATH", nothing.to_str().unwrap()),
+            ("LOGPIPE_DATA_DIR", data.path().to_str().unwrap()),
+            ("LOGPIPE_STANDALONE_BROKER_PORT", &broker_port),
+            ("LOGPIPE_STANDALONE_DEMO", "on"),
+            ("PORT", "0"),
+        ],
+    );
+    process.wait_for_message("embedded broker started", READY_TIMEOUT);
+    let port = process.port();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = get(port, "/api/v1/search?q=k8s.namespace:shop&since=15m");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        if status == 200 && body["total"].as_u64().is_some_and(|total| total > 0) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status} {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        children(process.pid()),
+        Vec::<i32>::new(),
+        "no broker process"
+    );
+    // The broker's crates log each record they decode at info: kept at warn.
+    let chatty = process
+        .lines()
+        .iter()
+        .filter(|line| {
+            line["target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("tansu"))
+        })
+        .filter(|line| line["level"] == "INFO" || line["level"] == "DEBUG")
+        .count();
+    assert_eq!(chatty, 0, "broker lines below warn on stdout");
+    assert!(data.path().join("broker/tansu.db").exists());
+    stop_within_bound(&mut process);
+}
+
+/// `kill -9` of standalone takes its broker with it (the same process); the next start
+/// opens the same broker data on the same port and carries on.
+#[test]
+fn standalone_after_kill_9_restarts_on_its_broker_data() {
+    let data = tempfile::tempdir().unwrap();
+    let broker_port = logpipe_common::testkit::free_port().unwrap().to_string();
+    let env = [
+        ("LOGPIPE_DATA_DIR", data.path().to_str().unwrap()),
+        ("LOGPIPE_STANDALONE_BROKER_PORT", broker_port.as_str()),
+        ("LOGPIPE_STANDALONE_DEMO", "off"),
+        ("PORT", "0"),
+    ];
+    let mut first = Running::start(&["standalone"], &env);
+    first.wait_for_message("embedded broker started", READY_TIMEOUT);
+    let port = first.port();
+    wait_for_status(port, "/readyz", 200, READY_TIMEOUT);
+    produce_samples(&broker_port, 0);
+    wait_for_shop_total(port, 13);
+    first.signal(nix::sys::signal::Signal::SIGKILL);
+    first.wait(Duration::from_secs(10)).unwrap();
+
+    let mut second = Running::start(&["standalone"], &env);
+    second.wait_for_message("embedded broker started", READY_TIMEOUT);
+    let port = second.port();
+    wait_for_status(port, "/readyz", 200, READY_TIMEOUT);
+    produce_samples(&broker_port, 100);
+    wait_for_shop_total(port, 26);
+    stop_within_bound(&mut second);
 }
 
 /// A newcomer's first run: no pods on the machine, so standalone writes its demo workload;
@@ -216,40 +305,4 @@ fn standalone_without_pods_runs_the_demo_and_its_rule_fires() {
     });
     assert_eq!(alert["status"], "firing");
     stop_within_bound(&mut process);
-}
-
-/// `kill -9` of standalone leaves its broker running; the next start stops that orphan
-/// instead of failing on the taken port.
-#[test]
-fn standalone_after_kill_9_replaces_the_orphaned_broker() {
-    let data = tempfile::tempdir().unwrap();
-    let broker_port = logpipe_common::testkit::free_port().unwrap().to_string();
-    let env = [
-        ("LOGPIPE_DATA_DIR", data.path().to_str().unwrap()),
-        ("LOGPIPE_STANDALONE_BROKER_PORT", broker_port.as_str()),
-        ("LOGPIPE_STANDALONE_DEMO", "off"),
-        ("PORT", "0"),
-    ];
-    let mut first = Running::start(&["standalone"], &env);
-    first.wait_for_message("supervised broker started", READY_TIMEOUT);
-    let pid_file = data.path().join("broker/tansu.pid");
-    let orphan = std::fs::read_to_string(&pid_file).unwrap();
-    first.signal(nix::sys::signal::Signal::SIGKILL);
-    first.wait(Duration::from_secs(10)).unwrap();
-    let orphan_pid: i32 = orphan.trim().parse().unwrap();
-    assert!(
-        logpipe_common::broker::process_alive(orphan_pid),
-        "the broker outlives its supervisor"
-    );
-
-    let mut second = Running::start(&["standalone"], &env);
-    second.wait_for_message("supervised broker started", READY_TIMEOUT);
-    let port = second.port();
-    wait_for_status(port, "/readyz", 200, READY_TIMEOUT);
-    assert!(
-        !logpipe_common::broker::process_alive(orphan_pid),
-        "the orphan was stopped"
-    );
-    assert_ne!(std::fs::read_to_string(&pid_file).unwrap(), orphan);
-    stop_within_bound(&mut second);
 }

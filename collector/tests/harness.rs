@@ -18,7 +18,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 pub const TOPIC: &str = "logs";
 
 pub async fn broker() -> TestBroker {
-    let broker = TestBroker::start().expect("start tansu (./dev setup installs it)");
+    let broker = TestBroker::start().expect("start the broker");
     broker
         .create_topics(&[TopicSpec::new(TOPIC, 2)])
         .await

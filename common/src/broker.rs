@@ -1,5 +1,6 @@
-//! A supervised `tansu` broker: the Kafka-compatible broker `logpipe standalone` runs when
-//! no external cluster is configured, and the one tests run against.
+//! The `logpipe-broker` executable run as a process of its own: the broker tests stop,
+//! kill and restart while the code under test keeps running. It is the broker
+//! `logpipe standalone` embeds, built from this workspace (`cargo build -p logpipe-broker`).
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -11,41 +12,59 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::error::{Error, Result};
 
-/// Where `./dev` installs tools when they are not on `PATH`.
-pub const TOOLS_BIN_DIR: &str = "/var/tmp/logpipe/tools/bin";
 /// The broker's executable name.
-pub const TANSU: &str = "tansu";
+pub const BROKER_BIN: &str = "logpipe-broker";
+/// The variable naming the executable, to run another build of it than the one the tests
+/// find by themselves.
+pub const BROKER_BIN_VAR: &str = "LOGPIPE_BROKER_BIN";
 /// How long a stopped broker gets to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// Finds the tansu executable: `explicit` if given, else on `PATH`, else in
-/// [`TOOLS_BIN_DIR`].
-pub fn locate_tansu(explicit: Option<&Path>) -> Result<PathBuf> {
-    if let Some(path) = explicit {
+/// Finds the `logpipe-broker` executable: `$LOGPIPE_BROKER_BIN` if set, else beside the
+/// running executable's build (`target/<profile>/`, for test and bench executables in
+/// `target/<profile>/deps/`), else in `$CARGO_TARGET_DIR/debug`.
+pub fn locate_broker() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(BROKER_BIN_VAR) {
+        let path = PathBuf::from(path);
         return if path.is_file() {
-            Ok(path.to_owned())
+            Ok(path)
         } else {
             Err(Error::Broker(format!(
-                "tansu executable {} not found",
+                "{BROKER_BIN_VAR}={} is not a file: build it with `cargo build -p logpipe-broker`",
                 path.display()
             )))
         };
     }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join(TANSU));
-    on_path
-        .chain(std::iter::once(Path::new(TOOLS_BIN_DIR).join(TANSU)))
+    let beside_build = std::env::current_exe().ok().and_then(|exe| {
+        let dir = exe.parent()?;
+        let profile_dir = if dir.ends_with("deps") {
+            dir.parent()?
+        } else {
+            dir
+        };
+        Some(profile_dir.join(BROKER_BIN))
+    });
+    let in_target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| Path::new(&dir).join("debug").join(BROKER_BIN));
+    let candidates: Vec<PathBuf> = beside_build.into_iter().chain(in_target_dir).collect();
+    candidates
+        .iter()
         .find(|candidate| candidate.is_file())
+        .cloned()
         .ok_or_else(|| {
             Error::Broker(format!(
-                "tansu not found on PATH or in {TOOLS_BIN_DIR}: run ./dev setup to install it"
+                "{BROKER_BIN} not found (looked for {BROKER_BIN_VAR}, then {}): build it with \
+                 `cargo build -p logpipe-broker` (./dev test does) or set {BROKER_BIN_VAR}",
+                candidates
+                    .iter()
+                    .map(|path| path.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })
 }
 
-/// One tansu process listening on `127.0.0.1:<port>` with its SQLite storage in a
+/// One broker process listening on `127.0.0.1:<port>` with its SQLite storage in a
 /// directory. Dropping it stops the process.
 #[derive(Debug)]
 pub struct BrokerProcess {
@@ -80,7 +99,7 @@ impl BrokerProcess {
 
     /// The broker's own output, appended across restarts.
     pub fn log_path(&self) -> PathBuf {
-        self.dir.join("tansu.log")
+        self.dir.join("broker.log")
     }
 
     /// Starts the process and waits until it answers a metadata request.
@@ -89,23 +108,16 @@ impl BrokerProcess {
             return Ok(());
         }
         std::fs::create_dir_all(&self.dir)?;
-        self.stop_orphan();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log_path())?;
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        // The SQLite path is relative to the working directory.
         let child = Command::new(&self.binary)
             .current_dir(&self.dir)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "sqlite://tansu.db"])
+            .arg("--listen")
+            .arg(self.bootstrap())
+            .arg("--dir")
+            .arg(&self.dir)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -114,49 +126,8 @@ impl BrokerProcess {
             .map_err(|error| {
                 Error::Broker(format!("starting {}: {error}", self.binary.display()))
             })?;
-        if let Err(error) = std::fs::write(self.pid_path(), child.id().to_string()) {
-            tracing::warn!(%error, path = %self.pid_path().display(), "recording the broker's pid failed");
-        }
         self.child = Some(child);
         self.wait_ready(timeout)
-    }
-
-    fn pid_path(&self) -> PathBuf {
-        self.dir.join("tansu.pid")
-    }
-
-    /// A supervisor killed with SIGKILL leaves its broker running, holding the port and
-    /// the storage. The next start finds it by the pid file, checks it is a tansu working
-    /// in this directory, and stops it.
-    fn stop_orphan(&self) {
-        let Some(pid) = std::fs::read_to_string(self.pid_path())
-            .ok()
-            .and_then(|text| text.trim().parse::<i32>().ok())
-        else {
-            return;
-        };
-        let proc = PathBuf::from(format!("/proc/{pid}"));
-        let is_tansu = std::fs::read(proc.join("cmdline"))
-            .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("tansu"));
-        let here = match (
-            std::fs::read_link(proc.join("cwd")),
-            std::fs::canonicalize(&self.dir),
-        ) {
-            (Ok(cwd), Ok(dir)) => cwd == dir,
-            _ => false,
-        };
-        if !(is_tansu && here) {
-            return;
-        }
-        tracing::warn!(pid, dir = %self.dir.display(), "stopping a broker left running by an earlier supervisor");
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-        let deadline = Instant::now() + STOP_GRACE;
-        while process_alive(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
     }
 
     /// Whether the process is alive (reaping it if it exited).
@@ -177,7 +148,7 @@ impl BrokerProcess {
         while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
             if !self.is_running() {
                 return Err(Error::Broker(format!(
-                    "tansu exited during startup; see {}",
+                    "the broker exited during startup; see {}",
                     self.log_path().display()
                 )));
             }
@@ -205,7 +176,7 @@ impl BrokerProcess {
     fn timeout(&self, timeout: Duration) -> Error {
         Error::Timeout {
             what: format!(
-                "tansu on port {} (log: {})",
+                "the broker on port {} (log: {})",
                 self.port,
                 self.log_path().display()
             ),
@@ -248,14 +219,4 @@ impl Drop for BrokerProcess {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// Whether a process runs: it exists and is not a zombie waiting to be reaped.
-pub fn process_alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        // "pid (comm) S …": the state follows the last parenthesis.
-        stat.rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim_start().chars().next())
-            .is_some_and(|state| state != 'Z' && state != 'X')
-    })
 }

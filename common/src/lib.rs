@@ -6,7 +6,7 @@
 //! durable files (`durable`) are built, on serde and a few small crates: the search
 //! language depends on that much and no more.
 
-#[cfg(feature = "runtime")]
+#[cfg(feature = "testkit")]
 pub mod broker;
 #[cfg(feature = "runtime")]
 pub mod config;

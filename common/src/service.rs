@@ -84,7 +84,7 @@ pub trait Service: Sized + Send + 'static {
     fn vars() -> Vec<&'static VarSpec>;
 
     /// Reads and validates the role's configuration. May adjust shared settings (the
-    /// standalone role points Kafka at the broker it supervises).
+    /// standalone role points Kafka at the broker it embeds).
     fn load(env: &Env, shared: &mut SharedConfig) -> Result<Self, ConfigError>;
 
     /// The effective configuration as logged at startup, secrets masked.

@@ -6,7 +6,8 @@ use tracing_subscriber::EnvFilter;
 /// Installs the JSON subscriber with `filter` (a level or tracing directives, validated by
 /// the configuration). librdkafka's logs arrive through the `log` bridge.
 pub fn init(filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_new(with_broker_quiet(filter)).unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -16,4 +17,14 @@ pub fn init(filter: &str) {
         .with_env_filter(filter)
         .with_writer(std::io::stdout)
         .try_init();
+}
+
+/// The embedded broker's crates (`tansu_*`) log every record they decode at `info`: they
+/// get `warn` unless the filter names them itself.
+fn with_broker_quiet(filter: &str) -> String {
+    if filter.contains("tansu") {
+        filter.to_owned()
+    } else {
+        format!("{filter},tansu=warn")
+    }
 }

@@ -29,7 +29,7 @@ fn event(n: usize) -> LogEvent {
 /// and read back in a consumer group with manual commits: exactly 10,000 distinct ids.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smoke_10k_events_through_tansu() {
-    let broker = TestBroker::start().expect("start tansu (run ./dev setup to install it)");
+    let broker = TestBroker::start().expect("start the broker");
     let settings = broker.settings();
     broker
         .create_topics(&[TopicSpec::new("logs", 3)])

@@ -15,7 +15,7 @@ pub use error::ConfigError;
 pub use render::render_section;
 pub use search::{SEARCH_VARS, SearchConfig};
 pub use shared::{
-    KAFKA_PROPERTY_PREFIX, LISTEN_ADDRESS, SHARED_VARS, SharedConfig, host_name,
+    KAFKA_BROKERS, KAFKA_PROPERTY_PREFIX, LISTEN_ADDRESS, SHARED_VARS, SharedConfig, host_name,
     vars as shared_vars,
 };
 pub use spec::{Kind, VarSpec};

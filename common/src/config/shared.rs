@@ -18,7 +18,7 @@ pub const KAFKA_BROKERS: VarSpec = VarSpec::new(
     "LOGPIPE_KAFKA_BROKERS",
     Kind::HostPorts,
     Some("127.0.0.1:9092"),
-    "Kafka bootstrap brokers. `logpipe standalone` supervises its own broker unless this is set.",
+    "Kafka bootstrap brokers. `logpipe standalone` runs its own broker in-process unless this is set.",
 );
 pub const KAFKA_TOPIC: VarSpec = VarSpec::new(
     "LOGPIPE_KAFKA_TOPIC",
@@ -120,7 +120,7 @@ pub fn vars() -> &'static [&'static VarSpec] {
 #[derive(Debug, Clone, Serialize)]
 pub struct SharedConfig {
     pub kafka: KafkaSettings,
-    /// Whether `LOGPIPE_KAFKA_BROKERS` was given (standalone supervises a broker if not).
+    /// Whether `LOGPIPE_KAFKA_BROKERS` was given (standalone embeds a broker if not).
     pub kafka_brokers_given: bool,
     pub topic: String,
     pub topic_partitions: i32,

@@ -1,6 +1,6 @@
-//! A real tansu broker for tests: free loopback port, temporary SQLite storage, stopped
-//! when dropped; it can be stopped and restarted on the same port and data for outage
-//! drills.
+//! A real broker for tests (tansu, as `logpipe standalone` embeds it, in a process of its
+//! own): free loopback port, temporary SQLite storage, stopped when dropped; it can be
+//! stopped, killed and restarted on the same port and data for outage and crash drills.
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 
-use crate::broker::{BrokerProcess, locate_tansu};
+use crate::broker::{BrokerProcess, locate_broker};
 use crate::kafka::{KafkaSettings, TopicSpec, ensure_topics};
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -22,13 +22,9 @@ pub struct TestBroker {
 impl TestBroker {
     /// Starts a broker and waits until it answers a metadata request.
     pub fn start() -> anyhow::Result<Self> {
-        let binary = locate_tansu(
-            std::env::var_os("LOGPIPE_TANSU_BIN")
-                .as_deref()
-                .map(std::path::Path::new),
-        )?;
+        let binary = locate_broker()?;
         let dir = tempfile::Builder::new()
-            .prefix("logpipe-tansu-")
+            .prefix("logpipe-broker-")
             .tempdir()?;
         let port = free_port()?;
         let mut process = BrokerProcess::new(binary, dir.path().to_owned(), port);
