@@ -42,6 +42,9 @@ const PUSH_TYPES: [&str; 6] = [
     "application/x-www-form-urlencoded",
     JSON,
 ];
+/// Said with every JSON payload refused: a logpipe client may have sent its NDJSON as
+/// `application/json`, which `/v1/logs` now reads as OTLP.
+const NDJSON_HINT: &str = " (logpipe's own NDJSON goes to /v1/push, or as application/x-ndjson)";
 /// Source refusals named in a `partial_success` message, at most.
 const MAX_REPORTED_SOURCES: usize = 10;
 
@@ -176,18 +179,22 @@ pub(crate) fn decode(encoding: Encoding, body: &[u8]) -> Result<ExportLogsServic
             .map_err(|error| format!("not an OTLP ExportLogsServiceRequest in protobuf: {error}")),
         Encoding::Json => {
             let mut value: Value = serde_json::from_slice(body)
-                .map_err(|error| format!("body is not JSON: {error}"))?;
-            if !value.is_object() {
-                return Err(
-                    "an OTLP JSON request is an object with `resourceLogs`; logpipe's NDJSON goes as application/x-ndjson or to /v1/push"
-                        .to_owned(),
-                );
+                .map_err(|error| format!("body is not JSON: {error}{NDJSON_HINT}"))?;
+            match &value {
+                // An empty request is answered with success, as OTLP asks.
+                Value::Object(members) if members.is_empty() => {
+                    return Ok(ExportLogsServiceRequest::default());
+                }
+                Value::Object(_) => {}
+                _ => {
+                    return Err(format!(
+                        "an OTLP JSON request is an object with `resourceLogs`{NDJSON_HINT}"
+                    ));
+                }
             }
             normalize_json(&mut value);
             serde_path_to_error::deserialize(value).map_err(|error| {
-                format!(
-                    "not an OTLP ExportLogsServiceRequest in JSON: {error} (logpipe's NDJSON goes as application/x-ndjson or to /v1/push)"
-                )
+                format!("not an OTLP ExportLogsServiceRequest in JSON: {error}{NDJSON_HINT}")
             })
         }
     }
@@ -393,6 +400,11 @@ mod tests {
     fn bad_payloads_say_what_is_wrong() {
         for (encoding, body, expected) in [
             (Encoding::Json, &b"[1]"[..], "object with `resourceLogs`"),
+            (
+                Encoding::Json,
+                b"{\"msg\": \"a\"}\n{\"msg\": \"b\"}",
+                "/v1/push",
+            ),
             (Encoding::Json, b"{\"resourceLogs\": 5}", "invalid type"),
             (
                 Encoding::Json,
@@ -414,6 +426,17 @@ mod tests {
         ] {
             let error = decode(encoding, body).unwrap_err();
             assert!(error.contains(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn empty_requests_are_requests() {
+        for (encoding, body) in [
+            (Encoding::Json, &b" {} "[..]),
+            (Encoding::Json, b"{\"resourceLogs\": []}"),
+            (Encoding::Protobuf, b""),
+        ] {
+            assert!(decode(encoding, body).unwrap().resource_logs.is_empty());
         }
     }
 
