@@ -30,7 +30,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{instrument, warn};
 use xxhash_rust::xxh3::xxh3_128;
 
@@ -142,13 +142,23 @@ pub(crate) struct Admitted {
     pub source: Option<String>,
     pub pusher: Option<Pusher>,
     pub kind: BodyKind,
+    /// The largest body, also once decompressed.
+    pub max_body_bytes: usize,
     tokens: Arc<IngestTokens>,
+    permits: Arc<Semaphore>,
 }
 
 impl Admitted {
     /// Whether the push's token may write `source` (checked for names read from the body).
     pub fn may_write(&self, source: &str) -> Result<(), Refusal> {
         self.tokens.permits(self.pusher.as_ref(), source)
+    }
+
+    /// Reserves `bytes` more of the in-flight budget (for a body as it is decompressed),
+    /// until the permit is dropped; `None` when the budget has no room now.
+    pub fn reserve(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
+        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        self.permits.clone().try_acquire_many_owned(kib).ok()
     }
 }
 
@@ -218,7 +228,9 @@ async fn admit(State(admission): State<Admission>, mut request: Request, next: N
         source,
         pusher,
         kind,
+        max_body_bytes: admission.max_body_bytes,
         tokens: admission.tokens.clone(),
+        permits: admission.permits.clone(),
     });
     next.run(request).await
 }

@@ -4,8 +4,9 @@
 //! encoding once Kafka acknowledged every event taken (with `partial_success` when the
 //! records of some resources were refused), a `google.rpc.Status` with 400 for a payload
 //! that cannot be decoded (nothing is taken), 401/403 for the token, 413 above the size
-//! limit, 415 for an encoding not served, and 503 with `Retry-After` when the byte
-//! budget is spent or Kafka did not acknowledge: the statuses an OTLP exporter retries.
+//! limit (compressed or, for a gzip body, decompressed), 415 for an encoding not served,
+//! and 503 with `Retry-After` when the byte budget is spent or Kafka did not acknowledge:
+//! the statuses an OTLP exporter retries.
 //!
 //! Admission (token, budget, `Idempotency-Key`, event ids) is push ingest's; each
 //! resource's source name is the `source` parameter, else its `service.name`, else
@@ -21,6 +22,8 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 use opentelemetry_proto::tonic::logs::v1::SeverityNumber;
 use prost::Message;
 use serde_json::Value;
+use std::io::Read;
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::{instrument, warn};
 
 use logpipe_common::Timestamp;
@@ -45,6 +48,8 @@ const PUSH_TYPES: [&str; 6] = [
 /// Said with every JSON payload refused: a logpipe client may have sent its NDJSON as
 /// `application/json`, which `/v1/logs` now reads as OTLP.
 const NDJSON_HINT: &str = " (logpipe's own NDJSON goes to /v1/push, or as application/x-ndjson)";
+/// How much of a gzip body is decompressed (and reserved in the budget) at a time.
+const INFLATE_CHUNK_BYTES: usize = 64 * 1024;
 /// Source refusals named in a `partial_success` message, at most.
 const MAX_REPORTED_SOURCES: usize = 10;
 
@@ -244,17 +249,46 @@ pub(crate) async fn export(
         Ok(body) => body,
         Err(rejection) => return error(encoding, rejection.status(), rejection.body_text()),
     };
-    if let Some(coding) = headers
+    let coding = headers
         .get(header::CONTENT_ENCODING)
-        .and_then(|value| value.to_str().ok())
-        .filter(|coding| !coding.eq_ignore_ascii_case("identity"))
-    {
-        return error(
-            encoding,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("Content-Encoding `{coding}` is not served; send the request uncompressed"),
-        );
-    }
+        .map(|value| value.to_str().unwrap_or("").trim().to_ascii_lowercase());
+    // Held until the answer: the decompressed body's share of the in-flight budget.
+    let mut _decompressed = None;
+    let body = match coding.as_deref() {
+        None | Some("identity") => body,
+        Some("gzip") => {
+            let admitted = admitted.clone();
+            let inflated = tokio::task::spawn_blocking(move || gunzip(&body, &admitted)).await;
+            match inflated {
+                Ok(Ok((body, reservation))) => {
+                    _decompressed = Some(reservation);
+                    body
+                }
+                Ok(Err((status, message))) => {
+                    let response = error(encoding, status, message);
+                    return if status == StatusCode::SERVICE_UNAVAILABLE {
+                        ingest::with_header(response, header::RETRY_AFTER, "1")
+                    } else {
+                        response
+                    };
+                }
+                Err(_) => {
+                    return error(
+                        encoding,
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "decompressing the body failed",
+                    );
+                }
+            }
+        }
+        Some(other) => {
+            return error(
+                encoding,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("Content-Encoding `{other}` is not served; send gzip or no compression"),
+            );
+        }
+    };
     let key = match ingest::idempotency_key(&headers) {
         Ok(key) => key,
         Err(message) => return error(encoding, StatusCode::BAD_REQUEST, message),
@@ -319,6 +353,49 @@ pub(crate) async fn export(
             header::RETRY_AFTER,
             "1",
         ),
+    }
+}
+
+/// Decompresses a gzip body, at most `LOGPIPE_COLLECTOR_INGEST_MAX_BODY_BYTES` of it
+/// (413 beyond), reserving what it takes of the in-flight budget as it goes (503 when
+/// the budget has no room), so a small compressed push cannot hold more than it may.
+fn gunzip(
+    body: &[u8],
+    admitted: &Admitted,
+) -> Result<(Bytes, Vec<OwnedSemaphorePermit>), (StatusCode, String)> {
+    let mut decoder = flate2::read::MultiGzDecoder::new(body);
+    let mut inflated = Vec::new();
+    let mut reservations = Vec::new();
+    let mut chunk = vec![0u8; INFLATE_CHUNK_BYTES];
+    loop {
+        let read = decoder.read(&mut chunk).map_err(|error| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("the body is not valid gzip: {error}"),
+            )
+        })?;
+        if read == 0 {
+            return Ok((Bytes::from(inflated), reservations));
+        }
+        if inflated.len() + read > admitted.max_body_bytes {
+            return Err((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the body decompresses to more than {} bytes (LOGPIPE_COLLECTOR_INGEST_MAX_BODY_BYTES)",
+                    admitted.max_body_bytes
+                ),
+            ));
+        }
+        let reservation = admitted.reserve(read).ok_or_else(|| {
+            telemetry::ingest_busy();
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many pushes in flight (LOGPIPE_COLLECTOR_INGEST_MAX_IN_FLIGHT_BYTES); nothing was taken, retry shortly"
+                    .to_owned(),
+            )
+        })?;
+        reservations.push(reservation);
+        inflated.extend_from_slice(&chunk[..read]);
     }
 }
 

@@ -12,7 +12,7 @@ use logpipe_common::{Level, LogEvent, SourceKind};
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
 use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
+use opentelemetry_otlp::{Compression, Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
@@ -74,7 +74,7 @@ async fn serve(collector: &Collector) -> String {
 /// on a blocking thread, as the SDK's exporter and its blocking HTTP client expect.
 async fn export(
     endpoint: &str,
-    protocol: Protocol,
+    (protocol, gzip): (Protocol, bool),
     headers: &[(&str, &str)],
     resource: Vec<KeyValue>,
     emit: fn(&opentelemetry_sdk::logs::SdkLogger),
@@ -85,14 +85,16 @@ async fn export(
         .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
         .collect();
     tokio::task::spawn_blocking(move || {
-        let exporter = opentelemetry_otlp::LogExporter::builder()
+        let mut builder = opentelemetry_otlp::LogExporter::builder()
             .with_http()
             .with_protocol(protocol)
             .with_endpoint(endpoint)
             .with_timeout(Duration::from_secs(30))
-            .with_headers(headers)
-            .build()
-            .unwrap();
+            .with_headers(headers);
+        if gzip {
+            builder = builder.with_compression(Compression::Gzip);
+        }
+        let exporter = builder.build().unwrap();
         let results = Arc::new(Mutex::new(Vec::new()));
         let provider = SdkLoggerProvider::builder()
             .with_resource(Resource::builder_empty().with_attributes(resource).build())
@@ -176,7 +178,7 @@ fn orders(logger: &opentelemetry_sdk::logs::SdkLogger) {
     logger.emit(record);
 }
 
-/// The OpenTelemetry SDK exports over OTLP/HTTP in protobuf and in JSON; every record
+/// The OpenTelemetry SDK exports over OTLP/HTTP in protobuf, in JSON and gzipped; every record
 /// arrives once, with its resource's Kubernetes metadata, its severity, time, body,
 /// attributes, scope and trace context mapped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,20 +187,29 @@ async fn otel_sdk_exports_arrive_once_with_their_fields_mapped() {
     let (pods, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let collector = Collector::start(&broker.bootstrap(), pods.path(), data.path(), &[]).await;
     let endpoint = serve(&collector).await;
-    for (protocol, service) in [
-        (Protocol::HttpBinary, "checkout-protobuf"),
-        (Protocol::HttpJson, "checkout-json"),
-    ] {
-        let results = export(&endpoint, protocol, &[], shop_resource(service), orders).await;
+    const SERVICES: [(Protocol, bool, &str); 3] = [
+        (Protocol::HttpBinary, false, "checkout-protobuf"),
+        (Protocol::HttpJson, false, "checkout-json"),
+        (Protocol::HttpBinary, true, "checkout-gzip"),
+    ];
+    for (protocol, gzip, service) in SERVICES {
+        let results = export(
+            &endpoint,
+            (protocol, gzip),
+            &[],
+            shop_resource(service),
+            orders,
+        )
+        .await;
         assert!(!results.is_empty(), "{service}: nothing was exported");
         assert!(results.iter().all(Result::is_ok), "{service}: {results:?}");
     }
 
     let mut collected = Collected::new(&broker);
-    collected.until(WAIT, |events| events.len() >= 44).await;
+    collected.until(WAIT, |events| events.len() >= 66).await;
     collected.settle(Duration::from_secs(1)).await;
-    assert_eq!(collected.events.len(), 44, "each record once");
-    for service in ["checkout-protobuf", "checkout-json"] {
+    assert_eq!(collected.events.len(), 66, "each record once");
+    for (_, _, service) in SERVICES {
         let events: Vec<LogEvent> = collected
             .events
             .iter()
@@ -298,7 +309,14 @@ async fn otlp_exports_need_a_token_bound_to_their_service() {
     }
     let bearer = [("Authorization", "Bearer relay-token")];
     for protocol in [Protocol::HttpBinary, Protocol::HttpJson] {
-        let results = export(&endpoint, protocol, &[], shop_resource("checkout-eu"), one).await;
+        let results = export(
+            &endpoint,
+            (protocol, false),
+            &[],
+            shop_resource("checkout-eu"),
+            one,
+        )
+        .await;
         assert!(!results.is_empty());
         assert!(
             results
@@ -308,7 +326,7 @@ async fn otlp_exports_need_a_token_bound_to_their_service() {
         );
         let results = export(
             &endpoint,
-            protocol,
+            (protocol, false),
             &[("Authorization", "Bearer wrong")],
             shop_resource("checkout-eu"),
             one,
@@ -320,7 +338,14 @@ async fn otlp_exports_need_a_token_bound_to_their_service() {
                 .all(|r| r.as_ref().is_err_and(|e| e.contains("401"))),
             "{results:?}"
         );
-        let results = export(&endpoint, protocol, &bearer, shop_resource("payments"), one).await;
+        let results = export(
+            &endpoint,
+            (protocol, false),
+            &bearer,
+            shop_resource("payments"),
+            one,
+        )
+        .await;
         assert!(
             results
                 .iter()
@@ -330,7 +355,7 @@ async fn otlp_exports_need_a_token_bound_to_their_service() {
     }
     let results = export(
         &endpoint,
-        Protocol::HttpBinary,
+        (Protocol::HttpBinary, true),
         &bearer,
         shop_resource("checkout-eu"),
         one,
@@ -401,6 +426,13 @@ fn resource_logs(service: &str, messages: &[&str]) -> ResourceLogs {
         }],
         schema_url: String::new(),
     }
+}
+
+fn gzipped(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
 }
 
 fn text(value: &str) -> ProtoValue {
@@ -532,11 +564,31 @@ async fn bad_otlp_payloads_are_refused_with_clear_errors() {
     }
     let (status, _, body) = post("/v1/push", protobuf.clone(), valid.clone()).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    let mut brotli = protobuf.clone();
+    brotli.push(("Content-Encoding", "br"));
+    let (status, _, body) = post("/v1/logs", brotli, valid.clone()).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    assert!(body.contains("`br` is not served"), "{body}");
+
+    // gzip that is not gzip, and gzip that decompresses past the limit.
     let mut gzip = protobuf.clone();
     gzip.push(("Content-Encoding", "gzip"));
-    let (status, _, body) = post("/v1/logs", gzip, valid.clone()).await;
-    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
-    assert!(body.contains("gzip"), "{body}");
+    let (status, _, body) = post("/v1/logs", gzip.clone(), valid.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("not valid gzip"), "{body}");
+    let bomb = gzipped(
+        &ExportLogsServiceRequest {
+            resource_logs: vec![resource_logs("checkout", &[&"x".repeat(64 * 1024)])],
+        }
+        .encode_to_vec(),
+    );
+    assert!(bomb.len() < 1024);
+    let (status, _, body) = post("/v1/logs", gzip.clone(), bomb).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(
+        body.contains("decompresses to more than 4096 bytes"),
+        "{body}"
+    );
 
     // A body over the limit.
     let huge = ExportLogsServiceRequest {
