@@ -12,21 +12,22 @@
 //! resource's source name is the `source` parameter, else its `service.name`, else
 //! `otlp`, and the token must be bound to it.
 
+use std::collections::BTreeMap;
+use std::io::Read;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use logpipe_common::Timestamp;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use opentelemetry_proto::tonic::logs::v1::SeverityNumber;
 use prost::Message;
 use serde_json::Value;
-use std::io::Read;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{instrument, warn};
-
-use logpipe_common::Timestamp;
 
 use crate::ingest::{self, Admitted, IngestState};
 use crate::ingest_tokens::Refusal;
@@ -318,7 +319,8 @@ pub(crate) async fn export(
         observed_ts,
     };
     let mut events = Vec::new();
-    let mut refusals: Vec<(Refusal, i64)> = Vec::new();
+    // Records refused, by the refusal (one per source name the token may not write).
+    let mut refusals: BTreeMap<String, (Refusal, i64)> = BTreeMap::new();
     let mut offset = 0;
     for resource_logs in request.resource_logs {
         let records: u64 = resource_logs
@@ -330,15 +332,26 @@ pub(crate) async fn export(
         match admitted.may_write(&name) {
             Ok(()) => events.extend(otlp_map::resource_events(resource_logs, &origin, offset)),
             Err(refusal) => {
-                warn!(source = %name, %refusal, records, "otlp resource refused");
-                refusals.push((refusal, records as i64));
+                refusals
+                    .entry(refusal.to_string())
+                    .or_insert((refusal, 0))
+                    .1 += records as i64;
             }
         }
         offset += records;
     }
-    let rejected: i64 = refusals.iter().map(|(_, records)| records).sum();
+    let rejected: i64 = refusals.values().map(|(_, records)| records).sum();
+    if !refusals.is_empty() {
+        let sources: Vec<&str> = refusals.keys().map(String::as_str).collect();
+        warn!(
+            ?sources,
+            rejected,
+            taken = events.len(),
+            "otlp resources refused"
+        );
+    }
     if events.is_empty()
-        && let Some((refusal, _)) = refusals.first()
+        && let Some((refusal, _)) = refusals.values().next()
     {
         // Nothing the token may write: refused as a push for that source would be.
         return ingest::refused(admitted.kind, refusal);
@@ -347,7 +360,7 @@ pub(crate) async fn export(
         telemetry::ingest_refused(false);
     }
     match ingest::deliver(&state, events.into_iter()).await {
-        Ok(_) => success(encoding, rejected, refusal_message(&refusals)),
+        Ok(_) => success(encoding, rejected, refusal_message(refusals.values())),
         Err(message) => ingest::with_header(
             error(encoding, StatusCode::SERVICE_UNAVAILABLE, message),
             header::RETRY_AFTER,
@@ -400,17 +413,14 @@ fn gunzip(
 }
 
 /// `partial_success.error_message`: which sources were refused and why.
-fn refusal_message(refusals: &[(Refusal, i64)]) -> String {
+fn refusal_message<'a>(refusals: impl ExactSizeIterator<Item = &'a (Refusal, i64)>) -> String {
+    let count = refusals.len();
     let mut parts: Vec<String> = refusals
-        .iter()
         .take(MAX_REPORTED_SOURCES)
         .map(|(refusal, records)| format!("{refusal} ({records} records)"))
         .collect();
-    if refusals.len() > MAX_REPORTED_SOURCES {
-        parts.push(format!(
-            "and {} more resources",
-            refusals.len() - MAX_REPORTED_SOURCES
-        ));
+    if count > MAX_REPORTED_SOURCES {
+        parts.push(format!("and {} more sources", count - MAX_REPORTED_SOURCES));
     }
     parts.join("; ")
 }
