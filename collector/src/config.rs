@@ -98,26 +98,26 @@ pub(crate) const INGEST_MAX_BODY_BYTES: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_INGEST_MAX_BODY_BYTES",
     Kind::Size,
     Some("10MiB"),
-    "Largest request body of `POST /v1/logs`; larger ones get 413.",
+    "Largest request body of `POST /v1/logs` (OTLP or NDJSON) and `POST /v1/push`; larger ones get 413.",
 );
 pub(crate) const INGEST_MAX_IN_FLIGHT_BYTES: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_INGEST_MAX_IN_FLIGHT_BYTES",
     Kind::Size,
     Some("64MiB"),
-    "Request bodies of `POST /v1/logs` held at once, all requests together (at least LOGPIPE_COLLECTOR_INGEST_MAX_BODY_BYTES); a push beyond it gets 503 with Retry-After before its body is read.",
+    "Request bodies of `POST /v1/logs` and `/v1/push` held at once, all requests together (at least LOGPIPE_COLLECTOR_INGEST_MAX_BODY_BYTES); a push beyond it gets 503 with Retry-After before its body is read.",
 );
 pub(crate) const INGEST_TIMEOUT_MS: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_INGEST_TIMEOUT_MS",
     Kind::Duration,
     Some("30000"),
-    "How long `POST /v1/logs` waits for Kafka to acknowledge its batch before answering 503.",
+    "How long `POST /v1/logs` and `/v1/push` wait for Kafka to acknowledge its batch before answering 503.",
 );
 
 pub(crate) const INGEST_TOKENS_FILE: VarSpec = VarSpec::new(
     "LOGPIPE_COLLECTOR_INGEST_TOKENS_FILE",
     Kind::Path,
     None,
-    "YAML list of ingest tokens (name, token_sha256, sources globs, optional namespace) that `POST /v1/logs` requires. Unset: pushes are taken only on a loopback listener, and never for kube-audit or a host file's name.",
+    "YAML list of ingest tokens (name, token_sha256, sources globs, optional namespace) that `POST /v1/logs` and `/v1/push` require; an OTLP push writes the source named by each resource's service.name. Unset: pushes are taken only on a loopback listener, and never for kube-audit or a host file's name.",
 );
 
 pub const VARS: [&VarSpec; 18] = [

@@ -1,7 +1,10 @@
-//! `POST /v1/logs`: events pushed over HTTP by sources outside containers. NDJSON or a
-//! JSON array of objects; the answer is 200 only after Kafka acknowledged every event of
-//! the batch, 400 naming the bad line numbers (nothing is sent then), 413 above the size
-//! limit.
+//! `POST /v1/logs` and `POST /v1/push`: events pushed over HTTP by sources outside
+//! containers. `/v1/push` takes logpipe's own format, NDJSON or a JSON array of objects;
+//! `/v1/logs` takes OTLP/HTTP logs (`application/x-protobuf`, or `application/json` whose
+//! body is an object: `ingest_otlp`) and logpipe's format under any other accepted type
+//! (and a JSON array under `application/json`), as it always did. The answer is 200 only
+//! after Kafka acknowledged every event of the batch, 400 naming the bad line numbers
+//! (nothing is sent then), 413 above the size limit.
 //!
 //! Event ids: a request with an `Idempotency-Key` header (the IETF HTTP API draft) gets
 //! ids derived from the key and the body, so a retry of it (same key, same body) is
@@ -15,6 +18,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Extension, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -26,12 +30,13 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{instrument, warn};
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::events;
-use crate::ingest_tokens::{IngestTokens, Pusher};
+use crate::ingest_otlp::{self, BodyKind, Encoding};
+use crate::ingest_tokens::{IngestTokens, Pusher, Refusal};
 use crate::redact::{KeyLines, Redactor};
 use crate::telemetry;
 
@@ -54,7 +59,7 @@ static REQUESTS: AtomicU64 = AtomicU64::new(0);
 pub(crate) struct IngestState {
     producer: FutureProducer,
     topic: String,
-    node: String,
+    pub(crate) node: String,
     redactor: Arc<Redactor>,
     message_max_bytes: usize,
     /// How long a push may wait for Kafka.
@@ -111,7 +116,8 @@ pub(crate) fn router(state: IngestState, tokens: IngestTokens, limits: BodyLimit
         max_body_bytes: limits.max_body_bytes,
     };
     Router::new()
-        .route("/v1/logs", post(ingest))
+        .route("/v1/logs", post(logs))
+        .route("/v1/push", post(push))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(admission, admit))
         .with_state(state)
@@ -126,43 +132,75 @@ struct Admission {
     max_body_bytes: usize,
 }
 
-/// A push admitted: the source it writes and the token that pushed it (none for an
-/// anonymous push on loopback).
+/// A push admitted: the token that pushed it (none for an anonymous push on loopback),
+/// the source name it was admitted for, and how its body is written.
 #[derive(Debug, Clone)]
-struct Admitted {
-    source: String,
-    pusher: Option<Pusher>,
+pub(crate) struct Admitted {
+    /// The source name checked before the body was read: the `source` parameter, or
+    /// logpipe's default for a push of its own format. `None` when the names come from
+    /// the body (an OTLP resource's `service.name`) and are checked once it is read.
+    pub source: Option<String>,
+    pub pusher: Option<Pusher>,
+    pub kind: BodyKind,
+    /// The largest body, also once decompressed.
+    pub max_body_bytes: usize,
+    tokens: Arc<IngestTokens>,
+    permits: Arc<Semaphore>,
 }
 
-/// Admits a push before its body is read: its token must allow its source (401/403
-/// otherwise), and its body (its `Content-Length`, or the largest body when it does not
-/// say) must fit in the budget now (503 with `Retry-After` otherwise). Nothing of a
-/// refused push is read or taken; the reservation lasts until the answer.
+impl Admitted {
+    /// Whether the push's token may write `source` (checked for names read from the body).
+    pub fn may_write(&self, source: &str) -> Result<(), Refusal> {
+        self.tokens.permits(self.pusher.as_ref(), source)
+    }
+
+    /// Reserves `bytes` more of the in-flight budget (for a body as it is decompressed),
+    /// until the permit is dropped; `None` when the budget has no room now.
+    pub fn reserve(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
+        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        self.permits.clone().try_acquire_many_owned(kib).ok()
+    }
+}
+
+/// Admits a push before its body is read: its token must be valid (401 otherwise) and
+/// allow its source when the request names it (403 otherwise), and its body (its
+/// `Content-Length`, or the largest body when it does not say) must fit in the budget
+/// now (503 with `Retry-After` otherwise). Nothing of a refused push is read or taken;
+/// the reservation lasts until the answer.
 async fn admit(State(admission): State<Admission>, mut request: Request, next: Next) -> Response {
-    let source = match Query::<IngestParams>::try_from_uri(request.uri()) {
-        Ok(Query(params)) => params.source.unwrap_or_else(|| DEFAULT_SOURCE.to_owned()),
-        Err(rejection) => {
-            return error_response(StatusCode::BAD_REQUEST, rejection.body_text(), Value::Null);
+    let kind = match BodyKind::of(request.uri().path(), request.headers()) {
+        Ok(kind) => kind,
+        Err(message) => {
+            return error_for(BodyKind::Push, StatusCode::UNSUPPORTED_MEDIA_TYPE, message);
         }
     };
+    let named = match Query::<IngestParams>::try_from_uri(request.uri()) {
+        Ok(Query(params)) => params.source,
+        Err(rejection) => {
+            return error_for(kind, StatusCode::BAD_REQUEST, rejection.body_text());
+        }
+    };
+    // A push of logpipe's own format writes the default source unless it names one; an
+    // OTLP push takes its names from its resources, checked once the body is read.
+    let source = named.or_else(|| (kind == BodyKind::Push).then(|| DEFAULT_SOURCE.to_owned()));
     let authorization = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
-    let pusher = match admission.tokens.authorize(authorization, &source) {
-        Ok(pusher) => pusher.cloned(),
+    let checked = admission
+        .tokens
+        .authenticate(authorization)
+        .and_then(|pusher| {
+            if let Some(source) = &source {
+                admission.tokens.permits(pusher, source)?;
+            }
+            Ok(pusher.cloned())
+        });
+    let pusher = match checked {
+        Ok(pusher) => pusher,
         Err(refusal) => {
-            warn!(%source, %refusal, "ingest refused");
-            telemetry::ingest_refused(refusal.is_unauthenticated());
-            return if refusal.is_unauthenticated() {
-                with_header(
-                    error_response(StatusCode::UNAUTHORIZED, refusal.to_string(), Value::Null),
-                    header::WWW_AUTHENTICATE,
-                    "Bearer",
-                )
-            } else {
-                error_response(StatusCode::FORBIDDEN, refusal.to_string(), Value::Null)
-            };
+            warn!(source = source.as_deref().unwrap_or(""), %refusal, "ingest refused");
+            return refused(kind, &refusal);
         }
     };
     let declared = request
@@ -177,20 +215,55 @@ async fn admit(State(admission): State<Admission>, mut request: Request, next: N
     let Ok(_reservation) = admission.permits.clone().try_acquire_many_owned(kib) else {
         telemetry::ingest_busy();
         return with_header(
-            error_response(
+            error_for(
+                kind,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many pushes in flight (LOGPIPE_COLLECTOR_INGEST_MAX_IN_FLIGHT_BYTES); nothing was taken, retry shortly",
-                Value::Null,
             ),
             header::RETRY_AFTER,
             "1",
         );
     };
-    request.extensions_mut().insert(Admitted { source, pusher });
+    request.extensions_mut().insert(Admitted {
+        source,
+        pusher,
+        kind,
+        max_body_bytes: admission.max_body_bytes,
+        tokens: admission.tokens.clone(),
+        permits: admission.permits.clone(),
+    });
     next.run(request).await
 }
 
-fn with_header(mut response: Response, name: header::HeaderName, value: &'static str) -> Response {
+/// The answer to a refused token or source: 401 with a challenge, or 403.
+pub(crate) fn refused(kind: BodyKind, refusal: &Refusal) -> Response {
+    telemetry::ingest_refused(refusal.is_unauthenticated());
+    if refusal.is_unauthenticated() {
+        with_header(
+            error_for(kind, StatusCode::UNAUTHORIZED, refusal.to_string()),
+            header::WWW_AUTHENTICATE,
+            "Bearer",
+        )
+    } else {
+        error_for(kind, StatusCode::FORBIDDEN, refusal.to_string())
+    }
+}
+
+/// An error in the form the client reads: logpipe's `{"error": …}`, or an OTLP `Status`
+/// (which a JSON body carries as well as `error`, for either kind of client).
+fn error_for(kind: BodyKind, status: StatusCode, message: impl Into<String>) -> Response {
+    match kind {
+        BodyKind::Push => error_response(status, message, Value::Null),
+        BodyKind::OtlpProtobuf => ingest_otlp::error(Encoding::Protobuf, status, message),
+        BodyKind::Json => ingest_otlp::error(Encoding::Json, status, message),
+    }
+}
+
+pub(crate) fn with_header(
+    mut response: Response,
+    name: header::HeaderName,
+    value: &'static str,
+) -> Response {
     response
         .headers_mut()
         .insert(name, header::HeaderValue::from_static(value));
@@ -256,7 +329,7 @@ fn split_body(body: &str) -> Result<Vec<String>, Vec<usize>> {
 
 /// The request's idempotency key: a Structured Field string (`"…"`), or a bare token as
 /// many clients send; at most `MAX_IDEMPOTENCY_KEY_BYTES` of visible ASCII.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, String> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, String> {
     let mut values = headers.get_all(IDEMPOTENCY_KEY).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -291,7 +364,12 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, String> {
 
 /// What a request's event ids derive from (with each event's line number): the key and
 /// the body when the client named the request, else something no other request has.
-fn request_identity(source: &str, key: Option<&str>, body: &[u8], observed: Timestamp) -> String {
+pub(crate) fn request_identity(
+    source: &str,
+    key: Option<&str>,
+    body: &[u8],
+    observed: Timestamp,
+) -> String {
     match key {
         Some(key) => format!(
             "http:{source}:key:{:032x}:{:032x}",
@@ -307,16 +385,51 @@ fn request_identity(source: &str, key: Option<&str>, body: &[u8], observed: Time
     }
 }
 
-#[instrument(skip_all, fields(bytes = body.len()))]
-async fn ingest(
+/// `POST /v1/logs`: OTLP, or logpipe's own format as before OTLP was served here.
+async fn logs(
     State(state): State<IngestState>,
-    Extension(Admitted {
-        source: source_name,
-        pusher,
-    }): Extension<Admitted>,
+    Extension(admitted): Extension<Admitted>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let encoding = match admitted.kind {
+        BodyKind::Push => None,
+        BodyKind::OtlpProtobuf => Some(Encoding::Protobuf),
+        BodyKind::Json => match &body {
+            // An OTLP request is a JSON object; logpipe's JSON form is an array.
+            Ok(bytes) if bytes.trim_ascii_start().first() == Some(&b'[') => None,
+            _ => Some(Encoding::Json),
+        },
+    };
+    match encoding {
+        Some(encoding) => ingest_otlp::export(state, admitted, encoding, headers, body).await,
+        None => push(State(state), Extension(admitted), headers, body).await,
+    }
+}
+
+/// `POST /v1/push`: logpipe's own format, NDJSON or a JSON array of objects.
+#[instrument(skip_all, fields(bytes = body.as_ref().map_or(0, Bytes::len)))]
+async fn push(
+    State(state): State<IngestState>,
+    Extension(admitted): Extension<Admitted>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
+    // `application/json` at `/v1/logs` is admitted without a source check: it may be OTLP.
+    let source_name = match admitted.source.clone() {
+        Some(source) => source,
+        None => {
+            if let Err(refusal) = admitted.may_write(DEFAULT_SOURCE) {
+                return refused(BodyKind::Push, &refusal);
+            }
+            DEFAULT_SOURCE.to_owned()
+        }
+    };
+    let pusher = admitted.pusher;
     let key = match idempotency_key(&headers) {
         Ok(key) => key,
         Err(message) => return error_response(StatusCode::BAD_REQUEST, message, Value::Null),
@@ -349,13 +462,9 @@ async fn ingest(
     };
     let observed_ts = Timestamp::now();
     let identity = request_identity(&source_name, key.as_deref(), &body, observed_ts);
-    let mut deliveries = Vec::with_capacity(objects.len());
-    let queued_by = std::time::Instant::now();
-    // A private key pushed a line per event is masked across the batch's events.
-    let mut key_lines = KeyLines::default();
-    for (index, object) in objects.iter().enumerate() {
+    let events = objects.iter().enumerate().map(|(index, object)| {
         let line = index as u64 + 1;
-        let mut event = LogEvent::from_raw(RawRecord {
+        LogEvent::from_raw(RawRecord {
             payload: object.as_bytes(),
             runtime_ts: None,
             observed_ts,
@@ -375,7 +484,26 @@ async fn ingest(
             identity: &identity,
             offset: line,
             truncated: false,
-        });
+        })
+    });
+    match deliver(&state, events).await {
+        Ok(accepted) => (StatusCode::OK, Json(json!({"accepted": accepted}))).into_response(),
+        Err(message) => error_response(StatusCode::SERVICE_UNAVAILABLE, message, Value::Null),
+    }
+}
+
+/// Redacts, encodes and produces a batch's events, and waits until Kafka acknowledged
+/// every one. Returns how many were delivered, or why the batch must be retried.
+pub(crate) async fn deliver(
+    state: &IngestState,
+    events: impl ExactSizeIterator<Item = LogEvent>,
+) -> Result<usize, String> {
+    let total = events.len();
+    let mut deliveries = Vec::with_capacity(total);
+    let queued_by = std::time::Instant::now();
+    // A private key pushed a line per event is masked across the batch's events.
+    let mut key_lines = KeyLines::default();
+    for mut event in events {
         let masked = state
             .redactor
             .mask_key_lines(&mut event.message, &mut key_lines);
@@ -399,15 +527,10 @@ async fn ingest(
                 }
                 Err((error, _)) => {
                     warn!(%error, queued = deliveries.len(), "ingest batch not queued");
-                    return error_response(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        format!(
-                            "kafka producer refused the batch after {} of {} events ({error}); retry the request with the same Idempotency-Key",
-                            deliveries.len(),
-                            objects.len()
-                        ),
-                        Value::Null,
-                    );
+                    return Err(format!(
+                        "kafka producer refused the batch after {} of {total} events ({error}); retry the request with the same Idempotency-Key",
+                        deliveries.len(),
+                    ));
                 }
             }
         }
@@ -425,17 +548,12 @@ async fn ingest(
     }
     if failed > 0 {
         telemetry::delivery_error();
-        return error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "kafka did not acknowledge {failed} of {} events; retry the request",
-                objects.len()
-            ),
-            Value::Null,
-        );
+        return Err(format!(
+            "kafka did not acknowledge {failed} of {total} events; retry the request"
+        ));
     }
-    telemetry::ingest(objects.len() as u64);
-    (StatusCode::OK, Json(json!({"accepted": objects.len()}))).into_response()
+    telemetry::ingest(total as u64);
+    Ok(total)
 }
 
 #[cfg(test)]

@@ -136,30 +136,48 @@ impl IngestTokens {
 
     /// Who may push `source` with this `Authorization` header value; `None` for an
     /// anonymous push (no tokens file, loopback).
+    #[cfg(test)]
     pub(crate) fn authorize(
         &self,
         authorization: Option<&str>,
         source: &str,
     ) -> Result<Option<&Pusher>, Refusal> {
+        let pusher = self.authenticate(authorization)?;
+        self.permits(pusher, source)?;
+        Ok(pusher)
+    }
+
+    /// Who pushes with this `Authorization` header value, whatever the source: `None` for
+    /// an anonymous push (no tokens file, loopback). An OTLP push is authenticated before
+    /// its body is read and its resources' source names are checked with `permits` after.
+    pub(crate) fn authenticate(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<Option<&Pusher>, Refusal> {
         if !self.configured {
             self.anonymous.clone().map_err(Refusal::Off)?;
-            if self.protected.contains(source) {
-                return Err(Refusal::Source(source.to_owned()));
-            }
             return Ok(None);
         }
         let token = tokens::bearer(authorization).ok_or(Refusal::Missing)?;
-        let pusher = self
-            .by_hash
+        self.by_hash
             .get(&tokens::digest(token))
-            .ok_or(Refusal::Unknown)?;
-        let allowed = if self.protected.contains(source) {
-            pusher.sources.iter().any(|(written, _)| written == source)
-        } else {
-            pusher.sources.iter().any(|(_, glob)| glob.is_match(source))
+            .map(Some)
+            .ok_or(Refusal::Unknown)
+    }
+
+    /// Whether the pusher `authenticate` found may write `source`: a protected name only
+    /// when listed exactly, and never anonymously.
+    pub(crate) fn permits(&self, pusher: Option<&Pusher>, source: &str) -> Result<(), Refusal> {
+        let protected = self.protected.contains(source);
+        let allowed = match pusher {
+            None => !self.configured && !protected,
+            Some(pusher) if protected => {
+                pusher.sources.iter().any(|(written, _)| written == source)
+            }
+            Some(pusher) => pusher.sources.iter().any(|(_, glob)| glob.is_match(source)),
         };
         if allowed {
-            Ok(Some(pusher))
+            Ok(())
         } else {
             Err(Refusal::Source(source.to_owned()))
         }

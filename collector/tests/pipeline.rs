@@ -576,6 +576,23 @@ async fn pushes_beyond_the_in_flight_budget_are_turned_away_before_reading() {
         response.to_lowercase().contains("retry-after: 1"),
         "{response}"
     );
+    // An OTLP push is turned away alike, answered in its own encoding.
+    let mut otlp = tokio::net::TcpStream::connect(address).await.unwrap();
+    otlp.write_all(
+        "POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut response = String::new();
+    otlp.read_to_string(&mut response).await.unwrap();
+    assert_eq!(status_of(&response), "503", "{response}");
+    let lower = response.to_lowercase();
+    assert!(lower.contains("retry-after: 1"), "{response}");
+    assert!(
+        lower.contains("content-type: application/x-protobuf"),
+        "{response}"
+    );
 
     slow.write_all(&body.as_bytes()[100..]).await.unwrap();
     let mut response = String::new();

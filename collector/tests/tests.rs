@@ -4,5 +4,6 @@
 mod container_log_vectors;
 mod fluent_bit_logs;
 mod harness;
+mod otlp;
 mod pipeline;
 mod util;
