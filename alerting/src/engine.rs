@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 
 use logpipe_common::event::{LogEvent, Timestamp};
-use logpipe_language::EventView;
+use logpipe_language::{EventView, Leaf, Op, Query};
 use serde::{Deserialize, Serialize};
 
-use crate::notify::{Notification, Status as AlertStatus};
+use crate::notify::{Notification, Search, Status as AlertStatus};
 use crate::rules::{Context, Rule, RuleKind, field_value};
 
 /// A notification the engine asks for, and the notifiers it goes to.
@@ -88,6 +88,39 @@ impl Evaluator {
     /// Groups with an alert firing.
     pub(crate) fn firing(&self) -> impl Iterator<Item = &GroupState> {
         self.state.groups.values().filter(|g| g.firing.is_some())
+    }
+
+    /// The alerts firing now, each with the id it fired with and the count as of now:
+    /// what is told again to receivers that forget an alert not re-sent (Alertmanager).
+    /// `match` and `new_value` alerts have no end, so none of them is ever firing.
+    pub(crate) fn firing_alerts(&self) -> Vec<Alert> {
+        let rule: &Rule = &self.rule;
+        let from = self.state.watermark.saturating_sub(nanos(rule.window));
+        self.state
+            .groups
+            .iter()
+            .filter_map(|(key, state)| {
+                let started = state.firing?;
+                let count = match &rule.kind {
+                    RuleKind::Threshold { .. } | RuleKind::Ratio { .. } => {
+                        count_in(&state.hits, from, i64::MAX)
+                    }
+                    RuleKind::Cardinality { .. } => distinct_in(&state.values, from, i64::MAX),
+                    _ => 0,
+                };
+                Some(Self::alert(
+                    rule,
+                    AlertStatus::Firing,
+                    &state.group,
+                    key,
+                    started,
+                    None,
+                    count,
+                    state.last_event.clone(),
+                    "fire",
+                ))
+            })
+            .collect()
     }
 
     /// Takes one event.
@@ -400,9 +433,33 @@ impl Evaluator {
                 ends_at: ended.map(Timestamp::from_unix_nanos),
                 event,
                 labels: rule.labels.clone(),
+                search: Some(search(rule, group, started)),
             },
             notify: rule.notify.clone(),
         }
+    }
+}
+
+/// How far before an alert's start its search looks at least: a `match` alert has no
+/// window, and its event is best seen among the ones before it.
+const SEARCH_LOOKBACK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The search showing an alert's events: the rule's query, each group value required,
+/// from the start of the window that ended at `started`.
+fn search(rule: &Rule, group: &[Option<String>], started: i64) -> Search {
+    let mut query = rule.query.clone();
+    for (field, value) in rule.group_by.iter().zip(group) {
+        if let Some(value) = value {
+            query = query.and(Query::Leaf(Leaf {
+                field: field.clone(),
+                op: Op::Match(value.clone()),
+            }));
+        }
+    }
+    let lookback = nanos(rule.window.max(SEARCH_LOOKBACK));
+    Search {
+        query: query.to_string(),
+        from: Timestamp::from_unix_nanos(started.saturating_sub(lookback)),
     }
 }
 
