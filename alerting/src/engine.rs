@@ -629,6 +629,50 @@ mod tests {
     }
 
     #[test]
+    fn firing_alerts_are_told_again_with_their_ids_until_they_resolve() {
+        let mut rule = evaluator(THRESHOLD);
+        assert!(rule.firing_alerts().is_empty());
+        let fired: Vec<_> = (0..6)
+            .flat_map(|i| rule.observe(&error(i, "api-1", i as i64)))
+            .collect();
+        assert_eq!(fired.len(), 1);
+        let firing = rule.firing_alerts();
+        assert_eq!(firing.len(), 1);
+        let (again, first) = (&firing[0].notification, &fired[0].notification);
+        assert_eq!(again.id, first.id);
+        assert_eq!(again.status, AlertStatus::Firing);
+        assert_eq!(again.starts_at, first.starts_at);
+        assert_eq!(again.fingerprint(), first.fingerprint());
+        assert_eq!(again.count, 6, "the count as of now");
+        assert_eq!(again.summary, "6 errors in api-1");
+        assert_eq!(firing[0].notify, ["oncall"]);
+        assert_eq!(rule.advance(at(70)).len(), 1, "resolved");
+        assert!(rule.firing_alerts().is_empty());
+
+        let mut matches = evaluator("name: m\ntype: match\nquery: level:error\nnotify: [x]\n");
+        assert_eq!(matches.observe(&error(1, "api-1", 1)).len(), 1);
+        assert!(matches.firing_alerts().is_empty(), "a match has no end");
+    }
+
+    #[test]
+    fn an_alert_links_to_its_rules_query_narrowed_to_its_group() {
+        let mut rule = evaluator(THRESHOLD);
+        let fired: Vec<_> = (0..5)
+            .flat_map(|i| rule.observe(&error(i, "api-1", i as i64)))
+            .collect();
+        let search = fired[0].notification.search.clone().unwrap();
+        assert_eq!(
+            search.query,
+            r#"k8s.namespace:shop AND level:error AND k8s.pod:"api-1""#
+        );
+        assert_eq!(search.from, at(4 - 60), "the window before the start");
+        assert_eq!(
+            Query::parse(&search.query).unwrap().to_string(),
+            search.query
+        );
+    }
+
+    #[test]
     fn late_events_are_counted_not_applied() {
         let mut rule = evaluator(THRESHOLD);
         rule.advance(at(100));

@@ -408,6 +408,7 @@ mod tests {
     use url::Url;
 
     use super::*;
+    use crate::notify::auth::Auth;
     use crate::notify::notification::tests::sample;
     use crate::notify::payload::Format;
     use crate::notify::receiver::{Receiver, Reply};
@@ -533,6 +534,67 @@ mod tests {
             .unwrap();
         }
         assert_eq!(received[0].body, received[1].body);
+    }
+
+    #[tokio::test]
+    async fn credentials_go_in_the_authorization_header() {
+        let receiver = Receiver::start(vec![Reply::status(200)]).await;
+        let mut target = notifier(receiver.url(), Format::Generic);
+        target.auth = Some(Auth::bearer("t0ken").unwrap());
+        loopback_allowed()
+            .deliver(&target, &sample())
+            .await
+            .unwrap();
+        target.auth = Some(Auth::basic("ops:pw").unwrap());
+        loopback_allowed()
+            .deliver(&target, &sample())
+            .await
+            .unwrap();
+        let received = receiver.received();
+        assert_eq!(
+            header(&received[0].headers, "authorization"),
+            "Bearer t0ken"
+        );
+        assert_eq!(
+            header(&received[1].headers, "authorization"),
+            format!("Basic {}", STANDARD.encode("ops:pw"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_renewal_posts_every_firing_alert_with_a_new_lease() {
+        let receiver = Receiver::start(vec![Reply::status(200)]).await;
+        let mut target = notifier(receiver.url(), Format::AlertmanagerApi);
+        target.resend = Duration::from_secs(30);
+        let ui = Url::parse("https://logs.example.com/").unwrap();
+        let sender = loopback_allowed().with_ui_url(Some(ui));
+        let mut other = sample();
+        other.id = "other".into();
+        other
+            .group
+            .insert("k8s.pod".into(), "checkout-other".into());
+        let before = Timestamp::now().unix_nanos();
+        assert_eq!(sender.renew(&target, &[sample(), other]).await, 2);
+        let received = receiver.received();
+        assert_eq!(received.len(), 1, "one request");
+        let body: serde_json::Value = serde_json::from_slice(&received[0].body).unwrap();
+        let alerts = body.as_array().unwrap();
+        assert_eq!(alerts.len(), 2);
+        assert_eq!(alerts[1]["labels"]["k8s_pod"], "checkout-other");
+        for alert in alerts {
+            let ends_at = Timestamp::parse_rfc3339(alert["endsAt"].as_str().unwrap())
+                .unwrap()
+                .unix_nanos();
+            // Four resends of 30 s from now.
+            assert!(ends_at >= before + 120_000_000_000, "{alert}");
+            assert!(ends_at < before + 125_000_000_000, "{alert}");
+            assert!(
+                alert["generatorURL"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("https://logs.example.com/?q=")
+            );
+        }
     }
 
     #[tokio::test]
