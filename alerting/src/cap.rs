@@ -145,6 +145,7 @@ fn summary(rule: &str, first: &Alert, start: i64, end: i64, held: u64, limit: Li
             ends_at: Some(Timestamp::from_unix_nanos(end)),
             event: None,
             labels,
+            search: None,
         },
         notify: first.notify.clone(),
     }
@@ -168,6 +169,7 @@ mod tests {
                 ends_at: None,
                 event: None,
                 labels: BTreeMap::from([("team".to_owned(), "shop".to_owned())]),
+                search: None,
             },
             notify: vec!["oncall".to_owned()],
         }

@@ -28,7 +28,13 @@ pub(crate) const NOTIFIERS_FILE: VarSpec = VarSpec::new(
     "LOGPIPE_ALERTING_NOTIFIERS_FILE",
     Kind::Path,
     None,
-    "YAML map of notifier name to url, format (alertmanager|slack|generic), secret_env, timeout, max_age.",
+    "YAML map of notifier name to url, format (alertmanager|alertmanager-api|slack|generic), secret_env, bearer_token_env or basic_auth_env, timeout, max_age, resend (alertmanager-api).",
+);
+pub(crate) const UI_URL: VarSpec = VarSpec::new(
+    "LOGPIPE_ALERTING_UI_URL",
+    Kind::Url,
+    None,
+    "The web UI (the query service) as users reach it, e.g. https://logs.example.com/: Alertmanager alerts link to the search of their events there (generatorURL). Unset: no link.",
 );
 pub(crate) const WEBHOOK_ALLOW: VarSpec = VarSpec::new(
     "LOGPIPE_ALERTING_WEBHOOK_ALLOW",
@@ -82,10 +88,11 @@ pub(crate) const MAX_CONCURRENT_DELIVERIES: VarSpec = VarSpec::new(
 
 /// The variables alerting reads, with the query service's tokens and `Host` names, which
 /// guard `GET /api/v1/rules` as they guard the search API.
-pub const VARS: [&VarSpec; 12] = [
+pub const VARS: [&VarSpec; 13] = [
     &ALERTS_TOPIC,
     &RULES_DIR,
     &NOTIFIERS_FILE,
+    &UI_URL,
     &WEBHOOK_ALLOW,
     &CHECKPOINT_INTERVAL_MS,
     &RELOAD_INTERVAL_MS,
@@ -102,6 +109,9 @@ pub struct AlertingConfig {
     pub(crate) alerts_topic: String,
     pub rules_dir: Option<PathBuf>,
     pub(crate) notifiers_file: Option<PathBuf>,
+    /// Where alerts link to the search of their events.
+    #[serde(serialize_with = "shown_url")]
+    pub(crate) ui_url: Option<url::Url>,
     pub(crate) webhook_allow: Vec<String>,
     #[serde(with = "logpipe_common::config::duration_serde::millis")]
     pub(crate) checkpoint_interval: Duration,
@@ -163,6 +173,11 @@ impl AlertingConfig {
             alerts_topic: env.topic(&ALERTS_TOPIC)?,
             rules_dir,
             notifiers_file,
+            ui_url: if env.is_set(&UI_URL) {
+                Some(env.url(&UI_URL)?)
+            } else {
+                None
+            },
             webhook_allow,
             checkpoint_interval: env.duration(&CHECKPOINT_INTERVAL_MS)?,
             reload_interval: env.duration(&RELOAD_INTERVAL_MS)?,
@@ -178,6 +193,10 @@ impl AlertingConfig {
             notifiers,
         })
     }
+}
+
+fn shown_url<S: serde::Serializer>(url: &Option<url::Url>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_some(&url.as_ref().map(url::Url::as_str))
 }
 
 /// Why the files were refused: the variable naming them, its value, every problem.

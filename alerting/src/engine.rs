@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 
 use logpipe_common::event::{LogEvent, Timestamp};
-use logpipe_language::EventView;
+use logpipe_language::{EventView, Leaf, Op, Query};
 use serde::{Deserialize, Serialize};
 
-use crate::notify::{Notification, Status as AlertStatus};
+use crate::notify::{Notification, Search, Status as AlertStatus};
 use crate::rules::{Context, Rule, RuleKind, field_value};
 
 /// A notification the engine asks for, and the notifiers it goes to.
@@ -88,6 +88,39 @@ impl Evaluator {
     /// Groups with an alert firing.
     pub(crate) fn firing(&self) -> impl Iterator<Item = &GroupState> {
         self.state.groups.values().filter(|g| g.firing.is_some())
+    }
+
+    /// The alerts firing now, each with the id it fired with and the count as of now:
+    /// what is told again to receivers that forget an alert not re-sent (Alertmanager).
+    /// `match` and `new_value` alerts have no end, so none of them is ever firing.
+    pub(crate) fn firing_alerts(&self) -> Vec<Alert> {
+        let rule: &Rule = &self.rule;
+        let from = self.state.watermark.saturating_sub(nanos(rule.window));
+        self.state
+            .groups
+            .iter()
+            .filter_map(|(key, state)| {
+                let started = state.firing?;
+                let count = match &rule.kind {
+                    RuleKind::Threshold { .. } | RuleKind::Ratio { .. } => {
+                        count_in(&state.hits, from, i64::MAX)
+                    }
+                    RuleKind::Cardinality { .. } => distinct_in(&state.values, from, i64::MAX),
+                    _ => 0,
+                };
+                Some(Self::alert(
+                    rule,
+                    AlertStatus::Firing,
+                    &state.group,
+                    key,
+                    started,
+                    None,
+                    count,
+                    state.last_event.clone(),
+                    "fire",
+                ))
+            })
+            .collect()
     }
 
     /// Takes one event.
@@ -400,9 +433,33 @@ impl Evaluator {
                 ends_at: ended.map(Timestamp::from_unix_nanos),
                 event,
                 labels: rule.labels.clone(),
+                search: Some(search(rule, group, started)),
             },
             notify: rule.notify.clone(),
         }
+    }
+}
+
+/// How far before an alert's start its search looks at least: a `match` alert has no
+/// window, and its event is best seen among the ones before it.
+const SEARCH_LOOKBACK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The search showing an alert's events: the rule's query, each group value required,
+/// from the start of the window that ended at `started`.
+fn search(rule: &Rule, group: &[Option<String>], started: i64) -> Search {
+    let mut query = rule.query.clone();
+    for (field, value) in rule.group_by.iter().zip(group) {
+        if let Some(value) = value {
+            query = query.and(Query::Leaf(Leaf {
+                field: field.clone(),
+                op: Op::Match(value.clone()),
+            }));
+        }
+    }
+    let lookback = nanos(rule.window.max(SEARCH_LOOKBACK));
+    Search {
+        query: query.to_string(),
+        from: Timestamp::from_unix_nanos(started.saturating_sub(lookback)),
     }
 }
 
@@ -569,6 +626,50 @@ mod tests {
             .flat_map(|i| rule.observe(&error(200 + i, "api-1", 80 + i as i64)))
             .collect();
         assert!(again.is_empty(), "{again:?}");
+    }
+
+    #[test]
+    fn firing_alerts_are_told_again_with_their_ids_until_they_resolve() {
+        let mut rule = evaluator(THRESHOLD);
+        assert!(rule.firing_alerts().is_empty());
+        let fired: Vec<_> = (0..6)
+            .flat_map(|i| rule.observe(&error(i, "api-1", i as i64)))
+            .collect();
+        assert_eq!(fired.len(), 1);
+        let firing = rule.firing_alerts();
+        assert_eq!(firing.len(), 1);
+        let (again, first) = (&firing[0].notification, &fired[0].notification);
+        assert_eq!(again.id, first.id);
+        assert_eq!(again.status, AlertStatus::Firing);
+        assert_eq!(again.starts_at, first.starts_at);
+        assert_eq!(again.fingerprint(), first.fingerprint());
+        assert_eq!(again.count, 6, "the count as of now");
+        assert_eq!(again.summary, "6 errors in api-1");
+        assert_eq!(firing[0].notify, ["oncall"]);
+        assert_eq!(rule.advance(at(70)).len(), 1, "resolved");
+        assert!(rule.firing_alerts().is_empty());
+
+        let mut matches = evaluator("name: m\ntype: match\nquery: level:error\nnotify: [x]\n");
+        assert_eq!(matches.observe(&error(1, "api-1", 1)).len(), 1);
+        assert!(matches.firing_alerts().is_empty(), "a match has no end");
+    }
+
+    #[test]
+    fn an_alert_links_to_its_rules_query_narrowed_to_its_group() {
+        let mut rule = evaluator(THRESHOLD);
+        let fired: Vec<_> = (0..5)
+            .flat_map(|i| rule.observe(&error(i, "api-1", i as i64)))
+            .collect();
+        let search = fired[0].notification.search.clone().unwrap();
+        assert_eq!(
+            search.query,
+            r#"k8s.namespace:shop AND level:error AND k8s.pod:"api-1""#
+        );
+        assert_eq!(search.from, at(4 - 60), "the window before the start");
+        assert_eq!(
+            Query::parse(&search.query).unwrap().to_string(),
+            search.query
+        );
     }
 
     #[test]

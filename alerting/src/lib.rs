@@ -9,10 +9,11 @@
 //! - `engine`: one rule's evaluation on event time (`Evaluator`) and its checkpointable
 //!   state; alerts with deterministic ids.
 //! - `cap`: at most so many alerts per rule and window; the rest summarized in one.
-//! - `runner`: the consumer loop, the outbox, checkpoints, and delivery to notifiers and
-//!   the alerts topic.
-//! - `notify`: notifiers file, payload formats, Standard Webhooks signing, delivery with
-//!   retries behind the SSRF guard.
+//! - `runner`: the consumer loop, the outbox, checkpoints, delivery to notifiers and the
+//!   alerts topic, and renewals of firing alerts to Alertmanager.
+//! - `notify`: notifiers file, payload formats (Alertmanager's API among them, with
+//!   leases), Standard Webhooks signing, credentials, delivery with retries behind the
+//!   SSRF guard.
 //! - `service`: alerting as a logpipe service: the loop, deliveries and hot reload.
 //! - `api`: `GET /api/v1/rules`, behind the query service's tokens, each token seeing
 //!   the rules inside its namespaces.

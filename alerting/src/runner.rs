@@ -6,6 +6,11 @@
 //! and outbox: alerts raised after the checkpoint are raised again with the same ids, and
 //! ids already delivered (kept in `delivered.log`, appended and synced at each delivery)
 //! are not sent twice.
+//!
+//! Receivers that forget an alert not told again (Alertmanager, `alertmanager-api`) get
+//! the alerts still firing every `resend` of theirs: a renewal, taken from the rules'
+//! state, so it survives restarts with it. Only alerts once delivered are renewed, so an
+//! alert held back by the per-rule limit stays held back.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::Write;
@@ -27,7 +32,7 @@ use tracing::{info, warn};
 
 use crate::cap::{AlertCap, Limit};
 use crate::engine::{Alert, Evaluator, RuleState};
-use crate::notify::{Notifiers, Sender};
+use crate::notify::{Notification, Notifiers, Sender};
 use crate::prefilter::Prefilter;
 use crate::rules::Rule;
 use crate::telemetry;
@@ -40,6 +45,15 @@ const IDLE_PARTITION: Duration = Duration::from_secs(5);
 /// Delivered ids remembered to skip replays.
 const DELIVERED_MEMORY: usize = 100_000;
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+/// Renewals waiting to be sent at most; one more is skipped (the next one catches up).
+pub(crate) const RENEWAL_QUEUE: usize = 64;
+
+/// The alerts firing for one notifier whose receiver forgets alerts not told again.
+#[derive(Debug)]
+pub(crate) struct Renewal {
+    pub notifier: String,
+    pub notifications: Vec<Notification>,
+}
 
 /// What is written at each checkpoint.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -156,11 +170,13 @@ pub(crate) struct LoopSettings {
     pub max_pending: usize,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn start(
     shared_config: &SharedConfig,
     shared: Shared,
     settings: LoopSettings,
     alerts: mpsc::UnboundedSender<Alert>,
+    renewals: mpsc::Sender<Renewal>,
     shutdown: CancellationToken,
     heartbeat: Heartbeat,
 ) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<()>>> {
@@ -238,6 +254,7 @@ pub(crate) fn start(
                 &checkpoint_path,
                 settings,
                 &alerts,
+                &renewals,
                 &shutdown,
                 &heartbeat,
             )
@@ -267,10 +284,12 @@ fn run(
     checkpoint_path: &Path,
     settings: LoopSettings,
     alerts: &mpsc::UnboundedSender<Alert>,
+    renewals: &mpsc::Sender<Renewal>,
     shutdown: &CancellationToken,
     heartbeat: &Heartbeat,
 ) -> anyhow::Result<()> {
     let mut last_tick = Instant::now();
+    let mut renewed = HashMap::new();
     let mut last_checkpoint = Instant::now();
     let mut cap = AlertCap::new(settings.limit);
     // `windows_ended`: also raise the summaries of the limit windows that ended (once a
@@ -362,6 +381,7 @@ fn run(
                 raise(evaluator.advance(watermark), false);
             }
             raise(Vec::new(), true);
+            renew(state, shared, &mut renewed, renewals);
             publish_status(state, shared, watermark);
             telemetry::pending_alerts(
                 shared
@@ -427,6 +447,96 @@ fn reload(state: &mut LoopState, shared: &Shared) {
     let rules: Vec<&Rule> = state.evaluators.iter().map(Evaluator::rule).collect();
     state.prefilter = Prefilter::new(&rules);
     info!(rules = state.evaluators.len(), "rules in force");
+}
+
+/// Sends each renewing notifier whose `resend` has passed since `renewed` says it was
+/// last renewed the alerts firing for it that were delivered.
+fn renew(
+    state: &LoopState,
+    shared: &Shared,
+    renewed: &mut HashMap<String, Instant>,
+    renewals: &mpsc::Sender<Renewal>,
+) {
+    let due: Vec<String> = {
+        let rules = shared.rules.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(set) = rules.as_ref() else { return };
+        set.notifiers
+            .renewing()
+            .filter(|n| {
+                renewed
+                    .get(&n.name)
+                    .is_none_or(|at| at.elapsed() >= n.resend)
+            })
+            .map(|n| n.name.clone())
+            .collect()
+    };
+    for name in due {
+        renewed.insert(name.clone(), Instant::now());
+        let firing: Vec<Alert> = state
+            .evaluators
+            .iter()
+            .filter(|evaluator| evaluator.rule().notify.contains(&name))
+            .flat_map(Evaluator::firing_alerts)
+            .collect();
+        if firing.is_empty() {
+            continue;
+        }
+        let notifications: Vec<Notification> = {
+            let delivered = shared.delivered.lock().unwrap_or_else(|p| p.into_inner());
+            firing
+                .into_iter()
+                .filter(|alert| delivered.ids.contains(&alert.notification.id))
+                .map(|alert| alert.notification)
+                .collect()
+        };
+        if notifications.is_empty() {
+            continue;
+        }
+        let renewal = Renewal {
+            notifier: name,
+            notifications,
+        };
+        if let Err(error) = renewals.try_send(renewal) {
+            let notifier = match &error {
+                mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => {
+                    r.notifier.clone()
+                }
+            };
+            warn!(
+                notifier,
+                "renewal skipped: the renewals before it are still being sent"
+            );
+        }
+    }
+}
+
+/// Sends renewals, one at a time, to the notifiers in force.
+pub(crate) async fn send_renewals(
+    mut renewals: mpsc::Receiver<Renewal>,
+    shared: Shared,
+    sender: Arc<Sender>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let renewal = tokio::select! {
+            () = shutdown.cancelled() => return,
+            renewal = renewals.recv() => match renewal { Some(renewal) => renewal, None => return },
+        };
+        let notifier = shared
+            .rules
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(|set| set.notifiers.get(&renewal.notifier).cloned());
+        let Some(notifier) = notifier.filter(|n| n.renews()) else {
+            continue;
+        };
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => return,
+            accepted = sender.renew(&notifier, &renewal.notifications) => accepted,
+        };
+        telemetry::alerts_renewed(&notifier.name, accepted);
+    }
 }
 
 fn same_definition(a: &Rule, b: &Rule) -> bool {

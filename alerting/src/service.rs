@@ -57,6 +57,7 @@ impl Service for AlertingConfig {
         info!(rules = self.rules.len(), "rules loaded");
 
         let (alerts, pending) = tokio::sync::mpsc::unbounded_channel();
+        let (renewals, renewals_due) = tokio::sync::mpsc::channel(runner::RENEWAL_QUEUE);
         let heartbeat = ctx.health.heartbeat("alerting_loop", LOOP_MAX_SILENCE);
         let shutdown = ctx.shutdown.clone();
         let config = ctx.shared.clone();
@@ -70,7 +71,15 @@ impl Service for AlertingConfig {
             max_pending: self.max_pending_alerts,
         };
         let thread = tokio::task::spawn_blocking(move || {
-            runner::start(&config, loop_shared, settings, alerts, shutdown, heartbeat)
+            runner::start(
+                &config,
+                loop_shared,
+                settings,
+                alerts,
+                renewals,
+                shutdown,
+                heartbeat,
+            )
         })
         .await
         .context("starting the alerting loop")??;
@@ -89,10 +98,17 @@ impl Service for AlertingConfig {
             .producer()
             .create()
             .context("creating the alerts producer")?;
+        let sender = Arc::new(Sender::new(self.allow.clone()).with_ui_url(self.ui_url.clone()));
+        ctx.tasks.spawn(runner::send_renewals(
+            renewals_due,
+            shared.clone(),
+            sender.clone(),
+            ctx.shutdown.clone(),
+        ));
         ctx.tasks.spawn(runner::deliver(
             pending,
             shared.clone(),
-            Arc::new(Sender::new(self.allow.clone())),
+            sender,
             producer,
             self.alerts_topic.clone(),
             self.max_concurrent_deliveries,

@@ -63,3 +63,10 @@ pub(crate) fn pending_alerts(count: usize) {
 pub(crate) fn deliveries_in_flight(count: usize) {
     gauge!("logpipe_alerting_deliveries_in_flight").set(count as f64);
 }
+
+/// Firing alerts posted again to a notifier that forgets them otherwise (Alertmanager),
+/// and accepted.
+pub(crate) fn alerts_renewed(notifier: &str, count: usize) {
+    counter!("logpipe_alerting_alerts_renewed_total", "notifier" => notifier.to_owned())
+        .increment(count as u64);
+}

@@ -23,9 +23,9 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 
 const TOPIC: &str = "logs";
 
-type Received = Arc<Mutex<Vec<(HeaderMap, serde_json::Value)>>>;
+pub(crate) type Received = Arc<Mutex<Vec<(HeaderMap, serde_json::Value)>>>;
 
-async fn receiver() -> (SocketAddr, Received) {
+pub(crate) async fn receiver() -> (SocketAddr, Received) {
     let received: Received = Arc::default();
     async fn hook(
         State(received): State<Received>,
@@ -75,7 +75,7 @@ async fn start_with_routes(broker: &TestBroker, dir: &Path) -> (ServiceContext, 
 }
 
 /// The service configured from the files under `dir` and the variables `extra`.
-async fn start_with_env(
+pub(crate) async fn start_with_env(
     broker: &TestBroker,
     dir: &Path,
     extra: &[(&str, &str)],
@@ -109,7 +109,7 @@ async fn start_with_env(
     (ctx, router)
 }
 
-async fn stop(ctx: ServiceContext) {
+pub(crate) async fn stop(ctx: ServiceContext) {
     ctx.shutdown.cancel();
     ctx.tasks.close();
     tokio::time::timeout(Duration::from_secs(30), ctx.tasks.wait())
@@ -119,7 +119,7 @@ async fn stop(ctx: ServiceContext) {
 }
 
 /// Error `n` in shop, pod `pod`, now.
-fn error(n: u64, pod: &str) -> LogEvent {
+pub(crate) fn error(n: u64, pod: &str) -> LogEvent {
     let mut event = sample_event(n, Timestamp::now());
     event.level = Level::Error;
     event.k8s.namespace = Some("shop".into());
@@ -127,7 +127,7 @@ fn error(n: u64, pod: &str) -> LogEvent {
     event
 }
 
-async fn produce(broker: &TestBroker, events: Vec<LogEvent>) {
+pub(crate) async fn produce(broker: &TestBroker, events: Vec<LogEvent>) {
     let settings = broker.settings();
     let messages: Vec<_> = events
         .iter()
@@ -139,7 +139,11 @@ async fn produce(broker: &TestBroker, events: Vec<LogEvent>) {
         .unwrap();
 }
 
-async fn wait_for(received: &Received, count: usize, timeout: Duration) -> Vec<serde_json::Value> {
+pub(crate) async fn wait_for(
+    received: &Received,
+    count: usize,
+    timeout: Duration,
+) -> Vec<serde_json::Value> {
     let deadline = Instant::now() + timeout;
     loop {
         let bodies: Vec<_> = received
@@ -156,7 +160,7 @@ async fn wait_for(received: &Received, count: usize, timeout: Duration) -> Vec<s
 }
 
 /// Waits until the service's consumer is assigned (it starts at the topic's end).
-async fn settle() {
+pub(crate) async fn settle() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
 }
 

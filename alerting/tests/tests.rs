@@ -1,4 +1,5 @@
-//! Integration tests of the alerting service against a real broker (tansu) and a real
-//! webhook receiver on loopback.
+//! Integration tests of the alerting service against a real broker (tansu), a real
+//! webhook receiver on loopback and a real Alertmanager.
 
+mod alertmanager;
 mod service;

@@ -44,6 +44,19 @@ pub(crate) struct Notification {
     pub event: Option<serde_json::Value>,
     /// Extra labels from the rule.
     pub labels: BTreeMap<String, String>,
+    /// The search showing the alert's events, for links to the web UI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<Search>,
+}
+
+/// The search that shows the events behind an alert: the rule's query narrowed to the
+/// alert's group, from the start of the window that raised it (until the alert ends, or
+/// until now while it fires).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Search {
+    /// In the search language, as the web UI's `q` takes it.
+    pub query: String,
+    pub from: Timestamp,
 }
 
 impl Notification {
@@ -92,6 +105,10 @@ pub(crate) mod tests {
             ends_at: None,
             event: Some(serde_json::json!({"message": "payment failed", "level": "error"})),
             labels: BTreeMap::from([("team".into(), "shop".into())]),
+            search: Some(Search {
+                query: "k8s.namespace:shop AND level:error AND k8s.pod:\"checkout-7d9f\"".into(),
+                from: Timestamp::from_unix_nanos(1_699_999_940_123_000_000),
+            }),
         }
     }
 

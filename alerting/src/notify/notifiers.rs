@@ -5,17 +5,23 @@
 //! ```yaml
 //! oncall:
 //!   url: https://alertmanager-bridge.example.com/hook
-//!   format: alertmanager        # alertmanager | slack | generic
+//!   format: alertmanager        # alertmanager | alertmanager-api | slack | generic
 //!   secret_env: ONCALL_WEBHOOK_SECRET   # holds whsec_<base64>; optional
 //!   timeout: 5s                 # per attempt; default 5s
 //!   max_age: 10m                # retries stop this long after the first attempt; default 10m
 //! team-chat:
 //!   url: https://hooks.slack.com/services/T000/B000/XXXX
 //!   format: slack
+//! alertmanager:
+//!   url: http://alertmanager.monitoring.svc:9093   # the base; alerts go to /api/v2/alerts
+//!   format: alertmanager-api
+//!   resend: 1m                  # firing alerts posted again this often; default 1m
+//!   bearer_token_env: ALERTMANAGER_TOKEN   # or basic_auth_env (user:password); optional
 //! ```
 //!
-//! Secrets stay in the environment, named by `secret_env`; the file holds none. URLs may
-//! (a Slack webhook URL is a credential), so they are never shown whole.
+//! Secrets stay in the environment, named by `secret_env`, `bearer_token_env` and
+//! `basic_auth_env`; the file holds none. URLs may (a Slack webhook URL is a credential),
+//! so they are never shown whole.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -26,28 +32,39 @@ use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use url::Url;
 
-use super::payload::Format;
+use super::alertmanager::{LEASE_RESENDS, alerts_endpoint};
+use super::auth::Auth;
+use super::payload::{FORMATS, Format};
 use super::retry::RetryPolicy;
 use super::signature::Secret;
 use crate::rules::FileError;
 
 /// Per-attempt timeout when the notifiers file does not say.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often an `alertmanager-api` notifier posts firing alerts again when the notifiers
+/// file does not say (Prometheus's default `--rules.alert.resend-delay`).
+pub(crate) const DEFAULT_RESEND: Duration = Duration::from_secs(60);
+/// The shortest `resend`: each one is a request per notifier.
+pub(crate) const MIN_RESEND: Duration = Duration::from_secs(1);
 
 /// One webhook.
 #[derive(Clone)]
 pub(crate) struct Notifier {
     /// The name rules use in `notify`, and the `notifier` label of the metrics.
     pub name: String,
-    /// Where to POST. May carry credentials: `Debug` and logs show only scheme, host and
-    /// port.
+    /// Where to POST (for `alertmanager-api`, the alerts endpoint under the base the file
+    /// names). May carry credentials: `Debug` and logs show only scheme, host and port.
     pub url: Url,
     pub format: Format,
     /// Signs requests when set.
     pub secret: Option<Secret>,
+    /// Sent as `Authorization` when set.
+    pub auth: Option<Auth>,
     /// Limit of each attempt, connection included.
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// `alertmanager-api`: how often firing alerts are posted again.
+    pub resend: Duration,
 }
 
 impl Notifier {
@@ -59,9 +76,21 @@ impl Notifier {
             url,
             format,
             secret: None,
+            auth: None,
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
+            resend: DEFAULT_RESEND,
         }
+    }
+
+    /// How long a firing alert posted now holds without being posted again.
+    pub(crate) fn lease(&self) -> Duration {
+        self.resend.saturating_mul(LEASE_RESENDS)
+    }
+
+    /// Whether firing alerts must be posted again before their lease runs out.
+    pub(crate) fn renews(&self) -> bool {
+        self.format == Format::AlertmanagerApi
     }
 }
 
@@ -72,8 +101,10 @@ impl fmt::Debug for Notifier {
             .field("url", &redacted(&self.url))
             .field("format", &self.format)
             .field("secret", &self.secret)
+            .field("auth", &self.auth)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
+            .field("resend", &self.resend)
             .finish()
     }
 }
@@ -102,8 +133,11 @@ struct RawNotifier {
     url: String,
     format: String,
     secret_env: Option<String>,
+    bearer_token_env: Option<String>,
+    basic_auth_env: Option<String>,
     timeout: Option<String>,
     max_age: Option<String>,
+    resend: Option<String>,
 }
 
 /// The file's entries in order, duplicates kept so that they can be reported.
@@ -208,6 +242,11 @@ impl Notifiers {
         self.by_name.get(name)
     }
 
+    /// The notifiers whose firing alerts are posted again before their lease runs out.
+    pub(crate) fn renewing(&self) -> impl Iterator<Item = &Notifier> {
+        self.by_name.values().filter(|notifier| notifier.renews())
+    }
+
     /// The names defined, sorted; rules may only name these.
     #[cfg(test)]
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
@@ -240,14 +279,21 @@ fn validate(
     };
     let format = Format::from_name(raw.format.trim());
     if format.is_none() {
+        let names: Vec<&str> = FORMATS.iter().map(|format| format.name()).collect();
         problems.push((
             "format",
             format!(
-                "unknown `format: {}`: expected alertmanager, slack or generic",
-                raw.format
+                "unknown `format: {}`: expected {} or {}",
+                raw.format,
+                names[..names.len() - 1].join(", "),
+                names[names.len() - 1]
             ),
         ));
     }
+    let url = match (url, format) {
+        (Some(base), Some(Format::AlertmanagerApi)) => Some(alerts_endpoint(&base)),
+        (url, _) => url,
+    };
     let secret = match raw.secret_env.as_deref().map(str::trim) {
         None => None,
         Some("") => {
@@ -277,6 +323,38 @@ fn validate(
             },
         },
     };
+    let mut auth = None;
+    for (field, value, read) in [
+        (
+            "bearer_token_env",
+            raw.bearer_token_env.as_deref(),
+            Auth::bearer as fn(&str) -> Result<Auth, &'static str>,
+        ),
+        ("basic_auth_env", raw.basic_auth_env.as_deref(), Auth::basic),
+    ] {
+        let Some(var) = value.map(str::trim) else {
+            continue;
+        };
+        if auth.is_some() {
+            problems.push((
+                field,
+                "`bearer_token_env` and `basic_auth_env` exclude each other".into(),
+            ));
+            continue;
+        }
+        match env(var) {
+            _ if var.is_empty() => problems.push((field, format!("`{field}` is empty"))),
+            None => problems.push((
+                field,
+                format!("`{field}`: the environment variable {var} is not set"),
+            )),
+            Some(value) => match read(&value) {
+                Ok(read) => auth = Some(read),
+                // The reason names the form expected, never the value.
+                Err(reason) => problems.push((field, format!("`{field}`: {var} {reason}"))),
+            },
+        }
+    }
     let mut duration = |field: &'static str, text: Option<&str>, default: Duration| match text {
         None => Some(default),
         Some(text) => match humantime::parse_duration(text.trim()) {
@@ -296,21 +374,34 @@ fn validate(
         raw.max_age.as_deref(),
         RetryPolicy::default().max_age,
     );
+    let resend = duration("resend", raw.resend.as_deref(), DEFAULT_RESEND);
     if timeout == Some(Duration::ZERO) {
         problems.push(("timeout", "`timeout` must be above 0".into()));
     }
-    match (url, format, timeout, max_age) {
-        (Some(url), Some(format), Some(timeout), Some(max_age)) if problems.is_empty() => {
+    if raw.resend.is_some() && format.is_some_and(|format| format != Format::AlertmanagerApi) {
+        problems.push((
+            "resend",
+            "`resend` applies only to `format: alertmanager-api`".into(),
+        ));
+    } else if resend.is_some_and(|resend| resend < MIN_RESEND) {
+        problems.push(("resend", "`resend` must be at least 1s".into()));
+    }
+    match (url, format, timeout, max_age, resend) {
+        (Some(url), Some(format), Some(timeout), Some(max_age), Some(resend))
+            if problems.is_empty() =>
+        {
             Ok(Notifier {
                 name: name.to_string(),
                 url,
                 format,
                 secret,
+                auth,
                 timeout,
                 retry: RetryPolicy {
                     max_age,
                     ..RetryPolicy::default()
                 },
+                resend,
             })
         }
         _ => Err(problems),
@@ -397,6 +488,8 @@ mod tests {
         match name {
             "ONCALL_SECRET" => Some(SECRET.into()),
             "PLAIN_SECRET" => Some("hunter2-plain-text".into()),
+            "AM_TOKEN" => Some("t0ken".into()),
+            "AM_BASIC" => Some("ops:hunter2".into()),
             _ => None,
         }
     }
@@ -458,7 +551,7 @@ mod tests {
         assert_eq!(
             shown(errors),
             [
-                "notifiers.yaml:3: unknown `format: pagerduty`: expected alertmanager, slack or generic"
+                "notifiers.yaml:3: unknown `format: pagerduty`: expected alertmanager, alertmanager-api, slack or generic"
             ]
         );
     }
@@ -632,6 +725,60 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn alertmanager_api_posts_under_the_base_and_renews_on_its_resend() {
+        let notifiers = parse(
+            "am:\n  url: http://alertmanager.monitoring:9093/\n  format: alertmanager-api\n  \
+             resend: 30s\n  bearer_token_env: AM_TOKEN\n\
+             am-default:\n  url: https://ops.example.com/alertmanager\n  format: alertmanager-api\n  \
+             basic_auth_env: AM_BASIC\n",
+        )
+        .unwrap();
+        let am = notifiers.get("am").unwrap();
+        assert_eq!(
+            am.url.as_str(),
+            "http://alertmanager.monitoring:9093/api/v2/alerts"
+        );
+        assert_eq!(am.resend, Duration::from_secs(30));
+        assert_eq!(am.lease(), Duration::from_secs(120));
+        assert_eq!(am.auth, Some(Auth::Bearer("t0ken".into())));
+        let other = notifiers.get("am-default").unwrap();
+        assert_eq!(
+            other.url.as_str(),
+            "https://ops.example.com/alertmanager/api/v2/alerts"
+        );
+        assert_eq!(other.resend, DEFAULT_RESEND);
+        assert!(matches!(other.auth, Some(Auth::Basic { .. })));
+        assert_eq!(notifiers.renewing().count(), 2);
+        let shown = format!("{notifiers:?}");
+        assert!(
+            !shown.contains("t0ken") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn resend_and_credentials_are_checked() {
+        let shown = shown_of(parse(
+            "a:\n  url: https://a.example.com/\n  format: slack\n  resend: 1m\n\
+             b:\n  url: https://a.example.com/\n  format: alertmanager-api\n  resend: 100ms\n\
+             c:\n  url: https://a.example.com/\n  format: generic\n  bearer_token_env: MISSING\n\
+             d:\n  url: https://a.example.com/\n  format: generic\n  basic_auth_env: PLAIN_SECRET\n\
+             e:\n  url: https://a.example.com/\n  format: generic\n  bearer_token_env: AM_TOKEN\n  \
+             basic_auth_env: AM_BASIC\n",
+        ));
+        assert_eq!(
+            shown,
+            [
+                "notifiers.yaml:4: `resend` applies only to `format: alertmanager-api`",
+                "notifiers.yaml:8: `resend` must be at least 1s",
+                "notifiers.yaml:12: `bearer_token_env`: the environment variable MISSING is not set",
+                "notifiers.yaml:16: `basic_auth_env`: PLAIN_SECRET is not in the user:password form",
+                "notifiers.yaml:21: `bearer_token_env` and `basic_auth_env` exclude each other",
+            ]
+        );
     }
 
     #[test]

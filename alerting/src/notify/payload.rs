@@ -3,6 +3,7 @@
 //! - `alertmanager`: Prometheus Alertmanager's webhook payload, version 4, so receivers
 //!   and routing written for Alertmanager (PagerDuty bridges, Karma, custom routers) take
 //!   logpipe alerts unchanged.
+//! - `alertmanager-api`: alerts posted to Alertmanager itself (see `alertmanager`).
 //! - `slack`: a Slack incoming-webhook message.
 //! - `generic`: the notification itself as JSON.
 
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::alertmanager::{self, Context};
 use super::notification::{Notification, Status};
 
 /// Alertmanager's `endsAt` for an alert that has not ended (Go's zero time).
@@ -26,24 +28,33 @@ const SLACK_FIELDS: usize = 10;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
     Alertmanager,
+    /// Alertmanager's `/api/v2/alerts`: the notifier's `url` is Alertmanager's base.
+    AlertmanagerApi,
     Slack,
     Generic,
 }
+
+/// Every format, in the order the notifiers file lists them.
+pub(crate) const FORMATS: [Format; 4] = [
+    Format::Alertmanager,
+    Format::AlertmanagerApi,
+    Format::Slack,
+    Format::Generic,
+];
 
 impl Format {
     /// The name used in the notifiers file.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Format::Alertmanager => "alertmanager",
+            Format::AlertmanagerApi => "alertmanager-api",
             Format::Slack => "slack",
             Format::Generic => "generic",
         }
     }
 
     pub(crate) fn from_name(name: &str) -> Option<Format> {
-        [Format::Alertmanager, Format::Slack, Format::Generic]
-            .into_iter()
-            .find(|format| format.name() == name)
+        FORMATS.into_iter().find(|format| format.name() == name)
     }
 
     /// The JSON body; `receiver` is the notifier's name, which Alertmanager payloads carry.
@@ -51,16 +62,22 @@ impl Format {
         self,
         receiver: &str,
         notification: &Notification,
+        context: &Context<'_>,
     ) -> Result<Vec<u8>, serde_json::Error> {
         match self {
-            Format::Alertmanager => serde_json::to_vec(&alertmanager(receiver, notification)),
+            Format::Alertmanager => {
+                serde_json::to_vec(&alertmanager(receiver, notification, context))
+            }
+            Format::AlertmanagerApi => {
+                serde_json::to_vec(&alertmanager::alerts(&[notification], context))
+            }
             Format::Slack => serde_json::to_vec(&slack(notification)),
             Format::Generic => serde_json::to_vec(notification),
         }
     }
 }
 
-fn alertmanager(receiver: &str, notification: &Notification) -> Value {
+fn alertmanager(receiver: &str, notification: &Notification, context: &Context<'_>) -> Value {
     let labels = notification.alert_labels();
     let mut group_labels = notification.group.clone();
     group_labels.insert("alertname".into(), notification.rule.clone());
@@ -72,6 +89,9 @@ fn alertmanager(receiver: &str, notification: &Notification) -> Value {
         Some(ends_at) => ends_at.to_string(),
         None => ZERO_TIME.to_string(),
     };
+    let until = notification.ends_at.unwrap_or(context.now).min(context.now);
+    let generator_url =
+        alertmanager::generator_url(notification, context.ui_url, until).unwrap_or_default();
     json!({
         "version": "4",
         "groupKey": group_key(&group_labels),
@@ -88,7 +108,7 @@ fn alertmanager(receiver: &str, notification: &Notification) -> Value {
             "annotations": annotations,
             "startsAt": notification.starts_at.to_string(),
             "endsAt": ends_at,
-            "generatorURL": "",
+            "generatorURL": generator_url,
             "fingerprint": notification.fingerprint(),
         }],
     })
@@ -187,7 +207,12 @@ mod tests {
     use crate::notify::notification::tests::sample;
 
     fn rendered(format: Format, notification: &Notification) -> Value {
-        serde_json::from_slice(&format.render("oncall", notification).unwrap()).unwrap()
+        let context = Context {
+            now: Timestamp::from_unix_nanos(1_700_000_100_000_000_000),
+            lease: std::time::Duration::from_secs(240),
+            ui_url: None,
+        };
+        serde_json::from_slice(&format.render("oncall", notification, &context).unwrap()).unwrap()
     }
 
     #[test]
@@ -305,7 +330,7 @@ mod tests {
 
     #[test]
     fn format_names_round_trip() {
-        for format in [Format::Alertmanager, Format::Slack, Format::Generic] {
+        for format in FORMATS {
             assert_eq!(Format::from_name(format.name()), Some(format));
         }
         assert_eq!(Format::from_name("pagerduty"), None);

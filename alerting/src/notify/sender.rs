@@ -10,11 +10,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use logpipe_common::Timestamp;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use reqwest::{StatusCode, redirect};
 use tracing::{info, warn};
-use url::Host;
+use url::{Host, Url};
 
+use super::alertmanager::{self, Context};
 use super::allow::AllowList;
 use super::error::DeliveryError;
 use super::notification::Notification;
@@ -28,10 +30,15 @@ const DETAIL_BYTES: usize = 512;
 
 const USER_AGENT_VALUE: &str = concat!("logpipe-alerting/", env!("CARGO_PKG_VERSION"));
 
+/// Alerts posted to Alertmanager in one request at most, when renewed.
+const RENEWAL_BATCH: usize = 500;
+
 /// Sends notifications over HTTP.
 #[derive(Debug, Clone)]
 pub(crate) struct Sender {
     allow: AllowList,
+    /// The web UI that alerts link to (`generatorURL`).
+    ui_url: Option<Url>,
 }
 
 /// A notification the receiver accepted.
@@ -64,7 +71,54 @@ fn transient(reason: String) -> Failure {
 impl Sender {
     /// A sender that refuses internal addresses outside `allow`.
     pub(crate) fn new(allow: AllowList) -> Sender {
-        Sender { allow }
+        Sender {
+            allow,
+            ui_url: None,
+        }
+    }
+
+    /// Alerts link to searches of this web UI.
+    pub(crate) fn with_ui_url(mut self, ui_url: Option<Url>) -> Sender {
+        self.ui_url = ui_url;
+        self
+    }
+
+    /// What bodies rendered now say beyond their notifications.
+    fn context(&self, notifier: &Notifier) -> Context<'_> {
+        Context {
+            now: Timestamp::now(),
+            lease: notifier.lease(),
+            ui_url: self.ui_url.as_ref(),
+        }
+    }
+
+    /// Posts alerts firing already to an `alertmanager-api` notifier again, with a new
+    /// lease, in batches of [`RENEWAL_BATCH`]. Retries stop after one resend period: the
+    /// next renewal supersedes them. Returns how many alerts were accepted.
+    #[tracing::instrument(skip_all, fields(notifier = %notifier.name, alerts = notifications.len()))]
+    pub(crate) async fn renew(&self, notifier: &Notifier, notifications: &[Notification]) -> usize {
+        let mut notifier = notifier.clone();
+        notifier.retry.max_age = notifier.retry.max_age.min(notifier.resend);
+        let mut accepted = 0;
+        for batch in notifications.chunks(RENEWAL_BATCH) {
+            let batch: Vec<&Notification> = batch.iter().collect();
+            let mut ids = String::new();
+            for notification in &batch {
+                ids.push_str(&notification.id);
+            }
+            let id = format!(
+                "renewal-{:016x}-{}",
+                xxhash_rust::xxh3::xxh3_64(ids.as_bytes()),
+                Timestamp::now().unix_nanos() / 1_000_000_000
+            );
+            let render =
+                || serde_json::to_vec(&alertmanager::alerts(&batch, &self.context(&notifier)));
+            match self.send(&notifier, &id, render).await {
+                Ok(_) => accepted += batch.len(),
+                Err(error) => warn!(%error, "alerts not renewed"),
+            }
+        }
+        accepted
     }
 
     /// Delivers `notification` to `notifier`, retrying 5xx answers, 429, timeouts and
@@ -77,26 +131,39 @@ impl Sender {
         notifier: &Notifier,
         notification: &Notification,
     ) -> Result<Delivered, DeliveryError> {
-        let body = match notifier.format.render(&notifier.name, notification) {
-            Ok(body) => body,
-            Err(source) => {
-                return Err(failed(
-                    notifier,
-                    DeliveryError::Encode {
-                        notifier: notifier.name.clone(),
-                        source,
-                    },
-                ));
-            }
+        let render = || {
+            notifier
+                .format
+                .render(&notifier.name, notification, &self.context(notifier))
         };
+        self.send(notifier, &notification.id, render).await
+    }
+
+    /// Posts the body `render` makes, rendered again for each attempt (an Alertmanager
+    /// lease runs from the moment it is sent), with retries.
+    async fn send(
+        &self,
+        notifier: &Notifier,
+        id: &str,
+        render: impl Fn() -> Result<Vec<u8>, serde_json::Error>,
+    ) -> Result<Delivered, DeliveryError> {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (reason, retry_after) = match self
-                .attempt(notifier, &notification.id, &body, attempt)
-                .await
-            {
+            let body = match render() {
+                Ok(body) => body,
+                Err(source) => {
+                    return Err(failed(
+                        notifier,
+                        DeliveryError::Encode {
+                            notifier: notifier.name.clone(),
+                            source,
+                        },
+                    ));
+                }
+            };
+            let (reason, retry_after) = match self.attempt(notifier, id, &body, attempt).await {
                 Ok(status) => {
                     telemetry::notification_delivered(&notifier.name);
                     info!(
@@ -160,6 +227,9 @@ impl Sender {
             .body(body.to_vec());
         if let Some(secret) = &notifier.secret {
             request = request.header(WEBHOOK_SIGNATURE, sign(secret, id, timestamp, body));
+        }
+        if let Some(auth) = &notifier.auth {
+            request = auth.apply(request);
         }
         let response = request
             .send()
@@ -338,6 +408,7 @@ mod tests {
     use url::Url;
 
     use super::*;
+    use crate::notify::auth::Auth;
     use crate::notify::notification::tests::sample;
     use crate::notify::payload::Format;
     use crate::notify::receiver::{Receiver, Reply};
@@ -463,6 +534,67 @@ mod tests {
             .unwrap();
         }
         assert_eq!(received[0].body, received[1].body);
+    }
+
+    #[tokio::test]
+    async fn credentials_go_in_the_authorization_header() {
+        let receiver = Receiver::start(vec![Reply::status(200)]).await;
+        let mut target = notifier(receiver.url(), Format::Generic);
+        target.auth = Some(Auth::bearer("t0ken").unwrap());
+        loopback_allowed()
+            .deliver(&target, &sample())
+            .await
+            .unwrap();
+        target.auth = Some(Auth::basic("ops:pw").unwrap());
+        loopback_allowed()
+            .deliver(&target, &sample())
+            .await
+            .unwrap();
+        let received = receiver.received();
+        assert_eq!(
+            header(&received[0].headers, "authorization"),
+            "Bearer t0ken"
+        );
+        assert_eq!(
+            header(&received[1].headers, "authorization"),
+            format!("Basic {}", STANDARD.encode("ops:pw"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_renewal_posts_every_firing_alert_with_a_new_lease() {
+        let receiver = Receiver::start(vec![Reply::status(200)]).await;
+        let mut target = notifier(receiver.url(), Format::AlertmanagerApi);
+        target.resend = Duration::from_secs(30);
+        let ui = Url::parse("https://logs.example.com/").unwrap();
+        let sender = loopback_allowed().with_ui_url(Some(ui));
+        let mut other = sample();
+        other.id = "other".into();
+        other
+            .group
+            .insert("k8s.pod".into(), "checkout-other".into());
+        let before = Timestamp::now().unix_nanos();
+        assert_eq!(sender.renew(&target, &[sample(), other]).await, 2);
+        let received = receiver.received();
+        assert_eq!(received.len(), 1, "one request");
+        let body: serde_json::Value = serde_json::from_slice(&received[0].body).unwrap();
+        let alerts = body.as_array().unwrap();
+        assert_eq!(alerts.len(), 2);
+        assert_eq!(alerts[1]["labels"]["k8s_pod"], "checkout-other");
+        for alert in alerts {
+            let ends_at = Timestamp::parse_rfc3339(alert["endsAt"].as_str().unwrap())
+                .unwrap()
+                .unix_nanos();
+            // Four resends of 30 s from now.
+            assert!(ends_at >= before + 120_000_000_000, "{alert}");
+            assert!(ends_at < before + 125_000_000_000, "{alert}");
+            assert!(
+                alert["generatorURL"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("https://logs.example.com/?q=")
+            );
+        }
     }
 
     #[tokio::test]
