@@ -20,9 +20,9 @@
 //! - `redact`: masking secrets in events before they leave the node.
 //! - `shipper`: the Kafka producer and its delivery reports.
 //! - `checkpoint`: the durable read positions.
-//! - `ingest`: `POST /v1/logs` and `/v1/push`, events pushed over HTTP: admission,
+//! - `ingest`: `POST /v1/logs` and `/v1/push`, events pushed over HTTP (`ingest::otlp`:
+//!   OTLP/HTTP logs, decoding and OTLP's answers): admission,
 //!   logpipe's own format, delivery to Kafka.
-//! - `ingest_otlp`: OTLP/HTTP logs at `POST /v1/logs`: decoding and OTLP's answers.
 //! - `otlp_map`: OTLP log records → events.
 //! - `ingest_tokens`: who may push, to which source names and namespace.
 //! - `telemetry`: the collector's metrics.
@@ -37,7 +37,6 @@ mod events;
 pub mod format;
 mod identity;
 mod ingest;
-mod ingest_otlp;
 mod ingest_tokens;
 mod multiline;
 mod otlp_map;

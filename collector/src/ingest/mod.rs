@@ -1,7 +1,7 @@
 //! `POST /v1/logs` and `POST /v1/push`: events pushed over HTTP by sources outside
 //! containers. `/v1/push` takes logpipe's own format, NDJSON or a JSON array of objects;
 //! `/v1/logs` takes OTLP/HTTP logs (`application/x-protobuf`, or `application/json` whose
-//! body is an object: `ingest_otlp`) and logpipe's format under any other accepted type
+//! body is an object: `otlp`) and logpipe's format under any other accepted type
 //! (and a JSON array under `application/json`), as it always did. The answer is 200 only
 //! after Kafka acknowledged every event of the batch, 400 naming the bad line numbers
 //! (nothing is sent then), 413 above the size limit.
@@ -10,6 +10,8 @@
 //! ids derived from the key and the body, so a retry of it (same key, same body) is
 //! deduplicated downstream; a request without one gets ids of its own, so a new batch
 //! that happens to repeat an earlier body is kept, and a retry of it may be stored twice.
+
+mod otlp;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,10 +37,10 @@ use tracing::{instrument, warn};
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::events;
-use crate::ingest_otlp::{self, BodyKind, Encoding};
 use crate::ingest_tokens::{IngestTokens, Pusher, Refusal};
 use crate::redact::{KeyLines, Redactor};
 use crate::telemetry;
+use otlp::{BodyKind, Encoding};
 
 /// Source name of pushed events unless the request names one.
 const DEFAULT_SOURCE: &str = "http";
@@ -254,8 +256,8 @@ pub(crate) fn refused(kind: BodyKind, refusal: &Refusal) -> Response {
 fn error_for(kind: BodyKind, status: StatusCode, message: impl Into<String>) -> Response {
     match kind {
         BodyKind::Push => error_response(status, message, Value::Null),
-        BodyKind::OtlpProtobuf => ingest_otlp::error(Encoding::Protobuf, status, message),
-        BodyKind::Json => ingest_otlp::error(Encoding::Json, status, message),
+        BodyKind::OtlpProtobuf => otlp::error(Encoding::Protobuf, status, message),
+        BodyKind::Json => otlp::error(Encoding::Json, status, message),
     }
 }
 
@@ -402,7 +404,7 @@ async fn logs(
         },
     };
     match encoding {
-        Some(encoding) => ingest_otlp::export(state, admitted, encoding, headers, body).await,
+        Some(encoding) => otlp::export(state, admitted, encoding, headers, body).await,
         None => push(State(state), Extension(admitted), headers, body).await,
     }
 }

@@ -29,7 +29,7 @@ use serde_json::Value;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{instrument, warn};
 
-use crate::ingest::{self, Admitted, IngestState};
+use super::{self as ingest, Admitted, IngestState};
 use crate::ingest_tokens::Refusal;
 use crate::otlp_map::{self, Origin};
 use crate::telemetry;
