@@ -253,6 +253,56 @@ fn alerting_check_reports_file_and_line_and_exits_1() {
     );
 }
 
+/// A checkout of Sigma rules checks clean, listing the rules of sources logpipe does not
+/// collect as left out; a Sigma rule for the audit log that cannot be evaluated exactly is
+/// refused at the line of the search concerned.
+#[test]
+fn alerting_check_reads_sigma_rules_and_says_what_it_leaves_out() {
+    let sigma = logpipe_common::testkit::shared_data().join("sigma-rules/rules");
+    let output = run(&["alerting", "check", sigma.to_str().unwrap()], &[]);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("16 rules OK"), "{stdout}");
+    assert!(stdout.contains("16 of them Sigma rules"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "proc_creation_lnx_base64_decode.yml: left out: logsource {product: linux, category: process_creation} is not a source logpipe collects"
+        ),
+        "{stdout}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dir.path().join("audit_shell.yml");
+    std::fs::write(
+        &rule,
+        "title: Shell in a pod\nid: 6f1d7c9e-1111-4222-8333-944455556666\nauthor: logpipe tests\n\
+         logsource:\n    product: kubernetes\n    service: audit\ndetection:\n    selection:\n\
+         \x20       verb: create\n        Image|endswith: /bash\n    filter:\n\
+         \x20       user.username|expand: '%admins%'\n    condition: selection and not filter\n\
+         level: high\n",
+    )
+    .unwrap();
+    let output = run(&["alerting", "check", dir.path().to_str().unwrap()], &[]);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let at = |line: usize| format!("{}:{line}: ", rule.display());
+    assert!(
+        stderr.contains(&format!(
+            "{}detection.selection: field `Image` is not a field of Kubernetes audit events",
+            at(8)
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{}detection.filter: `user.username|expand`",
+            at(11)
+        )),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn generate_refuses_bad_arguments_naming_them() {
     let dir = tempfile::tempdir().unwrap();

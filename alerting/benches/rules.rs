@@ -15,6 +15,10 @@
 //!   webhook receiver on loopback: for each, the time from its send to the webhook call,
 //!   and in the same run to a bare consumer of the topic (the broker's own latency).
 //!
+//! - `sigma`: the Kubernetes audit events of `../shared/data/falco-k8s-audit`, repeated to
+//!   `LOGPIPE_BENCH_EVENTS`, evaluated by every Sigma rule of `../shared/data/sigma-rules`
+//!   that loads, against decoding the same events (`sigma_decode`, its baseline).
+//!
 //! `LOGPIPE_BENCH_RULES=10,1000` picks the rule counts; `LOGPIPE_BENCH_ONLY=throughput`
 //! skips the latency run.
 
@@ -26,9 +30,9 @@ use std::time::{Duration, Instant};
 
 use logpipe_alerting::engine::Evaluator;
 use logpipe_alerting::prefilter::Prefilter;
-use logpipe_alerting::rules::{Rule, parse_rule};
+use logpipe_alerting::rules::{Rule, load_tree, parse_rule};
 use logpipe_common::event::{Level, LogEvent, LogEventRef, Timestamp};
-use logpipe_common::testkit::{env_number, sample_event};
+use logpipe_common::testkit::{audit_events, env_number, sample_event, shared_data};
 use serde_json::{Value, json};
 
 /// The allocator the `logpipe` binary runs with.
@@ -101,6 +105,7 @@ fn main() {
             json!(measured.per_core(events) / in_place.per_core(events));
         results.insert(format!("rules_{count}"), value);
     }
+    sigma(events, &mut results);
     if std::env::var("LOGPIPE_BENCH_ONLY").as_deref() != Ok("throughput") {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         results.insert(
@@ -120,6 +125,56 @@ fn main() {
         "goals": {"rules_1000_events_per_cpu_sec_at_least": 200_000, "append_to_webhook_p99_ms_below": 1000},
     });
     println!("{}", serde_json::to_string_pretty(&output).unwrap());
+}
+
+/// The Sigma rules for Kubernetes audit events on the audit traces, against decoding them.
+fn sigma(events: u64, results: &mut serde_json::Map<String, Value>) {
+    let data = shared_data();
+    let rules = load_tree(&data.join("sigma-rules/rules")).unwrap().rules;
+    let traces = data.join("falco-k8s-audit/trace_files/k8s_audit");
+    let mut audit = Vec::new();
+    for entry in std::fs::read_dir(&traces).unwrap() {
+        audit.extend(audit_events(&entry.unwrap().path()));
+    }
+    let start = Timestamp::now().unix_nanos() - events as i64 * 1_000_000;
+    let payloads: Vec<Vec<u8>> = (0..events)
+        .map(|n| {
+            let mut event = audit[n as usize % audit.len()].clone();
+            event.ts = Timestamp::from_unix_nanos(start + n as i64 * 1_000_000);
+            serde_json::to_vec(&event).unwrap()
+        })
+        .collect();
+    let bytes: usize = payloads.iter().map(Vec::len).sum();
+    let baseline = measure(|| {
+        for payload in &payloads {
+            std::hint::black_box(LogEventRef::from_bytes(payload).unwrap());
+        }
+    });
+    results.insert("sigma_decode".into(), rates(events, bytes, baseline));
+    let mut evaluators: Vec<Evaluator> = rules
+        .iter()
+        .map(|r| Evaluator::new(Arc::new(r.clone())))
+        .collect();
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let prefilter = Prefilter::new(&refs);
+    let (mut alerts, mut candidates, mut found) = (0usize, 0usize, Vec::new());
+    let measured = measure(|| {
+        for payload in &payloads {
+            let event = LogEventRef::from_bytes(payload).unwrap();
+            let view = prefilter.view(&event);
+            prefilter.candidates_into(&view, &mut found);
+            candidates += found.len();
+            for &index in &found {
+                alerts += evaluators[index].observe_in(&view).len();
+            }
+        }
+    });
+    let mut value = rates(events, bytes, measured);
+    value["rules"] = json!(rules.len());
+    value["alerts"] = json!(alerts);
+    value["rules_checked_per_event"] = json!(candidates as f64 / events as f64);
+    value["vs_decode_per_core"] = json!(measured.per_core(events) / baseline.per_core(events));
+    results.insert("sigma".into(), value);
 }
 
 /// Event `n`: 100 namespaces, 1,000 pods, one error in 16, words `code<k>` for word

@@ -22,7 +22,13 @@ pub(crate) const RULES_DIR: VarSpec = VarSpec::new(
     "LOGPIPE_ALERTING_RULES_DIR",
     Kind::Path,
     None,
-    "Directory of rule files (*.yaml), hot-reloaded; an invalid change keeps the previous rules. Unset: no rules.",
+    "Directory of rule files (*.yaml, *.yml, subdirectories included): logpipe rules and Sigma rules, hot-reloaded; an invalid change keeps the previous rules. Unset: no rules.",
+);
+pub(crate) const SIGMA_NOTIFY: VarSpec = VarSpec::new(
+    "LOGPIPE_ALERTING_SIGMA_NOTIFY",
+    Kind::List,
+    None,
+    "Notifiers (names in LOGPIPE_ALERTING_NOTIFIERS_FILE) the alerts of Sigma rules go to. Unset: the log and the alerts topic only.",
 );
 pub(crate) const NOTIFIERS_FILE: VarSpec = VarSpec::new(
     "LOGPIPE_ALERTING_NOTIFIERS_FILE",
@@ -88,9 +94,10 @@ pub(crate) const MAX_CONCURRENT_DELIVERIES: VarSpec = VarSpec::new(
 
 /// The variables alerting reads, with the query service's tokens and `Host` names, which
 /// guard `GET /api/v1/rules` as they guard the search API.
-pub const VARS: [&VarSpec; 13] = [
+pub const VARS: [&VarSpec; 14] = [
     &ALERTS_TOPIC,
     &RULES_DIR,
+    &SIGMA_NOTIFY,
     &NOTIFIERS_FILE,
     &UI_URL,
     &WEBHOOK_ALLOW,
@@ -108,6 +115,8 @@ pub const VARS: [&VarSpec; 13] = [
 pub struct AlertingConfig {
     pub(crate) alerts_topic: String,
     pub rules_dir: Option<PathBuf>,
+    /// The notifiers of Sigma rules.
+    pub(crate) sigma_notify: Vec<String>,
     pub(crate) notifiers_file: Option<PathBuf>,
     /// Where alerts link to the search of their events.
     #[serde(serialize_with = "shown_url")]
@@ -142,6 +151,11 @@ impl AlertingConfig {
     /// endpoint refuses every request (alerting itself still runs).
     pub fn load(env: &Env, shared: &SharedConfig) -> Result<Self, ConfigError> {
         let rules_dir = env.path_opt(&RULES_DIR)?;
+        let sigma_notify = if env.is_set(&SIGMA_NOTIFY) {
+            env.list(&SIGMA_NOTIFY)?
+        } else {
+            Vec::new()
+        };
         let notifiers_file = env.path_opt(&NOTIFIERS_FILE)?;
         let webhook_allow = if env.is_set(&WEBHOOK_ALLOW) {
             env.list(&WEBHOOK_ALLOW)?
@@ -154,12 +168,16 @@ impl AlertingConfig {
                 value: webhook_allow.join(","),
                 expected: format!("comma-separated CIDRs ({error})"),
             })?;
-        let (rules, notifiers) = load_files(rules_dir.as_deref(), notifiers_file.as_deref())
-            .map_err(|(var, value, errors)| ConfigError::Invalid {
-                var: var.to_owned(),
-                value,
-                expected: format!("valid files: {}", errors.join("; ")),
-            })?;
+        let (rules, notifiers) = load_files(
+            rules_dir.as_deref(),
+            &sigma_notify,
+            notifiers_file.as_deref(),
+        )
+        .map_err(|(var, value, errors)| ConfigError::Invalid {
+            var: var.to_owned(),
+            value,
+            expected: format!("valid files: {}", errors.join("; ")),
+        })?;
         let (tokens_file, mut tokens) = Tokens::from_env(env, Scope::all(), Scope::namespaces)?;
         if !tokens.enabled() && !shared.listen.ip().is_loopback() {
             tokens = Tokens::refuse_all(format!(
@@ -172,6 +190,7 @@ impl AlertingConfig {
         Ok(AlertingConfig {
             alerts_topic: env.topic(&ALERTS_TOPIC)?,
             rules_dir,
+            sigma_notify,
             notifiers_file,
             ui_url: if env.is_set(&UI_URL) {
                 Some(env.url(&UI_URL)?)
@@ -202,9 +221,11 @@ fn shown_url<S: serde::Serializer>(url: &Option<url::Url>, s: S) -> Result<S::Ok
 /// Why the files were refused: the variable naming them, its value, every problem.
 pub(crate) type FilesRefused = (&'static str, String, Vec<String>);
 
-/// Rules and notifiers, checked together: every rule's `notify` names a notifier.
+/// Rules and notifiers, checked together: every rule's `notify` names a notifier. Sigma
+/// rules notify `sigma_notify`.
 pub(crate) fn load_files(
     rules_dir: Option<&std::path::Path>,
+    sigma_notify: &[String],
     notifiers_file: Option<&std::path::Path>,
 ) -> Result<(Vec<Rule>, Option<Notifiers>), FilesRefused> {
     let shown =
@@ -221,11 +242,23 @@ pub(crate) fn load_files(
         ),
         None => None,
     };
-    let rules = match rules_dir {
-        Some(dir) => rules::load_dir(dir)
-            .map_err(|errors| (RULES_DIR.name, dir.display().to_string(), shown(errors)))?,
+    let mut rules = match rules_dir {
+        Some(dir) => {
+            let loaded = rules::load_tree(dir)
+                .map_err(|errors| (RULES_DIR.name, dir.display().to_string(), shown(errors)))?;
+            if !loaded.skipped.is_empty() {
+                tracing::info!(
+                    skipped = loaded.skipped.len(),
+                    "Sigma rules left out (`logpipe alerting check` lists why)"
+                );
+            }
+            loaded.rules
+        }
         None => Vec::new(),
     };
+    for rule in rules.iter_mut().filter(|rule| rule.sigma) {
+        rule.notify = sigma_notify.to_vec();
+    }
     let where_ = match notifiers_file {
         Some(path) => format!("in {}", path.display()),
         None => format!("({} is unset)", NOTIFIERS_FILE.name),
@@ -240,6 +273,14 @@ pub(crate) fn load_files(
             .map(|d| d.display().to_string())
             .unwrap_or_default();
         return Err((RULES_DIR.name, dir, missing));
+    }
+    let unknown: Vec<String> = sigma_notify
+        .iter()
+        .filter(|name| notifiers.as_ref().is_none_or(|n| n.get(name).is_none()))
+        .map(|name| format!("notifier `{name}` is not defined {where_}"))
+        .collect();
+    if !unknown.is_empty() {
+        return Err((SIGMA_NOTIFY.name, sigma_notify.join(","), unknown));
     }
     Ok((rules, notifiers))
 }

@@ -151,6 +151,7 @@ async fn watch_files(
         seen = now;
         match load_files(
             config.rules_dir.as_deref(),
+            &config.sigma_notify,
             config.notifiers_file.as_deref(),
         ) {
             Ok((rules, notifiers)) => {
@@ -175,10 +176,9 @@ async fn watch_files(
 /// Names, sizes and modification times of the rule files and the notifiers file.
 fn fingerprint(config: &AlertingConfig) -> Vec<(String, u64, Option<SystemTime>)> {
     let mut files = Vec::new();
-    if let Some(dir) = &config.rules_dir
-        && let Ok(entries) = std::fs::read_dir(dir)
-    {
-        files.extend(entries.flatten().map(|e| e.path()));
+    if let Some(dir) = &config.rules_dir {
+        files.push(dir.clone());
+        files.extend(crate::rules::rule_files(dir).unwrap_or_default());
     }
     files.extend(config.notifiers_file.clone());
     let mut out: Vec<_> = files

@@ -3,3 +3,4 @@
 
 mod alertmanager;
 mod service;
+mod sigma;

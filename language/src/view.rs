@@ -305,6 +305,13 @@ impl<'a> EventView<'a> {
         })
     }
 
+    /// Whether `test` holds for the text of some string attribute.
+    pub fn any_attribute_text(&self, mut test: impl FnMut(&str) -> bool) -> bool {
+        self.leaves()
+            .iter()
+            .any(|(_, value)| matches!(value, LeafValue::Text(text) if test(text)))
+    }
+
     /// The attribute at dotted `path`, nested objects or dotted keys alike (an exact key
     /// first, then splits from the right).
     pub fn attribute(&self, path: &str) -> Option<Cow<'a, Value>> {

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use logpipe_language::Predicate;
 
-use super::rule::{DEFAULT_LATENESS, DEFAULT_REALERT, DEFAULT_SEVERITY, Rule, RuleKind};
+use super::rule::{DEFAULT_LATENESS, DEFAULT_REALERT, DEFAULT_SEVERITY, Matcher, Rule, RuleKind};
+use super::sigma::{self, Outcome};
 use super::source::{FileError, RuleFile, line_of};
 use super::validate::{self, Problems};
 
@@ -50,7 +51,7 @@ pub fn parse_rule(text: &str, file: &Path) -> Result<Rule, Vec<FileError>> {
     };
     Ok(Rule {
         name,
-        predicate: Predicate::new(&query),
+        predicate: Matcher::Query(Predicate::new(&query)),
         denominator,
         kind,
         query,
@@ -63,30 +64,94 @@ pub fn parse_rule(text: &str, file: &Path) -> Result<Rule, Vec<FileError>> {
         lateness,
         labels: raw.labels,
         file: file.to_path_buf(),
+        sigma: false,
     })
 }
 
-/// Every `*.yaml`/`*.yml` rule file in `dir`: all rules, or every problem of every file.
+/// Directory levels under the rules directory that are read.
+const MAX_DIR_DEPTH: usize = 8;
+
+/// A Sigma rule left out of the rules, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub file: PathBuf,
+    pub reason: String,
+}
+
+/// The rules of a directory, and the Sigma rules it holds that were left out.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub rules: Vec<Rule>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Every `*.yaml`/`*.yml` file in `dir` and its subdirectories (as deep as
+/// `MAX_DIR_DEPTH`), sorted; names starting with `.` are passed over, as are the
+/// `..data` links of a mounted Kubernetes ConfigMap.
+pub fn rule_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with('.'))
+            {
+                continue;
+            }
+            if path.is_dir() {
+                if depth < MAX_DIR_DEPTH {
+                    // A subdirectory that cannot be read is a problem of its files.
+                    walk(&path, depth + 1, out)?;
+                }
+            } else if path.is_file()
+                && matches!(
+                    path.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml")
+                )
+            {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, 0, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+/// Parses one rule file, a logpipe rule or a Sigma rule.
+fn parse_file(text: &str, file: &Path) -> Result<Outcome, Vec<FileError>> {
+    let document: serde_json::Value = serde_norway::from_str(text).map_err(|e| {
+        vec![FileError {
+            file: file.to_path_buf(),
+            line: e.location().map(|l| l.line()).unwrap_or(0),
+            message: e.to_string(),
+        }]
+    })?;
+    if sigma::is_sigma(&document) {
+        sigma::parse(sigma::rule_name(file), document, text, file)
+    } else {
+        parse_rule(text, file).map(|rule| Outcome::Loaded(Box::new(rule)))
+    }
+}
+
+/// Every rule file in `dir` (see `rule_files`): all rules, or every problem of every
+/// file.
 pub fn load_dir(dir: &Path) -> Result<Vec<Rule>, Vec<FileError>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
+    load_tree(dir).map(|loaded| loaded.rules)
+}
+
+/// The same, with the Sigma rules left out and why.
+pub fn load_tree(dir: &Path) -> Result<Loaded, Vec<FileError>> {
+    let paths = rule_files(dir).map_err(|e| {
         vec![FileError {
             file: dir.to_path_buf(),
             line: 0,
             message: format!("reading the rules directory: {e}"),
         }]
     })?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| {
-            path.is_file()
-                && matches!(
-                    path.extension().and_then(|e| e.to_str()),
-                    Some("yaml" | "yml")
-                )
-        })
-        .collect();
-    paths.sort();
-    let mut rules = Vec::new();
+    let mut loaded = Loaded::default();
     let mut errors = Vec::new();
     let mut names = HashSet::new();
     for path in paths {
@@ -101,23 +166,25 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Rule>, Vec<FileError>> {
                 continue;
             }
         };
-        match parse_rule(&text, &path) {
-            Ok(rule) => {
+        match parse_file(&text, &path) {
+            Ok(Outcome::Loaded(rule)) => {
                 if !names.insert(rule.name.clone()) {
+                    let key = if rule.sigma { "title" } else { "name" };
                     errors.push(FileError {
                         file: path.clone(),
-                        line: line_of(&text, "name"),
+                        line: line_of(&text, key),
                         message: format!("another rule file already names a rule `{}`", rule.name),
                     });
                 } else {
-                    rules.push(rule);
+                    loaded.rules.push(*rule);
                 }
             }
+            Ok(Outcome::Skipped(reason)) => loaded.skipped.push(Skipped { file: path, reason }),
             Err(found) => errors.extend(found),
         }
     }
     if errors.is_empty() {
-        Ok(rules)
+        Ok(loaded)
     } else {
         Err(errors)
     }
@@ -131,7 +198,8 @@ pub(crate) fn undefined_notifiers(
     where_: &str,
 ) -> Vec<FileError> {
     let mut errors = Vec::new();
-    for rule in rules {
+    // Sigma rules' notifiers are a setting, checked where it is read.
+    for rule in rules.iter().filter(|rule| !rule.sigma) {
         for name in &rule.notify {
             if notifiers.is_none_or(|n| n.get(name).is_none()) {
                 let text = std::fs::read_to_string(&rule.file).unwrap_or_default();

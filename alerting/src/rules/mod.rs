@@ -1,5 +1,7 @@
-//! Alert rules: one YAML file per rule in `LOGPIPE_ALERTING_RULES_DIR`, validated as a
-//! whole so that a bad change is reported with `file:line` and never half-applied.
+//! Alert rules: one YAML file per rule in `LOGPIPE_ALERTING_RULES_DIR` or its
+//! subdirectories, validated as a whole so that a bad change is reported with
+//! `file:line` and never half-applied. A file with `logsource` and `detection` is a Sigma
+//! rule (`sigma`).
 //!
 //! ```yaml
 //! name: checkout-errors
@@ -20,16 +22,18 @@
 //! ```text
 //! text ─ RuleFile (source) ─ checked key by key (validate) ─ Rule (rule), its Template
 //! (template); `file` runs the steps for one file and for a directory
+//! text ─ Sigma rule ─ Detection over its log source (sigma) ─ Rule
 //! ```
 
 mod file;
 mod rule;
+mod sigma;
 mod source;
 mod template;
 mod validate;
 
 pub(crate) use file::undefined_notifiers;
-pub use file::{load_dir, parse_rule};
+pub use file::{Loaded, Skipped, load_dir, load_tree, parse_rule, rule_files};
 pub use rule::Rule;
 pub(crate) use rule::{RuleKind, field_value};
 pub use source::FileError;

@@ -3,10 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(test)]
+use logpipe_common::event::LogEvent;
 use logpipe_language::{EventView, FieldRef, Predicate, Query, TimeField};
 
+use super::sigma::Detection;
 use super::template::Template;
 
 /// Allowed lateness when a rule does not say.
@@ -53,13 +57,37 @@ impl RuleKind {
     }
 }
 
+/// What tells whether an event matches a rule: its query, or a Sigma detection (which
+/// holds the query of its log source besides).
+#[derive(Debug, Clone)]
+pub(crate) enum Matcher {
+    Query(Predicate),
+    Sigma(Arc<Detection>),
+}
+
+impl Matcher {
+    pub(crate) fn matches_in(&self, view: &EventView<'_>) -> bool {
+        match self {
+            Matcher::Query(predicate) => predicate.matches_in(view),
+            Matcher::Sigma(detection) => detection.matches_in(view),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn matches(&self, event: &LogEvent) -> bool {
+        self.matches_in(&EventView::new(event))
+    }
+}
+
 /// A validated rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub(crate) name: String,
     pub(crate) kind: RuleKind,
+    /// The rule's query; of a Sigma rule, the events of its log source (the detection
+    /// narrows them further).
     pub(crate) query: Query,
-    pub(crate) predicate: Predicate,
+    pub(crate) predicate: Matcher,
     /// The denominator's predicate of a ratio rule.
     pub(crate) denominator: Option<Predicate>,
     pub(crate) window: Duration,
@@ -71,6 +99,8 @@ pub struct Rule {
     pub(crate) lateness: Duration,
     pub(crate) labels: BTreeMap<String, String>,
     pub(crate) file: PathBuf,
+    /// Read from a Sigma rule: its `notify` comes from the setting for Sigma rules.
+    pub(crate) sigma: bool,
 }
 
 impl Rule {
@@ -85,6 +115,10 @@ impl Rule {
     /// The attribute paths the rule looks at; `None` when it looks at every string
     /// attribute (a word without a field, `attribute_text`).
     pub(crate) fn attribute_paths(&self) -> Option<Vec<String>> {
+        let mut paths = Vec::new();
+        if let Matcher::Sigma(detection) = &self.predicate {
+            paths = detection.attribute_paths()?;
+        }
         let mut fields = self.query.fields();
         match &self.kind {
             RuleKind::Ratio { denominator, .. } => fields.extend(denominator.fields()),
@@ -94,7 +128,6 @@ impl Rule {
             _ => {}
         }
         fields.extend(&self.group_by);
-        let mut paths = Vec::new();
         for field in fields {
             match field {
                 FieldRef::Default | FieldRef::AttributeText => return None,

@@ -29,6 +29,13 @@ pub(crate) struct Context<'a> {
 }
 
 impl Template {
+    /// Text without placeholders, taken as written.
+    pub(crate) fn text(text: String) -> Template {
+        Template {
+            parts: vec![Part::Text(text)],
+        }
+    }
+
     pub(crate) fn parse(text: &str, group_by: &[String]) -> Result<Template, String> {
         let mut parts = Vec::new();
         let mut rest = text;

@@ -93,6 +93,40 @@ pub fn event_with(message: &str, attributes: serde_json::Value) -> LogEvent {
     }
 }
 
+/// The events of a file of Kubernetes audit events (one JSON object per line, as the
+/// traces of `../shared/data/falco-k8s-audit`), read as the collector reads the
+/// `kube-audit` host file on `node-1`.
+pub fn audit_events(path: &std::path::Path) -> Vec<LogEvent> {
+    let text = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let identity = path.display().to_string();
+    text.split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|(n, line)| {
+            LogEvent::from_raw(crate::event::RawRecord {
+                payload: line,
+                runtime_ts: None,
+                observed_ts: Timestamp::now(),
+                stream: None,
+                k8s: K8s {
+                    node: "node-1".into(),
+                    ..K8s::default()
+                },
+                source: Source {
+                    kind: SourceKind::File,
+                    name: Some("kube-audit".into()),
+                    path: Some(identity.clone()),
+                    offset: Some(n as u64),
+                    via: None,
+                },
+                identity: &identity,
+                offset: n as u64,
+                truncated: false,
+            })
+        })
+        .collect()
+}
+
 /// Produces every `(key, value)` to `topic` and waits until all are acknowledged.
 pub fn produce_all<I>(settings: &KafkaSettings, topic: &str, messages: I) -> anyhow::Result<usize>
 where

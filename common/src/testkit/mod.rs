@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 pub use broker::{TestBroker, free_port};
 pub use consumer::{consumer_at_end, messages_from_start};
-pub use events::{event_with, produce_all, produce_events, sample_event};
+pub use events::{audit_events, event_with, produce_all, produce_events, sample_event};
 pub use mock::MockKafka;
 
 /// A number from the environment variable `name` (a drill or benchmark size), or
