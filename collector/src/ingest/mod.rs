@@ -6,11 +6,14 @@
 //! after Kafka acknowledged every event of the batch, 400 naming the bad line numbers
 //! (nothing is sent then), 413 above the size limit.
 //!
+//! `POST /v1/audit` takes the API server's audit webhook (`audit`).
+//!
 //! Event ids: a request with an `Idempotency-Key` header (the IETF HTTP API draft) gets
 //! ids derived from the key and the body, so a retry of it (same key, same body) is
 //! deduplicated downstream; a request without one gets ids of its own, so a new batch
 //! that happens to repeat an earlier body is kept, and a retry of it may be stored twice.
 
+mod audit;
 mod otlp;
 
 use std::sync::Arc;
@@ -120,6 +123,7 @@ pub(crate) fn router(state: IngestState, tokens: IngestTokens, limits: BodyLimit
     Router::new()
         .route("/v1/logs", post(logs))
         .route("/v1/push", post(push))
+        .route("/v1/audit", post(audit::audit))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(admission, admit))
         .with_state(state)
@@ -183,8 +187,23 @@ async fn admit(State(admission): State<Admission>, mut request: Request, next: N
         }
     };
     // A push of logpipe's own format writes the default source unless it names one; an
-    // OTLP push takes its names from its resources, checked once the body is read.
-    let source = named.or_else(|| (kind == BodyKind::Push).then(|| DEFAULT_SOURCE.to_owned()));
+    // OTLP push takes its names from its resources, checked once the body is read; the
+    // audit webhook writes the audit log's source.
+    let source = if kind == BodyKind::Audit {
+        if named.is_some() {
+            return error_for(
+                kind,
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the audit webhook writes the source {}; it takes no `source`",
+                    audit::AUDIT_SOURCE
+                ),
+            );
+        }
+        Some(audit::AUDIT_SOURCE.to_owned())
+    } else {
+        named.or_else(|| (kind == BodyKind::Push).then(|| DEFAULT_SOURCE.to_owned()))
+    };
     let authorization = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -255,7 +274,7 @@ pub(crate) fn refused(kind: BodyKind, refusal: &Refusal) -> Response {
 /// (which a JSON body carries as well as `error`, for either kind of client).
 fn error_for(kind: BodyKind, status: StatusCode, message: impl Into<String>) -> Response {
     match kind {
-        BodyKind::Push => error_response(status, message, Value::Null),
+        BodyKind::Push | BodyKind::Audit => error_response(status, message, Value::Null),
         BodyKind::OtlpProtobuf => otlp::error(Encoding::Protobuf, status, message),
         BodyKind::Json => otlp::error(Encoding::Json, status, message),
     }
@@ -395,7 +414,8 @@ async fn logs(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let encoding = match admitted.kind {
-        BodyKind::Push => None,
+        // `/v1/logs` is never an audit push.
+        BodyKind::Push | BodyKind::Audit => None,
         BodyKind::OtlpProtobuf => Some(Encoding::Protobuf),
         BodyKind::Json => match &body {
             // An OTLP request is a JSON object; logpipe's JSON form is an array.

@@ -64,14 +64,21 @@ pub(crate) enum BodyKind {
     /// `application/json` at `/v1/logs`: OTLP's JSON form when the body is an object,
     /// logpipe's JSON array when it is an array.
     Json,
+    /// An audit `EventList` at `/v1/audit`.
+    Audit,
 }
 
 impl BodyKind {
     /// The kind of a request to `path`, or why its content type is not served (415).
     pub(crate) fn of(path: &str, headers: &HeaderMap) -> Result<BodyKind, String> {
         let otlp = path == "/v1/logs";
+        let audit = path == "/v1/audit";
         let Some(value) = headers.get(header::CONTENT_TYPE) else {
-            return Ok(BodyKind::Push);
+            return Ok(if audit {
+                BodyKind::Audit
+            } else {
+                BodyKind::Push
+            });
         };
         let media = value
             .to_str()
@@ -84,6 +91,16 @@ impl BodyKind {
         }
         if otlp && media == JSON {
             return Ok(BodyKind::Json);
+        }
+        if audit {
+            return if media == JSON {
+                Ok(BodyKind::Audit)
+            } else {
+                Err(format!(
+                    "content type `{}` is not served; the audit webhook sends application/json",
+                    value.to_str().unwrap_or("(not visible ASCII)")
+                ))
+            };
         }
         if PUSH_TYPES.contains(&media.as_str()) {
             return Ok(BodyKind::Push);
