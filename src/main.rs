@@ -74,6 +74,19 @@ enum Command {
     /// Write realistic container logs in the kubelet layout under DIR at a steady rate,
     /// with kubelet-style rotation; prints a JSON summary of what was written.
     Generate(generate::Args),
+    /// Check a store's day indexes, ledger and signed digests against one another (no
+    /// service needed): exit 0 only when every event is as the ledger recorded it.
+    Verify {
+        /// The index directory (`LOGPIPE_DATA_DIR/index`).
+        index: std::path::PathBuf,
+        /// The digests' public key (base64), as the indexer logs it; without it the
+        /// signatures are not checked.
+        #[arg(long)]
+        public_key: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print every configuration variable with its default and description.
     Config {
         /// Only the variables this role reads (shared ones included).
@@ -198,6 +211,11 @@ fn main() -> ExitCode {
         ),
         Command::Standalone => service::main::<standalone::Standalone>(env, &all, &RELEASE),
         Command::Generate(args) => generate::run(&args),
+        Command::Verify {
+            index,
+            public_key,
+            json,
+        } => verify(&index, public_key.as_deref(), json),
         Command::Search {
             query,
             since,
@@ -248,6 +266,42 @@ fn main() -> ExitCode {
                 }
             }
             ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `logpipe verify`: 0 when the store verifies, 1 when it does not, 2 when it cannot be
+/// read or the key is no key.
+fn verify(index: &std::path::Path, public_key: Option<&str>, json: bool) -> ExitCode {
+    use logpipe_store::{digest, verify};
+    let key = match public_key.map(digest::public_key).transpose() {
+        Ok(key) => key,
+        Err(reason) => {
+            eprintln!("--public-key: {reason}");
+            return ExitCode::from(2);
+        }
+    };
+    if !index.is_dir() {
+        eprintln!("{}: no such directory", index.display());
+        return ExitCode::from(2);
+    }
+    let layout = logpipe_store::IndexLayout::at(index);
+    match verify::verify(&layout, key.as_ref()) {
+        Ok(report) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            } else {
+                print!("{}", verify::render(&report, index));
+            }
+            if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::from(2)
         }
     }
 }

@@ -104,7 +104,30 @@ pub const PARTITIONS: VarSpec = VarSpec::new(
     "Partitions this indexer reads without consumer-group rebalancing: `all`, or partition numbers such as `0,1,2` (one list per StatefulSet replica). Unset: partitions are shared through the consumer group.",
 );
 
-pub const VARS: [&VarSpec; 14] = [
+pub const DIGEST_KEY: VarSpec = VarSpec::new(
+    "LOGPIPE_INDEXER_DIGEST_KEY",
+    Kind::Text,
+    None,
+    "Ed25519 key (base64 of its 32-byte seed, e.g. `openssl rand -base64 32`) that signs the digests of the ledger; the indexer logs its public key, which `logpipe verify --public-key` takes. Unset: the ledger is kept, no digest is signed.",
+)
+.secret();
+pub const DIGEST_INTERVAL_MS: VarSpec = VarSpec::new(
+    "LOGPIPE_INDEXER_DIGEST_INTERVAL_MS",
+    Kind::Duration,
+    Some("1h"),
+    "How often a signed digest of the ledger is written (also at each UTC day's end and at shutdown), under the index's digests/ and to LOGPIPE_INDEXER_DIGEST_TOPIC.",
+);
+pub const DIGEST_TOPIC: VarSpec = VarSpec::new(
+    "LOGPIPE_INDEXER_DIGEST_TOPIC",
+    Kind::Topic,
+    Some("audit-digests"),
+    "Topic every signed digest is also produced to, so that a copy lives outside the index volume.",
+);
+
+pub const VARS: [&VarSpec; 17] = [
+    &DIGEST_KEY,
+    &DIGEST_INTERVAL_MS,
+    &DIGEST_TOPIC,
     &COMMIT_INTERVAL_MS,
     &COMMIT_DOCS,
     &DLQ_TOPIC,
@@ -146,6 +169,12 @@ pub struct IndexerConfig {
     pub dedup_max_ids: usize,
     pub instance_id: Option<String>,
     pub partitions: Assignment,
+    /// The digest signing key, base64; never shown.
+    #[serde(skip)]
+    pub digest_key: Option<String>,
+    #[serde(with = "logpipe_common::config::duration_serde::human")]
+    pub digest_interval: Duration,
+    pub digest_topic: String,
 }
 
 /// How the indexer gets its partitions.
@@ -191,7 +220,20 @@ impl IndexerConfig {
             Err(ConfigError::Missing { .. }) => Assignment::Group,
             Err(error) => return Err(error),
         };
+        let digest_key = env.text_opt(&DIGEST_KEY)?.filter(|k| !k.trim().is_empty());
+        if let Some(key) = &digest_key
+            && let Err(reason) = logpipe_store::digest::DigestKey::from_base64(key)
+        {
+            return Err(ConfigError::Invalid {
+                var: DIGEST_KEY.name.to_owned(),
+                value: "***".to_owned(),
+                expected: format!("base64 of a 32-byte Ed25519 seed ({reason})"),
+            });
+        }
         Ok(IndexerConfig {
+            digest_key,
+            digest_interval: env.duration(&DIGEST_INTERVAL_MS)?,
+            digest_topic: env.topic(&DIGEST_TOPIC)?,
             partitions,
             commit_interval: env.duration(&COMMIT_INTERVAL_MS)?,
             commit_docs: env.integer(&COMMIT_DOCS)? as usize,

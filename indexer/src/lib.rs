@@ -7,7 +7,8 @@
 //!   `Started` hands the catalog to whoever serves search over it.
 //! - `consumer`: the Kafka consumer loop, rebalances and offset positions.
 //! - `decode`: a Kafka message → the document it is indexed as, or why it is refused.
-//! - `pipeline`: decode, deduplicate, write, commit with offsets, retention.
+//! - `pipeline`: decode, deduplicate, write, chain in the ledger, commit with offsets,
+//!   sign digests, retention.
 //! - `dedup`: the recent ids a replay is checked against.
 //! - `dead_letter`: refused messages, with the reason, to the dead-letter topic: whole, or
 //!   by reference when they cannot go whole.
@@ -23,6 +24,8 @@ pub mod decode;
 mod dedup;
 mod error;
 mod http;
+#[cfg(test)]
+mod integrity_tests;
 pub mod pipeline;
 pub mod retention;
 pub mod service;

@@ -5,13 +5,20 @@
 //! crash consumption resumes from the positions file, and a replayed event is skipped
 //! when its day's last commit already covers its offset. An event the collector delivered
 //! twice (same id, another offset) is dropped by the recent-id set.
+//!
+//! Every record taken is chained in the ledger (`logpipe_store::ledger`): the round is
+//! appended before the day indexes commit, so the ledger always says what the indexes
+//! hold once the round lands, and a replay after a crash repeats the same decisions
+//! without chaining anything twice. Digests of the ledger are signed when a key is given.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use logpipe_common::event::Flag;
+use logpipe_store::digest::{DigestKey, Digests};
 use logpipe_store::document::EventDocument;
 use logpipe_store::layout::{Day, Positions};
+use logpipe_store::ledger::Ledger;
 use logpipe_store::{CommitReport, StoreError, Writer};
 use tracing::{info, warn};
 
@@ -56,9 +63,32 @@ struct Tally {
     replayed: u64,
 }
 
+/// Where signed digests go besides the store's own directory (a Kafka topic).
+pub trait DigestSink: Send {
+    fn send(&self, digest: &[u8]);
+}
+
+/// Signs a digest of the ledger every `interval` and when the day changes.
+struct Signer {
+    key: DigestKey,
+    digests: Digests,
+    interval: Duration,
+    last: Instant,
+    day: Day,
+    sink: Option<Box<dyn DigestSink>>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer").field("key", &self.key).finish()
+    }
+}
+
 #[derive(Debug)]
 pub struct Pipeline {
     store: Writer,
+    ledger: Ledger,
+    signer: Option<Signer>,
     dead_letters: Option<DeadLetters>,
     recent: RecentIds,
     settings: PipelineSettings,
@@ -112,8 +142,11 @@ impl Pipeline {
             took_ms = started.elapsed().as_millis() as u64,
             "recent event ids loaded"
         );
+        let ledger = Ledger::open(layout.root())?;
         Ok(Pipeline {
             store,
+            ledger,
+            signer: None,
             dead_letters,
             recent,
             saved: positions.clone(),
@@ -124,6 +157,48 @@ impl Pipeline {
             dead_letter_timeout: DEAD_LETTER_FLUSH_TIMEOUT,
             settings,
         })
+    }
+
+    /// Signs a digest of the ledger with `key` every `interval`, at each UTC day's end and
+    /// at shutdown, each also handed to `sink`.
+    pub fn sign_digests(
+        &mut self,
+        key: DigestKey,
+        interval: Duration,
+        sink: Option<Box<dyn DigestSink>>,
+    ) -> Result<(), IndexerError> {
+        let digests = Digests::open(self.store.catalog().layout().root())?;
+        info!(public_key = key.public_base64(), "ledger digests signed with this key");
+        self.signer = Some(Signer {
+            key,
+            digests,
+            interval,
+            last: Instant::now(),
+            day: Day::of(logpipe_common::event::Timestamp::now()),
+            sink,
+        });
+        Ok(())
+    }
+
+    /// Writes a digest when one is due (or `now` is true).
+    fn sign(&mut self, now: bool) -> Result<(), IndexerError> {
+        let Some(signer) = &mut self.signer else {
+            return Ok(());
+        };
+        let today = Day::of(logpipe_common::event::Timestamp::now());
+        if !(now || signer.last.elapsed() >= signer.interval || today != signer.day) {
+            return Ok(());
+        }
+        if let Some(bytes) = signer
+            .digests
+            .write(&signer.key, &self.ledger, &self.settings.topic)?
+            && let Some(sink) = &signer.sink
+        {
+            sink.send(&bytes);
+        }
+        signer.last = Instant::now();
+        signer.day = today;
+        Ok(())
     }
 
     /// Where to resume `partition`: the position every day index covers. A day may have
@@ -156,9 +231,14 @@ impl Pipeline {
             self.tally.replayed += 1;
             return Ok(Taken::Replayed);
         }
+        let chain = !self.ledger.chained(record.partition, record.offset);
         let taken = match decode::decode(record, &self.settings.bounds, self.store.fields()) {
-            Ok(document) => self.index(record, document)?,
+            Ok(document) => self.index(record, document, chain)?,
             Err(rejected) => {
+                if chain {
+                    self.ledger
+                        .skipped(record.partition, record.offset, "dead-letter");
+                }
                 warn!(
                     partition = record.partition,
                     offset = record.offset,
@@ -178,24 +258,41 @@ impl Pipeline {
         Ok(taken)
     }
 
-    /// Indexes `document` unless its day's index or this process has it already.
+    /// Indexes `document` unless its day's index or this process has it already; chains
+    /// what became of it unless `chain` is false (the ledger has it from before a crash).
     fn index(
         &mut self,
         record: &KafkaRecord<'_>,
         document: EventDocument,
+        chain: bool,
     ) -> Result<Taken, IndexerError> {
         let day = document.day();
         if self
             .store
             .contains_offset(day, record.partition, record.offset)
         {
+            // The ledger round is written before the day commits, so a record its day
+            // holds is chained already (unless the store predates the ledger).
             self.tally.replayed += 1;
             return Ok(Taken::Replayed);
         }
         let event = document.event();
         if !self.recent.insert(event.id, event.observed_ts) {
+            if chain {
+                self.ledger
+                    .skipped(record.partition, record.offset, "duplicate");
+            }
             self.tally.duplicates += 1;
             return Ok(Taken::Duplicate);
+        }
+        if chain {
+            self.ledger.event(
+                record.partition,
+                record.offset,
+                day,
+                event.id.to_string(),
+                document.stored(),
+            );
         }
         if event.flags.contains(&Flag::Repaired) {
             telemetry::repaired();
@@ -231,6 +328,8 @@ impl Pipeline {
         if let Some(dead_letters) = &self.dead_letters {
             dead_letters.flush(self.dead_letter_timeout)?;
         }
+        // Ahead of the indexes: what the round's days will hold once they commit.
+        self.ledger.commit_round(&self.settings.topic)?;
         let report = self.store.commit(&self.positions)?;
         if self.saved != self.positions {
             self.store.catalog().layout().save_positions(&Positions {
@@ -244,13 +343,20 @@ impl Pipeline {
         telemetry::dedup_window(self.recent.len(), self.recent.span());
         self.since_commit = 0;
         self.last_commit = started;
+        self.sign(false)?;
         Ok(report)
     }
 
-    /// Commits and closes every day index, for shutdown.
+    /// Commits and closes every day index, and signs a digest of it all, for shutdown.
     pub fn close(&mut self) -> Result<(), IndexerError> {
         self.commit()?;
-        Ok(self.store.close_all(&self.positions)?)
+        self.store.close_all(&self.positions)?;
+        self.sign(true)
+    }
+
+    /// The ledger of the store, for tests.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
     }
 
     /// Removes the day indexes that retention no longer keeps; returns what it removed.
@@ -264,6 +370,8 @@ impl Pipeline {
             .collect();
         let mut removed = Vec::new();
         for (day, reason) in retention::plan(self.settings.retention, today, &days) {
+            // Recorded first: a day gone without its record would read as tampering.
+            self.ledger.removal(day, reason.as_str())?;
             self.store.remove_day(day, &self.positions)?;
             let bytes = days
                 .iter()

@@ -45,10 +45,14 @@ impl Service for IndexerConfig {
     }
 
     fn topics(&self, shared: &SharedConfig) -> Vec<TopicSpec> {
-        vec![
+        let mut topics = vec![
             TopicSpec::new(&shared.topic, shared.topic_partitions),
             TopicSpec::new(&self.dlq_topic, shared.topic_partitions),
-        ]
+        ];
+        if self.digest_key.is_some() {
+            topics.push(TopicSpec::new(&self.digest_topic, 1));
+        }
+        topics
     }
 
     async fn start(self, ctx: ServiceContext) -> anyhow::Result<Router> {
@@ -193,6 +197,41 @@ pub fn open(
             },
         },
     )?;
+    if let Some(key) = &config.digest_key {
+        let key = logpipe_store::digest::DigestKey::from_base64(key)
+            .map_err(|reason| anyhow::anyhow!("LOGPIPE_INDEXER_DIGEST_KEY: {reason}"))?;
+        let sink = DigestTopic::new(&shared.kafka, &config.digest_topic)?;
+        pipeline.sign_digests(key, config.digest_interval, Some(Box::new(sink)))?;
+    }
     pipeline.apply_retention(logpipe_store::Day::today())?;
     Ok((catalog, pipeline))
+}
+
+/// Signed digests produced to their topic, keyed by the index they come from.
+struct DigestTopic {
+    producer: rdkafka::producer::ThreadedProducer<rdkafka::producer::DefaultProducerContext>,
+    topic: String,
+}
+
+impl DigestTopic {
+    fn new(kafka: &logpipe_common::kafka::KafkaSettings, topic: &str) -> anyhow::Result<Self> {
+        Ok(DigestTopic {
+            producer: kafka.producer().create()?,
+            topic: topic.to_owned(),
+        })
+    }
+}
+
+impl crate::pipeline::DigestSink for DigestTopic {
+    fn send(&self, digest: &[u8]) {
+        use rdkafka::producer::{BaseRecord, Producer};
+        let record = BaseRecord::<[u8], [u8]>::to(&self.topic).payload(digest);
+        if let Err((error, _)) = self.producer.send(record) {
+            tracing::warn!(%error, "digest not produced to its topic (it is on disk)");
+        }
+        // Digests are rare: wait for this one, so that a shutdown does not drop it.
+        if let Err(error) = self.producer.flush(Duration::from_secs(10)) {
+            tracing::warn!(%error, "digest not acknowledged by its topic (it is on disk)");
+        }
+    }
 }

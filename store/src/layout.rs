@@ -3,6 +3,8 @@
 //! ```text
 //! <LOGPIPE_DATA_DIR>/index/
 //!   positions.json        next Kafka offset per partition covered by every day index
+//!   ledger.jsonl          every commit round's events per partition, hash-chained (`ledger`)
+//!   digests/              signed digests of the ledger (`digest`)
 //!   2026-11-27/           one tantivy index per UTC day of `ts`
 //!     logpipe.json        {"schema_version": 3}
 //!     meta.json           tantivy's; its commit payload holds the offsets (see `CommitPayload`)
@@ -70,6 +72,20 @@ impl Day {
     }
 }
 
+impl Serialize for Day {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Day {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse()
+            .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a day (YYYY-MM-DD)")))
+    }
+}
+
 impl fmt::Display for Day {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.date() {
@@ -132,6 +148,13 @@ impl IndexLayout {
     pub fn under(data_dir: &Path) -> Self {
         IndexLayout {
             root: data_dir.join("index"),
+        }
+    }
+
+    /// The layout whose root is `root` itself (the index directory).
+    pub fn at(root: &Path) -> Self {
+        IndexLayout {
+            root: root.to_path_buf(),
         }
     }
 

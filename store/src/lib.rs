@@ -9,6 +9,9 @@
 //! - `document`: event → tantivy document, read in place from the event's JSON.
 //! - `writer`: one tantivy writer per open day; commits carry the Kafka offsets covered.
 //! - `catalog`: readers over every day, reloaded as commits land.
+//! - `ledger`: each commit round's events per partition, hash-chained.
+//! - `digest`: signed digests of the ledger.
+//! - `verify`: indexes, ledger and digests checked against one another.
 //! - `translate`: the search language's `Query` → a tantivy query.
 //! - `search`: hits with a cursor, histogram, top values, events by id, deadlines.
 //! - `telemetry`: the commit metric.
@@ -17,16 +20,19 @@
 //! - `error`: `StoreError`.
 
 pub mod catalog;
+pub mod digest;
 pub mod document;
 mod error;
 pub mod json;
 pub mod layout;
+pub mod ledger;
 pub mod schema;
 pub mod search;
 mod telemetry;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod translate;
+pub mod verify;
 pub mod writer;
 
 pub use catalog::{Catalog, DayReader, DayStats, Reload};

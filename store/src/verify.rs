@@ -1,0 +1,451 @@
+//! `logpipe verify`: the day indexes, the ledger and the signed digests of a store checked
+//! against one another, with no service running.
+//!
+//! - The ledger: every record in its place (`seq`, and `prev` the hash of the line
+//!   before), each round's offsets contiguous with the last and each offset in it either
+//!   an event or a recorded skip, each partition's head recomputed from the recorded
+//!   fingerprints.
+//! - The events: every event the ledger recorded is in its day index with the same
+//!   fingerprint (else altered, or removed; removed by policy when a removal record names
+//!   its day), and every document of the indexes is one the ledger recorded (else
+//!   inserted).
+//! - The digests: each signature holds under the trusted public key, each names the
+//!   previous digest's hash and the hash of the ledger line it covers, and the chain heads
+//!   it states are the ledger's at that line.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use ed25519_dalek::VerifyingKey;
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use tantivy::schema::Value;
+use tantivy::{DocAddress, TantivyDocument};
+
+use crate::digest::{self, DigestFile};
+use crate::error::StoreError;
+use crate::layout::{Day, IndexLayout};
+use crate::ledger::{self, Body, LEDGER_FILE, ZERO_HEAD, fingerprint, hex, line_hash, next_head, unhex};
+
+/// What kind of problem a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// An event whose stored bytes differ from those the ledger recorded.
+    Altered,
+    /// An event the ledger recorded that no day index holds.
+    Removed,
+    /// A document no ledger record accounts for.
+    Inserted,
+    /// Offsets of a partition that no round covers, or a round's offset with neither an
+    /// event nor a recorded skip.
+    Gap,
+    /// A ledger record out of place, edited, or unreadable.
+    Ledger,
+    /// A digest that does not verify, is out of place, or does not match the ledger.
+    Digest,
+    /// A day index or part of it that cannot be read.
+    Unreadable,
+}
+
+/// One problem found.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Finding {
+    pub kind: Kind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub day: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub detail: String,
+}
+
+/// What `verify` found, and what it checked.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub findings: Vec<Finding>,
+    /// Events of days removed by retention, as the ledger records.
+    pub removed_by_policy: u64,
+    pub events: u64,
+    pub bytes: u64,
+    pub ledger_records: u64,
+    pub digests: u64,
+    /// Ledger records after the last digest (not yet vouched for by a signature).
+    pub records_after_last_digest: u64,
+}
+
+fn finding(kind: Kind, detail: impl Into<String>) -> Finding {
+    Finding {
+        kind,
+        day: None,
+        partition: None,
+        offset: None,
+        id: None,
+        detail: detail.into(),
+    }
+}
+
+/// One stored event: its day, fingerprint and whether the ledger accounted for it.
+struct Stored {
+    day: Day,
+    fingerprint: [u8; 16],
+    seen: bool,
+}
+
+/// Checks the store under `layout`; digest signatures against `key` when given.
+pub fn verify(layout: &IndexLayout, key: Option<&VerifyingKey>) -> Result<Report, StoreError> {
+    let mut report = Report::default();
+    let mut stored = read_events(layout, &mut report)?;
+
+    // The ledger, in order: records in place, rounds contiguous, heads recomputed.
+    let path = layout.root().join(LEDGER_FILE);
+    let mut lines: Vec<(String, ledger::Record)> = Vec::new();
+    for (n, line) in ledger::read_lines(&path)?.enumerate() {
+        match line {
+            Ok(line) => lines.push(line),
+            Err(error) => report.findings.push(finding(
+                Kind::Ledger,
+                format!("ledger line {}: {error}", n + 1),
+            )),
+        }
+    }
+    report.ledger_records = lines.len() as u64;
+    let removed_days: BTreeSet<Day> = lines
+        .iter()
+        .filter_map(|(_, record)| match record.body {
+            Body::Removal { day, .. } => Some(day),
+            Body::Round { .. } => None,
+        })
+        .collect();
+    let mut heads: BTreeMap<i32, (i64, [u8; 32])> = BTreeMap::new();
+    // The heads after each ledger record, for the digests.
+    let mut heads_at: Vec<BTreeMap<i32, (i64, [u8; 32])>> = Vec::with_capacity(lines.len());
+    for (n, (_, record)) in lines.iter().enumerate() {
+        let expected_prev = if n == 0 {
+            String::new()
+        } else {
+            line_hash(lines[n - 1].0.as_bytes())
+        };
+        if record.seq != n as u64 || record.prev != expected_prev {
+            report.findings.push(finding(
+                Kind::Ledger,
+                format!(
+                    "ledger line {} (record {}) is out of place or the line before it was changed: records were reordered, removed, inserted or edited",
+                    n + 1,
+                    record.seq
+                ),
+            ));
+        }
+        if let Body::Round { partitions, .. } = &record.body {
+            for (&partition, round) in partitions {
+                check_round(&mut report, &mut stored, &removed_days, &mut heads, partition, round, record.seq);
+            }
+        }
+        heads_at.push(heads.clone());
+    }
+    for (id, event) in &stored {
+        if !event.seen {
+            report.findings.push(Finding {
+                day: Some(event.day.to_string()),
+                id: Some(id.clone()),
+                ..finding(Kind::Inserted, "a document no ledger record accounts for")
+            });
+        }
+    }
+
+    check_digests(layout, key, &lines, &heads_at, &mut report)?;
+    report.findings.sort();
+    report.ok = report.findings.is_empty();
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_round(
+    report: &mut Report,
+    stored: &mut HashMap<String, Stored>,
+    removed_days: &BTreeSet<Day>,
+    heads: &mut BTreeMap<i32, (i64, [u8; 32])>,
+    partition: i32,
+    round: &ledger::PartitionRound,
+    seq: u64,
+) {
+    let at = |kind: Kind, offset: Option<i64>, detail: String| Finding {
+        partition: Some(partition),
+        offset,
+        ..finding(kind, detail)
+    };
+    let (next, mut head) = heads.get(&partition).copied().unwrap_or((round.from, ZERO_HEAD));
+    if round.from != next {
+        report.findings.push(at(
+            Kind::Gap,
+            Some(next.min(round.from)),
+            format!(
+                "record {seq}: the round starts at offset {} where the chain stands at {next}",
+                round.from
+            ),
+        ));
+    }
+    if unhex::<32>(&round.head).is_none() {
+        report.findings.push(at(Kind::Ledger, None, format!("record {seq}: the head is not 32 bytes of hex")));
+    }
+    // Every offset of the round: an event or a recorded skip, once.
+    let mut offsets: BTreeSet<i64> = BTreeSet::new();
+    for offset in round
+        .events
+        .iter()
+        .map(|(offset, ..)| *offset)
+        .chain(round.skipped.iter().map(|(offset, _)| *offset))
+    {
+        if offset < round.from || offset >= round.to || !offsets.insert(offset) {
+            report.findings.push(at(
+                Kind::Ledger,
+                Some(offset),
+                format!("record {seq}: offset {offset} is outside [{}, {}) or listed twice", round.from, round.to),
+            ));
+        }
+    }
+    let mut missing = (round.from..round.to).filter(|offset| !offsets.contains(offset));
+    if let Some(first) = missing.next() {
+        let count = 1 + missing.count();
+        report.findings.push(at(
+            Kind::Gap,
+            Some(first),
+            format!("record {seq}: {count} offsets from {first} are neither indexed nor recorded as skipped"),
+        ));
+    }
+    let mut last = i64::MIN;
+    for (offset, day, id, recorded) in &round.events {
+        if *offset <= last {
+            report.findings.push(at(Kind::Ledger, Some(*offset), format!("record {seq}: events out of offset order")));
+        }
+        last = *offset;
+        let Some(fp) = unhex::<16>(recorded) else {
+            report.findings.push(at(Kind::Ledger, Some(*offset), format!("record {seq}: the fingerprint is not 16 bytes of hex")));
+            continue;
+        };
+        head = next_head(&head, *offset, &fp);
+        let place = |kind: Kind, detail: String| Finding {
+            day: Some(day.to_string()),
+            id: Some(id.clone()),
+            ..at(kind, Some(*offset), detail)
+        };
+        match stored.get_mut(id) {
+            None if removed_days.contains(day) => report.removed_by_policy += 1,
+            None => report
+                .findings
+                .push(place(Kind::Removed, "recorded by the ledger, in no day index".into())),
+            Some(event) => {
+                event.seen = true;
+                if event.day != *day {
+                    report.findings.push(place(
+                        Kind::Altered,
+                        format!("recorded in day {day}, found in day {}", event.day),
+                    ));
+                } else if event.fingerprint != fp {
+                    report.findings.push(place(
+                        Kind::Altered,
+                        format!("stored bytes hash to {}, the ledger recorded {recorded}", hex(&event.fingerprint)),
+                    ));
+                }
+            }
+        }
+    }
+    if hex(&head) != round.head {
+        report.findings.push(at(
+            Kind::Ledger,
+            None,
+            format!("record {seq}: the head does not follow from the fingerprints recorded"),
+        ));
+    }
+    heads.insert(partition, (round.to.max(next), head));
+}
+
+/// Every event of every day index: id → day and fingerprint.
+fn read_events(layout: &IndexLayout, report: &mut Report) -> Result<HashMap<String, Stored>, StoreError> {
+    let mut stored = HashMap::new();
+    let days = layout
+        .days()
+        .map_err(|error| StoreError::io(layout.root(), error))?;
+    for day in days {
+        let unreadable = |detail: String| Finding {
+            day: Some(day.to_string()),
+            ..finding(Kind::Unreadable, detail)
+        };
+        let (index, fields) = match layout.open(day) {
+            Ok(opened) => opened,
+            Err(error) => {
+                report.findings.push(unreadable(error.to_string()));
+                continue;
+            }
+        };
+        let reader = match index.reader() {
+            Ok(reader) => reader,
+            Err(error) => {
+                report.findings.push(unreadable(error.to_string()));
+                continue;
+            }
+        };
+        let searcher = reader.searcher();
+        for (ordinal, segment) in searcher.segment_readers().iter().enumerate() {
+            for doc in segment.doc_ids_alive() {
+                let document: TantivyDocument = match searcher.doc(DocAddress::new(ordinal as u32, doc)) {
+                    Ok(document) => document,
+                    Err(error) => {
+                        report.findings.push(unreadable(format!(
+                            "segment {} document {doc}: {error}",
+                            segment.segment_id().uuid_string()
+                        )));
+                        continue;
+                    }
+                };
+                let bytes = document
+                    .get_first(fields.event)
+                    .and_then(|v| v.as_bytes())
+                    .unwrap_or_default();
+                // The id is indexed, not stored: the stored event names it.
+                #[derive(serde::Deserialize)]
+                struct Named {
+                    id: String,
+                }
+                let id = match serde_json::from_slice::<Named>(bytes) {
+                    Ok(named) => named.id,
+                    Err(error) => {
+                        report.findings.push(unreadable(format!(
+                            "segment {} document {doc}: the stored event names no id ({error})",
+                            segment.segment_id().uuid_string()
+                        )));
+                        continue;
+                    }
+                };
+                report.events += 1;
+                report.bytes += bytes.len() as u64;
+                let entry = Stored {
+                    day,
+                    fingerprint: fingerprint(bytes),
+                    seen: false,
+                };
+                if stored.insert(id.clone(), entry).is_some() {
+                    report.findings.push(Finding {
+                        id: Some(id),
+                        ..unreadable("two documents with one id".into())
+                    });
+                }
+            }
+        }
+    }
+    Ok(stored)
+}
+
+fn check_digests(
+    layout: &IndexLayout,
+    key: Option<&VerifyingKey>,
+    lines: &[(String, ledger::Record)],
+    heads_at: &[BTreeMap<i32, (i64, [u8; 32])>],
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let files = digest::files(&layout.root().join(digest::DIGESTS_DIR))?;
+    report.digests = files.len() as u64;
+    let mut prev = String::new();
+    let mut covered: Option<u64> = None;
+    for (n, path) in files.iter().enumerate() {
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let bad = |detail: String| finding(Kind::Digest, format!("digest {name}: {detail}"));
+        let bytes = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
+        let file_hash = hex(&Sha256::digest(&bytes));
+        let parsed = serde_json::from_slice::<DigestFile>(&bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|file| match key {
+                Some(key) => file.verified(key),
+                None => file.body(),
+            });
+        let body = match parsed {
+            Ok(body) => body,
+            Err(error) => {
+                report.findings.push(bad(format!("{error} (forged, replaced or edited)")));
+                prev = file_hash;
+                continue;
+            }
+        };
+        if body.seq != n as u64 || body.prev_digest != prev {
+            report.findings.push(bad("out of place: digests were removed, inserted or reordered".into()));
+        }
+        prev = file_hash;
+        match lines.get(body.ledger_seq as usize) {
+            None => report.findings.push(bad(format!(
+                "covers ledger record {}, which the ledger does not have (records were removed)",
+                body.ledger_seq
+            ))),
+            Some((line, _)) if line_hash(line.as_bytes()) != body.ledger_hash => {
+                report.findings.push(bad(format!(
+                    "ledger record {} is not the one it signed (the ledger was edited)",
+                    body.ledger_seq
+                )))
+            }
+            Some(_) => {
+                let stated: BTreeMap<i32, (i64, String)> = body.partitions.clone();
+                let actual: BTreeMap<i32, (i64, String)> = heads_at[body.ledger_seq as usize]
+                    .iter()
+                    .map(|(p, (next, head))| (*p, (*next, hex(head))))
+                    .collect();
+                if stated != actual {
+                    report.findings.push(bad(format!(
+                        "the chain heads it signed differ from the ledger's at record {}",
+                        body.ledger_seq
+                    )));
+                }
+            }
+        }
+        covered = Some(body.ledger_seq);
+    }
+    if key.is_some() && files.is_empty() && !lines.is_empty() {
+        report
+            .findings
+            .push(finding(Kind::Digest, "no signed digest, though the ledger has records"));
+    }
+    report.records_after_last_digest = match covered {
+        Some(seq) => (lines.len() as u64).saturating_sub(seq + 1),
+        None => lines.len() as u64,
+    };
+    Ok(())
+}
+
+/// A report as text, one finding per line.
+pub fn render(report: &Report, root: &Path) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for f in &report.findings {
+        let mut place = Vec::new();
+        if let Some(day) = &f.day {
+            place.push(format!("day {day}"));
+        }
+        if let Some(p) = f.partition {
+            place.push(format!("partition {p}"));
+        }
+        if let Some(o) = f.offset {
+            place.push(format!("offset {o}"));
+        }
+        if let Some(id) = &f.id {
+            place.push(format!("id {id}"));
+        }
+        let kind = serde_json::to_value(f.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let _ = writeln!(out, "{kind}: {}{}{}", place.join(", "), if place.is_empty() { "" } else { ": " }, f.detail);
+    }
+    let _ = writeln!(
+        out,
+        "{}: {} events ({} bytes) in {}, {} ledger records, {} digests ({} records after the last), {} events removed by retention, {} problems",
+        if report.ok { "verified" } else { "NOT verified" },
+        report.events,
+        report.bytes,
+        root.display(),
+        report.ledger_records,
+        report.digests,
+        report.records_after_last_digest,
+        report.removed_by_policy,
+        report.findings.len()
+    );
+    out
+}
