@@ -289,7 +289,10 @@ fn verify(index: &std::path::Path, public_key: Option<&str>, json: bool) -> Exit
     match verify::verify(&layout, key.as_ref()) {
         Ok(report) => {
             if json {
-                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
             } else {
                 print!("{}", verify::render(&report, index));
             }

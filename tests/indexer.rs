@@ -1,5 +1,6 @@
 //! Indexer drill with the real binary and a real broker: kill -9 at random moments while
-//! it indexes the events on the topic; afterwards every event is in the index exactly once.
+//! it indexes the events on the topic; afterwards every event is in the index exactly once
+//! and `logpipe verify` finds the store as its ledger and signed digests describe it.
 //!
 //! The full-size drill (one million events, ten kills) is
 //! `LOGPIPE_DRILL_EVENTS=1000000 LOGPIPE_DRILL_KILLS=10 ./dev test --profile drill -E 'test(indexer_killed)'`.
@@ -14,9 +15,11 @@ use logpipe_common::testkit::{TestBroker, env_number, produce_all, sample_event}
 use logpipe_store::{Catalog, IndexLayout, Reload};
 use nix::sys::signal::Signal;
 
-use crate::util::{Rng, Running, get};
+use crate::util::{Rng, Running, get, run};
 
 const TOPIC: &str = "logs";
+/// The digest signing key of the drill (base64 of 32 bytes of 7).
+const DIGEST_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
 const NANOS_PER_DAY: i64 = 86_400_000_000_000;
 
 fn start_indexer(bootstrap: &str, data: &Path) -> Running {
@@ -31,6 +34,7 @@ fn start_indexer(bootstrap: &str, data: &Path) -> Running {
                 "warn,logpipe_common=info,logpipe_store=info,logpipe_indexer=info",
             ),
             ("PORT", "0"),
+            ("LOGPIPE_INDEXER_DIGEST_KEY", DIGEST_KEY),
             // The consumer group with the default static membership: a restart takes the
             // partitions back at once, without waiting for the killed member's eviction.
         ],
@@ -136,4 +140,42 @@ fn indexer_killed_at_random_moments_indexes_every_event_once() {
     assert_eq!(unique, expected);
     assert_eq!(catalog.readers().len(), 2, "two day indexes");
     eprintln!("{events} events indexed exactly once through {kills} kills");
+
+    // The ledger chained every event once through the kills, and the digests vouch for it.
+    let public = logpipe_store::digest::DigestKey::from_base64(DIGEST_KEY)
+        .unwrap()
+        .public_base64();
+    let index = data.path().join("index");
+    let output = run(
+        &[
+            "verify",
+            index.to_str().unwrap(),
+            "--public-key",
+            &public,
+            "--json",
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["events"], events);
+    assert_eq!(report["records_after_last_digest"], 0, "{report}");
+    // Another key's signatures are not these.
+    let other = logpipe_store::digest::DigestKey::from_base64(
+        "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=",
+    )
+    .unwrap()
+    .public_base64();
+    let output = run(
+        &["verify", index.to_str().unwrap(), "--public-key", &other],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("does not verify"));
 }

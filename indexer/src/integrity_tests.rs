@@ -137,7 +137,8 @@ fn written_store(dir: &Path) {
 }
 
 fn report(dir: &Path, key: Option<&str>) -> Report {
-    let key = key.map(|k| digest::public_key(&DigestKey::from_base64(k).unwrap().public_base64()).unwrap());
+    let key = key
+        .map(|k| digest::public_key(&DigestKey::from_base64(k).unwrap().public_base64()).unwrap());
     verify(&IndexLayout::under(dir), key.as_ref()).unwrap()
 }
 
@@ -162,7 +163,10 @@ fn tampered(store: &Path) -> (tempfile::TempDir, PathBuf) {
     (dir, index)
 }
 
-fn day_writer(index: &Path, day: &str) -> (IndexWriter<TantivyDocument>, logpipe_store::schema::Fields) {
+fn day_writer(
+    index: &Path,
+    day: &str,
+) -> (IndexWriter<TantivyDocument>, logpipe_store::schema::Fields) {
     let layout = IndexLayout::at(index);
     let (index, fields) = layout.open(day.parse::<Day>().unwrap()).unwrap();
     (index.writer(15 << 20).unwrap(), fields)
@@ -190,7 +194,9 @@ fn an_untouched_store_verifies_clean_through_a_crash_duplicates_dead_letters_and
 
     // Retention removes the older day: its events are removed by policy, not tampered with.
     let mut pipeline = open(dir.path(), 1);
-    pipeline.apply_retention("2026-11-27".parse().unwrap()).unwrap();
+    pipeline
+        .apply_retention("2026-11-27".parse().unwrap())
+        .unwrap();
     pipeline.close().unwrap();
     let after = report(dir.path(), Some(KEY));
     assert!(after.ok, "{:#?}", after.findings);
@@ -241,7 +247,9 @@ fn each_kind_of_tampering_is_named_exactly() {
     // One document added that nothing took from Kafka.
     let (dir, index) = tampered(store.path());
     let (mut writer, fields) = day_writer(&index, "2026-11-26");
-    writer.add_document(document_of(&fields, &stored(9_998))).unwrap();
+    writer
+        .add_document(document_of(&fields, &stored(9_998)))
+        .unwrap();
     writer.commit().unwrap();
     let found = report(dir.path(), Some(KEY));
     assert_eq!(kinds(&found), [Kind::Inserted]);
@@ -250,15 +258,26 @@ fn each_kind_of_tampering_is_named_exactly() {
     // A whole segment dropped from a day's index.
     let (dir, index) = tampered(store.path());
     let meta_path = index.join("2026-11-27/meta.json");
-    let mut meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
     let segments = meta["segments"].as_array_mut().unwrap();
     let dropped = segments.remove(0);
     std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
     let found = report(dir.path(), Some(KEY));
-    assert!(kinds(&found).iter().all(|k| *k == Kind::Removed), "{:#?}", found.findings);
-    let expected = dropped["max_doc"].as_u64().unwrap() - dropped["deletes"]["num_deleted_docs"].as_u64().unwrap_or(0);
+    assert!(
+        kinds(&found).iter().all(|k| *k == Kind::Removed),
+        "{:#?}",
+        found.findings
+    );
+    let expected = dropped["max_doc"].as_u64().unwrap()
+        - dropped["deletes"]["num_deleted_docs"].as_u64().unwrap_or(0);
     assert_eq!(found.findings.len() as u64, expected);
-    assert!(found.findings.iter().all(|f| f.day.as_deref() == Some("2026-11-27")));
+    assert!(
+        found
+            .findings
+            .iter()
+            .all(|f| f.day.as_deref() == Some("2026-11-27"))
+    );
 
     // Two ledger records swapped.
     let (dir, index) = tampered(store.path());
@@ -268,9 +287,15 @@ fn each_kind_of_tampering_is_named_exactly() {
     lines.swap(0, 1);
     std::fs::write(&ledger_path, lines.join("\n") + "\n").unwrap();
     let found = report(dir.path(), Some(KEY));
-    assert!(kinds(&found).contains(&Kind::Ledger), "{:#?}", found.findings);
     assert!(
-        found.findings.iter().any(|f| f.detail.contains("ledger line 1 (record 1) is out of place")),
+        kinds(&found).contains(&Kind::Ledger),
+        "{:#?}",
+        found.findings
+    );
+    assert!(
+        found.findings.iter().any(|f| f
+            .detail
+            .contains("ledger line 1 (record 1) is out of place")),
         "{:#?}",
         found.findings
     );
@@ -280,13 +305,21 @@ fn each_kind_of_tampering_is_named_exactly() {
     let digests = digest::files(&index.join("digests")).unwrap();
     let last = digests.last().unwrap();
     let file: DigestFile = serde_json::from_slice(&std::fs::read(last).unwrap()).unwrap();
-    let forged = DigestKey::from_base64(OTHER_KEY).unwrap().sign(file.signed.clone());
+    let forged = DigestKey::from_base64(OTHER_KEY)
+        .unwrap()
+        .sign(file.signed.clone());
     std::fs::write(last, serde_json::to_vec(&forged).unwrap()).unwrap();
     let found = report(dir.path(), Some(KEY));
     assert_eq!(kinds(&found), [Kind::Digest]);
-    assert!(found.findings[0].detail.contains("does not verify"), "{:#?}", found.findings);
+    assert!(
+        found.findings[0].detail.contains("does not verify"),
+        "{:#?}",
+        found.findings
+    );
     let edited = DigestFile {
-        signed: file.signed.replacen("\"topic\":\"logs\"", "\"topic\":\"other\"", 1),
+        signed: file
+            .signed
+            .replacen("\"topic\":\"logs\"", "\"topic\":\"other\"", 1),
         ..file
     };
     std::fs::write(last, serde_json::to_vec(&edited).unwrap()).unwrap();
@@ -295,9 +328,17 @@ fn each_kind_of_tampering_is_named_exactly() {
     // The ledger rewritten to hide an edit: its records no longer match the signed digests.
     let (dir, index) = tampered(store.path());
     let text = std::fs::read_to_string(index.join("ledger.jsonl")).unwrap();
-    std::fs::write(index.join("ledger.jsonl"), text.replacen("\"duplicate\"", "\"dead-letter\"", 1)).unwrap();
+    std::fs::write(
+        index.join("ledger.jsonl"),
+        text.replacen("\"duplicate\"", "\"dead-letter\"", 1),
+    )
+    .unwrap();
     let found = report(dir.path(), Some(KEY));
-    assert!(kinds(&found).contains(&Kind::Digest) || kinds(&found).contains(&Kind::Ledger), "{:#?}", found.findings);
+    assert!(
+        kinds(&found).contains(&Kind::Digest) || kinds(&found).contains(&Kind::Ledger),
+        "{:#?}",
+        found.findings
+    );
 
     // One byte of a segment's stored documents flipped.
     let (dir, index) = tampered(store.path());
@@ -313,7 +354,9 @@ fn each_kind_of_tampering_is_named_exactly() {
     let found = report(dir.path(), Some(KEY));
     assert!(!found.ok);
     assert!(
-        kinds(&found).iter().all(|k| matches!(k, Kind::Altered | Kind::Removed | Kind::Unreadable)),
+        kinds(&found)
+            .iter()
+            .all(|k| matches!(k, Kind::Altered | Kind::Removed | Kind::Unreadable)),
         "{:#?}",
         found.findings
     );

@@ -168,7 +168,10 @@ impl Pipeline {
         sink: Option<Box<dyn DigestSink>>,
     ) -> Result<(), IndexerError> {
         let digests = Digests::open(self.store.catalog().layout().root())?;
-        info!(public_key = key.public_base64(), "ledger digests signed with this key");
+        info!(
+            public_key = key.public_base64(),
+            "ledger digests signed with this key"
+        );
         self.signer = Some(Signer {
             key,
             digests,
@@ -189,9 +192,10 @@ impl Pipeline {
         if !(now || signer.last.elapsed() >= signer.interval || today != signer.day) {
             return Ok(());
         }
-        if let Some(bytes) = signer
-            .digests
-            .write(&signer.key, &self.ledger, &self.settings.topic)?
+        if let Some(bytes) =
+            signer
+                .digests
+                .write(&signer.key, &self.ledger, &self.settings.topic)?
             && let Some(sink) = &signer.sink
         {
             sink.send(&bytes);

@@ -38,9 +38,9 @@ impl DigestKey {
         let bytes = BASE64
             .decode(text.trim())
             .map_err(|e| format!("not base64: {e}"))?;
-        let seed: [u8; 32] = bytes
-            .try_into()
-            .map_err(|bytes: Vec<u8>| format!("{} bytes, not a 32-byte Ed25519 seed", bytes.len()))?;
+        let seed: [u8; 32] = bytes.try_into().map_err(|bytes: Vec<u8>| {
+            format!("{} bytes, not a 32-byte Ed25519 seed", bytes.len())
+        })?;
         Ok(DigestKey(SigningKey::from_bytes(&seed)))
     }
 
@@ -61,9 +61,9 @@ pub fn public_key(text: &str) -> Result<VerifyingKey, String> {
     let bytes = BASE64
         .decode(text.trim())
         .map_err(|e| format!("not base64: {e}"))?;
-    let bytes: [u8; 32] = bytes
-        .try_into()
-        .map_err(|bytes: Vec<u8>| format!("{} bytes, not a 32-byte Ed25519 public key", bytes.len()))?;
+    let bytes: [u8; 32] = bytes.try_into().map_err(|bytes: Vec<u8>| {
+        format!("{} bytes, not a 32-byte Ed25519 public key", bytes.len())
+    })?;
     VerifyingKey::from_bytes(&bytes).map_err(|e| format!("not an Ed25519 public key: {e}"))
 }
 
@@ -184,7 +184,9 @@ impl Digests {
         let tmp = path.with_extension("tmp");
         let io = |e| StoreError::io(&path, e);
         fs::write(&tmp, &bytes).map_err(io)?;
-        fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
+        fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
         fs::rename(&tmp, &path).map_err(io)?;
         self.next_seq += 1;
         self.last_file_hash = hex(&Sha256::digest(&bytes));
@@ -229,7 +231,9 @@ mod tests {
         ledger.commit_round("logs").unwrap();
         let first = digests.write(&key(1), &ledger, "logs").unwrap().unwrap();
         assert!(digests.write(&key(1), &ledger, "logs").unwrap().is_none());
-        ledger.removal("2026-12-05".parse().unwrap(), "age").unwrap();
+        ledger
+            .removal("2026-12-05".parse().unwrap(), "age")
+            .unwrap();
         let second = digests.write(&key(1), &ledger, "logs").unwrap().unwrap();
 
         let public = public_key(&key(1).public_base64()).unwrap();
@@ -250,6 +254,10 @@ mod tests {
         let reopened = Digests::open(dir.path()).unwrap();
         assert_eq!(reopened.next_seq, 2);
         assert_eq!(reopened.last_file_hash, hex(&Sha256::digest(&second)));
-        assert!(DigestKey::from_base64("c2hvcnQ=").unwrap_err().contains("5 bytes"));
+        assert!(
+            DigestKey::from_base64("c2hvcnQ=")
+                .unwrap_err()
+                .contains("5 bytes")
+        );
     }
 }

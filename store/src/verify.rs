@@ -25,7 +25,9 @@ use tantivy::{DocAddress, TantivyDocument};
 use crate::digest::{self, DigestFile};
 use crate::error::StoreError;
 use crate::layout::{Day, IndexLayout};
-use crate::ledger::{self, Body, LEDGER_FILE, ZERO_HEAD, fingerprint, hex, line_hash, next_head, unhex};
+use crate::ledger::{
+    self, Body, LEDGER_FILE, ZERO_HEAD, fingerprint, hex, line_hash, next_head, unhex,
+};
 
 /// What kind of problem a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -142,7 +144,15 @@ pub fn verify(layout: &IndexLayout, key: Option<&VerifyingKey>) -> Result<Report
         }
         if let Body::Round { partitions, .. } = &record.body {
             for (&partition, round) in partitions {
-                check_round(&mut report, &mut stored, &removed_days, &mut heads, partition, round, record.seq);
+                check_round(
+                    &mut report,
+                    &mut stored,
+                    &removed_days,
+                    &mut heads,
+                    partition,
+                    round,
+                    record.seq,
+                );
             }
         }
         heads_at.push(heads.clone());
@@ -178,7 +188,10 @@ fn check_round(
         offset,
         ..finding(kind, detail)
     };
-    let (next, mut head) = heads.get(&partition).copied().unwrap_or((round.from, ZERO_HEAD));
+    let (next, mut head) = heads
+        .get(&partition)
+        .copied()
+        .unwrap_or((round.from, ZERO_HEAD));
     if round.from != next {
         report.findings.push(at(
             Kind::Gap,
@@ -190,7 +203,11 @@ fn check_round(
         ));
     }
     if unhex::<32>(&round.head).is_none() {
-        report.findings.push(at(Kind::Ledger, None, format!("record {seq}: the head is not 32 bytes of hex")));
+        report.findings.push(at(
+            Kind::Ledger,
+            None,
+            format!("record {seq}: the head is not 32 bytes of hex"),
+        ));
     }
     // Every offset of the round: an event or a recorded skip, once.
     let mut offsets: BTreeSet<i64> = BTreeSet::new();
@@ -204,7 +221,10 @@ fn check_round(
             report.findings.push(at(
                 Kind::Ledger,
                 Some(offset),
-                format!("record {seq}: offset {offset} is outside [{}, {}) or listed twice", round.from, round.to),
+                format!(
+                    "record {seq}: offset {offset} is outside [{}, {}) or listed twice",
+                    round.from, round.to
+                ),
             ));
         }
     }
@@ -220,11 +240,19 @@ fn check_round(
     let mut last = i64::MIN;
     for (offset, day, id, recorded) in &round.events {
         if *offset <= last {
-            report.findings.push(at(Kind::Ledger, Some(*offset), format!("record {seq}: events out of offset order")));
+            report.findings.push(at(
+                Kind::Ledger,
+                Some(*offset),
+                format!("record {seq}: events out of offset order"),
+            ));
         }
         last = *offset;
         let Some(fp) = unhex::<16>(recorded) else {
-            report.findings.push(at(Kind::Ledger, Some(*offset), format!("record {seq}: the fingerprint is not 16 bytes of hex")));
+            report.findings.push(at(
+                Kind::Ledger,
+                Some(*offset),
+                format!("record {seq}: the fingerprint is not 16 bytes of hex"),
+            ));
             continue;
         };
         head = next_head(&head, *offset, &fp);
@@ -235,9 +263,10 @@ fn check_round(
         };
         match stored.get_mut(id) {
             None if removed_days.contains(day) => report.removed_by_policy += 1,
-            None => report
-                .findings
-                .push(place(Kind::Removed, "recorded by the ledger, in no day index".into())),
+            None => report.findings.push(place(
+                Kind::Removed,
+                "recorded by the ledger, in no day index".into(),
+            )),
             Some(event) => {
                 event.seen = true;
                 if event.day != *day {
@@ -248,7 +277,10 @@ fn check_round(
                 } else if event.fingerprint != fp {
                     report.findings.push(place(
                         Kind::Altered,
-                        format!("stored bytes hash to {}, the ledger recorded {recorded}", hex(&event.fingerprint)),
+                        format!(
+                            "stored bytes hash to {}, the ledger recorded {recorded}",
+                            hex(&event.fingerprint)
+                        ),
                     ));
                 }
             }
@@ -265,7 +297,10 @@ fn check_round(
 }
 
 /// Every event of every day index: id → day and fingerprint.
-fn read_events(layout: &IndexLayout, report: &mut Report) -> Result<HashMap<String, Stored>, StoreError> {
+fn read_events(
+    layout: &IndexLayout,
+    report: &mut Report,
+) -> Result<HashMap<String, Stored>, StoreError> {
     let mut stored = HashMap::new();
     let days = layout
         .days()
@@ -292,16 +327,17 @@ fn read_events(layout: &IndexLayout, report: &mut Report) -> Result<HashMap<Stri
         let searcher = reader.searcher();
         for (ordinal, segment) in searcher.segment_readers().iter().enumerate() {
             for doc in segment.doc_ids_alive() {
-                let document: TantivyDocument = match searcher.doc(DocAddress::new(ordinal as u32, doc)) {
-                    Ok(document) => document,
-                    Err(error) => {
-                        report.findings.push(unreadable(format!(
-                            "segment {} document {doc}: {error}",
-                            segment.segment_id().uuid_string()
-                        )));
-                        continue;
-                    }
-                };
+                let document: TantivyDocument =
+                    match searcher.doc(DocAddress::new(ordinal as u32, doc)) {
+                        Ok(document) => document,
+                        Err(error) => {
+                            report.findings.push(unreadable(format!(
+                                "segment {} document {doc}: {error}",
+                                segment.segment_id().uuid_string()
+                            )));
+                            continue;
+                        }
+                    };
                 let bytes = document
                     .get_first(fields.event)
                     .and_then(|v| v.as_bytes())
@@ -352,7 +388,10 @@ fn check_digests(
     let mut prev = String::new();
     let mut covered: Option<u64> = None;
     for (n, path) in files.iter().enumerate() {
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         let bad = |detail: String| finding(Kind::Digest, format!("digest {name}: {detail}"));
         let bytes = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
         let file_hash = hex(&Sha256::digest(&bytes));
@@ -365,13 +404,17 @@ fn check_digests(
         let body = match parsed {
             Ok(body) => body,
             Err(error) => {
-                report.findings.push(bad(format!("{error} (forged, replaced or edited)")));
+                report
+                    .findings
+                    .push(bad(format!("{error} (forged, replaced or edited)")));
                 prev = file_hash;
                 continue;
             }
         };
         if body.seq != n as u64 || body.prev_digest != prev {
-            report.findings.push(bad("out of place: digests were removed, inserted or reordered".into()));
+            report.findings.push(bad(
+                "out of place: digests were removed, inserted or reordered".into(),
+            ));
         }
         prev = file_hash;
         match lines.get(body.ledger_seq as usize) {
@@ -402,9 +445,10 @@ fn check_digests(
         covered = Some(body.ledger_seq);
     }
     if key.is_some() && files.is_empty() && !lines.is_empty() {
-        report
-            .findings
-            .push(finding(Kind::Digest, "no signed digest, though the ledger has records"));
+        report.findings.push(finding(
+            Kind::Digest,
+            "no signed digest, though the ledger has records",
+        ));
     }
     report.records_after_last_digest = match covered {
         Some(seq) => (lines.len() as u64).saturating_sub(seq + 1),
@@ -431,13 +475,26 @@ pub fn render(report: &Report, root: &Path) -> String {
         if let Some(id) = &f.id {
             place.push(format!("id {id}"));
         }
-        let kind = serde_json::to_value(f.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        let _ = writeln!(out, "{kind}: {}{}{}", place.join(", "), if place.is_empty() { "" } else { ": " }, f.detail);
+        let kind = serde_json::to_value(f.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{kind}: {}{}{}",
+            place.join(", "),
+            if place.is_empty() { "" } else { ": " },
+            f.detail
+        );
     }
     let _ = writeln!(
         out,
         "{}: {} events ({} bytes) in {}, {} ledger records, {} digests ({} records after the last), {} events removed by retention, {} problems",
-        if report.ok { "verified" } else { "NOT verified" },
+        if report.ok {
+            "verified"
+        } else {
+            "NOT verified"
+        },
         report.events,
         report.bytes,
         root.display(),
