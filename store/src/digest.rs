@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::StoreError;
-use crate::ledger::{Ledger, hex};
+use crate::ledger::Ledger;
 
 pub const DIGESTS_DIR: &str = "digests";
 pub const DIGEST_VERSION: u32 = 1;
@@ -142,7 +142,7 @@ impl Digests {
                     reason,
                 })?;
             digests.next_seq = body.seq + 1;
-            digests.last_file_hash = hex(&Sha256::digest(&bytes));
+            digests.last_file_hash = hex::encode(Sha256::digest(&bytes));
             digests.covered = Some(body.ledger_seq);
         }
         Ok(digests)
@@ -173,7 +173,7 @@ impl Digests {
                 .heads()
                 .partitions
                 .iter()
-                .map(|(p, (next, head))| (*p, (*next, hex(head))))
+                .map(|(p, (next, head))| (*p, (*next, hex::encode(head))))
                 .collect(),
             prev_digest: self.last_file_hash.clone(),
             public_key: key.public_base64(),
@@ -189,7 +189,7 @@ impl Digests {
             .map_err(io)?;
         fs::rename(&tmp, &path).map_err(io)?;
         self.next_seq += 1;
-        self.last_file_hash = hex(&Sha256::digest(&bytes));
+        self.last_file_hash = hex::encode(Sha256::digest(&bytes));
         self.covered = Some(ledger_seq);
         Ok(Some(bytes))
     }
@@ -241,7 +241,7 @@ mod tests {
         let body = file.verified(&public).unwrap();
         assert_eq!(body.seq, 1);
         assert_eq!(body.ledger_seq, 1);
-        assert_eq!(body.prev_digest, hex(&Sha256::digest(&first)));
+        assert_eq!(body.prev_digest, hex::encode(Sha256::digest(&first)));
         // Another key's signature, or an edited body, does not verify.
         let other = public_key(&key(2).public_base64()).unwrap();
         assert!(file.verified(&other).is_err());
@@ -253,7 +253,10 @@ mod tests {
         // A reopened store continues the chain.
         let reopened = Digests::open(dir.path()).unwrap();
         assert_eq!(reopened.next_seq, 2);
-        assert_eq!(reopened.last_file_hash, hex(&Sha256::digest(&second)));
+        assert_eq!(
+            reopened.last_file_hash,
+            hex::encode(Sha256::digest(&second))
+        );
         assert!(
             DigestKey::from_base64("c2hvcnQ=")
                 .unwrap_err()

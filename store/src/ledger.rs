@@ -88,29 +88,16 @@ pub fn next_head(head: &[u8; 32], offset: i64, fingerprint: &[u8; 16]) -> [u8; 3
     hasher.finalize().into()
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
-
+/// `N` bytes written as hex, or `None`.
 pub fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != N * 2 || !text.is_ascii() {
-        return None;
-    }
     let mut out = [0; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[i * 2..i * 2 + 2], 16).ok()?;
-    }
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }
 
 /// SHA-256 of a line's bytes (without its newline), hex.
 pub fn line_hash(line: &[u8]) -> String {
-    hex(&Sha256::digest(line))
+    hex::encode(Sha256::digest(line))
 }
 
 /// Where each partition's chain stands.
@@ -120,10 +107,11 @@ pub struct Heads {
     pub partitions: BTreeMap<i32, (i64, [u8; 32])>,
 }
 
-/// The events and skips of the round being taken, per partition.
+/// The events and skips of the round being taken, per partition, each with its running
+/// head (written out as hex when the round is appended).
 #[derive(Debug, Default)]
 pub struct Round {
-    partitions: BTreeMap<i32, PartitionRound>,
+    partitions: BTreeMap<i32, (PartitionRound, [u8; 32])>,
 }
 
 impl Round {
@@ -131,18 +119,23 @@ impl Round {
         self.partitions.is_empty()
     }
 
-    fn partition(&mut self, heads: &Heads, partition: i32, offset: i64) -> &mut PartitionRound {
+    fn partition(
+        &mut self,
+        heads: &Heads,
+        partition: i32,
+        offset: i64,
+    ) -> &mut (PartitionRound, [u8; 32]) {
         self.partitions.entry(partition).or_insert_with(|| {
             let head = heads
                 .partitions
                 .get(&partition)
                 .map_or(ZERO_HEAD, |(_, head)| *head);
-            PartitionRound {
+            let round = PartitionRound {
                 from: offset,
                 to: offset,
-                head: hex(&head),
                 ..PartitionRound::default()
-            }
+            };
+            (round, head)
         })
     }
 }
@@ -202,7 +195,7 @@ impl Ledger {
             .round
             .partitions
             .get(&partition)
-            .is_some_and(|round| offset < round.to);
+            .is_some_and(|(round, _)| offset < round.to);
         pending
             || self
                 .heads
@@ -214,18 +207,15 @@ impl Ledger {
     /// Chains an event indexed (or found already indexed) at `offset`.
     pub fn event(&mut self, partition: i32, offset: i64, day: Day, id: String, stored: &[u8]) {
         let fp = fingerprint(stored);
-        let heads = &self.heads;
-        let round = self.round.partition(heads, partition, offset);
-        let head = unhex::<32>(&round.head).unwrap_or(ZERO_HEAD);
-        round.head = hex(&next_head(&head, offset, &fp));
-        round.events.push((offset, day, id, hex(&fp)));
+        let (round, head) = self.round.partition(&self.heads, partition, offset);
+        *head = next_head(head, offset, &fp);
+        round.events.push((offset, day, id, hex::encode(fp)));
         round.to = offset + 1;
     }
 
     /// Records an offset taken but not indexed.
     pub fn skipped(&mut self, partition: i32, offset: i64, reason: &str) {
-        let heads = &self.heads;
-        let round = self.round.partition(heads, partition, offset);
+        let (round, _) = self.round.partition(&self.heads, partition, offset);
         round.skipped.push((offset, reason.to_owned()));
         round.to = offset + 1;
     }
@@ -235,10 +225,11 @@ impl Ledger {
         if self.round.is_empty() {
             return Ok(());
         }
-        let partitions = std::mem::take(&mut self.round.partitions);
-        for (partition, round) in &partitions {
-            let head = unhex(&round.head).unwrap_or(ZERO_HEAD);
-            self.heads.partitions.insert(*partition, (round.to, head));
+        let mut partitions = BTreeMap::new();
+        for (partition, (mut round, head)) in std::mem::take(&mut self.round.partitions) {
+            round.head = hex::encode(head);
+            self.heads.partitions.insert(partition, (round.to, head));
+            partitions.insert(partition, round);
         }
         self.append(Body::Round {
             topic: topic.to_owned(),

@@ -25,9 +25,7 @@ use tantivy::{DocAddress, TantivyDocument};
 use crate::digest::{self, DigestFile};
 use crate::error::StoreError;
 use crate::layout::{Day, IndexLayout};
-use crate::ledger::{
-    self, Body, LEDGER_FILE, ZERO_HEAD, fingerprint, hex, line_hash, next_head, unhex,
-};
+use crate::ledger::{self, Body, LEDGER_FILE, ZERO_HEAD, fingerprint, line_hash, next_head, unhex};
 
 /// What kind of problem a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -279,14 +277,14 @@ fn check_round(
                         Kind::Altered,
                         format!(
                             "stored bytes hash to {}, the ledger recorded {recorded}",
-                            hex(&event.fingerprint)
+                            hex::encode(event.fingerprint)
                         ),
                     ));
                 }
             }
         }
     }
-    if hex(&head) != round.head {
+    if hex::encode(head) != round.head {
         report.findings.push(at(
             Kind::Ledger,
             None,
@@ -394,7 +392,7 @@ fn check_digests(
             .unwrap_or_default();
         let bad = |detail: String| finding(Kind::Digest, format!("digest {name}: {detail}"));
         let bytes = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
-        let file_hash = hex(&Sha256::digest(&bytes));
+        let file_hash = hex::encode(Sha256::digest(&bytes));
         let parsed = serde_json::from_slice::<DigestFile>(&bytes)
             .map_err(|e| e.to_string())
             .and_then(|file| match key {
@@ -432,7 +430,7 @@ fn check_digests(
                 let stated: BTreeMap<i32, (i64, String)> = body.partitions.clone();
                 let actual: BTreeMap<i32, (i64, String)> = heads_at[body.ledger_seq as usize]
                     .iter()
-                    .map(|(p, (next, head))| (*p, (*next, hex(head))))
+                    .map(|(p, (next, head))| (*p, (*next, hex::encode(head))))
                     .collect();
                 if stated != actual {
                     report.findings.push(bad(format!(

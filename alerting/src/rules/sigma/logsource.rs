@@ -153,16 +153,7 @@ impl Field {
 
     /// The attribute paths read, for the view's walk.
     pub(crate) fn attribute_paths(&self) -> impl Iterator<Item = String> + '_ {
-        self.paths.iter().map(|steps| {
-            steps
-                .iter()
-                .map_while(|s| match s {
-                    Step::Key(k) => Some(k.as_str()),
-                    Step::Each => None,
-                })
-                .collect::<Vec<_>>()
-                .join(".")
-        })
+        self.paths.iter().map(|steps| head(steps).0)
     }
 
     /// The values of the field in `view`, a list's items one by one; `None` when the
@@ -170,18 +161,12 @@ impl Field {
     pub(crate) fn values(&self, view: &EventView<'_>) -> Option<Vec<Value>> {
         let mut values: Option<Vec<Value>> = None;
         for steps in &self.paths {
-            let head: Vec<&str> = steps
-                .iter()
-                .map_while(|s| match s {
-                    Step::Key(k) => Some(k.as_str()),
-                    Step::Each => None,
-                })
-                .collect();
-            let Some(root) = view.attribute(&head.join(".")) else {
+            let (path, keys) = head(steps);
+            let Some(root) = view.attribute(&path) else {
                 continue;
             };
             let mut found = Vec::new();
-            walk(&root, &steps[head.len()..], &mut found);
+            walk(&root, &steps[keys..], &mut found);
             for value in found {
                 let out = values.get_or_insert_with(Vec::new);
                 match value {
@@ -192,6 +177,19 @@ impl Field {
         }
         values
     }
+}
+
+/// The dotted attribute path of the keys before a path's first list, and how many keys
+/// that is.
+fn head(steps: &[Step]) -> (String, usize) {
+    let keys: Vec<&str> = steps
+        .iter()
+        .map_while(|s| match s {
+            Step::Key(k) => Some(k.as_str()),
+            Step::Each => None,
+        })
+        .collect();
+    (keys.join("."), keys.len())
 }
 
 fn walk<'v>(value: &'v Value, steps: &[Step], out: &mut Vec<&'v Value>) {
