@@ -130,13 +130,20 @@ impl Evaluator {
 
     /// Takes one event through a view shared with the other rules.
     pub fn observe_in(&mut self, view: &EventView<'_>) -> Vec<Alert> {
-        let ts = view.ts().unix_nanos();
         let rule: &Rule = &self.rule;
         let hit = rule.predicate.matches_in(view);
         let total = rule
             .denominator
             .as_ref()
             .is_some_and(|d| d.matches_in(view));
+        self.observe_matched(view, hit, total)
+    }
+
+    /// Takes one event whose matches are known already: `hit` of the rule's query,
+    /// `total` of a ratio's denominator (as the router found them).
+    pub fn observe_matched(&mut self, view: &EventView<'_>, hit: bool, total: bool) -> Vec<Alert> {
+        let ts = view.ts().unix_nanos();
+        let rule: &Rule = &self.rule;
         if !hit && !total {
             return Vec::new();
         }

@@ -5,7 +5,8 @@
 //!   loaded and checked together.
 //! - `rules`: rule files → `Rule`: the model, file parsing, per-type validation with
 //!   `file:line` errors, summary templates.
-//! - `prefilter`: which rules an event can concern, so most rules skip most events.
+//! - `routing`: which rules an event matches, through shared tables of the terms rules
+//!   require (keyword values, words, regexes), each distinct query evaluated once.
 //! - `engine`: one rule's evaluation on event time (`Evaluator`) and its checkpointable
 //!   state; alerts with deterministic ids.
 //! - `cap`: at most so many alerts per rule and window; the rest summarized in one.
@@ -28,7 +29,7 @@ mod check;
 mod config;
 pub mod engine;
 pub mod notify;
-pub mod prefilter;
+pub mod routing;
 pub mod rules;
 mod runner;
 mod service;

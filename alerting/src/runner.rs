@@ -33,7 +33,7 @@ use tracing::{info, warn};
 use crate::cap::{AlertCap, Limit};
 use crate::engine::{Alert, Evaluator, RuleState};
 use crate::notify::{Notification, Notifiers, Sender};
-use crate::prefilter::Prefilter;
+use crate::routing::{Routed, Router, Scratch};
 use crate::rules::Rule;
 use crate::telemetry;
 
@@ -244,8 +244,10 @@ pub(crate) fn start(
                 offsets: checkpoint.offsets,
                 partitions: HashMap::new(),
                 loaded: None,
-                prefilter: Prefilter::default(),
-                candidates: Vec::new(),
+                router: Router::default(),
+                scratch: Scratch::default(),
+                routed: Vec::new(),
+                routing: (0, 0, 0),
             };
             run(
                 &consumer,
@@ -271,9 +273,12 @@ struct LoopState {
     partitions: HashMap<i32, (i64, Instant)>,
     /// The generation of the rule set the evaluators were built from.
     loaded: Option<u64>,
-    prefilter: Prefilter,
-    /// The candidate rules of the event at hand, the buffer kept between events.
-    candidates: Vec<usize>,
+    router: Router,
+    scratch: Scratch,
+    /// The rules the event at hand matched, the buffer kept between events.
+    routed: Vec<Routed>,
+    /// Events routed, rules checked and rules matched since the last tick.
+    routing: (u64, u64, u64),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -364,12 +369,22 @@ fn run(
                         .or_insert((i64::MIN, Instant::now()));
                     entry.0 = entry.0.max(event.ts.unix_nanos());
                     entry.1 = Instant::now();
-                    let view = state.prefilter.view(&event);
-                    state
-                        .prefilter
-                        .candidates_into(&view, &mut state.candidates);
-                    for &index in &state.candidates {
-                        raise(state.evaluators[index].observe_in(&view), false);
+                    let view = state.router.view(&event);
+                    let effort = state
+                        .router
+                        .route(&view, &mut state.scratch, &mut state.routed);
+                    state.routing.0 += 1;
+                    state.routing.1 += effort.rules_checked as u64;
+                    state.routing.2 += state.routed.len() as u64;
+                    for routed in &state.routed {
+                        raise(
+                            state.evaluators[routed.rule].observe_matched(
+                                &view,
+                                routed.hit,
+                                routed.total,
+                            ),
+                            false,
+                        );
                     }
                 }
             }
@@ -381,6 +396,8 @@ fn run(
                 raise(evaluator.advance(watermark), false);
             }
             raise(Vec::new(), true);
+            let (events, checked, matched) = std::mem::take(&mut state.routing);
+            telemetry::routed(events, checked, matched);
             renew(state, shared, &mut renewed, renewals);
             publish_status(state, shared, watermark);
             telemetry::pending_alerts(
@@ -445,7 +462,7 @@ fn reload(state: &mut LoopState, shared: &Shared) {
     }
     state.loaded = Some(set.generation);
     let rules: Vec<&Rule> = state.evaluators.iter().map(Evaluator::rule).collect();
-    state.prefilter = Prefilter::new(&rules);
+    state.router = Router::new(&rules);
     info!(rules = state.evaluators.len(), "rules in force");
 }
 

@@ -21,6 +21,15 @@ pub(crate) fn late_events(rule: &str, count: u64) {
     gauge!("logpipe_alerting_late_events", "rule" => rule.to_owned()).set(count as f64);
 }
 
+/// Events routed to the rules; of the rules, those whose required terms the events had
+/// (their queries consulted) and those the events matched. Checked per event against
+/// the rule count tells how well the rules' terms route.
+pub(crate) fn routed(events: u64, checked: u64, matched: u64) {
+    counter!("logpipe_alerting_events_routed_total").increment(events);
+    counter!("logpipe_alerting_rules_checked_total").increment(checked);
+    counter!("logpipe_alerting_rules_matched_total").increment(matched);
+}
+
 /// A change of the rules or notifiers files put in force.
 pub(crate) fn reload_applied() {
     counter!("logpipe_alerting_reloads_total", "result" => "applied").increment(1);

@@ -312,6 +312,17 @@ impl<'a> EventView<'a> {
             .any(|(_, value)| matches!(value, LeafValue::Text(text) if test(text)))
     }
 
+    /// Each string value at exactly `path` (every string element of an array there).
+    pub fn attribute_texts(&self, path: &str, mut each: impl FnMut(&str)) {
+        for (leaf_path, value) in self.leaves().iter() {
+            if leaf_path == path
+                && let LeafValue::Text(text) = value
+            {
+                each(text);
+            }
+        }
+    }
+
     /// The attribute at dotted `path`, nested objects or dotted keys alike (an exact key
     /// first, then splits from the right).
     pub fn attribute(&self, path: &str) -> Option<Cow<'a, Value>> {

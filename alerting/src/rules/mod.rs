@@ -35,6 +35,6 @@ mod validate;
 pub(crate) use file::undefined_notifiers;
 pub use file::{Loaded, Skipped, load_dir, load_tree, parse_rule, rule_files};
 pub use rule::Rule;
-pub(crate) use rule::{RuleKind, field_value};
+pub(crate) use rule::{Matcher, RuleKind, field_value};
 pub use source::FileError;
 pub(crate) use template::Context;

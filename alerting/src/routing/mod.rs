@@ -1,0 +1,854 @@
+//! Which rules an event concerns, found without trying each. Every rule's queries are read
+//! for the terms they cannot match without: a keyword value (`k8s.namespace:shop`), a
+//! word of the message or of an attribute (`message:timeout`, each word of a phrase), a
+//! regular expression over message words or keyword values. All rules' terms go into
+//! shared tables (hash maps over keyword values and words, one `RegexSet` per place for
+//! the rules that need regexes), so each event is split into words once and meets:
+//!
+//! - the rules listed under a term it has (each rule under the fewest, most selective
+//!   terms that cover it), and of those only the ones whose every required term it has;
+//! - the rules with no term at all (pure negations, ranges), grouped by query so that
+//!   each distinct query is evaluated once per event.
+//!
+//! Each distinct query (numerator or denominator) among the rules met is evaluated once
+//! per event. Exact: a rule the router passes over could not have matched.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex::{RegexSet, RegexSetBuilder};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use rustc_hash::FxHashMap as HashMap;
+
+use logpipe_common::event::LogEventRef;
+use logpipe_language::analyzer::MAX_WORD_BYTES;
+use logpipe_language::{
+    AttributePaths, EventView, FieldRef, Keyword, Leaf, Op, Predicate, Query, REGEX_SIZE_LIMIT,
+    parse_number, words,
+};
+
+use crate::rules::{Matcher, Rule, RuleKind};
+
+/// Bytes a shared regex set may compile to (per place); beyond it the rules needing those
+/// regexes are tried on every event instead.
+const REGEX_SET_SIZE_LIMIT: usize = 256 << 20;
+
+/// A term some event has or has not.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Term {
+    /// A keyword field's exact value.
+    Keyword(Keyword, String),
+    /// A keyword field's value matching a regex as a whole.
+    KeywordRegex(Keyword, String),
+    /// A word (split and lower-cased as the index does) at a place.
+    Word(Place, String),
+    /// A message word matching a regex as a whole.
+    MessageRegex(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Place {
+    Message,
+    /// One attribute path's string values.
+    Attribute(String),
+    /// Any string attribute.
+    AnyAttribute,
+    /// The message or any string attribute (a word without a field).
+    Anywhere,
+}
+
+impl Term {
+    /// How many events a term is expected to let through, relative to the others: low
+    /// for pods and words, high for fields of a few values such as `level`.
+    fn breadth(&self) -> u32 {
+        match self {
+            Term::Keyword(keyword, _) | Term::KeywordRegex(keyword, _) => match keyword {
+                Keyword::Level | Keyword::Stream | Keyword::SourceKind | Keyword::Flags => 50,
+                Keyword::Namespace
+                | Keyword::Node
+                | Keyword::Container
+                | Keyword::SourceName
+                | Keyword::SourcePath
+                | Keyword::SourceVia => 10,
+                Keyword::Id | Keyword::Pod | Keyword::PodUid => 2,
+            },
+            Term::Word(Place::Message, _) => 3,
+            // Looked up by walking the event's attributes.
+            Term::Word(..) => 12,
+            Term::MessageRegex(_) => 8,
+        }
+    }
+
+    /// Whether finding the term in an event walks its attributes: unless rules are listed
+    /// under such a term, it is looked for only when a rule asks.
+    fn in_attributes(&self) -> bool {
+        matches!(self, Term::Word(place, _) if *place != Place::Message)
+    }
+}
+
+/// What a query needs: every term of `all`, and at least one of `any` (`None`: no
+/// set of terms is known to cover it).
+#[derive(Debug, Clone, Default)]
+struct Need {
+    any: Option<Vec<Term>>,
+    all: Vec<Term>,
+}
+
+impl Need {
+    fn cost(any: &[Term]) -> u32 {
+        any.iter().map(Term::breadth).sum()
+    }
+}
+
+fn need(query: &Query) -> Need {
+    match query {
+        Query::Leaf(leaf) => match leaf_terms(leaf) {
+            Some(terms) => Need {
+                any: terms
+                    .iter()
+                    .min_by_key(|t| t.breadth())
+                    .map(|t| vec![t.clone()]),
+                all: terms,
+            },
+            None => Need::default(),
+        },
+        // Every term any conjunct requires is required; the cheapest cover of one
+        // conjunct, or one required term alone, covers the whole.
+        Query::And(children) => {
+            let needs: Vec<Need> = children.iter().map(need).collect();
+            let mut all: Vec<Term> = Vec::new();
+            for term in needs.iter().flat_map(|n| n.all.iter()) {
+                if !all.contains(term) {
+                    all.push(term.clone());
+                }
+            }
+            let any = needs
+                .into_iter()
+                .filter_map(|n| n.any)
+                .chain(all.iter().map(|t| vec![t.clone()]))
+                .min_by_key(|any| Need::cost(any));
+            Need { any, all }
+        }
+        // Covered when every alternative is; requires what all alternatives require.
+        Query::Or(children) => {
+            let needs: Vec<Need> = children.iter().map(need).collect();
+            let any = needs
+                .iter()
+                .map(|n| n.any.clone())
+                .collect::<Option<Vec<_>>>()
+                .map(|covers| dedup(covers.into_iter().flatten()));
+            let all = match needs.split_first() {
+                Some((first, rest)) => first
+                    .all
+                    .iter()
+                    .filter(|t| rest.iter().all(|n| n.all.contains(t)))
+                    .cloned()
+                    .collect(),
+                None => Vec::new(),
+            };
+            Need { any, all }
+        }
+        Query::Not(_) | Query::All => Need::default(),
+    }
+}
+
+/// The terms a leaf cannot match without, all of them; `None` when it has none the
+/// router can look up.
+fn leaf_terms(leaf: &Leaf) -> Option<Vec<Term>> {
+    match (&leaf.field, &leaf.op) {
+        (FieldRef::Keyword(keyword), Op::Match(value)) => {
+            Some(vec![Term::Keyword(*keyword, value.clone())])
+        }
+        (FieldRef::Keyword(keyword), Op::Regex(pattern)) => {
+            Some(vec![Term::KeywordRegex(*keyword, pattern.clone())])
+        }
+        (FieldRef::Message, Op::Regex(pattern)) => Some(vec![Term::MessageRegex(pattern.clone())]),
+        (field, Op::Match(text)) => {
+            let place = match field {
+                FieldRef::Message => Place::Message,
+                FieldRef::Default => Place::Anywhere,
+                FieldRef::AttributeText => Place::AnyAttribute,
+                // A number or a boolean also matches attributes of that type, which have
+                // no words.
+                FieldRef::Attribute(path)
+                    if parse_number(text).is_none() && text.parse::<bool>().is_err() =>
+                {
+                    Place::Attribute(path.clone())
+                }
+                _ => return None,
+            };
+            let terms = dedup(
+                words(text)
+                    .into_iter()
+                    .map(|(_, word)| Term::Word(place.clone(), word)),
+            );
+            // No word at all: the query matches nothing; left to the predicate.
+            (!terms.is_empty()).then_some(terms)
+        }
+        _ => None,
+    }
+}
+
+fn dedup(terms: impl IntoIterator<Item = Term>) -> Vec<Term> {
+    let mut out: Vec<Term> = Vec::new();
+    for term in terms {
+        if !out.contains(&term) {
+            out.push(term);
+        }
+    }
+    out
+}
+
+/// The terms a query is exactly the conjunction of, when it is one of keyword values and
+/// single message words, whose lookup is exact: having them all is matching.
+fn exact_terms(query: &Query) -> Option<Vec<Term>> {
+    match query {
+        Query::Leaf(Leaf {
+            field: FieldRef::Keyword(keyword),
+            op: Op::Match(value),
+        }) => Some(vec![Term::Keyword(*keyword, value.clone())]),
+        Query::Leaf(Leaf {
+            field: FieldRef::Message,
+            op: Op::Match(text),
+        }) => match words(text).as_slice() {
+            [(_, word)] => Some(vec![Term::Word(Place::Message, word.clone())]),
+            _ => None,
+        },
+        Query::And(children) => children
+            .iter()
+            .map(exact_terms)
+            .collect::<Option<Vec<_>>>()
+            .map(|terms| dedup(terms.into_iter().flatten())),
+        _ => None,
+    }
+}
+
+/// A rule as the router holds it.
+#[derive(Debug, Clone)]
+struct Route {
+    /// Terms the event must all have (ids).
+    all: Box<[u32]>,
+    /// The query's id among the distinct queries, and the denominator's.
+    query: u32,
+    denominator: Option<u32>,
+    /// The terms the query, or the denominator, is exactly the conjunction of: decided by
+    /// the lookup, never evaluated.
+    query_terms: Option<Box<[u32]>>,
+    denominator_terms: Option<Box<[u32]>>,
+}
+
+/// A rule's query or a denominator, evaluated once per event for every rule sharing it.
+#[derive(Debug, Clone)]
+enum Check {
+    Matcher(Matcher),
+    Predicate(Predicate),
+}
+
+impl Check {
+    fn matches_in(&self, view: &EventView<'_>) -> bool {
+        match self {
+            Check::Matcher(matcher) => matcher.matches_in(view),
+            Check::Predicate(predicate) => predicate.matches_in(view),
+        }
+    }
+}
+
+/// Words at one place, to the ids of the terms they are.
+type Words = HashMap<String, Vec<u32>>;
+
+/// A rule that an event matched: its query (`hit`), a ratio's denominator (`total`), or
+/// both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routed {
+    pub rule: usize,
+    pub hit: bool,
+    pub total: bool,
+}
+
+/// The rules' terms and queries, compiled once per rule set.
+#[derive(Debug, Default)]
+pub struct Router {
+    terms: usize,
+    /// By term id, the rules listed under it.
+    listed: Vec<Vec<u32>>,
+    /// Rules under no term.
+    always: Vec<u32>,
+    routes: Vec<Route>,
+    checks: Vec<Check>,
+    keywords: Vec<(Keyword, HashMap<String, u32>)>,
+    keyword_regexes: Vec<(Keyword, RegexSet, Vec<u32>)>,
+    /// Words of the message (its own terms and those of words anywhere).
+    message_words: Words,
+    message_regexes: Option<(RegexSet, Vec<u32>)>,
+    /// For lower-cased ASCII messages: the literals that words matching a regex start
+    /// with, each to the regexes' term ids.
+    message_prefixes: Option<(AhoCorasick, Vec<Vec<u32>>)>,
+    /// For lower-cased ASCII messages: the regexes without such literals, between non-word
+    /// characters.
+    message_regexes_anywhere: Option<(RegexSet, Vec<u32>)>,
+    attribute_words: Vec<(String, Words)>,
+    /// Words of any string attribute (and of words anywhere).
+    any_attribute_words: Words,
+    /// By term id, whether it is found in attributes.
+    attribute_terms: Vec<bool>,
+    /// Rules are listed under terms found in attributes: those are looked for in every
+    /// event.
+    attributes_listed: bool,
+    /// Every attribute path some rule looks at; `None` when one looks at them all.
+    paths: Option<AttributePaths>,
+    /// The lengths in bytes of the shortest and the longest word looked up.
+    word_lengths: (usize, usize),
+}
+
+/// What the router keeps between events: which terms, rules and queries it met on the
+/// current one, by the number of that event.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    event: u32,
+    terms: Vec<u32>,
+    present: Vec<u32>,
+    rules: Vec<u32>,
+    met: Vec<u32>,
+    checked: Vec<u32>,
+    results: Vec<bool>,
+    /// The message lower-cased, for the regexes' pass.
+    lower: String,
+    /// The terms in attributes were looked for.
+    attributes_read: bool,
+}
+
+/// What the router did for one event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Effort {
+    /// Rules whose required terms the event had, so their query was consulted.
+    pub rules_checked: usize,
+    /// Distinct queries evaluated.
+    pub queries_evaluated: usize,
+}
+
+impl Router {
+    pub fn new(rules: &[&Rule]) -> Self {
+        let mut router = Router {
+            paths: rules
+                .iter()
+                .map(|rule| rule.attribute_paths())
+                .collect::<Option<Vec<_>>>()
+                .map(|paths| AttributePaths::new(paths.into_iter().flatten())),
+            ..Router::default()
+        };
+        let mut ids: HashMap<Term, u32> = HashMap::default();
+        let mut checks: HashMap<String, u32> = HashMap::default();
+        let mut intern = |term: &Term| -> u32 {
+            let next = ids.len() as u32;
+            *ids.entry(term.clone()).or_insert(next)
+        };
+        let mut listed: Vec<(u32, u32)> = Vec::new();
+        for (index, rule) in rules.iter().enumerate() {
+            let (query, check) = match &rule.predicate {
+                Matcher::Query(_) => (
+                    Some(format!("{:?}", rule.query)),
+                    Check::Matcher(rule.predicate.clone()),
+                ),
+                // A detection is its rule's own.
+                Matcher::Sigma(_) => (None, Check::Matcher(rule.predicate.clone())),
+            };
+            let query_terms = match &rule.predicate {
+                Matcher::Query(_) => exact_terms(&rule.query)
+                    .map(|terms| terms.iter().map(&mut intern).collect::<Box<[u32]>>()),
+                Matcher::Sigma(_) => None,
+            };
+            let query = router.check_id(&mut checks, query, check);
+            let denominator = match (&rule.kind, &rule.denominator) {
+                (RuleKind::Ratio { denominator, .. }, Some(predicate)) => Some(router.check_id(
+                    &mut checks,
+                    Some(format!("{denominator:?}")),
+                    Check::Predicate(predicate.clone()),
+                )),
+                _ => None,
+            };
+            let denominator_terms = match &rule.kind {
+                RuleKind::Ratio { denominator, .. } => exact_terms(denominator)
+                    .map(|terms| terms.iter().map(&mut intern).collect::<Box<[u32]>>()),
+                _ => None,
+            };
+            let mut needed = need(&rule.query);
+            if let RuleKind::Ratio { denominator, .. } = &rule.kind {
+                // Met when either query matches.
+                let other = need(denominator);
+                needed = Need {
+                    any: needed
+                        .any
+                        .zip(other.any)
+                        .map(|(a, b)| dedup(a.into_iter().chain(b))),
+                    all: needed
+                        .all
+                        .into_iter()
+                        .filter(|t| other.all.contains(t))
+                        .collect(),
+                };
+            }
+            match &needed.any {
+                Some(any) => {
+                    for term in any {
+                        listed.push((intern(term), index as u32));
+                    }
+                }
+                None => router.always.push(index as u32),
+            }
+            router.routes.push(Route {
+                // Terms in attributes last: looked for only when the rest are there.
+                all: needed
+                    .all
+                    .iter()
+                    .filter(|t| !t.in_attributes())
+                    .chain(needed.all.iter().filter(|t| t.in_attributes()))
+                    .map(&mut intern)
+                    .collect(),
+                query,
+                denominator,
+                query_terms,
+                denominator_terms,
+            });
+        }
+        router.terms = ids.len();
+        router.listed = vec![Vec::new(); ids.len()];
+        for (term, rule) in listed {
+            router.listed[term as usize].push(rule);
+        }
+        router.tables(ids);
+        router
+    }
+
+    fn check_id(
+        &mut self,
+        ids: &mut HashMap<String, u32>,
+        key: Option<String>,
+        check: Check,
+    ) -> u32 {
+        let next = self.checks.len() as u32;
+        if let Some(key) = key {
+            if let Some(&id) = ids.get(&key) {
+                return id;
+            }
+            ids.insert(key, next);
+        }
+        self.checks.push(check);
+        next
+    }
+
+    /// The lookup tables of every term.
+    fn tables(&mut self, ids: HashMap<Term, u32>) {
+        let mut keywords: HashMap<Keyword, HashMap<String, u32>> = HashMap::default();
+        let mut keyword_regexes: HashMap<Keyword, Vec<(String, u32)>> = HashMap::default();
+        let mut message_regexes: Vec<(String, u32)> = Vec::new();
+        let mut attribute_words: HashMap<String, Words> = HashMap::default();
+        let mut ids: Vec<(Term, u32)> = ids.into_iter().collect();
+        ids.sort_by_key(|(_, id)| *id);
+        self.attribute_terms = ids.iter().map(|(term, _)| term.in_attributes()).collect();
+        self.attributes_listed = ids
+            .iter()
+            .any(|(term, id)| term.in_attributes() && !self.listed[*id as usize].is_empty());
+        for (term, id) in ids {
+            match term {
+                Term::Keyword(keyword, value) => {
+                    keywords.entry(keyword).or_default().insert(value, id);
+                }
+                Term::KeywordRegex(keyword, pattern) => {
+                    keyword_regexes
+                        .entry(keyword)
+                        .or_default()
+                        .push((pattern, id));
+                }
+                Term::MessageRegex(pattern) => message_regexes.push((pattern, id)),
+                Term::Word(place, word) => {
+                    let tables: Vec<&mut Words> = match place {
+                        Place::Message => vec![&mut self.message_words],
+                        Place::Attribute(path) => vec![attribute_words.entry(path).or_default()],
+                        Place::AnyAttribute => vec![&mut self.any_attribute_words],
+                        Place::Anywhere => {
+                            vec![&mut self.message_words, &mut self.any_attribute_words]
+                        }
+                    };
+                    for table in tables {
+                        table.entry(word.clone()).or_default().push(id);
+                    }
+                }
+            }
+        }
+        self.keywords = keywords.into_iter().collect();
+        self.attribute_words = attribute_words.into_iter().collect();
+        for (keyword, patterns) in keyword_regexes {
+            match regex_set(&patterns) {
+                Some((set, ids)) => self.keyword_regexes.push((keyword, set, ids)),
+                None => self.unlist(patterns.iter().map(|(_, id)| *id)),
+            }
+        }
+        if !message_regexes.is_empty() && !self.message_regex_tables(&message_regexes) {
+            self.unlist(message_regexes.iter().map(|(_, id)| *id));
+        }
+        let lengths = || {
+            self.message_words
+                .keys()
+                .chain(self.any_attribute_words.keys())
+                .chain(self.attribute_words.iter().flat_map(|(_, w)| w.keys()))
+                .map(String::len)
+        };
+        self.word_lengths = (
+            lengths().min().unwrap_or(1).max(1),
+            lengths().max().unwrap_or(0),
+        );
+    }
+
+    /// The tables of the regexes over message words: all of them anchored, for words one
+    /// by one; for lower-cased ASCII messages, the literals words they match start with
+    /// (one Aho-Corasick automaton) and, for regexes without such literals, themselves
+    /// between non-word characters (one set). False when they do not compile together.
+    fn message_regex_tables(&mut self, patterns: &[(String, u32)]) -> bool {
+        let Some(anchored) = regex_set(patterns) else {
+            return false;
+        };
+        let mut literals: Vec<Vec<u8>> = Vec::new();
+        let mut literal_terms: Vec<Vec<u32>> = Vec::new();
+        let mut rest: Vec<(String, u32)> = Vec::new();
+        for (pattern, id) in patterns {
+            match prefixes(pattern) {
+                Some(found) => {
+                    for literal in found {
+                        let at = match literals.iter().position(|l| *l == literal) {
+                            Some(at) => at,
+                            None => {
+                                literals.push(literal);
+                                literal_terms.push(Vec::new());
+                                literals.len() - 1
+                            }
+                        };
+                        literal_terms[at].push(*id);
+                    }
+                }
+                None => rest.push((format!("(?:^|[^a-z0-9])(?:{pattern})(?:[^a-z0-9]|$)"), *id)),
+            }
+        }
+        if !literals.is_empty() {
+            let Ok(automaton) = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(&literals)
+            else {
+                return false;
+            };
+            self.message_prefixes = Some((automaton, literal_terms));
+        }
+        if !rest.is_empty() {
+            let Some(set) = regex_set_of(&rest) else {
+                return false;
+            };
+            self.message_regexes_anywhere = Some(set);
+        }
+        self.message_regexes = Some(anchored);
+        true
+    }
+
+    /// Terms that cannot be looked up after all (their regexes do not fit one set): their
+    /// rules are tried on every event and the terms never required.
+    fn unlist(&mut self, terms: impl Iterator<Item = u32>) {
+        let terms: Vec<u32> = terms.collect();
+        for &term in &terms {
+            self.always.append(&mut self.listed[term as usize]);
+        }
+        self.always.sort_unstable();
+        self.always.dedup();
+        for route in &mut self.routes {
+            if route.all.iter().any(|t| terms.contains(t)) {
+                route.all = route
+                    .all
+                    .iter()
+                    .copied()
+                    .filter(|t| !terms.contains(t))
+                    .collect();
+            }
+        }
+    }
+
+    /// How many rules are under no term, tried on every event.
+    pub fn unrouted(&self) -> usize {
+        self.always.len()
+    }
+
+    /// How many distinct queries the rules have.
+    pub fn distinct_queries(&self) -> usize {
+        self.checks.len()
+    }
+
+    /// The view of an event read in place that the rules need: raw attributes walked only
+    /// where some rule looks.
+    pub fn view<'a>(&'a self, event: &'a LogEventRef<'a>) -> EventView<'a> {
+        match &self.paths {
+            Some(paths) => EventView::borrowed_for(event, paths),
+            None => EventView::borrowed(event),
+        }
+    }
+
+    /// The rules `view` matches, ascending, into `out`.
+    pub fn route(
+        &self,
+        view: &EventView<'_>,
+        scratch: &mut Scratch,
+        out: &mut Vec<Routed>,
+    ) -> Effort {
+        out.clear();
+        scratch.begin(self);
+        let event = scratch.event;
+        self.find_terms(view, scratch);
+        if self.attributes_listed {
+            self.find_attribute_terms(view, scratch);
+        }
+        scratch.rules.clear();
+        for index in 0..scratch.present.len() {
+            let term = scratch.present[index];
+            for &rule in &self.listed[term as usize] {
+                if scratch.met[rule as usize] != event {
+                    scratch.met[rule as usize] = event;
+                    scratch.rules.push(rule);
+                }
+            }
+        }
+        for &rule in &self.always {
+            if scratch.met[rule as usize] != event {
+                scratch.met[rule as usize] = event;
+                scratch.rules.push(rule);
+            }
+        }
+        let mut effort = Effort::default();
+        for index in 0..scratch.rules.len() {
+            let rule = scratch.rules[index] as usize;
+            let route = &self.routes[rule];
+            if !self.has_all(&route.all, view, scratch) {
+                continue;
+            }
+            effort.rules_checked += 1;
+            let hit = match &route.query_terms {
+                Some(terms) => self.has_all(terms, view, scratch),
+                None => self.check(route.query, view, scratch, &mut effort),
+            };
+            let total = match (&route.denominator_terms, route.denominator) {
+                (Some(terms), _) => self.has_all(terms, view, scratch),
+                (None, Some(id)) => self.check(id, view, scratch, &mut effort),
+                (None, None) => false,
+            };
+            if hit || total {
+                out.push(Routed { rule, hit, total });
+            }
+        }
+        out.sort_unstable_by_key(|routed| routed.rule);
+        effort
+    }
+
+    /// Whether the event has every one of `terms`; terms found in attributes are looked
+    /// for the first time one is asked about.
+    fn has_all(&self, terms: &[u32], view: &EventView<'_>, scratch: &mut Scratch) -> bool {
+        for &term in terms {
+            if scratch.terms[term as usize] == scratch.event {
+                continue;
+            }
+            if !self.attribute_terms[term as usize] || scratch.attributes_read {
+                return false;
+            }
+            self.find_attribute_terms(view, scratch);
+            if scratch.terms[term as usize] != scratch.event {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn check(
+        &self,
+        id: u32,
+        view: &EventView<'_>,
+        scratch: &mut Scratch,
+        effort: &mut Effort,
+    ) -> bool {
+        let at = id as usize;
+        if scratch.checked[at] != scratch.event {
+            scratch.checked[at] = scratch.event;
+            scratch.results[at] = self.checks[at].matches_in(view);
+            effort.queries_evaluated += 1;
+        }
+        scratch.results[at]
+    }
+
+    /// Marks every term the event has.
+    fn find_terms(&self, view: &EventView<'_>, scratch: &mut Scratch) {
+        let event = scratch.event;
+        let Scratch {
+            terms,
+            present,
+            lower,
+            ..
+        } = scratch;
+        let mut mark = |id: u32| {
+            if terms[id as usize] != event {
+                terms[id as usize] = event;
+                present.push(id);
+            }
+        };
+        for (keyword, values) in &self.keywords {
+            view.keyword_any(*keyword, |value| {
+                if let Some(&id) = values.get(value) {
+                    mark(id);
+                }
+                false
+            });
+        }
+        for (keyword, set, ids) in &self.keyword_regexes {
+            view.keyword_any(*keyword, |value| {
+                set.matches(value).iter().for_each(|i| mark(ids[i]));
+                false
+            });
+        }
+        if !self.message_words.is_empty() {
+            self.words_of(view.message(), &self.message_words, &mut mark);
+        }
+        if let Some((set, ids)) = &self.message_regexes {
+            let message = view.message();
+            if message.is_ascii() {
+                // A word matching a regex whole starts with one of its literals, and is a
+                // part of the lower-cased message between non-word characters that the
+                // regex matches. Either finds regexes that may match; the query decides.
+                lower.clear();
+                lower.push_str(message);
+                lower.make_ascii_lowercase();
+                if let Some((automaton, terms)) = &self.message_prefixes {
+                    let bytes = lower.as_bytes();
+                    for found in automaton.find_overlapping_iter(lower.as_str()) {
+                        let start = found.start();
+                        if start == 0 || !bytes[start - 1].is_ascii_alphanumeric() {
+                            terms[found.pattern().as_usize()]
+                                .iter()
+                                .for_each(|&id| mark(id));
+                        }
+                    }
+                }
+                if let Some((anywhere, ids)) = &self.message_regexes_anywhere
+                    && anywhere.is_match(lower)
+                {
+                    anywhere.matches(lower).iter().for_each(|i| mark(ids[i]));
+                }
+            } else {
+                for_each_word(message, 0, usize::MAX, |word| {
+                    if set.is_match(word) {
+                        set.matches(word).iter().for_each(|i| mark(ids[i]));
+                    }
+                });
+            }
+        }
+    }
+
+    /// Marks every term the event has in its attributes.
+    fn find_attribute_terms(&self, view: &EventView<'_>, scratch: &mut Scratch) {
+        let event = scratch.event;
+        scratch.attributes_read = true;
+        let Scratch { terms, present, .. } = scratch;
+        let mut mark = |id: u32| {
+            if terms[id as usize] != event {
+                terms[id as usize] = event;
+                present.push(id);
+            }
+        };
+        for (path, table) in &self.attribute_words {
+            view.attribute_texts(path, |text| self.words_of(text, table, &mut mark));
+        }
+        if !self.any_attribute_words.is_empty() {
+            view.any_attribute_text(|text| {
+                self.words_of(text, &self.any_attribute_words, &mut mark);
+                false
+            });
+        }
+    }
+
+    /// Looks up each word of `text` in `table`.
+    fn words_of(&self, text: &str, table: &Words, mark: &mut impl FnMut(u32)) {
+        let (shortest, longest) = self.word_lengths;
+        for_each_word(text, shortest, longest, |word| {
+            if let Some(ids) = table.get(word) {
+                ids.iter().for_each(|&id| mark(id));
+            }
+        });
+    }
+}
+
+/// Each word of `text` split and lower-cased as the index does, among those of
+/// `shortest..=longest` bytes, without allocating each when the text is ASCII.
+fn for_each_word(text: &str, shortest: usize, longest: usize, mut each: impl FnMut(&str)) {
+    if text.is_ascii() {
+        let mut lower = [0u8; MAX_WORD_BYTES];
+        let longest = longest.min(MAX_WORD_BYTES - 1);
+        for run in text.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
+            if run.is_empty() || run.len() < shortest || run.len() > longest {
+                continue;
+            }
+            let lower = &mut lower[..run.len()];
+            lower.copy_from_slice(run);
+            lower.make_ascii_lowercase();
+            if let Ok(word) = std::str::from_utf8(lower) {
+                each(word);
+            }
+        }
+        return;
+    }
+    for (_, word) in words(text) {
+        if (shortest..=longest).contains(&word.len()) {
+            each(&word);
+        }
+    }
+}
+
+impl Scratch {
+    /// Starts an event: a new number, the tables sized for `router`.
+    fn begin(&mut self, router: &Router) {
+        let fits = self.terms.len() == router.terms
+            && self.met.len() == router.routes.len()
+            && self.checked.len() == router.checks.len();
+        self.event = self.event.wrapping_add(1);
+        if !fits || self.event == 0 {
+            self.event = 1;
+            self.terms = vec![0; router.terms];
+            self.met = vec![0; router.routes.len()];
+            self.checked = vec![0; router.checks.len()];
+            self.results = vec![false; router.checks.len()];
+        }
+        self.present.clear();
+        self.attributes_read = false;
+    }
+}
+
+/// One set of whole-value regexes, with the term id of each; `None` when they do not
+/// compile together within the size limit.
+fn regex_set(patterns: &[(String, u32)]) -> Option<(RegexSet, Vec<u32>)> {
+    let anchored: Vec<(String, u32)> = patterns
+        .iter()
+        .map(|(p, id)| (format!("^(?:{p})$"), *id))
+        .collect();
+    regex_set_of(&anchored)
+}
+
+fn regex_set_of(patterns: &[(String, u32)]) -> Option<(RegexSet, Vec<u32>)> {
+    let set = RegexSetBuilder::new(patterns.iter().map(|(p, _)| p))
+        .size_limit(REGEX_SET_SIZE_LIMIT.max(REGEX_SIZE_LIMIT))
+        .dfa_size_limit(REGEX_SET_SIZE_LIMIT)
+        .build()
+        .ok()?;
+    Some((set, patterns.iter().map(|(_, id)| *id).collect()))
+}
+
+/// The literals that every text a regex matches starts with; `None` when they are not a
+/// finite set of non-empty literals.
+fn prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let literals = seq.literals()?;
+    if literals.is_empty() || literals.iter().any(|l| l.as_bytes().is_empty()) {
+        return None;
+    }
+    Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
+}
+
+#[cfg(test)]
+mod tests;
