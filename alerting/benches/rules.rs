@@ -426,6 +426,11 @@ async fn append_to_webhook(rate: u64, seconds: u64) -> Value {
             dir.path().join("notifiers.yaml").display().to_string(),
         ),
         ("LOGPIPE_ALERTING_WEBHOOK_ALLOW", "127.0.0.0/8".to_string()),
+        // Every event fires the rule: the per-rule cap would hold all but the first few.
+        (
+            "LOGPIPE_ALERTING_MAX_ALERTS_PER_RULE",
+            (rate * seconds + 1).to_string(),
+        ),
     ]);
     let (shared, config) = service::load::<logpipe_alerting::AlertingConfig>(&env).unwrap();
     let ctx = ServiceContext::new(shared);

@@ -26,6 +26,19 @@ pub fn words(text: &str) -> Vec<(u32, String)> {
     out
 }
 
+/// Whether `test` holds for some word of `text` (the words of [`words`], in order),
+/// without building the list.
+pub fn any_word(text: &str, mut test: impl FnMut(&str) -> bool) -> bool {
+    let mut tokenizer = WordTokenizer::default();
+    let mut stream = tokenizer.token_stream(text);
+    while stream.advance() {
+        if test(&stream.token().text) {
+            return true;
+        }
+    }
+    false
+}
+
 /// The analyzer as a tantivy tokenizer.
 #[derive(Debug, Clone, Default)]
 pub struct WordTokenizer {
@@ -112,6 +125,20 @@ mod tests {
                 (6, "σασ".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn any_word_sees_the_words_of_words() {
+        for text in ["GET /api/v1 answered 502, Ünïcode ΣΑΣ", "", "--", "a b a"] {
+            let mut seen = Vec::new();
+            assert!(!any_word(text, |word| {
+                seen.push(word.to_owned());
+                false
+            }));
+            let expected: Vec<String> = words(text).into_iter().map(|(_, w)| w).collect();
+            assert_eq!(seen, expected);
+        }
+        assert!(any_word("x Y z", |word| word == "y"));
     }
 
     #[test]

@@ -116,7 +116,15 @@ fn leaf(field: &FieldRef, test: &Test, view: &EventView<'_>) -> bool {
                     .iter()
                     .any(|words| text_test(test, words))
         }
-        FieldRef::Message => text_test(test, view.message_words()),
+        FieldRef::Message => match test {
+            // Tests of one word at a time need no positions.
+            Test::Words { words, .. } if words.len() == 1 && words[0].0 == 0 => {
+                view.any_message_word(|word| word == words[0].1)
+            }
+            Test::Prefix(prefix) => view.any_message_word(|word| word.starts_with(prefix.as_str())),
+            Test::Regex(regex) => view.any_message_word(|word| regex.is_match(word)),
+            _ => text_test(test, view.message_words()),
+        },
         FieldRef::AttributeText => view
             .attribute_words()
             .iter()

@@ -14,7 +14,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
-use crate::analyzer::words;
+use crate::analyzer::{any_word, words};
 use crate::fields::Keyword;
 
 /// An attribute leaf's value: what queries compare against.
@@ -264,6 +264,16 @@ impl<'a> EventView<'a> {
     /// The words of the message, as the index makes them.
     pub fn message_words(&self) -> &[(u32, String)] {
         self.message_words.get_or_init(|| words(self.message()))
+    }
+
+    /// Whether `test` holds for some word of the message: over the words made already,
+    /// or else as they are made, without keeping them.
+    pub fn any_message_word(&self, test: impl FnMut(&str) -> bool) -> bool {
+        let mut test = test;
+        match self.message_words.get() {
+            Some(words) => words.iter().any(|(_, word)| test(word)),
+            None => any_word(self.message(), test),
+        }
     }
 
     pub(crate) fn leaves(&self) -> &Leaves<'a> {

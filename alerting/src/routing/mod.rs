@@ -209,7 +209,8 @@ fn exact_terms(query: &Query) -> Option<Vec<Term>> {
             field: FieldRef::Message,
             op: Op::Match(text),
         }) => match words(text).as_slice() {
-            [(_, word)] => Some(vec![Term::Word(Place::Message, word.clone())]),
+            // A word after a dropped long one must not be the message's first.
+            [(0, word)] => Some(vec![Term::Word(Place::Message, word.clone())]),
             _ => None,
         },
         Query::And(children) => children

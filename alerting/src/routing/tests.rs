@@ -127,6 +127,7 @@ const QUERIES: &[&str] = &[
     "message:/.*/",
     "message:/a.b/",
     "message:/[a-z]+x/",
+    "message:\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa timeout\"",
     "message:/(err|e)[0-9]+/",
     "message:/ch[e]ck.*/ AND k8s.namespace:shop",
     "message:\"!!!\"",
