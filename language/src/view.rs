@@ -200,6 +200,8 @@ pub struct EventView<'a> {
     attribute_words: OnceCell<Vec<Vec<(u32, String)>>>,
     /// The raw attributes' top-level members, for looking up one path.
     members: OnceCell<Vec<(Text<'a>, &'a RawValue)>>,
+    /// Those members parsed, each when first read.
+    parsed: OnceCell<Vec<OnceCell<Option<Value>>>>,
 }
 
 impl<'a> EventView<'a> {
@@ -230,6 +232,7 @@ impl<'a> EventView<'a> {
             leaves: OnceCell::new(),
             attribute_words: OnceCell::new(),
             members: OnceCell::new(),
+            parsed: OnceCell::new(),
         }
     }
 
@@ -354,6 +357,42 @@ impl<'a> EventView<'a> {
                     .map(Cow::Owned)
             }
         }
+    }
+
+    /// The attribute at dotted `path`, as [`EventView::attribute`] finds it, borrowed: of
+    /// an event read in place, each top-level member is parsed once per view, when first
+    /// read. For readers that look at many paths of one event.
+    pub fn attribute_ref(&self, path: &str) -> Option<&Value> {
+        let event = match self.source {
+            Source::Event(event) => return lookup(&event.attributes, path),
+            Source::Borrowed(event) => event,
+        };
+        let members = self
+            .members
+            .get_or_init(|| event.attributes.map(members).unwrap_or_default());
+        let parsed = self
+            .parsed
+            .get_or_init(|| members.iter().map(|_| OnceCell::new()).collect());
+        let member = |key: &str| {
+            let at = members.iter().position(|(k, _)| k.as_str() == key)?;
+            parsed[at]
+                .get_or_init(|| serde_json::from_str(members[at].1.get()).ok())
+                .as_ref()
+        };
+        // As `lookup`: the exact key first, then splits from the right.
+        if let Some(value) = member(path) {
+            return Some(value);
+        }
+        let mut split = path.len();
+        while let Some(dot) = path[..split].rfind('.') {
+            if let Some(Value::Object(inner)) = member(&path[..dot])
+                && let Some(found) = lookup(inner, &path[dot + 1..])
+            {
+                return Some(found);
+            }
+            split = dot;
+        }
+        None
     }
 
     /// Whether any value of a keyword field (`flags` has several) passes `test`; the
@@ -617,6 +656,11 @@ mod tests {
             };
             assert_eq!(of(&full), of(&some), "{path}");
             assert_eq!(full.attribute(path), some.attribute(path), "{path}");
+            assert_eq!(
+                full.attribute(path).as_deref(),
+                some.attribute_ref(path),
+                "{path}"
+            );
         }
         assert!(some.leaves().iter().all(|(p, _)| !p.starts_with("noise")));
     }
@@ -632,6 +676,7 @@ mod tests {
                     view.attribute("a.b").map(Cow::into_owned),
                     Some(shadow.clone())
                 );
+                assert_eq!(view.attribute_ref("a.b"), Some(&shadow));
             });
         }
     }
@@ -666,7 +711,11 @@ mod tests {
                 None => expected = Some(leaves),
                 Some(first) => assert_eq!(first, &leaves),
             }
-            let get = |path: &str| view.attribute(path).map(Cow::into_owned);
+            let get = |path: &str| {
+                let value = view.attribute(path).map(Cow::into_owned);
+                assert_eq!(value.as_ref(), view.attribute_ref(path), "{path}");
+                value
+            };
             assert_eq!(get("http.status"), Some(json!(502)));
             assert_eq!(get("http.latency"), Some(json!(1.5)));
             assert_eq!(get("a.b"), Some(json!("dotted")));

@@ -353,7 +353,7 @@ impl FieldTest {
                     Some(values) if values.is_empty() => matchers.iter().any(|m| m.matches(None)),
                     Some(values) => values
                         .iter()
-                        .any(|value| matchers.iter().any(|m| m.matches(Some(value)))),
+                        .any(|value| matchers.iter().any(|m| m.matches(Some(*value)))),
                 };
                 let hit = if *all {
                     groups.iter().all(group_holds)
@@ -363,10 +363,10 @@ impl FieldTest {
                 hit != *neq
             }
             Test::FieldRef { others, neq } => {
-                let texts = |values: Option<Vec<Value>>| -> Vec<String> {
+                let texts = |values: Option<Vec<&Value>>| -> Vec<String> {
                     values
                         .unwrap_or_default()
-                        .iter()
+                        .into_iter()
                         .filter_map(scalar_text)
                         .map(|t| t.to_lowercase())
                         .collect()

@@ -45,6 +45,8 @@ pub(crate) struct Mapping {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Field {
     paths: Vec<Vec<Step>>,
+    /// Of each path, the dotted attribute path before its first list and its key count.
+    heads: Vec<(String, usize)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -94,15 +96,13 @@ fn audit_field(name: &str) -> Result<Field, String> {
     match name {
         // Names the Sigma rules for Kubernetes use beside the audit event's own paths.
         "apiGroup" => Ok(Field::at("objectRef.apiGroup")),
-        "hostPath" => Ok(Field {
-            paths: vec![pod_spec("volumes", "hostPath")],
-        }),
-        "capabilities" => Ok(Field {
-            paths: ["containers", "initContainers", "ephemeralContainers"]
+        "hostPath" => Ok(Field::new(vec![pod_spec("volumes", "hostPath")])),
+        "capabilities" => Ok(Field::new(
+            ["containers", "initContainers", "ephemeralContainers"]
                 .into_iter()
                 .map(|list| pod_spec(list, "securityContext.capabilities"))
                 .collect(),
-        }),
+        )),
         _ => {
             let top = name.split('.').next().unwrap_or(name);
             if AUDIT_MEMBERS.contains(&top) {
@@ -145,33 +145,35 @@ impl Mapping {
 }
 
 impl Field {
+    fn new(paths: Vec<Vec<Step>>) -> Field {
+        let heads = paths.iter().map(|steps| head(steps)).collect();
+        Field { paths, heads }
+    }
+
     fn at(dotted: &str) -> Field {
-        Field {
-            paths: vec![vec![Step::Key(dotted.to_string())]],
-        }
+        Field::new(vec![vec![Step::Key(dotted.to_string())]])
     }
 
     /// The attribute paths read, for the view's walk.
     pub(crate) fn attribute_paths(&self) -> impl Iterator<Item = String> + '_ {
-        self.paths.iter().map(|steps| head(steps).0)
+        self.heads.iter().map(|(path, _)| path.clone())
     }
 
     /// The values of the field in `view`, a list's items one by one; `None` when the
     /// event does not have the field.
-    pub(crate) fn values(&self, view: &EventView<'_>) -> Option<Vec<Value>> {
-        let mut values: Option<Vec<Value>> = None;
-        for steps in &self.paths {
-            let (path, keys) = head(steps);
-            let Some(root) = view.attribute(&path) else {
+    pub(crate) fn values<'v>(&self, view: &'v EventView<'_>) -> Option<Vec<&'v Value>> {
+        let mut values: Option<Vec<&Value>> = None;
+        for (steps, (path, keys)) in self.paths.iter().zip(&self.heads) {
+            let Some(root) = view.attribute_ref(path) else {
                 continue;
             };
             let mut found = Vec::new();
-            walk(&root, &steps[keys..], &mut found);
+            walk(root, &steps[*keys..], &mut found);
             for value in found {
                 let out = values.get_or_insert_with(Vec::new);
                 match value {
-                    Value::Array(items) => out.extend(items.iter().cloned()),
-                    other => out.push(other.clone()),
+                    Value::Array(items) => out.extend(items.iter()),
+                    other => out.push(other),
                 }
             }
         }
