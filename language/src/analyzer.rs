@@ -1,6 +1,6 @@
 //! How text becomes words, in one place: the index registers [`WordTokenizer`] as its
 //! analyzer for `message`, `attribute_text` and string attributes, and the predicate,
-//! the query translation and the alert prefilter split text with [`words`]. A search and
+//! the query translation and the alert router split text with [`words`]. A search and
 //! an alert rule therefore see the same words.
 //!
 //! Words are runs of alphanumeric characters; words of [`MAX_WORD_BYTES`] bytes or more
