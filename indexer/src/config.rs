@@ -124,7 +124,29 @@ pub const DIGEST_TOPIC: VarSpec = VarSpec::new(
     "Topic every signed digest is also produced to, so that a copy lives outside the index volume.",
 );
 
-pub const VARS: [&VarSpec; 17] = [
+pub const STORE_URL: VarSpec = VarSpec::new(
+    "LOGPIPE_STORE_URL",
+    Kind::Text,
+    None,
+    "Object storage the index is copied to, under a prefix named after the host (the StatefulSet pod): `s3://bucket/prefix`, `gs://…`, `az://…` or `file:///dir`; credentials and endpoints from the cloud's usual variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`, `GOOGLE_*`, `AZURE_*`). An indexer started on an empty volume restores its days from there. Unset: the index lives on its volume alone.",
+);
+pub const STORE_SYNC_INTERVAL_MS: VarSpec = VarSpec::new(
+    "LOGPIPE_STORE_SYNC_INTERVAL_MS",
+    Kind::Duration,
+    Some("10000"),
+    "How often what the indexer committed is copied to LOGPIPE_STORE_URL.",
+);
+pub const STORE_MAX_LAG_MS: VarSpec = VarSpec::new(
+    "LOGPIPE_STORE_MAX_LAG_MS",
+    Kind::Duration,
+    Some("300000"),
+    "Object storage this far behind the index (uploads failing) is reported by /readyz as `archive` not ready (the indexer stays ready: indexing goes on) and by logpipe_indexer_archive_lag_seconds.",
+);
+
+pub const VARS: [&VarSpec; 20] = [
+    &STORE_URL,
+    &STORE_SYNC_INTERVAL_MS,
+    &STORE_MAX_LAG_MS,
     &DIGEST_KEY,
     &DIGEST_INTERVAL_MS,
     &DIGEST_TOPIC,
@@ -175,6 +197,14 @@ pub struct IndexerConfig {
     #[serde(with = "logpipe_common::config::duration_serde::human")]
     pub digest_interval: Duration,
     pub digest_topic: String,
+    pub store_url: Option<String>,
+    #[serde(with = "logpipe_common::config::duration_serde::millis")]
+    pub store_sync_interval: Duration,
+    #[serde(with = "logpipe_common::config::duration_serde::millis")]
+    pub store_max_lag: Duration,
+    /// The `AWS_*`, `GOOGLE_*` and `AZURE_*` variables, for object storage; never shown.
+    #[serde(skip)]
+    pub store_options: Vec<(String, String)>,
 }
 
 /// How the indexer gets its partitions.
@@ -230,7 +260,33 @@ impl IndexerConfig {
                 expected: format!("base64 of a 32-byte Ed25519 seed ({reason})"),
             });
         }
+        let store_url = env.text_opt(&STORE_URL)?.filter(|u| !u.trim().is_empty());
+        if let Some(url) = &store_url {
+            let scheme = url::Url::parse(url).map(|u| u.scheme().to_owned());
+            if !matches!(
+                scheme.as_deref(),
+                Ok("s3" | "s3a" | "gs" | "az" | "abfs" | "abfss" | "azure" | "file" | "https")
+            ) {
+                return Err(ConfigError::Invalid {
+                    var: STORE_URL.name.to_owned(),
+                    value: url.clone(),
+                    expected: "a URL such as s3://bucket/prefix, gs://bucket/prefix, az://container/prefix or file:///dir".to_owned(),
+                });
+            }
+        }
+        let store_options = ["AWS_", "GOOGLE_", "AZURE_"]
+            .iter()
+            .flat_map(|prefix| {
+                env.with_prefix(prefix)
+                    .into_iter()
+                    .map(move |(rest, value)| (format!("{prefix}{rest}"), value))
+            })
+            .collect();
         Ok(IndexerConfig {
+            store_url,
+            store_sync_interval: env.duration(&STORE_SYNC_INTERVAL_MS)?,
+            store_max_lag: env.duration(&STORE_MAX_LAG_MS)?,
+            store_options,
             digest_key,
             digest_interval: env.duration(&DIGEST_INTERVAL_MS)?,
             digest_topic: env.topic(&DIGEST_TOPIC)?,

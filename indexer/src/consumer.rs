@@ -166,9 +166,10 @@ fn commit_group(
     mode: CommitMode,
 ) -> KafkaResult<()> {
     let assigned = consumer.assignment()?;
+    let positions = pipeline.group_positions();
     let mut list = TopicPartitionList::new();
     for element in assigned.elements() {
-        if let Some(&offset) = pipeline.positions().get(&element.partition()) {
+        if let Some(&offset) = positions.get(&element.partition()) {
             list.add_partition_offset(topic, element.partition(), Offset::Offset(offset))?;
         }
     }

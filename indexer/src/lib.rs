@@ -13,10 +13,13 @@
 //! - `dead_letter`: refused messages, with the reason, to the dead-letter topic: whole, or
 //!   by reference when they cannot go whole.
 //! - `retention`: which days go, by age and by size.
+//! - `archive`: the index copied to object storage on a thread of its own, and an empty
+//!   volume restored from it.
 //! - `http`: the indexer's own endpoint (the days it holds).
 //! - `telemetry`: the indexer's metrics.
 //! - `error`: `IndexerError`.
 
+mod archive;
 mod config;
 pub mod consumer;
 pub mod dead_letter;

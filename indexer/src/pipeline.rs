@@ -12,6 +12,7 @@
 //! without chaining anything twice. Digests of the ledger are signed when a key is given.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use logpipe_common::event::Flag;
@@ -101,7 +102,12 @@ pub struct Pipeline {
     tally: Tally,
     /// Longest wait for dead letters in one commit round.
     dead_letter_timeout: Duration,
+    /// With object storage: the positions its copy of the index covers.
+    archived: Option<Archived>,
 }
+
+/// The positions object storage's copy of the index covers, as its last round left them.
+pub type Archived = Arc<Mutex<BTreeMap<i32, i64>>>;
 
 impl Pipeline {
     /// Opens the pipeline over `store`; `dead_letters` may be omitted only where no bad
@@ -155,6 +161,7 @@ impl Pipeline {
             last_commit: Instant::now(),
             tally: Tally::default(),
             dead_letter_timeout: DEAD_LETTER_FLUSH_TIMEOUT,
+            archived: None,
             settings,
         })
     }
@@ -214,6 +221,29 @@ impl Pipeline {
 
     pub fn positions(&self) -> &BTreeMap<i32, i64> {
         &self.positions
+    }
+
+    /// Holds the consumer group's offsets back to what object storage has.
+    pub fn archive_to(&mut self, archived: Archived) {
+        self.archived = Some(archived);
+    }
+
+    /// The offsets the consumer group may record: the positions, or with object storage
+    /// no further than its copy covers, so that an indexer restored from it after its
+    /// volume was lost reads again what only that volume held.
+    pub fn group_positions(&self) -> BTreeMap<i32, i64> {
+        let Some(archived) = &self.archived else {
+            return self.positions.clone();
+        };
+        let archived = archived.lock().unwrap_or_else(|p| p.into_inner());
+        self.positions
+            .iter()
+            .filter_map(|(partition, &next)| {
+                archived
+                    .get(partition)
+                    .map(|&copied| (*partition, next.min(copied)))
+            })
+            .collect()
     }
 
     pub fn store(&self) -> &Writer {

@@ -75,11 +75,17 @@ impl IndexerConfig {
         let shared = ctx.shared.clone();
         let layout = IndexLayout::under(&shared.data_dir);
         let indexes_ready = ctx.health.readiness("indexes");
+        // Object storage first: an empty volume is filled from it before it is opened.
+        let syncing =
+            crate::archive::start(&self, layout.clone(), ctx.health.optional("archive")).await?;
         let config = self.clone();
         let opened = tokio::task::spawn_blocking(move || open(&config, &shared, layout))
             .await
             .context("opening the indexes")??;
-        let (catalog, pipeline) = opened;
+        let (catalog, mut pipeline) = opened;
+        if let Some(syncing) = &syncing {
+            pipeline.archive_to(syncing.archived.clone());
+        }
         indexes_ready.set_ready();
         let shared = &ctx.shared;
         let pipeline = Arc::new(Mutex::new(pipeline));
@@ -101,6 +107,16 @@ impl IndexerConfig {
                 Ok(Ok(Ok(()))) => {}
                 Ok(Ok(Err(error))) => failed.fail(&anyhow::Error::new(error).context("indexing")),
                 _ => failed.fail(&anyhow::anyhow!("the consumer thread panicked")),
+            }
+            // Indexing has stopped: the last round to object storage, then its end.
+            if let Some(syncing) = syncing {
+                drop(syncing.done);
+                if tokio::task::spawn_blocking(move || syncing.thread.join())
+                    .await
+                    .is_err()
+                {
+                    failed.fail(&anyhow::anyhow!("the archive thread panicked"));
+                }
             }
         });
         info!(index_dir = %catalog.layout().root().display(), group = GROUP, "indexer started");

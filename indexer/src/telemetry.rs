@@ -55,3 +55,19 @@ pub fn store(days: &[DayStats]) {
 pub fn consumer_lag(partition: i32, lag: i64) {
     gauge!("logpipe_indexer_consumer_lag", "partition" => partition.to_string()).set(lag as f64);
 }
+
+/// A round copied `files` files of `bytes` bytes to object storage.
+pub fn archive_uploaded(files: usize, bytes: u64) {
+    counter!("logpipe_indexer_archive_uploaded_files_total").increment(files as u64);
+    counter!("logpipe_indexer_archive_uploaded_bytes_total").increment(bytes);
+}
+
+/// A round to object storage failed (it is retried the next).
+pub fn archive_failed() {
+    counter!("logpipe_indexer_archive_failures_total").increment(1);
+}
+
+/// How long object storage has been behind what the index committed (0 when current).
+pub fn archive_lag(lag: std::time::Duration) {
+    gauge!("logpipe_indexer_archive_lag_seconds").set(lag.as_secs_f64());
+}

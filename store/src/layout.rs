@@ -27,7 +27,7 @@ use crate::error::StoreError;
 use crate::schema::{self, Fields, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION};
 
 const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
-const VERSION_FILE: &str = "logpipe.json";
+pub(crate) const VERSION_FILE: &str = "logpipe.json";
 const POSITIONS_FILE: &str = "positions.json";
 
 /// A UTC calendar day: the unit of partitioning and of retention.

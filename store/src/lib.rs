@@ -12,6 +12,8 @@
 //! - `ledger`: each commit round's events per partition, hash-chained.
 //! - `digest`: signed digests of the ledger.
 //! - `verify`: indexes, ledger and digests checked against one another.
+//! - `archive`: the store's copy in object storage, synced round by round, and the
+//!   restore of an empty volume from it.
 //! - `translate`: the search language's `Query` → a tantivy query.
 //! - `search`: hits with a cursor, histogram, top values, events by id, deadlines.
 //! - `telemetry`: the commit metric.
@@ -19,6 +21,7 @@
 //!   writes them.
 //! - `error`: `StoreError`.
 
+pub mod archive;
 pub mod catalog;
 pub mod digest;
 pub mod document;

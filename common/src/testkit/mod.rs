@@ -1,12 +1,13 @@
 //! Helpers for tests across the workspace: a real tansu broker on a free loopback port,
-//! librdkafka's mock cluster for fault injection, events produced to a topic, a consumer
-//! at the partitions' end, and the shared test data. The store's `testkit` feature
-//! writes test indexes.
+//! librdkafka's mock cluster for fault injection, a real S3 server (SeaweedFS), events
+//! produced to a topic, a consumer at the partitions' end, and the shared test data. The
+//! store's `testkit` feature writes test indexes.
 
 mod broker;
 mod consumer;
 mod events;
 mod mock;
+mod object_store;
 
 use std::path::PathBuf;
 
@@ -14,6 +15,7 @@ pub use broker::{TestBroker, free_port};
 pub use consumer::{consumer_at_end, messages_from_start};
 pub use events::{audit_events, event_with, produce_all, produce_events, sample_event};
 pub use mock::MockKafka;
+pub use object_store::{BUCKET, TestObjectStore};
 
 /// A number from the environment variable `name` (a drill or benchmark size), or
 /// `default` when it is unset or not a number.

@@ -1,0 +1,133 @@
+//! The index copied to a real S3 server (SeaweedFS): a lost volume restored from it while
+//! the events keep coming, every event searchable once; an outage of object storage that
+//! indexing rides through, reported, and caught up.
+
+use std::time::{Duration, Instant};
+
+use logpipe_common::Timestamp;
+use logpipe_common::config::host_name;
+use logpipe_common::kafka::TopicSpec;
+use logpipe_common::testkit::{TestBroker, TestObjectStore, produce_all};
+use logpipe_store::archive::Archive;
+use logpipe_store::digest::{DigestKey, public_key};
+use logpipe_store::layout::IndexLayout;
+
+use crate::util::{Indexer, message};
+
+const TOPIC: &str = "logs";
+const DLQ: &str = "logs-dlq";
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn produce(broker: &TestBroker, range: std::ops::Range<u64>) {
+    let messages: Vec<_> = range.map(|n| message(n, Timestamp::now())).collect();
+    produce_all(&broker.settings(), TOPIC, messages).unwrap();
+}
+
+/// Events the last manifest in object storage covers, read as a new process would.
+async fn archived(s3: &TestObjectStore) -> Option<i64> {
+    let archive = Archive::open(&s3.url("cluster"), &host_name(), s3.env())
+        .await
+        .ok()?;
+    let positions = archive.manifest()?.positions.clone()?;
+    Some(positions.offsets.values().sum())
+}
+
+async fn wait_archived(s3: &TestObjectStore, events: i64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = archived(s3).await;
+        if got == Some(events) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{got:?} of {events} events in object storage"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn wait_archive_check(indexer: &Indexer, ready: bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let report = indexer.ctx.health.readiness_report();
+        let check = report.checks.get("archive").cloned().unwrap_or_default();
+        if (check == "ok") == ready {
+            // Object storage never makes the indexer unready: indexing goes on.
+            assert!(report.ok, "{report:?}");
+            if !ready {
+                assert!(check.contains("behind the index"), "{check}");
+            }
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "archive check {check:?}, wanted ready={ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volume_lost_while_object_storage_was_behind_is_restored_with_every_event_once() {
+    let broker = TestBroker::start().unwrap();
+    broker
+        .create_topics(&[TopicSpec::new(TOPIC, 2), TopicSpec::new(DLQ, 1)])
+        .await
+        .unwrap();
+    let mut s3 = TestObjectStore::start().unwrap();
+    let mut vars: Vec<(String, String)> = s3.env();
+    vars.extend(
+        [
+            ("LOGPIPE_STORE_URL", s3.url("cluster")),
+            ("LOGPIPE_STORE_SYNC_INTERVAL_MS", "300".to_owned()),
+            ("LOGPIPE_STORE_MAX_LAG_MS", "1500".to_owned()),
+            ("LOGPIPE_INDEXER_DIGEST_KEY", KEY.to_owned()),
+            ("LOGPIPE_INDEXER_DIGEST_INTERVAL_MS", "1000".to_owned()),
+            // The same member of the consumer group on either volume, as a StatefulSet's
+            // pod is: the new one takes the partitions back at once.
+            ("LOGPIPE_INDEXER_INSTANCE_ID", "indexer-0".to_owned()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    let extra: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+
+    // Indexed and copied.
+    let lost = tempfile::tempdir().unwrap();
+    produce(&broker, 0..2_000);
+    let first = Indexer::start(&broker, lost.path(), &extra).await;
+    first.wait_for_docs(2_000, Duration::from_secs(60)).await;
+    wait_archived(&s3, 2_000).await;
+    wait_archive_check(&first, true).await;
+
+    // Object storage down: indexing goes on, the readiness report says uploads are behind.
+    s3.stop();
+    produce(&broker, 2_000..3_000);
+    first.wait_for_docs(3_000, Duration::from_secs(60)).await;
+    wait_archive_check(&first, false).await;
+
+    // The volume is lost before object storage came back: its last copy is behind.
+    first.stop().await;
+    drop(lost);
+    s3.restart().unwrap();
+    assert_eq!(archived(&s3).await, Some(2_000));
+    produce(&broker, 3_000..3_500);
+
+    // A new indexer on an empty volume: restored, then every event once.
+    let fresh = tempfile::tempdir().unwrap();
+    let second = Indexer::start(&broker, fresh.path(), &extra).await;
+    second.wait_for_docs(3_500, Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(second.docs().await, 3_500, "no event twice");
+    wait_archived(&s3, 3_500).await;
+    wait_archive_check(&second, true).await;
+    second.stop().await;
+
+    // The restored index, its ledger and digests, and what came after verify clean.
+    let key = public_key(&DigestKey::from_base64(KEY).unwrap().public_base64()).unwrap();
+    let report =
+        logpipe_store::verify::verify(&IndexLayout::under(fresh.path()), Some(&key)).unwrap();
+    assert!(report.ok, "{:?}", report.findings);
+    assert_eq!(report.events, 3_500);
+    assert!(report.digests > 0);
+}
