@@ -10,7 +10,13 @@
 //! - `pipeline_bulk`: the indexer's consumer loop reading the same events from
 //!   librdkafka's mock cluster (enough partitions to hold them all), with one commit at
 //!   the end;
-//! - `pipeline_1s`: the same with one-second commits, as in production;
+//! - `pipeline_1s`: the same with one-second commits, as in production; then `logpipe
+//!   verify` over the index it wrote, in MB of stored events per CPU second, against
+//!   SHA-256 of the same bytes in process and by `sha256sum`;
+//! - `pipeline_1s_archived`: `pipeline_1s` with the index copied every second to a real
+//!   S3 server (SeaweedFS, started by the bench), the last round included;
+//! - `ledger`: the ledger's own work on the same events (fingerprints, records, a round
+//!   synced every 20,000 events), as a share of `pipeline_1s`'s CPU;
 //! - `hour_of_commits`: 3,600 commits of a small batch each, and the segment count after;
 //! - `time_to_searchable`: events appended to a real broker (tansu, one partition) at
 //!   2,000 and at 10,000 per second while the indexer runs with one-second commits; for
@@ -39,7 +45,7 @@ use logpipe_common::event::{LogEvent, RawRecord, Timestamp};
 use logpipe_common::health::Health;
 use logpipe_common::kafka::TopicSpec;
 use logpipe_common::testkit::{
-    MockKafka, TestBroker, env_number, produce_all, sample_event, shared_data,
+    MockKafka, TestBroker, TestObjectStore, env_number, produce_all, sample_event, shared_data,
 };
 use logpipe_indexer::IndexerConfig;
 use logpipe_indexer::consumer::{self, LoopSettings};
@@ -94,23 +100,33 @@ fn main() {
     let only = std::env::var("LOGPIPE_BENCH_ONLY").unwrap_or_default();
     let wanted = |name: &str| only.is_empty() || only.split(',').any(|n| n == name);
     let repeat: usize = env_number("LOGPIPE_BENCH_REPEAT", 3);
-    let throughput = ["baseline", "pipeline_bulk", "pipeline_1s"];
+    let throughput = ["baseline", "pipeline_bulk", "pipeline_1s", "pipeline_1s_archived"];
     // Rounds interleave the scenarios, so a slow spell of the shared machine hits them
     // alike; each reports the run with the median MB per CPU second.
-    let mut runs: [Vec<Value>; 3] = Default::default();
+    let mut runs: [Vec<Value>; 4] = Default::default();
+    let mut s3: Option<TestObjectStore> = None;
     for _ in 0..repeat.max(1) {
         for (scenario, runs) in throughput.iter().zip(&mut runs) {
             match *scenario {
                 name if !wanted(name) => {}
                 "baseline" => runs.push(run_baseline(&payloads)),
                 "pipeline_bulk" => {
-                    runs.push(run_pipeline(&payloads, Duration::from_secs(3_600)));
+                    runs.push(run_pipeline(&payloads, Duration::from_secs(3_600), &[]));
                 }
-                _ => runs.push(run_pipeline(&payloads, Duration::from_secs(1))),
+                "pipeline_1s" => runs.push(run_pipeline(&payloads, Duration::from_secs(1), &[])),
+                _ => {
+                    let s3 = s3.get_or_insert_with(|| TestObjectStore::start().unwrap());
+                    let mut extra = s3.env();
+                    extra.push(("LOGPIPE_STORE_URL".into(), s3.url(&format!("bench-{}", runs.len()))));
+                    extra.push(("LOGPIPE_STORE_SYNC_INTERVAL_MS".into(), "1000".into()));
+                    runs.push(run_pipeline(&payloads, Duration::from_secs(1), &extra));
+                }
             }
         }
     }
-    let [baseline, bulk, one_second] = runs.map(median);
+    drop(s3);
+    let [baseline, bulk, one_second, archived] = runs.map(median);
+    let ledger = wanted("ledger").then(|| run_ledger(&payloads));
     let segments = wanted("hour_of_commits").then(|| run_hour_of_commits(commits));
     let searchable: Option<Vec<Value>> = wanted("time_to_searchable").then(|| {
         tts_rates
@@ -118,7 +134,13 @@ fn main() {
             .map(|&rate| run_time_to_searchable(rate, tts_secs))
             .collect()
     });
-    let (baseline, bulk, one_second) = (json!(baseline), json!(bulk), json!(one_second));
+    let (baseline, bulk, one_second, archived) = (
+        json!(baseline),
+        json!(bulk),
+        json!(one_second),
+        json!(archived),
+    );
+    let cpu = |v: &Value| v["cpu_seconds"].as_f64().unwrap_or(0.0);
 
     let per_core = |v: &Value| v["mb_per_cpu_sec"].as_f64().unwrap_or(0.0);
     let output = json!({
@@ -133,17 +155,24 @@ fn main() {
             "baseline": baseline,
             "pipeline_bulk": bulk,
             "pipeline_1s": one_second,
+            "pipeline_1s_archived": archived,
+            "ledger": ledger,
             "hour_of_commits": segments,
             "time_to_searchable": searchable,
         },
         "ratios": {
             "bulk_vs_baseline_per_core": per_core(&bulk) / per_core(&baseline),
             "one_second_vs_baseline_per_core": per_core(&one_second) / per_core(&baseline),
+            "archived_vs_one_second_per_core": per_core(&archived) / per_core(&one_second),
+            "ledger_cpu_share_of_one_second": ledger
+                .as_ref()
+                .map(|l| l["cpu_seconds"].as_f64().unwrap_or(0.0) / cpu(&one_second)),
         },
         "goals": {
             "mb_per_cpu_sec_at_least": 15,
             "vs_baseline_at_least": 0.7,
             "time_to_searchable_p99_ms_below": 2000,
+            "ledger_and_upload_cost_at_most": 0.1,
         },
     });
     println!("{}", serde_json::to_string_pretty(&output).unwrap());
@@ -273,6 +302,7 @@ fn indexer_env(
     brokers: &str,
     data: &Path,
     commit_interval: Duration,
+    extra: &[(String, String)],
 ) -> (SharedConfig, IndexerConfig) {
     let pinned = [
         ("LOGPIPE_KAFKA_BROKERS", brokers.to_owned()),
@@ -287,7 +317,12 @@ fn indexer_env(
     ]
     .map(|(name, value)| (name.to_owned(), value));
     let properties = std::env::vars().filter(|(name, _)| name.starts_with(KAFKA_PROPERTY_PREFIX));
-    let env = Env::from_pairs(pinned.into_iter().chain(properties));
+    let env = Env::from_pairs(
+        pinned
+            .into_iter()
+            .chain(extra.iter().cloned())
+            .chain(properties),
+    );
     logpipe_common::service::load::<IndexerConfig>(&env).unwrap()
 }
 
@@ -318,7 +353,11 @@ fn taken(pipeline: &consumer::SharedPipeline) -> i64 {
     pipeline.lock().unwrap().positions().values().sum()
 }
 
-fn run_pipeline(payloads: &[(String, Vec<u8>)], commit_interval: Duration) -> Value {
+fn run_pipeline(
+    payloads: &[(String, Vec<u8>)],
+    commit_interval: Duration,
+    extra: &[(String, String)],
+) -> Value {
     let bytes: usize = payloads.iter().map(|(_, p)| p.len()).sum();
     // The mock cluster keeps at most 5 MB per partition: enough partitions to hold it all.
     let partitions = (bytes / MOCK_PARTITION_BYTES + 1).max(3) as i32;
@@ -327,15 +366,35 @@ fn run_pipeline(payloads: &[(String, Vec<u8>)], commit_interval: Duration) -> Va
     kafka.create_topic("logs-dlq", 1).unwrap();
     produce_all(&kafka.settings(), TOPIC, payloads.iter().cloned()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (shared, config) = indexer_env(&kafka.bootstrap(), dir.path(), commit_interval);
+    let (shared, config) = indexer_env(&kafka.bootstrap(), dir.path(), commit_interval, extra);
     let stop = CancellationToken::new();
     let (started, cpu) = (Instant::now(), Cpu::now());
+    // With object storage: its thread started first, as the service does.
+    let syncing = config.store_url.is_some().then(|| {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let layout = IndexLayout::under(dir.path());
+        let readiness = Health::new().optional("archive");
+        let syncing = runtime
+            .block_on(logpipe_indexer::archive::start(&config, layout, readiness))
+            .unwrap()
+            .unwrap();
+        (runtime, syncing)
+    });
     let (catalog, pipeline, thread) = spawn_loop(&shared, &config, dir.path(), stop.clone());
+    if let Some((_, syncing)) = &syncing {
+        pipeline.lock().unwrap().archive_to(syncing.archived.clone());
+    }
     while taken(&pipeline) < payloads.len() as i64 {
         std::thread::sleep(Duration::from_millis(5));
     }
     stop.cancel();
     thread.join().unwrap();
+    if let Some((runtime, syncing)) = syncing {
+        // The last round, which copies what the last commit made.
+        drop(syncing.done);
+        syncing.thread.join().unwrap();
+        drop(runtime);
+    }
     let wall = started.elapsed().as_secs_f64();
     let cpu = Cpu::now().since(cpu);
     let docs: u64 = catalog.stats().iter().map(|d| d.docs).sum();
@@ -353,9 +412,100 @@ fn run_pipeline(payloads: &[(String, Vec<u8>)], commit_interval: Duration) -> Va
         );
     }
     let mut report = rates(payloads.len(), bytes, wall, cpu);
+    if extra.is_empty() && commit_interval == Duration::from_secs(1) {
+        report["verify"] = run_verify(dir.path(), payloads);
+    }
     report["partitions"] = json!(partitions);
     report["segments"] = json!(catalog.stats().iter().map(|d| d.segments).sum::<usize>());
     report
+}
+
+/// The ledger's own work on the same events (each event's fingerprint and record, a
+/// round written and synced every 20,000 events, about a second's worth), in CPU seconds.
+fn run_ledger(payloads: &[(String, Vec<u8>)]) -> Value {
+    let (_, fields) = schema::build();
+    let events: Vec<(logpipe_store::Day, String, Vec<u8>)> = payloads
+        .iter()
+        .map(|(_, payload)| {
+            let document = EventDocument::parse(&fields, payload.clone()).unwrap();
+            (
+                document.day(),
+                document.event().id.to_string(),
+                document.stored().to_vec(),
+            )
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (started, cpu) = (Instant::now(), Cpu::now());
+    let mut ledger = logpipe_store::ledger::Ledger::open(dir.path()).unwrap();
+    for (n, (day, id, stored)) in events.into_iter().enumerate() {
+        ledger.event(0, n as i64, day, id, &stored);
+        if n % 20_000 == 19_999 {
+            ledger.commit_round(TOPIC).unwrap();
+        }
+    }
+    ledger.commit_round(TOPIC).unwrap();
+    let bytes: usize = payloads.iter().map(|(_, p)| p.len()).sum();
+    let mut report = rates(
+        payloads.len(),
+        bytes,
+        started.elapsed().as_secs_f64(),
+        Cpu::now().since(cpu),
+    );
+    report["ledger_bytes"] = json!(std::fs::metadata(dir.path().join("ledger.jsonl")).map_or(0, |m| m.len()));
+    report
+}
+
+/// `logpipe verify` over the index a run wrote, in MB of stored events per CPU second,
+/// against SHA-256 of the same bytes in this process and by `sha256sum`.
+fn run_verify(dir: &Path, payloads: &[(String, Vec<u8>)]) -> Value {
+    let layout = IndexLayout::under(dir);
+    let cpu = Cpu::now();
+    let report = logpipe_store::verify::verify(&layout, None).unwrap();
+    let verify_cpu = Cpu::now().since(cpu);
+    assert!(report.ok, "{:?}", report.findings);
+    let (_, fields) = schema::build();
+    let stored: Vec<u8> = payloads
+        .iter()
+        .flat_map(|(_, payload)| {
+            EventDocument::parse(&fields, payload.clone())
+                .unwrap()
+                .stored()
+                .to_vec()
+        })
+        .collect();
+    let cpu = Cpu::now();
+    let digest = logpipe_store::ledger::fingerprint(&stored);
+    std::hint::black_box(digest);
+    let in_process = Cpu::now().since(cpu);
+    let file = dir.join("stored.bin");
+    std::fs::write(&file, &stored).unwrap();
+    let children = |usage: nix::sys::resource::Usage| {
+        let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+        seconds(usage.user_time()) + seconds(usage.system_time())
+    };
+    let before = children(
+        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap(),
+    );
+    let status = std::process::Command::new("sha256sum")
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let sha256sum = children(
+        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap(),
+    ) - before;
+    let mb = report.bytes as f64 / 1e6;
+    let seconds = |cpu: Cpu| (cpu.user + cpu.system).max(1e-9);
+    json!({
+        "events": report.events,
+        "stored_mb": mb,
+        "cpu_seconds": seconds(verify_cpu),
+        "mb_per_cpu_sec": mb / seconds(verify_cpu),
+        "sha256_in_process_mb_per_cpu_sec": stored.len() as f64 / 1e6 / seconds(in_process),
+        "sha256sum_mb_per_cpu_sec": stored.len() as f64 / 1e6 / sha256sum.max(1e-9),
+    })
 }
 
 fn run_hour_of_commits(commits: u64) -> Value {
@@ -438,7 +588,8 @@ fn run_time_to_searchable(rate: u64, seconds: u64) -> Value {
         .block_on(broker.create_topics(&[TopicSpec::new(TOPIC, 1), TopicSpec::new("logs-dlq", 1)]))
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (shared, config) = indexer_env(&broker.bootstrap(), dir.path(), Duration::from_secs(1));
+    let (shared, config) =
+        indexer_env(&broker.bootstrap(), dir.path(), Duration::from_secs(1), &[]);
     let stop = CancellationToken::new();
     let (catalog, pipeline, thread) = spawn_loop(&shared, &config, dir.path(), stop.clone());
 

@@ -19,7 +19,8 @@ use crate::pipeline::Archived;
 use crate::telemetry;
 
 /// The copying thread, once the index is ready to open.
-pub(crate) struct Syncing {
+#[derive(Debug)]
+pub struct Syncing {
     pub thread: JoinHandle<()>,
     /// The positions object storage covers, kept current by the thread.
     pub archived: Archived,
@@ -30,7 +31,7 @@ pub(crate) struct Syncing {
 /// Starts the thread: it opens the archive, restores `layout` from it when the volume is
 /// empty, and then copies what is committed every `store_sync_interval`. Returns once the
 /// index may be opened.
-pub(crate) async fn start(
+pub async fn start(
     config: &IndexerConfig,
     layout: IndexLayout,
     readiness: Readiness,

@@ -19,7 +19,7 @@
 //! - `telemetry`: the indexer's metrics.
 //! - `error`: `IndexerError`.
 
-mod archive;
+pub mod archive;
 mod config;
 pub mod consumer;
 pub mod dead_letter;
