@@ -77,7 +77,10 @@ enum Command {
     /// Check a store's day indexes, ledger and signed digests against one another (no
     /// service needed): exit 0 only when every event is as the ledger recorded it.
     Verify {
-        /// The index directory (`LOGPIPE_DATA_DIR/index`).
+        /// The index directory (`LOGPIPE_DATA_DIR/index`), or its copy in object storage:
+        /// `LOGPIPE_STORE_URL` followed by the indexer's host name (such as
+        /// `s3://bucket/prefix/logpipe-indexer-0`), with the cloud's usual credential
+        /// variables.
         index: std::path::PathBuf,
         /// The digests' public key (base64), as the indexer logs it; without it the
         /// signatures are not checked.
@@ -270,6 +273,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// The copy of an index at `url` restored into a new temporary directory.
+fn restore_copy(url: &str) -> anyhow::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix("logpipe-verify-")
+        .tempdir()?;
+    let layout = logpipe_store::IndexLayout::at(dir.path());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let restored = runtime.block_on(async {
+        let archive = logpipe_store::archive::Archive::open(url, "", std::env::vars()).await?;
+        archive.restore(&layout).await
+    })?;
+    match restored {
+        Some(_) => Ok(dir),
+        None => anyhow::bail!("no copy of an index there (no manifest.json)"),
+    }
+}
+
 /// `logpipe verify`: 0 when the store verifies, 1 when it does not, 2 when it cannot be
 /// read or the key is no key.
 fn verify(index: &std::path::Path, public_key: Option<&str>, json: bool) -> ExitCode {
@@ -281,11 +303,24 @@ fn verify(index: &std::path::Path, public_key: Option<&str>, json: bool) -> Exit
             return ExitCode::from(2);
         }
     };
-    if !index.is_dir() {
+    // A copy in object storage: its last complete round restored into a temporary
+    // directory, and verified there.
+    let restored = match index.to_str().filter(|text| text.contains("://")) {
+        Some(url) => match restore_copy(url) {
+            Ok(dir) => Some(dir),
+            Err(error) => {
+                eprintln!("{url}: {error}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let root = restored.as_ref().map_or(index, |dir| dir.path());
+    if !root.is_dir() {
         eprintln!("{}: no such directory", index.display());
         return ExitCode::from(2);
     }
-    let layout = logpipe_store::IndexLayout::at(index);
+    let layout = logpipe_store::IndexLayout::at(root);
     match verify::verify(&layout, key.as_ref()) {
         Ok(report) => {
             if json {

@@ -178,4 +178,23 @@ fn indexer_killed_at_random_moments_indexes_every_event_once() {
     );
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stdout).contains("does not verify"));
+
+    // The same index copied to object storage verifies from there.
+    let remote = tempfile::tempdir().unwrap();
+    let url = url::Url::from_directory_path(remote.path()).unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let mut archive = logpipe_store::archive::Archive::open(url.as_str(), "indexer-0", [])
+            .await
+            .unwrap();
+        archive.sync(&IndexLayout::at(&index)).await.unwrap();
+    });
+    let copy = format!("{url}indexer-0");
+    let output = run(&["verify", &copy, "--public-key", &public, "--json"], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["events"], events);
+    let output = run(&["verify", &format!("{url}nothing-here")], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no manifest.json"));
 }

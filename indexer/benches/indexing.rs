@@ -100,7 +100,12 @@ fn main() {
     let only = std::env::var("LOGPIPE_BENCH_ONLY").unwrap_or_default();
     let wanted = |name: &str| only.is_empty() || only.split(',').any(|n| n == name);
     let repeat: usize = env_number("LOGPIPE_BENCH_REPEAT", 3);
-    let throughput = ["baseline", "pipeline_bulk", "pipeline_1s", "pipeline_1s_archived"];
+    let throughput = [
+        "baseline",
+        "pipeline_bulk",
+        "pipeline_1s",
+        "pipeline_1s_archived",
+    ];
     // Rounds interleave the scenarios, so a slow spell of the shared machine hits them
     // alike; each reports the run with the median MB per CPU second.
     let mut runs: [Vec<Value>; 4] = Default::default();
@@ -117,7 +122,10 @@ fn main() {
                 _ => {
                     let s3 = s3.get_or_insert_with(|| TestObjectStore::start().unwrap());
                     let mut extra = s3.env();
-                    extra.push(("LOGPIPE_STORE_URL".into(), s3.url(&format!("bench-{}", runs.len()))));
+                    extra.push((
+                        "LOGPIPE_STORE_URL".into(),
+                        s3.url(&format!("bench-{}", runs.len())),
+                    ));
                     extra.push(("LOGPIPE_STORE_SYNC_INTERVAL_MS".into(), "1000".into()));
                     runs.push(run_pipeline(&payloads, Duration::from_secs(1), &extra));
                 }
@@ -382,7 +390,10 @@ fn run_pipeline(
     });
     let (catalog, pipeline, thread) = spawn_loop(&shared, &config, dir.path(), stop.clone());
     if let Some((_, syncing)) = &syncing {
-        pipeline.lock().unwrap().archive_to(syncing.archived.clone());
+        pipeline
+            .lock()
+            .unwrap()
+            .archive_to(syncing.archived.clone());
     }
     while taken(&pipeline) < payloads.len() as i64 {
         std::thread::sleep(Duration::from_millis(5));
@@ -452,7 +463,8 @@ fn run_ledger(payloads: &[(String, Vec<u8>)]) -> Value {
         started.elapsed().as_secs_f64(),
         Cpu::now().since(cpu),
     );
-    report["ledger_bytes"] = json!(std::fs::metadata(dir.path().join("ledger.jsonl")).map_or(0, |m| m.len()));
+    report["ledger_bytes"] =
+        json!(std::fs::metadata(dir.path().join("ledger.jsonl")).map_or(0, |m| m.len()));
     report
 }
 

@@ -91,7 +91,7 @@ pub struct Archive {
 
 impl Archive {
     /// The archive at `url` (`s3://bucket/prefix`, `gs://…`, `az://…`, `file:///dir`),
-    /// under `instance` there: credentials and endpoints from the `AWS_*`, `GOOGLE_*` and
+    /// under `instance` there (at `url` itself when empty): credentials and endpoints from the `AWS_*`, `GOOGLE_*` and
     /// `AZURE_*` variables of `env`, as each cloud's tools read them.
     pub async fn open(
         url: &str,
@@ -148,7 +148,11 @@ impl Archive {
                 )));
             }
         };
-        let prefix = base.clone().join(instance);
+        let prefix = if instance.is_empty() {
+            base
+        } else {
+            base.join(instance)
+        };
         Archive::with_store(store, prefix).await
     }
 
