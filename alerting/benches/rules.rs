@@ -281,11 +281,7 @@ fn rule(i: usize) -> Rule {
             "type: cardinality\nquery: 'k8s.pod:\"{pod}\"'\nfield: attributes.user_id\nthreshold: 1000\nwindow: 1m"
         ),
     };
-    parse_rule(
-        &format!("name: rule-{i}\n{text}\nnotify: [oncall]\n"),
-        Path::new("bench.yaml"),
-    )
-    .unwrap()
+    bench_rule(i, &text)
 }
 
 /// Rule `i` of a dense mix of the six types: scoped to one of 100 namespaces, most of
@@ -312,6 +308,11 @@ fn dense_rule(i: usize) -> Rule {
             "type: cardinality\nquery: 'k8s.pod:\"{pod}\"'\nfield: attributes.user_id\nthreshold: 1000\nwindow: 1m"
         ),
     };
+    bench_rule(i, &text)
+}
+
+/// Rule `i` of the bench with the type-specific `text`, notifying `oncall`.
+fn bench_rule(i: usize, text: &str) -> Rule {
     parse_rule(
         &format!("name: rule-{i}\n{text}\nnotify: [oncall]\n"),
         Path::new("bench.yaml"),

@@ -247,8 +247,16 @@ struct Cpu {
 
 impl Cpu {
     fn now() -> Cpu {
-        let usage =
-            nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).unwrap();
+        Cpu::of(nix::sys::resource::UsageWho::RUSAGE_SELF)
+    }
+
+    /// The CPU time of the children waited for so far.
+    fn children() -> Cpu {
+        Cpu::of(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+    }
+
+    fn of(who: nix::sys::resource::UsageWho) -> Cpu {
+        let usage = nix::sys::resource::getrusage(who).unwrap();
         let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
         Cpu {
             user: seconds(usage.user_time()),
@@ -492,22 +500,14 @@ fn run_verify(dir: &Path, payloads: &[(String, Vec<u8>)]) -> Value {
     let in_process = Cpu::now().since(cpu);
     let file = dir.join("stored.bin");
     std::fs::write(&file, &stored).unwrap();
-    let children = |usage: nix::sys::resource::Usage| {
-        let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
-        seconds(usage.user_time()) + seconds(usage.system_time())
-    };
-    let before = children(
-        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap(),
-    );
+    let before = Cpu::children();
     let status = std::process::Command::new("sha256sum")
         .arg(&file)
         .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
     assert!(status.success());
-    let sha256sum = children(
-        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap(),
-    ) - before;
+    let sha256sum = Cpu::children().since(before);
     let mb = report.bytes as f64 / 1e6;
     let seconds = |cpu: Cpu| (cpu.user + cpu.system).max(1e-9);
     json!({
@@ -516,7 +516,7 @@ fn run_verify(dir: &Path, payloads: &[(String, Vec<u8>)]) -> Value {
         "cpu_seconds": seconds(verify_cpu),
         "mb_per_cpu_sec": mb / seconds(verify_cpu),
         "sha256_in_process_mb_per_cpu_sec": stored.len() as f64 / 1e6 / seconds(in_process),
-        "sha256sum_mb_per_cpu_sec": stored.len() as f64 / 1e6 / sha256sum.max(1e-9),
+        "sha256sum_mb_per_cpu_sec": stored.len() as f64 / 1e6 / seconds(sha256sum),
     })
 }
 

@@ -684,12 +684,7 @@ impl Router {
             lower,
             ..
         } = scratch;
-        let mut mark = |id: u32| {
-            if terms[id as usize] != event {
-                terms[id as usize] = event;
-                present.push(id);
-            }
-        };
+        let mut mark = |id: u32| mark_term(terms, present, event, id);
         for (keyword, values) in &self.keywords {
             view.keyword_any(*keyword, |value| {
                 if let Some(&id) = values.get(value) {
@@ -747,12 +742,7 @@ impl Router {
         let event = scratch.event;
         scratch.attributes_read = true;
         let Scratch { terms, present, .. } = scratch;
-        let mut mark = |id: u32| {
-            if terms[id as usize] != event {
-                terms[id as usize] = event;
-                present.push(id);
-            }
-        };
+        let mut mark = |id: u32| mark_term(terms, present, event, id);
         for (path, table) in &self.attribute_words {
             view.attribute_texts(path, |text| self.words_of(text, table, &mut mark));
         }
@@ -772,6 +762,14 @@ impl Router {
                 ids.iter().for_each(|&id| mark(id));
             }
         });
+    }
+}
+
+/// Marks term `id` as one `event` has, listing it once.
+fn mark_term(terms: &mut [u32], present: &mut Vec<u32>, event: u32, id: u32) {
+    if terms[id as usize] != event {
+        terms[id as usize] = event;
+        present.push(id);
     }
 }
 
