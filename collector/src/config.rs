@@ -120,7 +120,32 @@ pub(crate) const INGEST_TOKENS_FILE: VarSpec = VarSpec::new(
     "YAML list of ingest tokens (name, token_sha256, sources globs, optional namespace) that `POST /v1/logs` and `/v1/push` require; an OTLP push writes the source named by each resource's service.name. Unset: pushes are taken only on a loopback listener, and never for kube-audit or a host file's name.",
 );
 
-pub const VARS: [&VarSpec; 18] = [
+pub(crate) const METADATA: VarSpec = VarSpec::new(
+    "LOGPIPE_COLLECTOR_METADATA",
+    Kind::Text,
+    Some("auto"),
+    "Pod labels, allowed annotations, owning workload and namespace labels from the API server, added under `k8s`: `api` (the kubeconfig named by KUBECONFIG, else the pod's service account, else `~/.kube/config`), `off`, or `auto` (`api` inside a cluster, where KUBERNETES_SERVICE_HOST is set).",
+);
+pub(crate) const METADATA_ANNOTATIONS: VarSpec = VarSpec::new(
+    "LOGPIPE_COLLECTOR_METADATA_ANNOTATIONS",
+    Kind::List,
+    Some("app.kubernetes.io/*,helm.sh/chart,logpipe.io/*,team,owner"),
+    "Pod annotations added to events, as key globs; values over 1 KiB are left out.",
+);
+pub(crate) const METADATA_WAIT_MS: VarSpec = VarSpec::new(
+    "LOGPIPE_COLLECTOR_METADATA_WAIT_MS",
+    Kind::Duration,
+    Some("2000"),
+    "Longest a new pod's log file waits for its pod's metadata; its events then ship without it, flagged `k8s_metadata_missing`, until it arrives. Not waited for while the API server does not answer.",
+);
+pub(crate) const METADATA_RETAIN_MS: VarSpec = VarSpec::new(
+    "LOGPIPE_COLLECTOR_METADATA_RETAIN_MS",
+    Kind::Duration,
+    Some("300000"),
+    "How long a deleted pod's metadata is kept for its last lines.",
+);
+
+pub const VARS: [&VarSpec; 22] = [
     &PODS_DIR,
     &HOST_FILES,
     &INCLUDE,
@@ -139,6 +164,10 @@ pub const VARS: [&VarSpec; 18] = [
     &INGEST_MAX_IN_FLIGHT_BYTES,
     &INGEST_TIMEOUT_MS,
     &INGEST_TOKENS_FILE,
+    &METADATA,
+    &METADATA_ANNOTATIONS,
+    &METADATA_WAIT_MS,
+    &METADATA_RETAIN_MS,
 ];
 
 /// Which containers' records are joined into multi-line events, and how.
@@ -194,6 +223,15 @@ pub struct CollectorConfig {
     /// The tokens of `ingest_tokens_file`, read and checked with the configuration.
     #[serde(skip)]
     pub(crate) ingest_tokens: Option<IngestTokens>,
+    /// Whether pod metadata is asked of the API server.
+    pub metadata: bool,
+    /// `KUBECONFIG`: the API server and credentials, when not the pod's service account.
+    pub kubeconfig: Option<PathBuf>,
+    pub metadata_annotations: Vec<String>,
+    #[serde(with = "logpipe_common::config::duration_serde::millis")]
+    pub metadata_wait: Duration,
+    #[serde(with = "logpipe_common::config::duration_serde::millis")]
+    pub metadata_retain: Duration,
 }
 
 impl CollectorConfig {
@@ -267,7 +305,34 @@ impl CollectorConfig {
             })?,
             None => Vec::new(),
         };
+        let metadata = match env.text(&METADATA)?.as_str() {
+            "api" => true,
+            "off" => false,
+            "auto" => env.foreign("KUBERNETES_SERVICE_HOST").is_some(),
+            other => {
+                return Err(ConfigError::Invalid {
+                    var: METADATA.name.to_owned(),
+                    value: other.to_owned(),
+                    expected: "api, off or auto".into(),
+                });
+            }
+        };
+        let metadata_annotations = env.list(&METADATA_ANNOTATIONS)?;
+        for glob in &metadata_annotations {
+            if let Err(error) = globset::Glob::new(glob) {
+                return Err(ConfigError::Invalid {
+                    var: METADATA_ANNOTATIONS.name.to_owned(),
+                    value: glob.clone(),
+                    expected: format!("annotation key globs ({error})"),
+                });
+            }
+        }
         Ok(CollectorConfig {
+            metadata,
+            kubeconfig: env.foreign("KUBECONFIG").map(PathBuf::from),
+            metadata_annotations,
+            metadata_wait: env.duration(&METADATA_WAIT_MS)?,
+            metadata_retain: env.duration(&METADATA_RETAIN_MS)?,
             pods_dir: env.path(&PODS_DIR)?,
             host_files,
             include: globs(&INCLUDE)?,

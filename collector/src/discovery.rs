@@ -37,6 +37,7 @@ impl Origin {
                 pod_uid: Some(uid.clone()),
                 container: Some(container.clone()),
                 node: node.to_owned(),
+                ..K8s::default()
             },
             Origin::Host { .. } => K8s {
                 node: node.to_owned(),

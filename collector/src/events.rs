@@ -1,7 +1,7 @@
 //! Building the events the collector ships: one per record read, and `gap` events for
 //! bytes lost before they could be read.
 
-use logpipe_common::event::{Flag, Member, WireEvent};
+use logpipe_common::event::{Flag, K8s, Member, WireEvent};
 use logpipe_common::{EventId, Level, LogEvent, RawRecord, Source, SourceKind, Timestamp};
 use serde_json::{Map, json};
 
@@ -45,11 +45,11 @@ pub(crate) fn record_event<'a>(
     wire
 }
 
-/// The `k8s` and `source` members that `record_event` gives every event of the file at
-/// `path`, written once (`WireEvent::origin`).
-pub(crate) fn origin_json(path: &str, origin: &Origin, node: &str) -> Vec<u8> {
+/// The `k8s` and `source` members of every event of the file at `path`, written once
+/// (`WireEvent::origin`): `k8s` is the origin's, with what the API server adds.
+pub(crate) fn origin_json(path: &str, origin: &Origin, k8s: &K8s) -> Vec<u8> {
     logpipe_common::event::origin_json(
-        &origin.k8s(node),
+        k8s,
         &Source {
             kind: SourceKind::File,
             name: origin.source_name().map(str::to_owned),
@@ -122,8 +122,9 @@ pub(crate) fn gap_event(
     }
 }
 
-/// `encode` for an event whose attributes may still be raw text.
-pub(crate) fn encode_wire(wire: WireEvent<'_>, max_bytes: usize) -> Vec<u8> {
+/// `encode` for an event whose attributes may still be raw text, written with `k8s`
+/// (what `WireEvent::origin` says of it).
+pub(crate) fn encode_wire(wire: WireEvent<'_>, k8s: &K8s, max_bytes: usize) -> Vec<u8> {
     let raw_bytes: usize = wire
         .members
         .iter()
@@ -138,7 +139,9 @@ pub(crate) fn encode_wire(wire: WireEvent<'_>, max_bytes: usize) -> Vec<u8> {
     if encoded.len() <= max_bytes {
         return encoded;
     }
-    encode(&mut wire.into_event(), max_bytes)
+    let mut event = wire.into_event();
+    event.k8s = k8s.clone();
+    encode(&mut event, max_bytes)
 }
 
 /// Serializes an event to fit in one Kafka message of at most `max_bytes`: an event
@@ -245,15 +248,30 @@ mod tests {
                 truncated: false,
                 unparsed: false,
             };
-            let alone = record_event(&output, "k", path, &origin, "node-1", Timestamp::now());
-            let shared = origin_json(path, &origin, "node-1");
+            let mut alone = record_event(&output, "k", path, &origin, "node-1", Timestamp::now());
+            let k8s = enriched(&origin);
+            alone.event.k8s = k8s.clone();
+            let shared = origin_json(path, &origin, &k8s);
             let mut with_shared = alone.clone();
             with_shared.origin = Some(&shared);
             assert_eq!(
-                encode_wire(with_shared, 1 << 20),
-                encode_wire(alone, 1 << 20)
+                encode_wire(with_shared, &k8s, 1 << 20),
+                encode_wire(alone, &k8s, 1 << 20)
             );
         }
+    }
+
+    /// The origin's `k8s` with what the API server adds.
+    fn enriched(origin: &Origin) -> K8s {
+        let mut k8s = origin.k8s("node-1");
+        if k8s.pod.is_some() {
+            k8s.workload = Some("api".into());
+            k8s.workload_kind = Some("Deployment".into());
+            k8s.labels = [("app".into(), "api \"quoted\"".into())].into();
+            k8s.annotations = [("app.kubernetes.io/version".into(), "1.2".into())].into();
+            k8s.namespace_labels = [("team".into(), "shop".into())].into();
+        }
+        k8s
     }
 
     #[test]
@@ -267,11 +285,14 @@ mod tests {
             truncated: false,
             unparsed: false,
         };
+        let k8s = enriched(&origin());
         let event = record_event(&output, "k", "/p", &origin(), "n", Timestamp::now());
-        let encoded = encode_wire(event, 1 << 20);
+        let encoded = encode_wire(event, &k8s, 1 << 20);
         assert!(encoded.len() <= 1 << 20, "{}", encoded.len());
         let event: LogEvent = serde_json::from_slice(&encoded).unwrap();
         assert!(event.flags.contains(&Flag::Truncated));
+        // The cut event keeps what the API server said of its pod.
+        assert_eq!(event.k8s, k8s);
         // Raw attributes that do not fit are dropped as parsed ones are.
         let mut payload = b"{\"msg\":\"big\",\"blob\":[".to_vec();
         payload.extend(std::iter::repeat_n(b"1,".as_slice(), 600_000).flatten());
@@ -282,6 +303,7 @@ mod tests {
         };
         let encoded = encode_wire(
             record_event(&big, "k", "/p", &origin(), "n", Timestamp::now()),
+            &k8s,
             1 << 20,
         );
         let event: LogEvent = serde_json::from_slice(&encoded).unwrap();
@@ -303,6 +325,7 @@ mod tests {
                 "n",
                 Timestamp::now(),
             ),
+            &k8s,
             1 << 20,
         );
         assert!(small.len() < 1000);

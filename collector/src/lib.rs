@@ -24,6 +24,8 @@
 //!   OTLP/HTTP logs, decoding and OTLP's answers): admission,
 //!   logpipe's own format, delivery to Kafka.
 //! - `otlp_map`: OTLP log records → events.
+//! - `metadata`: pod labels, annotations, workload and namespace labels from the API
+//!   server, kept by watches and read by the tail loop.
 //! - `ingest_tokens`: who may push, to which source names and namespace.
 //! - `telemetry`: the collector's metrics.
 //! - `error`: `CollectorError` and `FormatError`.
@@ -38,6 +40,7 @@ pub mod format;
 mod identity;
 mod ingest;
 mod ingest_tokens;
+pub mod metadata;
 mod multiline;
 mod otlp_map;
 pub mod redact;

@@ -146,6 +146,7 @@ fn k8s(resource: &mut Map<String, Value>, origin: &Origin<'_>) -> K8s {
         pod_uid: take("k8s.pod.uid"),
         container: take("k8s.container.name"),
         node: take("k8s.node.name").unwrap_or_else(|| origin.node.to_owned()),
+        ..K8s::default()
     }
 }
 

@@ -18,6 +18,7 @@ use crate::checkpoint::CheckpointStore;
 use crate::discovery::{AllPaths, HostPaths, KubeletPaths, PathsProvider};
 use crate::ingest::{self, BodyLimits, IngestState};
 use crate::ingest_tokens::{IngestTokens, protected_sources};
+use crate::metadata::{self, Metadata};
 use crate::redact::Redactor;
 use crate::shipper::Shipper;
 use crate::tail_loop::{TailLoop, TailSettings};
@@ -79,6 +80,10 @@ impl Service for CollectorConfig {
                 .saturating_sub(SHUTDOWN_MARGIN)
                 .max(Duration::from_secs(1)),
         };
+        let metadata = match self.metadata {
+            true => Some(self.start_metadata(&ctx).await?),
+            false => None,
+        };
         let tail_loop = TailLoop::new(
             settings,
             Box::new(paths),
@@ -90,6 +95,10 @@ impl Service for CollectorConfig {
             ctx.health.readiness("checkpoints"),
             ctx.shutdown.clone(),
         );
+        let tail_loop = match metadata {
+            Some(metadata) => tail_loop.with_metadata(metadata),
+            None => tail_loop,
+        };
         let thread = std::thread::Builder::new()
             .name("tail-loop".into())
             .spawn(move || {
@@ -127,6 +136,31 @@ impl Service for CollectorConfig {
                 max_in_flight_bytes: self.ingest_max_in_flight_bytes,
             },
         ))
+    }
+}
+
+impl CollectorConfig {
+    /// The pod metadata cache, kept by watches of the API server until shutdown.
+    async fn start_metadata(&self, ctx: &ServiceContext) -> anyhow::Result<Arc<Metadata>> {
+        let mut annotations = globset::GlobSetBuilder::new();
+        for glob in &self.metadata_annotations {
+            annotations.add(globset::Glob::new(glob)?);
+        }
+        let metadata = Arc::new(Metadata::new(
+            annotations.build()?,
+            self.metadata_wait,
+            self.metadata_retain,
+        ));
+        let client = metadata::connect(self.kubeconfig.as_deref())
+            .await
+            .context("pod metadata is asked of the API server (LOGPIPE_COLLECTOR_METADATA), but no kubeconfig or service account was found")?;
+        ctx.tasks.spawn(metadata::run(
+            metadata.clone(),
+            client,
+            ctx.shared.node_name.clone(),
+            ctx.shutdown.clone(),
+        ));
+        Ok(metadata)
     }
 }
 

@@ -12,6 +12,7 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant, SystemTime};
 
 use logpipe_common::Timestamp;
+use logpipe_common::event::Flag;
 use logpipe_common::health::{Heartbeat, Readiness};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
@@ -21,6 +22,7 @@ use crate::config::MultilineRule;
 use crate::discovery::{Discovered, Origin, PathsProvider};
 use crate::events::{self, GapReason};
 use crate::identity::FileId;
+use crate::metadata::{Lookup, Metadata};
 use crate::redact::Redactor;
 use crate::shipper::{Delivery, Shipper, Ticket};
 use crate::tailer::{Output, ReadResult, TrackedFile};
@@ -84,6 +86,10 @@ pub struct TailLoop {
     readiness: Readiness,
     shutdown: CancellationToken,
     buffer: Vec<u8>,
+    /// Pod metadata from the API server, when asked for.
+    metadata: Option<Arc<Metadata>>,
+    /// Files of pods not known yet, held back until this moment at the latest.
+    waiting: HashMap<u64, Instant>,
 }
 
 impl std::fmt::Debug for TailLoop {
@@ -131,7 +137,29 @@ impl TailLoop {
             readiness,
             shutdown,
             buffer: vec![0; READ_CHUNK_BYTES],
+            metadata: None,
+            waiting: HashMap::new(),
         }
+    }
+
+    /// Adds the pod metadata of `metadata` to the events of pod log files.
+    pub fn with_metadata(mut self, metadata: Arc<Metadata>) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
+    /// Whether the file in `slot` is held back a while longer for its pod's metadata.
+    fn held_back(&mut self, slot: u64, origin: &Origin) -> bool {
+        let (Some(until), Some(metadata), Origin::Pod { uid, .. }) =
+            (self.waiting.get(&slot), &self.metadata, origin)
+        else {
+            return false;
+        };
+        if Instant::now() < *until && metadata.lookup(uid) == Lookup::Pending {
+            return true;
+        }
+        self.waiting.remove(&slot);
+        false
     }
 
     /// Runs until shutdown, then flushes what is in flight and writes the checkpoints.
@@ -200,6 +228,11 @@ impl TailLoop {
             self.settings.max_line_bytes,
             multiline,
         );
+        if let (Some(metadata), Origin::Pod { uid, .. }) = (&self.metadata, &discovered.origin)
+            && metadata.lookup(uid) == Lookup::Pending
+        {
+            self.waiting.insert(slot, Instant::now() + metadata.wait);
+        }
         self.by_key.insert(tracked.key.clone(), slot);
         self.files.insert(slot, tracked);
     }
@@ -413,6 +446,14 @@ impl TailLoop {
                 paused = true;
                 break;
             }
+            if let Some(file) = self.files.get(&slot)
+                && self.waiting.contains_key(&slot)
+            {
+                let origin = file.origin.clone();
+                if self.held_back(slot, &origin) {
+                    continue;
+                }
+            }
             let Some(file) = self.files.get_mut(&slot) else {
                 continue;
             };
@@ -471,7 +512,15 @@ impl TailLoop {
         };
         let path = file.path.display().to_string();
         let key = file.origin.kafka_key(&self.settings.node).into_bytes();
-        let origin = events::origin_json(&path, &file.origin, &self.settings.node);
+        let mut k8s = file.origin.k8s(&self.settings.node);
+        let missing = match (&self.metadata, &file.origin) {
+            (Some(metadata), Origin::Pod { .. }) => !metadata.enrich(&mut k8s),
+            _ => false,
+        };
+        if missing {
+            telemetry::metadata_missing(outputs.len() as u64);
+        }
+        let origin = events::origin_json(&path, &file.origin, &k8s);
         for output in outputs.drain(..) {
             let Some(file) = self.files.get_mut(&slot) else {
                 return;
@@ -485,11 +534,14 @@ impl TailLoop {
                 observed_ts,
             );
             event.origin = Some(&origin);
+            if missing {
+                event.event.flags.push(Flag::K8sMetadataMissing);
+            }
             telemetry::redacted(self.redactor.redact_record(&mut event, &mut file.key_lines));
             if output.truncated {
                 telemetry::truncated();
             }
-            let payload = events::encode_wire(event, self.settings.message_max_bytes);
+            let payload = events::encode_wire(event, &k8s, self.settings.message_max_bytes);
             let seq = file.register(output.offset);
             let ticket = Ticket {
                 file: slot,

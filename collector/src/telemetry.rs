@@ -63,3 +63,18 @@ pub(crate) fn ingest_refused(unauthenticated: bool) {
 pub(crate) fn ingest_busy() {
     counter!("logpipe_collector_ingest_busy_total").increment(1);
 }
+
+/// Pods the metadata cache holds, deleted ones kept for their last lines included.
+pub(crate) fn metadata_pods(count: usize) {
+    gauge!("logpipe_collector_metadata_pods").set(count as f64);
+}
+
+/// A failed request to the API server, by what it was for (`pods`, `namespaces`, `owners`).
+pub(crate) fn metadata_error(watch: &'static str) {
+    counter!("logpipe_collector_metadata_errors_total", "watch" => watch).increment(1);
+}
+
+/// Events shipped without their pod's metadata (flagged `k8s_metadata_missing`).
+pub(crate) fn metadata_missing(events: u64) {
+    counter!("logpipe_collector_metadata_missing_total").increment(events);
+}

@@ -19,6 +19,7 @@ pub fn container_record<'a>(
             pod_uid: Some("0b1c".into()),
             container: Some("api".into()),
             node: "node-1".into(),
+            ..K8s::default()
         },
         source: Source {
             kind: SourceKind::File,

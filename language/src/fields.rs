@@ -13,6 +13,13 @@ pub const POD: &str = "k8s.pod";
 pub const POD_UID: &str = "k8s.pod_uid";
 pub const CONTAINER: &str = "k8s.container";
 pub const NODE: &str = "k8s.node";
+/// The pod's workload (a Deployment, StatefulSet, DaemonSet, CronJob, …) and its kind.
+pub const WORKLOAD: &str = "k8s.workload";
+pub const WORKLOAD_KIND: &str = "k8s.workload_kind";
+/// The pod's labels, its allowed annotations and its namespace's labels: `k8s.labels.<key>`.
+pub const LABELS: &str = "k8s.labels";
+pub const ANNOTATIONS: &str = "k8s.annotations";
+pub const NAMESPACE_LABELS: &str = "k8s.namespace_labels";
 pub const SOURCE_KIND: &str = "source.kind";
 pub const SOURCE_NAME: &str = "source.name";
 /// The push ingest token that sent the event.
@@ -37,6 +44,33 @@ pub enum FieldRef {
     Attribute(String),
     Keyword(Keyword),
     Time(TimeField),
+    /// One key of a map of strings from the API server, matched by its exact value:
+    /// `k8s.labels.app`.
+    Label(LabelMap, String),
+}
+
+/// The maps of strings the collector takes from the API server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LabelMap {
+    Labels,
+    Annotations,
+    NamespaceLabels,
+}
+
+impl LabelMap {
+    pub const ALL: [LabelMap; 3] = [
+        LabelMap::Labels,
+        LabelMap::Annotations,
+        LabelMap::NamespaceLabels,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LabelMap::Labels => LABELS,
+            LabelMap::Annotations => ANNOTATIONS,
+            LabelMap::NamespaceLabels => NAMESPACE_LABELS,
+        }
+    }
 }
 
 /// Fields matched by their exact value.
@@ -50,6 +84,8 @@ pub enum Keyword {
     PodUid,
     Container,
     Node,
+    Workload,
+    WorkloadKind,
     SourceKind,
     SourceName,
     SourcePath,
@@ -64,7 +100,7 @@ pub enum TimeField {
 }
 
 impl Keyword {
-    pub const ALL: [Keyword; 13] = [
+    pub const ALL: [Keyword; 15] = [
         Keyword::Id,
         Keyword::Level,
         Keyword::Stream,
@@ -73,6 +109,8 @@ impl Keyword {
         Keyword::PodUid,
         Keyword::Container,
         Keyword::Node,
+        Keyword::Workload,
+        Keyword::WorkloadKind,
         Keyword::SourceKind,
         Keyword::SourceName,
         Keyword::SourcePath,
@@ -90,6 +128,8 @@ impl Keyword {
             Keyword::PodUid => POD_UID,
             Keyword::Container => CONTAINER,
             Keyword::Node => NODE,
+            Keyword::Workload => WORKLOAD,
+            Keyword::WorkloadKind => WORKLOAD_KIND,
             Keyword::SourceKind => SOURCE_KIND,
             Keyword::SourceName => SOURCE_NAME,
             Keyword::SourcePath => SOURCE_PATH,
@@ -145,6 +185,20 @@ impl FieldRef {
             }
             return Ok(FieldRef::Attribute(path.to_string()));
         }
+        for map in LabelMap::ALL {
+            if let Some(key) = name
+                .strip_prefix(map.name())
+                .and_then(|rest| rest.strip_prefix('.'))
+            {
+                if key.is_empty() {
+                    return Err(QueryError::new(format!(
+                        "`{name}` names no key; write {}.<key>",
+                        map.name()
+                    )));
+                }
+                return Ok(FieldRef::Label(map, key.to_string()));
+            }
+        }
         if name == TS {
             return Ok(FieldRef::Time(TimeField::Ts));
         }
@@ -165,7 +219,7 @@ impl FieldRef {
             None => String::new(),
         };
         Err(QueryError::new(format!(
-            "unknown field `{name}`; {hint}fields are {} and attributes.<path>",
+            "unknown field `{name}`; {hint}fields are {}, attributes.<path>, k8s.labels.<key>, k8s.annotations.<key> and k8s.namespace_labels.<key>",
             known.join(", ")
         )))
     }
@@ -178,6 +232,7 @@ impl FieldRef {
             FieldRef::Attribute(path) => format!("{ATTRIBUTES_PREFIX}{path}"),
             FieldRef::Keyword(keyword) => keyword.name().to_string(),
             FieldRef::Time(time) => time.name().to_string(),
+            FieldRef::Label(map, key) => format!("{}.{key}", map.name()),
         }
     }
 }

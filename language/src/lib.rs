@@ -41,7 +41,7 @@ mod view;
 pub use analyzer::{WordTokenizer, words};
 pub use ast::{Leaf, Op, Query, Scalar};
 pub use error::QueryError;
-pub use fields::{FieldRef, Keyword, TimeField};
+pub use fields::{FieldRef, Keyword, LabelMap, TimeField};
 pub use number::{Number, parse_number};
 pub use parse::{MAX_DEPTH, MAX_QUERY_BYTES, MAX_REGEX_BYTES, REGEX_SIZE_LIMIT, index_regex};
 pub use predicate::Predicate;

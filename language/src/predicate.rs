@@ -130,6 +130,9 @@ fn leaf(field: &FieldRef, test: &Test, view: &EventView<'_>) -> bool {
             .iter()
             .any(|words| text_test(test, words)),
         FieldRef::Keyword(keyword) => view.keyword_any(*keyword, |value| keyword_test(test, value)),
+        FieldRef::Label(map, key) => view
+            .label(*map, key)
+            .is_some_and(|value| keyword_test(test, value)),
         FieldRef::Time(time) => {
             let instant = match time {
                 TimeField::Ts => view.ts(),

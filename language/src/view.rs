@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
 use crate::analyzer::{any_word, words};
-use crate::fields::Keyword;
+use crate::fields::{Keyword, LabelMap};
 
 /// An attribute leaf's value: what queries compare against.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,6 +135,8 @@ struct Head<'a> {
     pod_uid: Option<&'a str>,
     container: Option<&'a str>,
     node: &'a str,
+    workload: Option<&'a str>,
+    workload_kind: Option<&'a str>,
     source_kind: SourceKind,
     source_name: Option<&'a str>,
     source_path: Option<&'a str>,
@@ -157,6 +159,8 @@ impl<'a> Head<'a> {
                 pod_uid: event.k8s.pod_uid.as_deref(),
                 container: event.k8s.container.as_deref(),
                 node: &event.k8s.node,
+                workload: event.k8s.workload.as_deref(),
+                workload_kind: event.k8s.workload_kind.as_deref(),
                 source_kind: event.source.kind,
                 source_name: event.source.name.as_deref(),
                 source_path: event.source.path.as_deref(),
@@ -177,6 +181,8 @@ impl<'a> Head<'a> {
                     pod_uid: text(&event.k8s.pod_uid),
                     container: text(&event.k8s.container),
                     node: event.k8s.node.as_str(),
+                    workload: text(&event.k8s.workload),
+                    workload_kind: text(&event.k8s.workload_kind),
                     source_kind: event.source.kind,
                     source_name: text(&event.source.name),
                     source_path: text(&event.source.path),
@@ -395,6 +401,30 @@ impl<'a> EventView<'a> {
         None
     }
 
+    /// The value of `key` in one of the maps of strings from the API server.
+    pub fn label(&self, map: LabelMap, key: &str) -> Option<&'a str> {
+        match self.source {
+            Source::Event(event) => {
+                let k8s = &event.k8s;
+                let map = match map {
+                    LabelMap::Labels => &k8s.labels,
+                    LabelMap::Annotations => &k8s.annotations,
+                    LabelMap::NamespaceLabels => &k8s.namespace_labels,
+                };
+                map.get(key).map(String::as_str)
+            }
+            Source::Borrowed(event) => {
+                let k8s = &event.k8s;
+                let map = match map {
+                    LabelMap::Labels => &k8s.labels,
+                    LabelMap::Annotations => &k8s.annotations,
+                    LabelMap::NamespaceLabels => &k8s.namespace_labels,
+                };
+                map.get(key)
+            }
+        }
+    }
+
     /// Whether any value of a keyword field (`flags` has several) passes `test`; the
     /// id is formatted only when asked for.
     pub fn keyword_any(&self, keyword: Keyword, mut test: impl FnMut(&str) -> bool) -> bool {
@@ -409,6 +439,8 @@ impl<'a> EventView<'a> {
             Keyword::PodUid => one(head.pod_uid, &mut test),
             Keyword::Container => one(head.container, &mut test),
             Keyword::Node => test(head.node),
+            Keyword::Workload => one(head.workload, &mut test),
+            Keyword::WorkloadKind => one(head.workload_kind, &mut test),
             Keyword::SourceKind => test(head.source_kind.as_str()),
             Keyword::SourceName => one(head.source_name, &mut test),
             Keyword::SourcePath => one(head.source_path, &mut test),

@@ -4,7 +4,7 @@
 //! and tantivy indexes it as it is: strings are read from the JSON where they lie instead
 //! of being copied into a `TantivyDocument` first.
 
-use logpipe_common::event::{LogEvent, LogEventRef, Timestamp};
+use logpipe_common::event::{LogEvent, LogEventRef, Pairs, Text, Timestamp};
 use self_cell::self_cell;
 use tantivy::schema::Field;
 use tantivy::schema::document::{Document, ReferenceValue, ReferenceValueLeaf, Value};
@@ -135,6 +135,23 @@ impl Document for EventDocument {
             values.push((field, FieldValue::Str(via.as_str())));
         }
         values.push((fields.node, FieldValue::Str(k8s.node.as_str())));
+        for (field, value) in [
+            (fields.workload, &k8s.workload),
+            (fields.workload_kind, &k8s.workload_kind),
+        ] {
+            if let (Some(field), Some(value)) = (field, value) {
+                values.push((field, FieldValue::Str(value.as_str())));
+            }
+        }
+        for (field, map) in [
+            (fields.labels, &k8s.labels),
+            (fields.annotations, &k8s.annotations),
+            (fields.namespace_labels, &k8s.namespace_labels),
+        ] {
+            if let Some(field) = field.filter(|_| !map.is_empty()) {
+                values.push((field, FieldValue::Pairs(map)));
+            }
+        }
         values.push((
             fields.source_kind,
             FieldValue::Str(event.source.kind.as_str()),
@@ -164,14 +181,37 @@ pub enum FieldValue<'a> {
     Date(DateTime),
     Bytes(&'a [u8]),
     Json(JsonRef<'a>),
+    /// A map of strings (labels, annotations), as a JSON object.
+    Pairs(&'a Pairs<'a>),
 }
 
 type ToField<'a> = fn(JsonRef<'a>) -> FieldValue<'a>;
-type MemberToField<'a> = fn((&'a str, JsonRef<'a>)) -> (&'a str, FieldValue<'a>);
+
+/// The members of an object value: of the attributes' JSON, or of a map of strings.
+#[derive(Debug)]
+pub enum ObjectMembers<'a> {
+    Json(Members<'a>),
+    Pairs(std::slice::Iter<'a, (Text<'a>, Text<'a>)>),
+}
+
+impl<'a> Iterator for ObjectMembers<'a> {
+    type Item = (&'a str, FieldValue<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            ObjectMembers::Json(members) => members
+                .next()
+                .map(|(key, value)| (key, FieldValue::Json(value))),
+            ObjectMembers::Pairs(pairs) => pairs
+                .next()
+                .map(|(key, value)| (key.as_str(), FieldValue::Str(value.as_str()))),
+        }
+    }
+}
 
 impl<'a> Value<'a> for FieldValue<'a> {
     type ArrayIter = std::iter::Map<Elements<'a>, ToField<'a>>;
-    type ObjectIter = std::iter::Map<Members<'a>, MemberToField<'a>>;
+    type ObjectIter = ObjectMembers<'a>;
 
     fn as_value(&self) -> ReferenceValue<'a, Self> {
         match *self {
@@ -183,11 +223,13 @@ impl<'a> Value<'a> for FieldValue<'a> {
                 ReferenceValue::Array(elements) => {
                     ReferenceValue::Array(elements.map(FieldValue::Json as ToField<'a>))
                 }
-                ReferenceValue::Object(members) => ReferenceValue::Object(
-                    members
-                        .map((|(key, value)| (key, FieldValue::Json(value))) as MemberToField<'a>),
-                ),
+                ReferenceValue::Object(members) => {
+                    ReferenceValue::Object(ObjectMembers::Json(members))
+                }
             },
+            FieldValue::Pairs(pairs) => {
+                ReferenceValue::Object(ObjectMembers::Pairs(pairs.0.iter()))
+            }
         }
     }
 }

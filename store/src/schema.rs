@@ -12,13 +12,19 @@ use tantivy::schema::{
 /// Bumped whenever a field, its options or the index format change; an index written
 /// under another version is refused instead of being read wrong. Version 3: the term
 /// dictionaries are sstables (tantivy's `quickwit` feature) instead of FSTs. Version 4:
-/// `source.via`, the push ingest token that sent the event.
-pub const SCHEMA_VERSION: u32 = 4;
+/// `source.via`, the push ingest token that sent the event. Version 5: the pod metadata
+/// from the API server (`k8s.workload`, `k8s.workload_kind`, `k8s.labels`,
+/// `k8s.annotations`, `k8s.namespace_labels`).
+pub const SCHEMA_VERSION: u32 = 5;
 
-/// Versions whose indexes are read (and appended to) as they are: version 3 lacks only
-/// `source.via`, which a query then matches on none of its events.
-pub const READABLE_SCHEMA_VERSIONS: [u32; 2] = [3, SCHEMA_VERSION];
+/// Versions whose indexes are read (and appended to) as they are: each older version
+/// lacks only fields added since (version 3 `source.via`, versions 3 and 4 the pod
+/// metadata), which a query then matches on none of its events.
+pub const READABLE_SCHEMA_VERSIONS: [u32; 3] = [3, 4, SCHEMA_VERSION];
 
+pub use logpipe_language::fields::{
+    ANNOTATIONS, LABELS, NAMESPACE_LABELS, WORKLOAD, WORKLOAD_KIND,
+};
 pub use logpipe_language::fields::{
     ATTRIBUTE_TEXT, ATTRIBUTES, CONTAINER, FLAGS, ID, LEVEL, MESSAGE, NAMESPACE, NODE, OBSERVED_TS,
     POD, POD_UID, SOURCE_KIND, SOURCE_NAME, SOURCE_PATH, SOURCE_VIA, STREAM, TS,
@@ -27,7 +33,7 @@ pub use logpipe_language::fields::{
 pub const EVENT: &str = "event";
 
 /// Exact-match fields that facets and filters read from fast columns.
-pub const KEYWORD_FIELDS: [&str; 11] = [
+pub const KEYWORD_FIELDS: [&str; 13] = [
     LEVEL,
     STREAM,
     NAMESPACE,
@@ -35,6 +41,8 @@ pub const KEYWORD_FIELDS: [&str; 11] = [
     POD_UID,
     CONTAINER,
     NODE,
+    WORKLOAD,
+    WORKLOAD_KIND,
     SOURCE_KIND,
     SOURCE_NAME,
     SOURCE_VIA,
@@ -67,6 +75,13 @@ pub struct Fields {
     pub pod_uid: Field,
     pub container: Field,
     pub node: Field,
+    /// The pod metadata from the API server; absent from indexes before version 5.
+    pub workload: Option<Field>,
+    pub workload_kind: Option<Field>,
+    /// Maps of strings, one JSON path per key, each value one exact term.
+    pub labels: Option<Field>,
+    pub annotations: Option<Field>,
+    pub namespace_labels: Option<Field>,
     pub source_kind: Field,
     pub source_name: Field,
     pub source_path: Field,
@@ -86,6 +101,17 @@ pub fn build() -> (Schema, Fields) {
     let date = DateOptions::from(INDEXED)
         .set_fast()
         .set_precision(DateTimePrecision::Nanoseconds);
+    // Keys stay whole (`app.kubernetes.io/name` is one key, not a path) and each value
+    // is one term, as keywords are.
+    let string_map = || {
+        JsonObjectOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("raw")
+                    .set_index_option(IndexRecordOption::Basic),
+            )
+            .set_fast("raw")
+    };
     let full_text = TextFieldIndexing::default()
         .set_tokenizer(ANALYZER)
         .set_index_option(IndexRecordOption::WithFreqsAndPositions);
@@ -100,6 +126,11 @@ pub fn build() -> (Schema, Fields) {
         pod_uid: builder.add_text_field(POD_UID, keyword()),
         container: builder.add_text_field(CONTAINER, keyword()),
         node: builder.add_text_field(NODE, keyword()),
+        workload: Some(builder.add_text_field(WORKLOAD, keyword())),
+        workload_kind: Some(builder.add_text_field(WORKLOAD_KIND, keyword())),
+        labels: Some(builder.add_json_field(LABELS, string_map())),
+        annotations: Some(builder.add_json_field(ANNOTATIONS, string_map())),
+        namespace_labels: Some(builder.add_json_field(NAMESPACE_LABELS, string_map())),
         source_kind: builder.add_text_field(SOURCE_KIND, keyword()),
         source_name: builder.add_text_field(SOURCE_NAME, keyword()),
         source_path: builder.add_text_field(SOURCE_PATH, STRING),
@@ -142,6 +173,11 @@ impl Fields {
             pod_uid: field(POD_UID)?,
             container: field(CONTAINER)?,
             node: field(NODE)?,
+            workload: field(WORKLOAD).ok(),
+            workload_kind: field(WORKLOAD_KIND).ok(),
+            labels: field(LABELS).ok(),
+            annotations: field(ANNOTATIONS).ok(),
+            namespace_labels: field(NAMESPACE_LABELS).ok(),
             source_kind: field(SOURCE_KIND)?,
             source_name: field(SOURCE_NAME)?,
             source_path: field(SOURCE_PATH)?,

@@ -5,8 +5,8 @@
 use std::ops::Bound;
 
 use logpipe_language::{
-    FieldRef, Keyword, Leaf, Number, Op, Query, QueryError, Scalar, TimeField, index_regex,
-    parse_number, words,
+    FieldRef, Keyword, LabelMap, Leaf, Number, Op, Query, QueryError, Scalar, TimeField,
+    index_regex, parse_number, words,
 };
 use tantivy::Term;
 use tantivy::query::{
@@ -100,6 +100,50 @@ fn leaf_query(leaf: &Leaf, fields: &Fields) -> Result<Box<dyn TantivyQuery>, Que
             }
         }
         FieldRef::Attribute(path) => attribute_query(fields.attributes, path, op)?,
+        FieldRef::Label(map, key) => match label_field(*map, fields) {
+            Some(field) => label_query(field, key, op)?,
+            None => Box::new(EmptyQuery),
+        },
+    })
+}
+
+/// The index field of a map of strings; `None` in an index older than version 5.
+pub(crate) fn label_field(map: LabelMap, fields: &Fields) -> Option<Field> {
+    match map {
+        LabelMap::Labels => fields.labels,
+        LabelMap::Annotations => fields.annotations,
+        LabelMap::NamespaceLabels => fields.namespace_labels,
+    }
+}
+
+/// `key` as a JSON path of one segment: its dots are part of the key
+/// (`app.kubernetes.io/name`).
+pub(crate) fn label_path(key: &str) -> String {
+    key.replace('.', "\\.")
+}
+
+/// The term prefix of `key` in a map of strings.
+fn label_term(field: Field, key: &str) -> Term {
+    Term::from_field_json_path(field, &label_path(key), false)
+}
+
+fn label_query(field: Field, key: &str, op: &Op) -> Result<Box<dyn TantivyQuery>, QueryError> {
+    Ok(match op {
+        Op::Match(value) => {
+            let mut term = label_term(field, key);
+            term.append_type_and_str(value);
+            Box::new(TermQuery::new(term, IndexRecordOption::Basic))
+        }
+        Op::Prefix(prefix) => regex(
+            &json_string_regex(
+                &label_term(field, key),
+                &format!("{}.*", regex::escape(prefix)),
+            ),
+            field,
+        )?,
+        Op::Regex(pattern) => regex(&json_string_regex(&label_term(field, key), pattern), field)?,
+        Op::Exists => regex(&json_string_regex(&label_term(field, key), ".*"), field)?,
+        Op::Range { .. } => Box::new(EmptyQuery),
     })
 }
 
@@ -120,6 +164,8 @@ fn keyword_field(keyword: Keyword, fields: &Fields) -> Option<Field> {
         Keyword::PodUid => fields.pod_uid,
         Keyword::Container => fields.container,
         Keyword::Node => fields.node,
+        Keyword::Workload => return fields.workload,
+        Keyword::WorkloadKind => return fields.workload_kind,
         Keyword::SourceKind => fields.source_kind,
         Keyword::SourceName => fields.source_name,
         Keyword::SourcePath => fields.source_path,
@@ -188,10 +234,11 @@ fn json_term(field: Field, path: &str) -> Term {
     Term::from_field_json_path(field, path, true)
 }
 
-/// A regex over the JSON field's terms that only matches string values at `path`.
-fn json_string_regex(field: Field, path: &str, value_pattern: &str) -> String {
+/// A regex over a JSON field's terms that only matches string values under `term`, a
+/// JSON path's term prefix.
+fn json_string_regex(term: &Term, value_pattern: &str) -> String {
     let mut pattern = String::new();
-    for byte in json_term(field, path).serialized_value_bytes() {
+    for byte in term.serialized_value_bytes() {
         let c = char::from(*byte);
         if byte.is_ascii_alphanumeric() {
             pattern.push(c);
@@ -234,7 +281,10 @@ fn attribute_query(field: Field, path: &str, op: &Op) -> Result<Box<dyn TantivyQ
                 ));
             }
             regex(
-                &json_string_regex(field, path, &format!("{}.*", regex::escape(prefix))),
+                &json_string_regex(
+                    &json_term(field, path),
+                    &format!("{}.*", regex::escape(prefix)),
+                ),
                 field,
             )?
         }
@@ -244,7 +294,7 @@ fn attribute_query(field: Field, path: &str, op: &Op) -> Result<Box<dyn TantivyQ
                     "regular expressions on attribute paths with non-ASCII names are not supported",
                 ));
             }
-            regex(&json_string_regex(field, path, pattern), field)?
+            regex(&json_string_regex(&json_term(field, path), pattern), field)?
         }
         Op::Exists => Box::new(ExistsQuery::new(format!("{}.{path}", ATTRIBUTES), true)),
         Op::Range { lower, upper } => {

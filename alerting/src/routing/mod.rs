@@ -67,7 +67,9 @@ impl Term {
                 | Keyword::Container
                 | Keyword::SourceName
                 | Keyword::SourcePath
-                | Keyword::SourceVia => 10,
+                | Keyword::SourceVia
+                | Keyword::Workload
+                | Keyword::WorkloadKind => 10,
                 Keyword::Id | Keyword::Pod | Keyword::PodUid => 2,
             },
             Term::Word(Place::Message, _) => 3,

@@ -174,6 +174,7 @@ pub(crate) fn field_value(view: &EventView<'_>, field: &FieldRef) -> Option<Stri
                     other => Some(other.to_string()),
                 })
         }
+        FieldRef::Label(map, key) => view.label(*map, key).map(str::to_owned),
         FieldRef::Message => Some(view.message().to_string()),
         FieldRef::Time(TimeField::Ts) => Some(view.ts().to_string()),
         FieldRef::Time(TimeField::ObservedTs) => Some(view.observed_ts().to_string()),

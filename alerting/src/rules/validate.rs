@@ -127,10 +127,12 @@ pub(super) fn group_by(problems: &mut Problems<'_>, names: &[String]) -> Vec<Fie
     for name in names {
         match FieldRef::resolve(name) {
             Ok(FieldRef::Keyword(k)) => group_by.push(FieldRef::Keyword(k)),
-            Ok(FieldRef::Attribute(path)) => group_by.push(FieldRef::Attribute(path)),
+            Ok(field @ (FieldRef::Attribute(_) | FieldRef::Label(..))) => group_by.push(field),
             Ok(_) => problems.at(
                 "group_by",
-                format!("group_by takes keyword fields or attributes.<path>, not `{name}`"),
+                format!(
+                    "group_by takes keyword fields, attributes.<path> or k8s.labels.<key>, not `{name}`"
+                ),
             ),
             Err(e) => problems.at("group_by", format!("group_by: {}", e.message)),
         }
@@ -235,11 +237,13 @@ fn field(problems: &mut Problems<'_>, raw: &RuleFile) -> Option<FieldRef> {
             problems.at("type", format!("type {} needs `field`", raw.kind));
             None
         }
-        Some(Ok(field @ (FieldRef::Keyword(_) | FieldRef::Attribute(_)))) => Some(field),
+        Some(Ok(field @ (FieldRef::Keyword(_) | FieldRef::Attribute(_) | FieldRef::Label(..)))) => {
+            Some(field)
+        }
         Some(Ok(_)) => {
             problems.at(
                 "field",
-                "`field` must be a keyword field or attributes.<path>",
+                "`field` must be a keyword field, attributes.<path> or k8s.labels.<key>",
             );
             None
         }

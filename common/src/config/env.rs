@@ -49,6 +49,14 @@ impl Env {
         }
     }
 
+    /// A variable that is not logpipe's own (`KUBECONFIG`); `None` when unset or empty.
+    pub fn foreign(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|value| !value.is_empty())
+    }
+
     /// Whether the variable is present (even when empty).
     pub fn is_set(&self, spec: &VarSpec) -> bool {
         self.vars.contains_key(spec.name)

@@ -90,6 +90,68 @@ pub struct K8sRef<'a> {
     pub container: Option<Text<'a>>,
     #[serde(borrow)]
     pub node: Text<'a>,
+    #[serde(borrow, default)]
+    pub workload: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub workload_kind: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub labels: Pairs<'a>,
+    #[serde(borrow, default)]
+    pub annotations: Pairs<'a>,
+    #[serde(borrow, default)]
+    pub namespace_labels: Pairs<'a>,
+}
+
+/// A JSON object of strings (labels, annotations), its members in the order written.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pairs<'a>(pub Vec<(Text<'a>, Text<'a>)>);
+
+impl<'a> Pairs<'a> {
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    fn to_map(&self) -> std::collections::BTreeMap<String, String> {
+        self.iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PairsVisitor;
+
+        impl<'de> Visitor<'de> for PairsVisitor {
+            type Value = Pairs<'de>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("an object of strings")
+            }
+
+            fn visit_map<M: de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(pair) = map.next_entry::<Text<'de>, Text<'de>>()? {
+                    pairs.push(pair);
+                }
+                Ok(Pairs(pairs))
+            }
+        }
+
+        deserializer.deserialize_map(PairsVisitor)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -174,6 +236,12 @@ impl<'a> LogEventRef<'a> {
                 pod_uid: owned(&self.k8s.pod_uid),
                 container: owned(&self.k8s.container),
                 node: self.k8s.node.as_str().to_owned(),
+                workload: owned(&self.k8s.workload),
+                workload_kind: owned(&self.k8s.workload_kind),
+                labels: self.k8s.labels.to_map(),
+                annotations: self.k8s.annotations.to_map(),
+                namespace_labels: self.k8s.namespace_labels.to_map(),
+                ..K8s::default()
             },
             source: Source {
                 kind: self.source.kind,

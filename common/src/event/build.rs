@@ -67,6 +67,7 @@ pub(super) mod tests {
                 pod_uid: Some("uid-1".into()),
                 container: Some("api".into()),
                 node: "node-3".into(),
+                ..K8s::default()
             },
             source: Source {
                 kind: SourceKind::File,

@@ -1,5 +1,7 @@
 //! The `LogEvent` v1 record as it travels on Kafka, one JSON object per message.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -51,6 +53,22 @@ pub struct K8s {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
     pub node: String,
+    /// The workload the pod belongs to, its owners followed up to the top (a Deployment
+    /// rather than its ReplicaSet, a CronJob rather than its Job); from the API server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    /// That workload's kind: `Deployment`, `StatefulSet`, `DaemonSet`, `CronJob`, ….
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_kind: Option<String>,
+    /// The pod's labels, from the API server.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// The pod's annotations whose keys the collector's allow-list names.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// The labels of the pod's namespace.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub namespace_labels: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -98,6 +116,9 @@ pub enum Flag {
     /// Required fields were missing or invalid and were filled in by the indexer; the
     /// values it replaced are kept under `attributes._invalid`.
     Repaired,
+    /// The collector asks the API server for pod metadata, and had none for this pod when
+    /// the event left (the API server unreachable, or the pod not seen in time).
+    K8sMetadataMissing,
     /// A flag written by a newer logpipe.
     #[serde(other)]
     Other,
@@ -132,6 +153,7 @@ impl Flag {
             Flag::Gap => "gap",
             Flag::TsOutOfBounds => "ts_out_of_bounds",
             Flag::Repaired => "repaired",
+            Flag::K8sMetadataMissing => "k8s_metadata_missing",
             Flag::Other => "other",
         }
     }
@@ -169,6 +191,7 @@ mod tests {
             Flag::Gap,
             Flag::TsOutOfBounds,
             Flag::Repaired,
+            Flag::K8sMetadataMissing,
         ] {
             assert_eq!(serde_json::to_value(flag).unwrap(), flag.as_str());
         }

@@ -48,6 +48,7 @@ pub fn sample_event(n: u64, ts: Timestamp) -> LogEvent {
             pod_uid: None,
             container: Some("api".to_owned()),
             node: "node-1".to_owned(),
+            ..K8s::default()
         },
         source: Source {
             kind: SourceKind::File,
@@ -80,6 +81,7 @@ pub fn event_with(message: &str, attributes: serde_json::Value) -> LogEvent {
             pod_uid: None,
             container: Some("api".into()),
             node: "node-1".into(),
+            ..K8s::default()
         },
         source: Source {
             kind: SourceKind::File,

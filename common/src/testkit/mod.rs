@@ -6,6 +6,7 @@
 mod broker;
 mod consumer;
 mod events;
+pub mod kube_api;
 mod mock;
 mod object_store;
 
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 pub use broker::{TestBroker, free_port};
 pub use consumer::{consumer_at_end, messages_from_start};
 pub use events::{audit_events, event_with, produce_all, produce_events, sample_event};
+pub use kube_api::FakeApiServer;
 pub use mock::MockKafka;
 pub use object_store::{BUCKET, TestObjectStore};
 

@@ -12,7 +12,7 @@ use super::deadline::Deadline;
 use super::request::{Request, SearchError};
 use crate::catalog::Catalog;
 use crate::schema;
-use crate::translate::to_tantivy;
+use crate::translate::{label_path, to_tantivy};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TopValues {
@@ -26,8 +26,9 @@ pub fn facet_column(field: &str) -> Result<String, SearchError> {
     match FieldRef::resolve(field)? {
         FieldRef::Keyword(keyword) if keyword.is_fast() => Ok(keyword.name().to_string()),
         FieldRef::Attribute(path) => Ok(format!("{}.{path}", schema::ATTRIBUTES)),
+        FieldRef::Label(map, key) => Ok(format!("{}.{}", map.name(), label_path(&key))),
         _ => Err(SearchError::BadRequest(format!(
-            "top values are counted for keyword fields ({}) and attributes.<path>, not for {field}",
+            "top values are counted for keyword fields ({}), attributes.<path> and k8s.labels.<key> (and k8s.annotations, k8s.namespace_labels), not for {field}",
             Keyword::ALL
                 .iter()
                 .filter(|k| k.is_fast())

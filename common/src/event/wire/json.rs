@@ -97,6 +97,37 @@ fn write_origin(out: &mut Vec<u8>, k8s: &K8s, source: &Source) {
     }
     write_key(out, "node");
     write_str(out, &k8s.node);
+    for (name, value) in [
+        ("workload", &k8s.workload),
+        ("workload_kind", &k8s.workload_kind),
+    ] {
+        if let Some(value) = value {
+            out.push(b',');
+            write_key(out, name);
+            write_str(out, value);
+        }
+    }
+    for (name, map) in [
+        ("labels", &k8s.labels),
+        ("annotations", &k8s.annotations),
+        ("namespace_labels", &k8s.namespace_labels),
+    ] {
+        if map.is_empty() {
+            continue;
+        }
+        out.push(b',');
+        write_key(out, name);
+        out.push(b'{');
+        for (index, (key, value)) in map.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            write_str(out, key);
+            out.push(b':');
+            write_str(out, value);
+        }
+        out.push(b'}');
+    }
     out.extend_from_slice(b"},\"source\":{\"kind\":\"");
     out.extend_from_slice(source.kind.as_str().as_bytes());
     out.push(b'"');
