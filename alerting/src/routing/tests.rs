@@ -87,6 +87,12 @@ fn events() -> Vec<LogEvent> {
         if n % 5 == 0 {
             event.flags = vec![Flag::Truncated];
         }
+        if n % 2 == 0 {
+            let app = if n % 7 == 0 { "cart" } else { "checkout" };
+            event.k8s.labels.insert("app".into(), app.into());
+            event.k8s.workload = Some(app.into());
+            event.k8s.workload_kind = Some("Deployment".into());
+        }
         events.push(event);
     }
     events
@@ -132,6 +138,9 @@ const QUERIES: &[&str] = &[
     "message:/ch[e]ck.*/ AND k8s.namespace:shop",
     "message:\"!!!\"",
     "k8s.container:api AND message:answ*",
+    "k8s.labels.app:checkout AND level:error",
+    "k8s.workload:checkout",
+    "k8s.labels.app:cart OR k8s.workload_kind:StatefulSet",
     "*",
 ];
 
@@ -180,6 +189,7 @@ fn rules_are_listed_under_the_terms_they_need() {
             "attributes.http.status:[500 TO *]",
             "attributes.http.status:[500 TO *]",
             "message:\"!!!\"",
+            "k8s.labels.app:cart OR k8s.workload_kind:StatefulSet",
             "*",
         ]
     );

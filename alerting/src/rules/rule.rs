@@ -192,8 +192,19 @@ mod tests {
         event
             .attributes
             .insert("a.b".into(), serde_json::json!("dotted"));
+        event
+            .k8s
+            .labels
+            .insert("app.kubernetes.io/name".into(), "shop".into());
+        event.k8s.workload = Some("shop-api".into());
         let view = EventView::new(&event);
         let get = |name: &str| field_value(&view, &FieldRef::resolve(name).unwrap());
+        assert_eq!(
+            get("k8s.labels.app.kubernetes.io/name").as_deref(),
+            Some("shop")
+        );
+        assert_eq!(get("k8s.labels.team"), None);
+        assert_eq!(get("k8s.workload").as_deref(), Some("shop-api"));
         assert_eq!(get("attributes.http.status").as_deref(), Some("502"));
         assert_eq!(get("attributes.http.path").as_deref(), Some("/cart"));
         assert_eq!(get("attributes.a.b").as_deref(), Some("dotted"));

@@ -275,6 +275,13 @@ mod tests {
                 event.message = format!("quoted \"{n}\"\nand a tab\t");
                 event.k8s.namespace = Some("esc\\aped".into());
             }
+            if n % 2 == 0 {
+                event.k8s.workload = Some("api".into());
+                event.k8s.workload_kind = Some("Deployment".into());
+                event.k8s.labels = [("app".into(), format!("a\"{n}"))].into();
+                event.k8s.annotations = [("app.kubernetes.io/version".into(), "1".into())].into();
+                event.k8s.namespace_labels = [("team".into(), "shop".into())].into();
+            }
             let json = serde_json::to_vec(&event).unwrap();
             let read = LogEventRef::from_bytes(&json).unwrap();
             assert_eq!(read.to_owned().unwrap(), event);
@@ -296,6 +303,11 @@ mod tests {
             ("attributes", serde_json::json!("text")),
             ("attributes", serde_json::Value::Null),
             ("attributes", serde_json::json!({})),
+            (
+                "k8s",
+                serde_json::json!({"node": "n", "labels": {"app": 1}}),
+            ),
+            ("k8s", serde_json::json!({"node": "n", "labels": ["app"]})),
             ("level", serde_json::json!("loud")),
             ("ts", serde_json::json!("yesterday")),
             ("id", serde_json::json!("zz")),

@@ -206,3 +206,89 @@ impl SegmentCollector for ValueSegment {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use logpipe_common::Timestamp;
+    use logpipe_common::testkit::sample_event;
+    use logpipe_language::{Query, Scope};
+
+    use super::*;
+    use crate::search::TimeRange;
+    use crate::testkit::write_index;
+
+    /// Counts of label values, keys with dots included, and searches on them.
+    #[test]
+    fn labels_and_workloads_are_counted_and_searched() {
+        let dir = tempfile::tempdir().unwrap();
+        let ts = Timestamp::from_unix_nanos(1_795_000_000_000_000_000);
+        let events: Vec<_> = (0..30)
+            .map(|n| {
+                let mut event = sample_event(n, ts);
+                let app = ["checkout", "checkout", "cart"][n as usize % 3];
+                if n % 5 != 0 {
+                    event.k8s.labels.insert("app".into(), app.into());
+                    event
+                        .k8s
+                        .labels
+                        .insert("app.kubernetes.io/part-of".into(), "shop".into());
+                    event.k8s.workload = Some(app.into());
+                    event.k8s.workload_kind = Some("Deployment".into());
+                }
+                event
+            })
+            .collect();
+        let catalog = write_index(dir.path(), &events);
+        let request = |query: &str| Request {
+            query: Query::parse(query).unwrap(),
+            range: TimeRange {
+                from: Timestamp::from_unix_nanos(ts.unix_nanos() - 1_000_000_000),
+                to: Timestamp::from_unix_nanos(ts.unix_nanos() + 1_000_000_000),
+            },
+            scope: Scope::all(),
+            deadline: Instant::now() + Duration::from_secs(30),
+            max_page_bytes: crate::search::DEFAULT_MAX_PAGE_BYTES,
+        };
+        let counts = |query: &str, field: &str| {
+            top_values(&catalog, &request(query), field, 10)
+                .unwrap()
+                .values
+                .into_iter()
+                .map(|(value, n)| (value.as_str().unwrap().to_string(), n))
+                .collect::<Vec<_>>()
+        };
+        // 24 labelled: 16 checkout, 8 cart.
+        assert_eq!(
+            counts("*", "k8s.labels.app"),
+            vec![("checkout".into(), 16), ("cart".into(), 8)]
+        );
+        assert_eq!(
+            counts("*", "k8s.workload"),
+            vec![("checkout".into(), 16), ("cart".into(), 8)]
+        );
+        assert_eq!(
+            counts(
+                "k8s.labels.app:cart",
+                "k8s.labels.app.kubernetes.io/part-of"
+            ),
+            vec![("shop".into(), 8)]
+        );
+        assert_eq!(
+            counts(
+                "k8s.labels.app.kubernetes.io/part-of:shop",
+                "k8s.workload_kind"
+            ),
+            vec![("Deployment".into(), 24)]
+        );
+        assert_eq!(
+            top_values(&catalog, &request("NOT k8s.labels.app:*"), "level", 10)
+                .unwrap()
+                .total,
+            6
+        );
+        assert!(facet_column("k8s.labels.").is_err());
+        assert!(facet_column("k8s.labels").is_err());
+    }
+}

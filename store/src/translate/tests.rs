@@ -19,6 +19,7 @@ const WORDS: [&str; 8] = [
     "alpha", "beta", "gamma", "Delta", "pay", "payment", "x1", "502",
 ];
 const NAMESPACES: [&str; 3] = ["shop", "shop-eu", "billing"];
+const APPS: [&str; 3] = ["checkout", "cart", "pay.v2"];
 const LEVELS: [Level; 4] = [Level::Debug, Level::Info, Level::Warn, Level::Error];
 
 fn arb_text() -> impl Strategy<Value = String> {
@@ -57,9 +58,10 @@ fn arb_event() -> impl Strategy<Value = LogEvent> {
         0i64..5_000,
         any::<bool>(),
         proptest::option::of(proptest::sample::select(vec!["batch", "relay"])),
+        proptest::option::of(proptest::sample::select(APPS.to_vec())),
     )
         .prop_map(
-            |(message, namespace, level, status, note, nested, ts, flagged, via)| {
+            |(message, namespace, level, status, note, nested, ts, flagged, via, app)| {
                 let mut attributes = serde_json::Map::new();
                 if let Some(status) = status {
                     attributes.insert("status".into(), status);
@@ -78,6 +80,25 @@ fn arb_event() -> impl Strategy<Value = LogEvent> {
                     event.flags.push(Flag::Truncated);
                 }
                 event.source.via = via.map(str::to_string);
+                if let Some(app) = app {
+                    event.k8s.labels.insert("app".into(), app.into());
+                    event
+                        .k8s
+                        .labels
+                        .insert("app.kubernetes.io/name".into(), format!("{app}-svc"));
+                    event.k8s.workload = Some(app.into());
+                    event.k8s.workload_kind = Some("Deployment".into());
+                    event
+                        .k8s
+                        .annotations
+                        .insert("owner".into(), "team-a".into());
+                }
+                if namespace == Some("shop") {
+                    event
+                        .k8s
+                        .namespace_labels
+                        .insert("team".into(), "payments".into());
+                }
                 event
             },
         )
@@ -125,6 +146,17 @@ fn arb_leaf() -> impl Strategy<Value = String> {
         Just("flags:truncated".to_string()),
         Just("source.via:batch".to_string()),
         Just("source.via:*".to_string()),
+        proptest::sample::select(APPS.to_vec()).prop_map(|a| format!("k8s.labels.app:{a}")),
+        proptest::sample::select(APPS.to_vec()).prop_map(|a| format!("k8s.workload:{a}")),
+        Just("k8s.labels.app:*".to_string()),
+        Just("k8s.labels.app:ca*".to_string()),
+        Just("k8s.labels.app:/c.*t/".to_string()),
+        Just("k8s.labels.app.kubernetes.io/name:cart-svc".to_string()),
+        Just("k8s.labels.app.kubernetes.io/name:*".to_string()),
+        Just("k8s.workload_kind:Deployment".to_string()),
+        Just("k8s.annotations.owner:team-a".to_string()),
+        Just("k8s.namespace_labels.team:payments".to_string()),
+        Just("k8s.namespace_labels.team:*".to_string()),
         (0i64..5_000).prop_map(|ms| {
             let t = Timestamp::from_unix_nanos(1_790_000_000_000_000_000 + ms * 1_000_000);
             format!("ts:>={t}")

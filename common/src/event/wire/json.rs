@@ -265,6 +265,19 @@ mod tests {
             let mut raw = record(payload.as_bytes());
             raw.k8s.pod = Some(text.to_string());
             raw.source.name = Some(text.to_string());
+            if n % 2 == 1 {
+                raw.k8s.workload = Some(text.to_string());
+                raw.k8s.workload_kind = Some("Deployment".into());
+                raw.k8s.labels = [
+                    (text.to_string(), text.to_string()),
+                    ("app".into(), "x".into()),
+                ]
+                .into();
+                raw.k8s.namespace_labels = [("team".into(), text.to_string())].into();
+            }
+            if n % 3 == 1 {
+                raw.k8s.annotations = [("a.b/c".into(), text.to_string())].into();
+            }
             if n % 2 == 0 {
                 raw.stream = None;
                 raw.k8s.namespace = None;
