@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use logpipe_alerting::notify::{Secret, verify_at};
 use logpipe_common::kafka::TopicSpec;
-use logpipe_common::testkit::{TestBroker, env_number, free_port};
+use logpipe_common::testkit::kube_api::{namespace, owned, pod as kube_pod};
+use logpipe_common::testkit::{FakeApiServer, TestBroker, env_number, free_port};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
@@ -25,8 +26,8 @@ const CATCH_UP: Duration = Duration::from_secs(150);
 
 /// A broker, a webhook receiver and the files the roles read, in one scratch directory.
 pub struct Pipeline {
-    /// Serves the webhook receiver.
-    _runtime: tokio::runtime::Runtime,
+    /// Serves the webhook receiver and the API server.
+    runtime: tokio::runtime::Runtime,
     pub broker: TestBroker,
     pub calls: Calls,
     pub dir: tempfile::TempDir,
@@ -68,7 +69,7 @@ impl Pipeline {
         )
         .unwrap();
         Pipeline {
-            _runtime: runtime,
+            runtime,
             broker,
             calls,
             pods,
@@ -337,10 +338,10 @@ fn assert_every_line_once(summary: &Value, events: &[Value]) {
 const RULE: &str = "\
 name: checkout-errors
 type: threshold
-query: 'k8s.namespace:shop AND k8s.container:api AND level:error'
+query: 'k8s.labels.app:checkout AND k8s.container:api AND level:error'
 window: 10s
 threshold: 5
-group_by: [k8s.pod]
+group_by: [k8s.pod, k8s.workload]
 severity: critical
 summary: '{{ count }} errors in {{ group.k8s.pod }}'
 notify: [oncall]
@@ -348,10 +349,62 @@ realert: 1h
 lateness: 5s
 ";
 
+/// An API server that knows two of the generator's pods: checkout through its
+/// ReplicaSet and Deployment, the payments worker through its own.
+fn api_server(runtime: &tokio::runtime::Runtime) -> FakeApiServer {
+    let api = runtime.block_on(FakeApiServer::start());
+    api.apply("namespaces", namespace("shop", &[("team", "storefront")]));
+    for (namespace, pod, uid, replica_set, deployment, app) in [
+        (
+            "shop",
+            "checkout-7d9f8b6c5-x2k4p",
+            "6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7",
+            "checkout-7d9f8b6c5",
+            "checkout",
+            "checkout",
+        ),
+        (
+            "payments",
+            "payments-worker-6b7c8d9f4-mn3zx",
+            "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9",
+            "payments-worker-6b7c8d9f4",
+            "payments-worker",
+            "payments",
+        ),
+    ] {
+        api.apply(
+            "replicasets",
+            owned(
+                "replicasets",
+                namespace,
+                replica_set,
+                ("Deployment", deployment),
+            ),
+        );
+        api.apply(
+            "pods",
+            kube_pod(
+                namespace,
+                pod,
+                uid,
+                NODE,
+                &[("app", app)],
+                Some(("ReplicaSet", replica_set)),
+            ),
+        );
+    }
+    api
+}
+
 #[test]
 fn generated_logs_are_searchable_once_and_a_threshold_rule_fires_once_and_resolves() {
     let pipeline = Pipeline::new(RULE);
-    let _collector = pipeline.collector();
+    let api = api_server(&pipeline.runtime);
+    let kubeconfig = api.kubeconfig().display().to_string();
+    let _collector = pipeline.collector_with(&[
+        ("LOGPIPE_COLLECTOR_METADATA", "api"),
+        ("KUBECONFIG", &kubeconfig),
+    ]);
     let _indexer = pipeline.indexer();
     let _alerting = pipeline.alerting();
     // Small files so that rotation happens while the collector reads.
@@ -409,6 +462,64 @@ fn generated_logs_are_searchable_once_and_a_threshold_rule_fires_once_and_resolv
             == "payments-worker-6b7c8d9f4-mn3zx"
     }));
 
+    // Pod metadata from the API server: searched, counted; pods it does not know are
+    // flagged.
+    let checkout = events
+        .iter()
+        .filter(|e| e["k8s"]["pod"] == "checkout-7d9f8b6c5-x2k4p")
+        .count();
+    let unknown = events
+        .iter()
+        .filter(|e| {
+            ![
+                "checkout-7d9f8b6c5-x2k4p",
+                "payments-worker-6b7c8d9f4-mn3zx",
+            ]
+            .contains(&e["k8s"]["pod"].as_str().unwrap_or(""))
+        })
+        .count();
+    assert!(checkout > 0 && unknown > 0);
+    let total = |query: &str| {
+        let body = pipeline
+            .get(&format!(
+                "/api/v1/search?q={}&since=2h&limit=1",
+                url_encode(query)
+            ))
+            .unwrap();
+        serde_json::from_str::<Value>(&body).unwrap()["total"]
+            .as_u64()
+            .unwrap() as usize
+    };
+    assert_eq!(total("k8s.labels.app:checkout"), checkout);
+    assert_eq!(
+        total("k8s.workload:checkout AND k8s.workload_kind:Deployment"),
+        checkout
+    );
+    assert_eq!(total("k8s.workload:payments-worker"), payments);
+    assert_eq!(
+        total("k8s.namespace_labels.team:storefront AND NOT k8s.labels.app:*"),
+        {
+            events
+                .iter()
+                .filter(|e| {
+                    e["k8s"]["namespace"] == "shop" && e["k8s"]["pod"] != "checkout-7d9f8b6c5-x2k4p"
+                })
+                .count()
+        }
+    );
+    assert_eq!(total("flags:k8s_metadata_missing"), unknown);
+    let values: Value = serde_json::from_str(
+        &pipeline
+            .get("/api/v1/fields/k8s.workload/values?q=*&since=2h")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        values["values"][0],
+        serde_json::json!({"value": "checkout", "count": checkout}),
+        "{values}"
+    );
+
     // The generator's content with this seed: enough checkout errors within seconds.
     let errors = events
         .iter()
@@ -441,6 +552,18 @@ fn generated_logs_are_searchable_once_and_a_threshold_rule_fires_once_and_resolv
     let alert = &firing[0].1["alerts"][0];
     assert_eq!(alert["labels"]["alertname"], "checkout-errors");
     assert_eq!(alert["labels"]["k8s.pod"], "checkout-7d9f8b6c5-x2k4p");
+    assert_eq!(alert["labels"]["k8s.workload"], "checkout");
+    // One pod watch for the node, one get per ReplicaSet.
+    let requests = api.requests();
+    assert_eq!(
+        requests.iter().filter(|r| *r == "get replicasets").count(),
+        2,
+        "{requests:?}"
+    );
+}
+
+fn url_encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 const DRILL_RULE: &str = "\

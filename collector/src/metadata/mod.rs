@@ -111,13 +111,18 @@ impl Metadata {
         }
     }
 
-    /// Adds what is known of the pod `k8s.pod_uid` to `k8s`; false when nothing is.
+    /// Adds what is known of the pod `k8s.pod_uid` and of its namespace to `k8s`; false
+    /// when the pod is not known (its namespace's labels may still be added).
     pub(crate) fn enrich(&self, k8s: &mut K8s) -> bool {
-        let Some(uid) = k8s.pod_uid.as_deref() else {
-            return false;
-        };
         let state = self.read();
-        let Some(info) = state.pod(uid) else {
+        let info = k8s.pod_uid.as_deref().and_then(|uid| state.pod(uid));
+        let namespace = info
+            .map(|info| info.namespace.as_str())
+            .or(k8s.namespace.as_deref());
+        if let Some(labels) = namespace.and_then(|namespace| state.namespaces.get(namespace)) {
+            k8s.namespace_labels = labels.clone();
+        }
+        let Some(info) = info else {
             return false;
         };
         if let Some((kind, name)) = &info.workload {
@@ -126,9 +131,6 @@ impl Metadata {
         }
         k8s.labels = info.labels.clone();
         k8s.annotations = info.annotations.clone();
-        if let Some(labels) = state.namespaces.get(&info.namespace) {
-            k8s.namespace_labels = labels.clone();
-        }
         true
     }
 
