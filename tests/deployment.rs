@@ -104,6 +104,42 @@ fn deployment_check_reports_broken_manifests() {
             "resources: limits need cpu and memory",
         ),
         (
+            "collector.yaml",
+            "resources: [pods, namespaces]",
+            "resources: [pods, namespaces, secrets]",
+            "service account logpipe-collector may get secrets",
+        ),
+        (
+            "collector.yaml",
+            "resources: [replicasets]",
+            "resources: [deployments]",
+            "service account logpipe-collector may not get replicasets",
+        ),
+        (
+            "collector.yaml",
+            "    name: logpipe-collector\n    namespace: logpipe",
+            "    name: logpipe-collector\n    namespace: default",
+            "subject ServiceAccount logpipe-collector is not a service account of namespace logpipe",
+        ),
+        (
+            "collector.yaml",
+            "automountServiceAccountToken: true",
+            "automountServiceAccountToken: false",
+            "reads the API server but mounts no service account token",
+        ),
+        (
+            "indexer.yaml",
+            "      automountServiceAccountToken: false",
+            "      automountServiceAccountToken: true",
+            "mounts a service account token it does not use",
+        ),
+        (
+            "network-policies.yaml",
+            "cidr: 10.0.0.10/32",
+            "cidr: 10.0.0.0/8",
+            "egress from logpipe-collector pods to 10.96.0.1 (a private address (10.0.0.0/8)) is allowed on 443/TCP, 6443/TCP",
+        ),
+        (
             "kafka.env",
             "LOGPIPE_KAFKA_BROKERS=",
             "LOGPIPE_KAFKA_BROKER=",

@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::{
     Secret, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -148,7 +149,25 @@ struct Objects {
     network_policies: Vec<(String, NetworkPolicy)>,
     /// Image names the kustomization rewrites: containers name one of these.
     images: BTreeSet<String>,
+    cluster_roles: Vec<ClusterRole>,
+    cluster_role_bindings: Vec<ClusterRoleBinding>,
 }
+
+/// What each role reads from the API server, as (API group, resource, verb): the
+/// collector's pod metadata. Service accounts are granted exactly `get`, `list` and
+/// `watch` on the resources named here and nothing else; a role with none mounts no token.
+const API_ACCESS: &[(&str, &[(&str, &str, &str)])] = &[(
+    "collector",
+    &[
+        ("", "pods", "list"),
+        ("", "pods", "watch"),
+        ("", "namespaces", "list"),
+        ("", "namespaces", "watch"),
+        ("apps", "replicasets", "get"),
+        ("batch", "jobs", "get"),
+    ],
+)];
+const READ_VERBS: [&str; 3] = ["get", "list", "watch"];
 
 /// Every problem with the kustomization in `dir`, as lowercase messages.
 pub fn check(dir: &Path) -> Vec<String> {
@@ -191,6 +210,7 @@ pub fn check(dir: &Path) -> Vec<String> {
     for service in &objects.services {
         check_service(service, &objects, &mut problems);
     }
+    check_api_access(&kustomization.namespace, &objects, &mut problems);
     network_policies::check(
         &kustomization.namespace,
         &objects.network_policies,
@@ -198,6 +218,112 @@ pub fn check(dir: &Path) -> Vec<String> {
         &mut problems,
     );
     problems
+}
+
+/// Each workload's service account may do exactly what its role needs of the API server
+/// (`API_ACCESS`): every binding names a role and account that exist, every rule only
+/// reads, and a role that needs nothing mounts no token.
+fn check_api_access(namespace: &str, objects: &Objects, problems: &mut Vec<String>) {
+    let mut granted: BTreeMap<String, BTreeSet<(String, String, String)>> = BTreeMap::new();
+    for binding in &objects.cluster_role_bindings {
+        let name = binding.metadata.name.clone().unwrap_or_default();
+        let Some(role) = objects
+            .cluster_roles
+            .iter()
+            .find(|r| r.metadata.name.as_deref() == Some(&binding.role_ref.name))
+            .filter(|_| binding.role_ref.kind == "ClusterRole")
+        else {
+            problems.push(format!(
+                "clusterrolebinding {name}: {} {} is not among the resources",
+                binding.role_ref.kind, binding.role_ref.name
+            ));
+            continue;
+        };
+        for subject in binding.subjects.iter().flatten() {
+            let account = subject.kind == "ServiceAccount"
+                && subject.namespace.as_deref() == Some(namespace)
+                && objects.service_accounts.contains(&subject.name);
+            if !account {
+                problems.push(format!(
+                    "clusterrolebinding {name}: subject {} {} is not a service account of namespace {namespace}",
+                    subject.kind, subject.name
+                ));
+                continue;
+            }
+            let grants = granted.entry(subject.name.clone()).or_default();
+            for rule in role.rules.iter().flatten() {
+                if rule.resource_names.is_some() || rule.non_resource_urls.is_some() {
+                    problems.push(format!(
+                        "clusterrole {}: resourceNames and nonResourceURLs are not used",
+                        binding.role_ref.name
+                    ));
+                }
+                for group in rule.api_groups.iter().flatten() {
+                    for resource in rule.resources.iter().flatten() {
+                        for verb in &rule.verbs {
+                            grants.insert((group.clone(), resource.clone(), verb.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for workload in &objects.workloads {
+        let Some(pod) = &workload.template.spec else {
+            continue;
+        };
+        let role = pod
+            .containers
+            .first()
+            .and_then(|c| c.args.as_ref())
+            .and_then(|args| args.first())
+            .cloned()
+            .unwrap_or_default();
+        let account = pod.service_account_name.clone().unwrap_or_default();
+        let needed: BTreeSet<(String, String, String)> = API_ACCESS
+            .iter()
+            .filter(|(r, _)| *r == role)
+            .flat_map(|(_, access)| access.iter())
+            .map(|(g, r, v)| (g.to_string(), r.to_string(), v.to_string()))
+            .collect();
+        let allowed: BTreeSet<(String, String, String)> = needed
+            .iter()
+            .flat_map(|(g, r, _)| READ_VERBS.map(|v| (g.clone(), r.clone(), v.to_owned())))
+            .collect();
+        let grants = granted.get(&account).cloned().unwrap_or_default();
+        let what = &workload.what;
+        let missing: Vec<String> = needed
+            .difference(&grants)
+            .map(|(g, r, v)| format!("{v} {r} ({g:?})"))
+            .collect();
+        if !missing.is_empty() {
+            problems.push(format!(
+                "{what}: service account {account} may not {}, which it needs",
+                missing.join(", ")
+            ));
+        }
+        let extra: Vec<String> = grants
+            .difference(&allowed)
+            .map(|(g, r, v)| format!("{v} {r} ({g:?})"))
+            .collect();
+        if !extra.is_empty() {
+            problems.push(format!(
+                "{what}: service account {account} may {}, which it does not need",
+                extra.join(", ")
+            ));
+        }
+        let mounts = pod.automount_service_account_token.unwrap_or(true);
+        if needed.is_empty() && mounts {
+            problems.push(format!(
+                "{what}: mounts a service account token it does not use (automountServiceAccountToken: false)"
+            ));
+        }
+        if !needed.is_empty() && !mounts {
+            problems.push(format!(
+                "{what}: reads the API server but mounts no service account token"
+            ));
+        }
+    }
 }
 
 /// A file of the kustomization, which kustomize only reads inside its own directory.
@@ -264,6 +390,10 @@ fn parse_object(kind: &str, what: &str, value: Value, objects: &mut Objects) -> 
             objects.secrets.insert(name, keys);
         }
         "Service" => objects.services.push(typed::<Service>(value)?),
+        "ClusterRole" => objects.cluster_roles.push(typed::<ClusterRole>(value)?),
+        "ClusterRoleBinding" => objects
+            .cluster_role_bindings
+            .push(typed::<ClusterRoleBinding>(value)?),
         "NetworkPolicy" => {
             let policy = typed::<NetworkPolicy>(value)?;
             objects.network_policies.push((what.to_owned(), policy));

@@ -33,6 +33,11 @@ const DNS: (&str, Labels) = ("kube-system", &[("k8s-app", "kube-dns")]);
 /// A Kafka broker's pod, in the namespace its bootstrap address names.
 const KAFKA_LABELS: Labels = &[("app.kubernetes.io/name", "kafka")];
 
+/// The API server as the collectors reach it, on a control-plane address (not a pod):
+/// `logpipe-allow-apiserver` names it.
+const API_SERVER: &str = "10.0.0.10";
+const API_SERVER_PORTS: [i32; 2] = [443, 6443];
+
 /// Pods nothing of logpipe talks to; `None` stands for logpipe's own namespace.
 const BYSTANDERS: &[(Option<&str>, Labels)] = &[
     (None, &[("app.kubernetes.io/name", "debug-shell")]),
@@ -54,7 +59,7 @@ const ADDRESSES: &[(&str, &str, bool)] = &[
 ];
 
 /// Ports tried on every party besides its own and the roles'.
-const COMMON_PORTS: [i32; 9] = [22, 53, 80, 443, 8080, 8443, 9090, 9092, 9093];
+const COMMON_PORTS: [i32; 10] = [22, 53, 80, 443, 6443, 8080, 8443, 9090, 9092, 9093];
 const PROTOCOLS: [&str; 2] = ["TCP", "UDP"];
 
 /// A logpipe pod as its workload declares it.
@@ -93,6 +98,7 @@ enum Kind {
     Address {
         public: bool,
     },
+    ApiServer,
 }
 
 #[derive(Debug, Clone)]
@@ -201,6 +207,7 @@ fn needed(pods: &[Pod], from: &Party, to: &Party, port: i32, protocol: &str) -> 
                 tcp && indexer_ports(pod).any(|p| p == port)
             }
             Kind::Address { public: true } if pod.role == "alerting" => tcp && port == 443,
+            Kind::ApiServer if pod.role == "collector" => tcp && API_SERVER_PORTS.contains(&port),
             _ => false,
         };
         if reaches {
@@ -354,6 +361,16 @@ fn parties(namespace: &str, pods: &[Pod], problems: &mut Vec<String>) -> Option<
             },
         });
     }
+    parties.push(Party {
+        name: format!("the API server ({API_SERVER})"),
+        kind: Kind::ApiServer,
+        at: Endpoint {
+            namespace: None,
+            labels: BTreeMap::new(),
+            ip: API_SERVER.parse().unwrap(),
+            ports: vec![],
+        },
+    });
     for (address, what, public) in ADDRESSES {
         parties.push(Party {
             name: format!("{address} ({what})"),
