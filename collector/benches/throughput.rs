@@ -9,11 +9,14 @@
 //!   any collector pays);
 //! - `null`: the collector's tail loop (parse, join, build events, redact, serialize) into
 //!   a sink that acknowledges at once;
+//! - `null_metadata`: `null` with pod metadata from an API server (the test kit's
+//!   `FakeApiServer`, 500 pods of 50 Deployments on the node, 8 labels and 3 allowed
+//!   annotations each, namespace labels), reporting the requests the collector made;
 //! - `kafka`: the same into librdkafka's mock cluster with the production settings;
 //! - `rss_500_files`: 500 files written at 10 MiB/s in total while the collector ships to
 //!   the mock cluster; reports peak RSS.
 //!
-//! The first four run `LOGPIPE_BENCH_REPEAT` times (default 3) in interleaved rounds and
+//! The first five run `LOGPIPE_BENCH_REPEAT` times (default 3) in interleaved rounds and
 //! each reports its median run, with every run's MiB per CPU second.
 //!
 //! `LOGPIPE_BENCH_MIB` sets the data size (default 256), `LOGPIPE_BENCH_RSS_SECS` the
@@ -28,11 +31,13 @@ use std::time::{Duration, Instant};
 
 use logpipe_collector::checkpoint::CheckpointStore;
 use logpipe_collector::discovery::KubeletPaths;
+use logpipe_collector::metadata::Metadata;
 use logpipe_collector::redact::Redactor;
 use logpipe_collector::shipper::Shipper;
 use logpipe_collector::tail_loop::{TailLoop, TailSettings};
 use logpipe_common::health::Health;
-use logpipe_common::testkit::{MockKafka, env_number, shared_data};
+use logpipe_common::testkit::kube_api::{namespace, owned, pod as kube_pod};
+use logpipe_common::testkit::{FakeApiServer, MockKafka, env_number, shared_data};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -61,7 +66,7 @@ fn main() {
     let (bytes, lines) = write_files(dir.path(), &sample, FILES, mib * 1024 * 1024);
 
     let repeat: usize = env_number("LOGPIPE_BENCH_REPEAT", 3);
-    let scenarios = ["split", "decode", "null", "kafka"];
+    let scenarios = ["split", "decode", "null", "null_metadata", "kafka"];
     // Rounds interleave the scenarios, so a slow spell of the shared machine hits them
     // alike; each reports the run with the median MiB per CPU second.
     let mut runs: Vec<Vec<Value>> = vec![Vec::new(); scenarios.len()];
@@ -91,11 +96,13 @@ fn main() {
         "ratios": {
             "null_vs_split": per_core("null") / per_core("split"),
             "null_vs_decode": per_core("null") / per_core("decode"),
+            "metadata_vs_null": per_core("null_metadata") / per_core("null"),
             "kafka_vs_null": rate("kafka") / rate("null"),
         },
         "goals": {
             "null_mib_per_cpu_sec_at_least": 100,
             "null_vs_decode_at_least": 0.5,
+            "metadata_vs_null_at_least": 0.95,
             "rss_500_files_max_kib_below": 64 * 1024,
         },
     });
@@ -234,22 +241,40 @@ fn run_rss_scenario(sample: &[String], seconds: u64) -> Value {
 }
 
 fn run_child(scenario: &str, dir: &Path, lines: u64) -> Value {
-    let started = Instant::now();
+    let mut started = Instant::now();
+    let mut extra = None;
+    // CPU spent before the measured part (the API server's setup), left out.
+    let mut setup_cpu = 0.0;
     let (bytes, counted) = match scenario {
         "split" => split(dir, false),
         "decode" => split(dir, true),
-        "null" => tail(dir, lines, None),
+        "null" => tail(dir, lines, None, None),
+        "null_metadata" => {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            let (api, metadata) = runtime.block_on(api_server());
+            setup_cpu = cpu_seconds();
+            started = Instant::now();
+            let counts = tail(dir, lines, None, Some(metadata));
+            let requests = api.requests();
+            let mut by_kind = serde_json::Map::new();
+            for request in &requests {
+                *by_kind.entry(request.clone()).or_insert(json!(0)) =
+                    json!(by_kind.get(request).and_then(Value::as_u64).unwrap_or(0) + 1);
+            }
+            extra = Some(json!({"pods": METADATA_PODS, "api_requests": by_kind}));
+            counts
+        }
         "kafka" => {
             let mock = MockKafka::new(1).unwrap();
             mock.create_topic("logs", 3).unwrap();
-            tail(dir, lines, Some(mock))
+            tail(dir, lines, Some(mock), None)
         }
         other => panic!("unknown scenario {other}"),
     };
     let seconds = started.elapsed().as_secs_f64();
     let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).unwrap();
     let cpu = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
-    let cpu_seconds = cpu(usage.user_time()) + cpu(usage.system_time());
+    let cpu_seconds = cpu_seconds() - setup_cpu;
     let mib = bytes as f64 / 1048576.0;
     json!({
         "lines": counted,
@@ -261,7 +286,98 @@ fn run_child(scenario: &str, dir: &Path, lines: u64) -> Value {
         "mib_per_sec": mib / seconds,
         "mib_per_cpu_sec": mib / cpu_seconds,
         "peak_rss_kib": usage.max_rss(),
+        "metadata": extra,
     })
+}
+
+/// CPU seconds this process has used so far.
+fn cpu_seconds() -> f64 {
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).unwrap();
+    let cpu = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    cpu(usage.user_time()) + cpu(usage.system_time())
+}
+
+/// Pods on the bench's node, as the API server lists them.
+const METADATA_PODS: usize = 500;
+
+/// An API server with `METADATA_PODS` pods on the node (the bench files' pods among them)
+/// in 50 Deployments, and a metadata cache that has seen them all.
+async fn api_server() -> (FakeApiServer, Arc<Metadata>) {
+    let api = FakeApiServer::start().await;
+    api.apply(
+        "namespaces",
+        namespace(
+            "bench",
+            &[
+                ("team", "platform"),
+                ("env", "production"),
+                ("tier", "backend"),
+            ],
+        ),
+    );
+    for deployment in 0..50 {
+        api.apply(
+            "replicasets",
+            owned(
+                "replicasets",
+                "bench",
+                &format!("app-{deployment}-5d9f7c"),
+                ("Deployment", &format!("app-{deployment}")),
+            ),
+        );
+    }
+    for n in 0..METADATA_PODS {
+        let deployment = n % 50;
+        let app = format!("app-{deployment}");
+        let labels = [
+            ("app", app.as_str()),
+            ("app.kubernetes.io/name", app.as_str()),
+            ("app.kubernetes.io/instance", "bench"),
+            ("app.kubernetes.io/version", "1.4.2"),
+            ("app.kubernetes.io/component", "api"),
+            ("app.kubernetes.io/part-of", "shop"),
+            ("pod-template-hash", "5d9f7c"),
+            ("team", "payments"),
+        ];
+        // The bench's files are `bench_pod-<i>_uid-<i>`.
+        let mut pod = kube_pod(
+            "bench",
+            &format!("pod-{n}"),
+            &format!("uid-{n}"),
+            "bench-node",
+            &labels,
+            Some(("ReplicaSet", &format!("app-{deployment}-5d9f7c"))),
+        );
+        pod["metadata"]["annotations"] = json!({
+            "app.kubernetes.io/managed-by": "helm",
+            "helm.sh/chart": "app-1.4.2",
+            "logpipe.io/owner": "payments",
+            "kubectl.kubernetes.io/last-applied-configuration": "{\"a\":1}",
+        });
+        api.apply("pods", pod);
+    }
+    let mut globs = globset::GlobSetBuilder::new();
+    for glob in ["app.kubernetes.io/*", "helm.sh/chart", "logpipe.io/*"] {
+        globs.add(globset::Glob::new(glob).unwrap());
+    }
+    let metadata = Arc::new(Metadata::new(
+        globs.build().unwrap(),
+        Duration::from_secs(2),
+        Duration::from_secs(300),
+    ));
+    let client = logpipe_collector::metadata::connect(Some(&api.kubeconfig()))
+        .await
+        .unwrap();
+    tokio::spawn(logpipe_collector::metadata::run(
+        metadata.clone(),
+        client,
+        "bench-node".into(),
+        CancellationToken::new(),
+    ));
+    while metadata.pods() < METADATA_PODS {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (api, metadata)
 }
 
 fn log_files(dir: &Path) -> Vec<PathBuf> {
@@ -314,7 +430,12 @@ fn split(dir: &Path, decode: bool) -> (u64, u64) {
 }
 
 /// Runs the tail loop over `dir` until `lines` events were delivered.
-fn tail(dir: &Path, lines: u64, kafka: Option<MockKafka>) -> (u64, u64) {
+fn tail(
+    dir: &Path,
+    lines: u64,
+    kafka: Option<MockKafka>,
+    metadata: Option<Arc<Metadata>>,
+) -> (u64, u64) {
     let state = tempfile::tempdir().unwrap();
     let (shipper, reports) = match &kafka {
         Some(mock) => Shipper::new(&mock.settings(), "logs").unwrap(),
@@ -345,6 +466,10 @@ fn tail(dir: &Path, lines: u64, kafka: Option<MockKafka>) -> (u64, u64) {
         health.readiness("checkpoints"),
         shutdown.clone(),
     );
+    let tail_loop = match metadata {
+        Some(metadata) => tail_loop.with_metadata(metadata),
+        None => tail_loop,
+    };
     let thread = std::thread::spawn(move || tail_loop.run());
     while delivered.load(Ordering::Relaxed) < lines {
         std::thread::sleep(Duration::from_millis(5));

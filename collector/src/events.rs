@@ -133,8 +133,11 @@ pub(crate) fn encode_wire(wire: WireEvent<'_>, k8s: &K8s, max_bytes: usize) -> V
             Member::Parsed(_) => key.as_str().len() + 64,
         })
         .sum();
-    let mut encoded =
-        Vec::with_capacity(ENVELOPE_ESTIMATE_BYTES + wire.event.message.len() + raw_bytes);
+    // The shared origin (Kubernetes metadata and source) is written as it is.
+    let origin_bytes = wire.origin.map_or(0, <[u8]>::len);
+    let mut encoded = Vec::with_capacity(
+        ENVELOPE_ESTIMATE_BYTES + origin_bytes + wire.event.message.len() + raw_bytes,
+    );
     wire.write_json(&mut encoded);
     if encoded.len() <= max_bytes {
         return encoded;

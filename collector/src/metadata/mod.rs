@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use globset::GlobSet;
 use logpipe_common::event::K8s;
 
-pub(crate) use watch::{connect, run};
+pub use watch::{connect, run};
 
 /// Longest annotation value taken; longer ones (serialized objects, certificates) are
 /// left out.
@@ -79,7 +79,7 @@ pub(crate) enum Lookup {
 }
 
 impl Metadata {
-    pub(crate) fn new(annotations: GlobSet, wait: Duration, retain: Duration) -> Self {
+    pub fn new(annotations: GlobSet, wait: Duration, retain: Duration) -> Self {
         Metadata {
             state: RwLock::new(State::default()),
             annotations,
@@ -223,7 +223,7 @@ impl Metadata {
     }
 
     /// Pods known, deleted ones included.
-    pub(crate) fn pods(&self) -> usize {
+    pub fn pods(&self) -> usize {
         self.read().pods.len()
     }
 }

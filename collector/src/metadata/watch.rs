@@ -31,7 +31,7 @@ const MAX_OWNERS: usize = 10_000;
 
 /// A client from the kubeconfig at `kubeconfig`, else the pod's service account, else
 /// `~/.kube/config`.
-pub(crate) async fn connect(kubeconfig: Option<&Path>) -> anyhow::Result<Client> {
+pub async fn connect(kubeconfig: Option<&Path>) -> anyhow::Result<Client> {
     // Both of rustls's providers are linked into the binary, so the process has no
     // default until one is installed; another component may have installed it already.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -50,7 +50,7 @@ pub(crate) async fn connect(kubeconfig: Option<&Path>) -> anyhow::Result<Client>
 }
 
 /// Keeps `metadata` until `shutdown`.
-pub(crate) async fn run(
+pub async fn run(
     metadata: Arc<Metadata>,
     client: Client,
     node: String,
