@@ -122,7 +122,7 @@ mod tests {
     }
 
     fn tokens() -> Tokens<Scope> {
-        Tokens::parse(&logpipe_common::testkit::tokens_file(), Scope::namespaces).unwrap()
+        Tokens::parse(&logpipe_common::testkit::tokens_file(), Scope::token).unwrap()
     }
 
     /// Status and body of `GET /api/v1/rules` for `host`, with `token` if any.

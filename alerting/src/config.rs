@@ -178,7 +178,7 @@ impl AlertingConfig {
             value,
             expected: format!("valid files: {}", errors.join("; ")),
         })?;
-        let (tokens_file, mut tokens) = Tokens::from_env(env, Scope::all(), Scope::namespaces)?;
+        let (tokens_file, mut tokens) = Tokens::from_env(env, Scope::all(), Scope::token)?;
         if !tokens.enabled() && !shared.listen.ip().is_loopback() {
             tokens = Tokens::refuse_all(format!(
                 "this alerting service listens on {} without {}, so /api/v1/rules is off",

@@ -5,6 +5,8 @@
 //! - name: shop-auditors
 //!   token_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 //!   namespaces: ["shop", "shop-*"]
+//!   # Optional: only events of pods whose labels satisfy this Kubernetes label selector.
+//!   labels: "app in (checkout,cart),!canary"
 //! ```
 //!
 //! The query service, an indexer's search API and the alerting role's rules endpoint read
@@ -24,7 +26,7 @@ pub const TOKENS_FILE: VarSpec = VarSpec::new(
     "LOGPIPE_QUERY_TOKENS_FILE",
     Kind::Path,
     None,
-    "YAML list of bearer tokens (name, token_sha256, namespaces globs) for the search API and the alert rules endpoint. Unset: no access control, allowed only when bound to loopback (beyond it the query service refuses to start, and an indexer's search API and the rules endpoint refuse every request).",
+    "YAML list of bearer tokens (name, token_sha256, namespaces globs, optionally a `labels` selector on the pods' labels) for the search API and the alert rules endpoint. Unset: no access control, allowed only when bound to loopback (beyond it the query service refuses to start, and an indexer's search API and the rules endpoint refuse every request).",
 );
 
 #[derive(Debug, Deserialize)]
@@ -33,6 +35,9 @@ struct Entry {
     name: String,
     token_sha256: String,
     namespaces: Vec<String>,
+    /// A label selector the events' pod labels must satisfy.
+    #[serde(default)]
+    labels: Option<String>,
 }
 
 /// Who a request is, once its token is accepted, and what it may see.
@@ -87,11 +92,11 @@ impl<S: Clone> Tokens<S> {
         }
     }
 
-    /// Reads the tokens file at `path`; `scope` turns a token's globs into what it grants
-    /// and says why when they are not valid.
+    /// Reads the tokens file at `path`; `scope` turns a token's globs and label selector
+    /// into what it grants and says why when they are not valid.
     pub fn load(
         path: &Path,
-        scope: impl Fn(Vec<String>) -> Result<S, String>,
+        scope: impl Fn(Vec<String>, Option<&str>) -> Result<S, String>,
     ) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|error| format!("reading {}: {error}", path.display()))?;
@@ -101,7 +106,7 @@ impl<S: Clone> Tokens<S> {
     /// The tokens of a file's text (see [`Tokens::load`]).
     pub fn parse(
         text: &str,
-        scope: impl Fn(Vec<String>) -> Result<S, String>,
+        scope: impl Fn(Vec<String>, Option<&str>) -> Result<S, String>,
     ) -> Result<Self, String> {
         let entries: Vec<Entry> =
             serde_norway::from_str(text).map_err(|error| error.to_string())?;
@@ -110,7 +115,8 @@ impl<S: Clone> Tokens<S> {
             let context = format!("token {} ({})", n + 1, entry.name);
             let digest = stored_digest(&entry.token_sha256)
                 .ok_or_else(|| format!("{context}: token_sha256 must be 64 hexadecimal digits"))?;
-            let scope = scope(entry.namespaces).map_err(|error| format!("{context}: {error}"))?;
+            let scope = scope(entry.namespaces, entry.labels.as_deref())
+                .map_err(|error| format!("{context}: {error}"))?;
             let caller = Caller {
                 name: entry.name,
                 scope,
@@ -134,7 +140,7 @@ impl<S: Clone> Tokens<S> {
     pub fn from_env(
         env: &Env,
         everything: S,
-        scope: impl Fn(Vec<String>) -> Result<S, String>,
+        scope: impl Fn(Vec<String>, Option<&str>) -> Result<S, String>,
     ) -> Result<(Option<PathBuf>, Self), ConfigError> {
         let path = env.path_opt(&TOKENS_FILE)?;
         let tokens = match &path {
@@ -207,18 +213,19 @@ pub fn token_hash(token: &str) -> String {
 mod tests {
     use super::*;
 
-    /// A stand-in for a scope: the globs as given, refusing `|`.
-    fn globs(globs: Vec<String>) -> Result<Vec<String>, String> {
-        match globs.iter().find(|glob| glob.contains('|')) {
-            Some(glob) => Err(format!("`{glob}` is not a namespace glob")),
-            None => Ok(globs),
+    /// A stand-in for a scope: the globs as given, refusing `|`, then the selector.
+    fn globs(mut globs: Vec<String>, labels: Option<&str>) -> Result<Vec<String>, String> {
+        if let Some(glob) = globs.iter().find(|glob| glob.contains('|')) {
+            return Err(format!("`{glob}` is not a namespace glob"));
         }
+        globs.extend(labels.map(|l| format!("labels {l}")));
+        Ok(globs)
     }
 
     fn tokens() -> Tokens<Vec<String>> {
         Tokens::parse(
             &format!(
-                "- name: shop-auditors\n  token_sha256: {}\n  namespaces: [\"shop\", \"shop-*\"]\n\
+                "- name: shop-auditors\n  token_sha256: {}\n  namespaces: [\"shop\", \"shop-*\"]\n  labels: \"app=checkout\"\n\
                  - name: admins\n  token_sha256: {}\n  namespaces: [\"*\"]\n",
                 token_hash("shop-secret"),
                 token_hash("admin-secret")
@@ -234,7 +241,7 @@ mod tests {
         assert!(tokens.enabled());
         let caller = tokens.authorize(Some("Bearer shop-secret")).unwrap();
         assert_eq!(caller.name, "shop-auditors");
-        assert_eq!(caller.scope, ["shop", "shop-*"]);
+        assert_eq!(caller.scope, ["shop", "shop-*", "labels app=checkout"]);
         assert_eq!(
             tokens.authorize(Some("bearer admin-secret")).unwrap().scope,
             ["*"]

@@ -122,7 +122,7 @@ impl QueryConfig {
     }
 
     fn load_tokens_optional(env: &Env) -> Result<Self, ConfigError> {
-        let (tokens_file, tokens) = Tokens::from_env(env, Scope::all(), Scope::namespaces)?;
+        let (tokens_file, tokens) = Tokens::from_env(env, Scope::all(), Scope::token)?;
         let allowed_hosts = AllowedHosts::from_env(env, tokens.enabled())?;
         let indexers = if env.is_set(&INDEXERS) {
             env.list(&INDEXERS)?

@@ -1,5 +1,6 @@
-//! Tokens scoped to namespaces: a token for one namespace never sees another's events,
-//! through any endpoint; a missing or unknown token gets 401 everywhere.
+//! Tokens scoped to namespaces and label selectors: a token for one namespace never sees
+//! another's events, nor one for some pods another pod's, through any endpoint; a missing
+//! or unknown token gets 401 everywhere.
 
 use logpipe_common::event::LogEvent;
 use logpipe_common::testkit::sample_event;
@@ -27,6 +28,10 @@ pub fn scoped_events() -> Vec<LogEvent> {
             "payment {n} in {}",
             event.k8s.namespace.as_deref().unwrap_or("host")
         );
+        if n < 200 {
+            let app = if n % 2 == 0 { "checkout" } else { "cart" };
+            event.k8s.labels.insert("app".into(), app.into());
+        }
         events.push(event);
     }
     events
@@ -41,6 +46,65 @@ fn with_range<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut query = RANGE.to_vec();
     query.extend_from_slice(extra);
     query
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_scoped_token_sees_only_the_pods_its_selector_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = scoped_events();
+    let address = serve_catalog(write_index(dir.path(), &events), tokens()).await;
+    let checkout = Client::new(address, Some("checkout-token"));
+    // shop's checkout pods: the even events below 100.
+    for (q, expected) in [
+        ("", 50),
+        ("k8s.labels.app:cart", 0),
+        ("NOT k8s.labels.app:checkout", 0),
+        ("k8s.namespace:shop-eu", 0),
+        ("payment", 50),
+    ] {
+        let (status, body) = checkout
+            .get(
+                "/api/v1/search",
+                &with_range(&[("q", q), ("limit", "1000")]),
+            )
+            .await;
+        assert_eq!(status, 200, "{q}: {body}");
+        assert_eq!(body["total"], expected, "{q}");
+        for hit in body["hits"].as_array().unwrap() {
+            assert_eq!(hit["k8s"]["namespace"], "shop", "{q}: {hit}");
+            assert_eq!(hit["k8s"]["labels"]["app"], "checkout", "{q}: {hit}");
+        }
+    }
+    let (_, body) = checkout.get("/api/v1/histogram", &RANGE).await;
+    assert_eq!(body["total"], 50);
+    let (_, body) = checkout
+        .get("/api/v1/fields/k8s.labels.app/values", &RANGE)
+        .await;
+    assert_eq!(
+        body["values"],
+        serde_json::json!([{"value": "checkout", "count": 50}]),
+        "{body}"
+    );
+    let cart_id = events[1].id.to_string();
+    let checkout_id = events[2].id.to_string();
+    assert_eq!(
+        checkout
+            .get(&format!("/api/v1/events/{cart_id}"), &[])
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        checkout
+            .get(&format!("/api/v1/events/{checkout_id}"), &[])
+            .await
+            .0,
+        200
+    );
+    let (status, text) = checkout.get_text("/api/v1/export", &RANGE).await;
+    assert_eq!(status, 200);
+    assert_eq!(text.lines().count(), 50);
+    assert!(!text.contains("\"cart\""), "no cart event exported");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

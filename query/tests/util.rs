@@ -52,7 +52,7 @@ pub fn open_tokens() -> Tokens {
 /// Tokens: `shop-token` sees shop and shop-*, `billing-token` sees billing, `admin-token`
 /// everything.
 pub fn tokens() -> Tokens {
-    Tokens::parse(&logpipe_common::testkit::tokens_file(), Scope::namespaces).unwrap()
+    Tokens::parse(&logpipe_common::testkit::tokens_file(), Scope::token).unwrap()
 }
 
 pub struct Client {

@@ -55,9 +55,11 @@ pub fn tokens_file() -> String {
     format!(
         "- name: shop\n  token_sha256: {}\n  namespaces: [\"shop\", \"shop-*\"]\n\
          - name: billing\n  token_sha256: {}\n  namespaces: [billing]\n\
-         - name: admin\n  token_sha256: {}\n  namespaces: [\"*\"]\n",
+         - name: admin\n  token_sha256: {}\n  namespaces: [\"*\"]\n\
+         - name: checkout\n  token_sha256: {}\n  namespaces: [shop]\n  labels: app=checkout\n",
         token_hash("shop-token"),
         token_hash("billing-token"),
         token_hash("admin-token"),
+        token_hash("checkout-token"),
     )
 }
