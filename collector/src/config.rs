@@ -145,7 +145,26 @@ pub(crate) const METADATA_RETAIN_MS: VarSpec = VarSpec::new(
     "How long a deleted pod's metadata is kept for its last lines.",
 );
 
-pub const VARS: [&VarSpec; 22] = [
+pub(crate) const K8S_EVENTS: VarSpec = VarSpec::new(
+    "LOGPIPE_COLLECTOR_K8S_EVENTS",
+    Kind::Bool,
+    Some("false"),
+    "Collect the cluster's Kubernetes Events (events.k8s.io: OOMKilling, FailedScheduling, BackOff) as events with source.kind k8s-event. Every collector competes for a Lease and the one holding it watches the Events, so each is collected once per cluster. Uses the same API server credentials as LOGPIPE_COLLECTOR_METADATA.",
+);
+pub(crate) const K8S_EVENTS_LEASE: VarSpec = VarSpec::new(
+    "LOGPIPE_COLLECTOR_K8S_EVENTS_LEASE",
+    Kind::Text,
+    Some("logpipe/logpipe-k8s-events"),
+    "The Lease the collectors compete for, as namespace/name.",
+);
+pub(crate) const K8S_EVENTS_LEASE_MS: VarSpec = VarSpec::new(
+    "LOGPIPE_COLLECTOR_K8S_EVENTS_LEASE_MS",
+    Kind::Duration,
+    Some("15000"),
+    "How long the Lease holds without renewal (renewed every third of it); another collector takes over after this once the holder is gone without giving it up.",
+);
+
+pub const VARS: [&VarSpec; 25] = [
     &PODS_DIR,
     &HOST_FILES,
     &INCLUDE,
@@ -168,6 +187,9 @@ pub const VARS: [&VarSpec; 22] = [
     &METADATA_ANNOTATIONS,
     &METADATA_WAIT_MS,
     &METADATA_RETAIN_MS,
+    &K8S_EVENTS,
+    &K8S_EVENTS_LEASE,
+    &K8S_EVENTS_LEASE_MS,
 ];
 
 /// Which containers' records are joined into multi-line events, and how.
@@ -232,6 +254,11 @@ pub struct CollectorConfig {
     pub metadata_wait: Duration,
     #[serde(with = "logpipe_common::config::duration_serde::millis")]
     pub metadata_retain: Duration,
+    pub k8s_events: bool,
+    /// The Lease's namespace and name.
+    pub k8s_events_lease: (String, String),
+    #[serde(with = "logpipe_common::config::duration_serde::millis")]
+    pub k8s_events_lease_duration: Duration,
 }
 
 impl CollectorConfig {
@@ -327,7 +354,28 @@ impl CollectorConfig {
                 });
             }
         }
+        let lease = env.text(&K8S_EVENTS_LEASE)?;
+        let k8s_events_lease = lease
+            .split_once('/')
+            .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
+            .map(|(ns, name)| (ns.to_owned(), name.to_owned()))
+            .ok_or_else(|| ConfigError::Invalid {
+                var: K8S_EVENTS_LEASE.name.to_owned(),
+                value: lease.clone(),
+                expected: "namespace/name".into(),
+            })?;
+        let k8s_events_lease_duration = env.duration(&K8S_EVENTS_LEASE_MS)?;
+        if k8s_events_lease_duration < Duration::from_secs(1) {
+            return Err(ConfigError::Invalid {
+                var: K8S_EVENTS_LEASE_MS.name.to_owned(),
+                value: k8s_events_lease_duration.as_millis().to_string(),
+                expected: "at least 1000 (the Lease counts whole seconds)".into(),
+            });
+        }
         Ok(CollectorConfig {
+            k8s_events: env.bool(&K8S_EVENTS)?,
+            k8s_events_lease,
+            k8s_events_lease_duration,
             metadata,
             kubeconfig: env.foreign("KUBECONFIG").map(PathBuf::from),
             metadata_annotations,

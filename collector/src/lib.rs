@@ -24,6 +24,8 @@
 //!   OTLP/HTTP logs, decoding and OTLP's answers): admission,
 //!   logpipe's own format, delivery to Kafka.
 //! - `otlp_map`: OTLP log records → events.
+//! - `k8s_events`: the cluster's Kubernetes Events, collected by the collector that holds
+//!   a Lease.
 //! - `metadata`: pod labels, annotations, workload and namespace labels from the API
 //!   server, kept by watches and read by the tail loop.
 //! - `ingest_tokens`: who may push, to which source names and namespace.
@@ -40,6 +42,7 @@ pub mod format;
 mod identity;
 mod ingest;
 mod ingest_tokens;
+mod k8s_events;
 pub mod metadata;
 mod multiline;
 mod otlp_map;

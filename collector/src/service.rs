@@ -18,6 +18,7 @@ use crate::checkpoint::CheckpointStore;
 use crate::discovery::{AllPaths, HostPaths, KubeletPaths, PathsProvider};
 use crate::ingest::{self, BodyLimits, IngestState};
 use crate::ingest_tokens::{IngestTokens, protected_sources};
+use crate::k8s_events::{self, Election};
 use crate::metadata::{self, Metadata};
 use crate::redact::Redactor;
 use crate::shipper::Shipper;
@@ -128,6 +129,23 @@ impl Service for CollectorConfig {
             redactor,
             self.ingest_timeout,
         )?;
+        if self.k8s_events {
+            let client = metadata::connect(self.kubeconfig.as_deref())
+                .await
+                .context("Kubernetes Events are collected (LOGPIPE_COLLECTOR_K8S_EVENTS), but no kubeconfig or service account was found")?;
+            let (namespace, name) = self.k8s_events_lease.clone();
+            ctx.tasks.spawn(k8s_events::run(
+                client,
+                ingest.clone(),
+                Election {
+                    namespace,
+                    name,
+                    identity: shared.node_name.clone(),
+                    duration: self.k8s_events_lease_duration,
+                },
+                ctx.shutdown.clone(),
+            ));
+        }
         Ok(ingest::router(
             ingest,
             tokens,

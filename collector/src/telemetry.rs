@@ -78,3 +78,13 @@ pub(crate) fn metadata_error(watch: &'static str) {
 pub(crate) fn metadata_missing(events: u64) {
     counter!("logpipe_collector_metadata_missing_total").increment(events);
 }
+
+/// Whether this collector holds the Events lease and collects the cluster's Events.
+pub(crate) fn k8s_events_leader(leading: bool) {
+    gauge!("logpipe_collector_k8s_events_leader").set(if leading { 1.0 } else { 0.0 });
+}
+
+/// Kubernetes Events shipped.
+pub(crate) fn k8s_events(events: u64) {
+    counter!("logpipe_collector_k8s_events_total").increment(events);
+}

@@ -5,6 +5,7 @@ mod audit_webhook;
 mod container_log_vectors;
 mod fluent_bit_logs;
 mod harness;
+mod k8s_events;
 mod metadata;
 mod otlp;
 mod pipeline;

@@ -80,6 +80,10 @@ pub enum SourceKind {
     Http,
     /// A message on the events topic that named no source (written by another producer).
     Kafka,
+    /// A Kubernetes Event (`events.k8s.io`: OOMKilled, FailedScheduling, BackOff), read
+    /// from the API server once per cluster.
+    #[serde(rename = "k8s-event")]
+    K8sEvent,
 }
 
 /// Which input produced the event.
@@ -139,6 +143,7 @@ impl SourceKind {
             SourceKind::File => "file",
             SourceKind::Http => "http",
             SourceKind::Kafka => "kafka",
+            SourceKind::K8sEvent => "k8s-event",
         }
     }
 }
@@ -195,7 +200,12 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(flag).unwrap(), flag.as_str());
         }
-        for kind in [SourceKind::File, SourceKind::Http, SourceKind::Kafka] {
+        for kind in [
+            SourceKind::File,
+            SourceKind::Http,
+            SourceKind::Kafka,
+            SourceKind::K8sEvent,
+        ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }
         for stream in [Stream::Stdout, Stream::Stderr] {

@@ -1,5 +1,7 @@
 //! An API server that speaks the Kubernetes list and watch protocol for pods,
-//! namespaces, ReplicaSets and Jobs, on a free loopback port: lists with a resource
+//! namespaces, ReplicaSets, Jobs and Events (`events.k8s.io/v1`), and takes Leases
+//! (`coordination.k8s.io/v1`: get, create, and update with optimistic concurrency), on a
+//! free loopback port: lists with a resource
 //! version, watches that replay from one and stream what changes after, bookmarks,
 //! `410 Gone` for a version compacted away, dropped connections and an outage (every
 //! request answered 503). It counts the requests it gets, so a test can say how many
@@ -15,7 +17,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
@@ -157,10 +159,20 @@ impl FakeApiServer {
         let _ = self.shared.changes.send(change);
     }
 
+    /// The object `namespace/name` (or `name`) of `resource`, as stored.
+    pub fn get(&self, resource: &str, key: &str) -> Option<Value> {
+        let objects = self.shared.objects.lock().unwrap();
+        objects
+            .objects
+            .get(resource)
+            .and_then(|all| all.get(key))
+            .cloned()
+    }
+
     /// Sends a bookmark at the current version on every open watch.
     pub fn bookmark(&self) {
         let objects = self.shared.objects.lock().unwrap();
-        for resource in ["pods", "namespaces"] {
+        for resource in ["pods", "namespaces", "events"] {
             let _ = self.shared.changes.send(Change {
                 version: objects.version,
                 resource,
@@ -178,7 +190,7 @@ impl FakeApiServer {
         objects.compacted = objects.version + 1;
         objects.version += 1;
         let version = objects.version;
-        for resource in ["pods", "namespaces"] {
+        for resource in ["pods", "namespaces", "events"] {
             let _ = self.shared.changes.send(Change {
                 version,
                 resource,
@@ -225,7 +237,21 @@ fn kind_of(resource: &str) -> &'static str {
         "pods" => "Pod",
         "namespaces" => "Namespace",
         "replicasets" => "ReplicaSet",
+        "events" => "Event",
+        "leases" => "Lease",
         _ => "Job",
+    }
+}
+
+/// A resource's name as the handler and the change log know it.
+fn resource_name(resource: &str) -> &'static str {
+    match resource {
+        "pods" => "pods",
+        "namespaces" => "namespaces",
+        "replicasets" => "replicasets",
+        "events" => "events",
+        "leases" => "leases",
+        _ => "jobs",
     }
 }
 
@@ -240,6 +266,28 @@ fn key_of(object: &Value) -> String {
 fn gone() -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
         "message": "too old resource version", "reason": "Expired", "code": 410})
+}
+
+/// A Kubernetes Event (`events.k8s.io/v1`) about `regarding` (`kind`, `name`) in
+/// `namespace`.
+pub fn event(
+    namespace: &str,
+    name: &str,
+    regarding: (&str, &str),
+    type_: &str,
+    reason: &str,
+    note: &str,
+) -> Value {
+    json!({
+        "apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "metadata": {"name": name, "namespace": namespace, "uid": format!("uid-{name}"),
+            "creationTimestamp": "2026-12-05T10:00:00Z"},
+        "eventTime": "2026-12-05T10:00:00.123456Z",
+        "reportingController": "kubelet", "reportingInstance": "node-1",
+        "action": "Killing", "reason": reason, "type": type_, "note": note,
+        "regarding": {"kind": regarding.0, "name": regarding.1, "namespace": namespace,
+            "uid": format!("uid-{}", regarding.1), "apiVersion": "v1"},
+    })
 }
 
 /// A pod on `node` with `labels`, owned by `owner` (`kind`, `name`) when given.
@@ -299,16 +347,31 @@ fn owner_reference(kind: &str, name: &str) -> Value {
 
 async fn handle(
     State(shared): State<Shared>,
+    method: Method,
     uri: Uri,
     Query(params): Query<BTreeMap<String, String>>,
+    body: Bytes,
 ) -> Response {
     let path = uri.path().trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if let [
+        "apis",
+        "coordination.k8s.io",
+        "v1",
+        "namespaces",
+        ns,
+        "leases",
+        rest @ ..,
+    ] = segments.as_slice()
+    {
+        return lease(&shared, &method, ns, rest.first().copied(), &body);
+    }
     // /api/v1/pods, /api/v1/namespaces,
     // /apis/{group}/v1/namespaces/{ns}/{resource}/{name}
     let (resource, name): (&'static str, Option<String>) = match segments.as_slice() {
         ["api", "v1", "pods"] => ("pods", None),
         ["api", "v1", "namespaces"] => ("namespaces", None),
+        ["apis", "events.k8s.io", "v1", "events"] => ("events", None),
         ["apis", "apps", "v1", "namespaces", ns, "replicasets", name] => {
             ("replicasets", Some(format!("{ns}/{name}")))
         }
@@ -460,6 +523,90 @@ fn selected(object: &Value, selector: Option<&str>) -> bool {
         Some(("spec.nodeName", node)) => object["spec"]["nodeName"].as_str() == Some(node),
         _ => true,
     })
+}
+
+/// Leases: get, create, and update only from the version last read (409 otherwise).
+fn lease(
+    shared: &Shared,
+    method: &Method,
+    namespace: &str,
+    name: Option<&str>,
+    body: &[u8],
+) -> Response {
+    let mut objects = shared.objects.lock().unwrap();
+    let verb = match *method {
+        Method::GET => "get",
+        Method::POST => "create",
+        Method::PUT => "update",
+        _ => "other",
+    };
+    objects.requests.push(format!("{verb} leases"));
+    if objects.down {
+        return status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "down",
+        );
+    }
+    let stored = |objects: &Objects, key: &str| {
+        objects
+            .objects
+            .get("leases")
+            .and_then(|all| all.get(key))
+            .cloned()
+    };
+    match (verb, name) {
+        ("get", Some(name)) => match stored(&objects, &format!("{namespace}/{name}")) {
+            Some(lease) => axum::Json(lease).into_response(),
+            None => status(StatusCode::NOT_FOUND, "NotFound", "not found"),
+        },
+        ("create" | "update", _) => {
+            let Ok(mut lease) = serde_json::from_slice::<Value>(body) else {
+                return status(StatusCode::BAD_REQUEST, "BadRequest", "not a lease");
+            };
+            let key = format!(
+                "{namespace}/{}",
+                lease["metadata"]["name"].as_str().unwrap_or("")
+            );
+            let current = stored(&objects, &key);
+            match (verb, &current) {
+                ("create", Some(_)) => {
+                    return status(StatusCode::CONFLICT, "AlreadyExists", "already exists");
+                }
+                ("update", None) => return status(StatusCode::NOT_FOUND, "NotFound", "not found"),
+                ("update", Some(current))
+                    if current["metadata"]["resourceVersion"]
+                        != lease["metadata"]["resourceVersion"] =>
+                {
+                    return status(
+                        StatusCode::CONFLICT,
+                        "Conflict",
+                        "the object has been modified",
+                    );
+                }
+                _ => {}
+            }
+            objects.version += 1;
+            lease["metadata"]["resourceVersion"] = json!(objects.version.to_string());
+            lease["metadata"]["namespace"] = json!(namespace);
+            objects
+                .objects
+                .entry(resource_name("leases"))
+                .or_default()
+                .insert(key, lease.clone());
+            let code = if verb == "create" {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            (code, axum::Json(lease)).into_response()
+        }
+        _ => status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "not supported",
+        ),
+    }
 }
 
 fn status(code: StatusCode, reason: &str, message: &str) -> Response {
