@@ -128,6 +128,18 @@ fn deployment_check_reports_broken_manifests() {
             "reads the API server but mounts no service account token",
         ),
         (
+            "collector.yaml",
+            "    resources: [events]\n    verbs: [list, watch]",
+            "    resources: [events]\n    verbs: [list, watch, delete]",
+            "clusterrole logpipe-collector: may delete in every namespace",
+        ),
+        (
+            "collector.yaml",
+            "    resources: [leases]\n    verbs: [get, create, update]",
+            "    resources: [leases]\n    verbs: [get, create]",
+            "may not update leases",
+        ),
+        (
             "indexer.yaml",
             "      automountServiceAccountToken: false",
             "      automountServiceAccountToken: true",

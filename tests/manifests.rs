@@ -13,7 +13,9 @@ use k8s_openapi::api::core::v1::{
     Secret, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role as RbacRole, RoleBinding,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -151,11 +153,15 @@ struct Objects {
     images: BTreeSet<String>,
     cluster_roles: Vec<ClusterRole>,
     cluster_role_bindings: Vec<ClusterRoleBinding>,
+    roles: Vec<RbacRole>,
+    role_bindings: Vec<RoleBinding>,
 }
 
-/// What each role reads from the API server, as (API group, resource, verb): the
-/// collector's pod metadata. Service accounts are granted exactly `get`, `list` and
-/// `watch` on the resources named here and nothing else; a role with none mounts no token.
+/// What each role does with the API server, as (API group, resource, verb): the
+/// collector's pod metadata, the cluster's Events, and the Lease that elects the one
+/// collector reading them. Service accounts are granted what is named here, and besides
+/// at most `get`, `list` and `watch` on the same resources; writes only within logpipe's
+/// namespace (a Role, not a ClusterRole). A role with none mounts no token.
 const API_ACCESS: &[(&str, &[(&str, &str, &str)])] = &[(
     "collector",
     &[
@@ -165,6 +171,11 @@ const API_ACCESS: &[(&str, &[(&str, &str, &str)])] = &[(
         ("", "namespaces", "watch"),
         ("apps", "replicasets", "get"),
         ("batch", "jobs", "get"),
+        ("events.k8s.io", "events", "list"),
+        ("events.k8s.io", "events", "watch"),
+        ("coordination.k8s.io", "leases", "get"),
+        ("coordination.k8s.io", "leases", "create"),
+        ("coordination.k8s.io", "leases", "update"),
     ],
 )];
 const READ_VERBS: [&str; 3] = ["get", "list", "watch"];
@@ -225,39 +236,62 @@ pub fn check(dir: &Path) -> Vec<String> {
 /// reads, and a role that needs nothing mounts no token.
 fn check_api_access(namespace: &str, objects: &Objects, problems: &mut Vec<String>) {
     let mut granted: BTreeMap<String, BTreeSet<(String, String, String)>> = BTreeMap::new();
-    for binding in &objects.cluster_role_bindings {
-        let name = binding.metadata.name.clone().unwrap_or_default();
-        let Some(role) = objects
+    // Cluster-wide bindings of ClusterRoles, then namespaced bindings of Roles.
+    let cluster = objects.cluster_role_bindings.iter().map(|binding| {
+        let role = objects
             .cluster_roles
             .iter()
             .find(|r| r.metadata.name.as_deref() == Some(&binding.role_ref.name))
             .filter(|_| binding.role_ref.kind == "ClusterRole")
-        else {
+            .map(|r| r.rules.clone().unwrap_or_default());
+        (
+            "clusterrolebinding",
+            &binding.metadata,
+            &binding.role_ref,
+            &binding.subjects,
+            role,
+            true,
+        )
+    });
+    let namespaced = objects.role_bindings.iter().map(|binding| {
+        let role = objects
+            .roles
+            .iter()
+            .find(|r| r.metadata.name.as_deref() == Some(&binding.role_ref.name))
+            .filter(|_| binding.role_ref.kind == "Role")
+            .map(|r| r.rules.clone().unwrap_or_default());
+        (
+            "rolebinding",
+            &binding.metadata,
+            &binding.role_ref,
+            &binding.subjects,
+            role,
+            false,
+        )
+    });
+    for (what, metadata, role_ref, subjects, rules, cluster_wide) in cluster.chain(namespaced) {
+        let name = metadata.name.clone().unwrap_or_default();
+        let Some(rules) = rules else {
             problems.push(format!(
-                "clusterrolebinding {name}: {} {} is not among the resources",
-                binding.role_ref.kind, binding.role_ref.name
+                "{what} {name}: {} {} is not among the resources",
+                role_ref.kind, role_ref.name
             ));
             continue;
         };
-        for subject in binding.subjects.iter().flatten() {
+        for subject in subjects.iter().flatten() {
             let account = subject.kind == "ServiceAccount"
                 && subject.namespace.as_deref() == Some(namespace)
                 && objects.service_accounts.contains(&subject.name);
             if !account {
                 problems.push(format!(
-                    "clusterrolebinding {name}: subject {} {} is not a service account of namespace {namespace}",
+                    "{what} {name}: subject {} {} is not a service account of namespace {namespace}",
                     subject.kind, subject.name
                 ));
                 continue;
             }
             let grants = granted.entry(subject.name.clone()).or_default();
-            for rule in role.rules.iter().flatten() {
-                if rule.resource_names.is_some() || rule.non_resource_urls.is_some() {
-                    problems.push(format!(
-                        "clusterrole {}: resourceNames and nonResourceURLs are not used",
-                        binding.role_ref.name
-                    ));
-                }
+            for rule in &rules {
+                check_rule(&role_ref.name, rule, cluster_wide, problems);
                 for group in rule.api_groups.iter().flatten() {
                     for resource in rule.resources.iter().flatten() {
                         for verb in &rule.verbs {
@@ -286,10 +320,11 @@ fn check_api_access(namespace: &str, objects: &Objects, problems: &mut Vec<Strin
             .flat_map(|(_, access)| access.iter())
             .map(|(g, r, v)| (g.to_string(), r.to_string(), v.to_string()))
             .collect();
-        let allowed: BTreeSet<(String, String, String)> = needed
+        let mut allowed: BTreeSet<(String, String, String)> = needed
             .iter()
             .flat_map(|(g, r, _)| READ_VERBS.map(|v| (g.clone(), r.clone(), v.to_owned())))
             .collect();
+        allowed.extend(needed.iter().cloned());
         let grants = granted.get(&account).cloned().unwrap_or_default();
         let what = &workload.what;
         let missing: Vec<String> = needed
@@ -323,6 +358,27 @@ fn check_api_access(namespace: &str, objects: &Objects, problems: &mut Vec<Strin
                 "{what}: reads the API server but mounts no service account token"
             ));
         }
+    }
+}
+
+/// A rule names its groups, resources and verbs (no `resourceNames`, no URLs), and one
+/// that writes does so in logpipe's namespace only.
+fn check_rule(role: &str, rule: &PolicyRule, cluster_wide: bool, problems: &mut Vec<String>) {
+    if rule.resource_names.is_some() || rule.non_resource_urls.is_some() {
+        problems.push(format!(
+            "role {role}: resourceNames and nonResourceURLs are not used"
+        ));
+    }
+    let writes: Vec<&String> = rule
+        .verbs
+        .iter()
+        .filter(|verb| !READ_VERBS.contains(&verb.as_str()))
+        .collect();
+    if cluster_wide && !writes.is_empty() {
+        problems.push(format!(
+            "clusterrole {role}: may {} in every namespace; writes belong in a Role of logpipe's namespace",
+            writes.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+        ));
     }
 }
 
@@ -391,6 +447,8 @@ fn parse_object(kind: &str, what: &str, value: Value, objects: &mut Objects) -> 
         }
         "Service" => objects.services.push(typed::<Service>(value)?),
         "ClusterRole" => objects.cluster_roles.push(typed::<ClusterRole>(value)?),
+        "Role" => objects.roles.push(typed::<RbacRole>(value)?),
+        "RoleBinding" => objects.role_bindings.push(typed::<RoleBinding>(value)?),
         "ClusterRoleBinding" => objects
             .cluster_role_bindings
             .push(typed::<ClusterRoleBinding>(value)?),
