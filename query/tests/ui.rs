@@ -82,10 +82,14 @@ async fn the_ui_searches_expands_filters_and_tails() {
     let now = Timestamp::now();
     let events: Vec<_> = (0..200u64)
         .map(|n| {
-            sample_event(
+            let mut event = sample_event(
                 n,
                 Timestamp::from_unix_nanos(now.unix_nanos() - (n as i64 + 1) * 1_000_000_000),
-            )
+            );
+            let app = if n % 2 == 0 { "checkout" } else { "cart" };
+            event.k8s.workload = Some(app.into());
+            event.k8s.labels.insert("app".into(), app.into());
+            event
         })
         .collect();
     drop(write_index(data.path(), &events));
@@ -138,10 +142,20 @@ async fn the_ui_searches_expands_filters_and_tails() {
             "document.querySelectorAll('#results .hit').length > 0 && [...document.querySelectorAll('#results .hit .hit-source')].every(s => s.textContent.includes('shop'))",
         );
 
+        // Facet: the pods' workload, from the API server's metadata.
+        wait_until(&tab, "!!document.querySelector('.facet[data-field=\"k8s.workload\"] .facet-value[data-value=\"checkout\"] button.include')");
+        tab.find_element(".facet[data-field=\"k8s.workload\"] .facet-value[data-value=\"checkout\"] button.include")
+            .unwrap()
+            .click()
+            .unwrap();
+        wait_until(&tab, "document.querySelector('#q').value.includes('k8s.workload:\"checkout\"')");
+        wait_until(&tab, "!!document.querySelector('.facet[data-field=\"k8s.labels.app\"] .facet-value[data-value=\"checkout\"]') && !document.querySelector('.facet[data-field=\"k8s.labels.app\"] .facet-value[data-value=\"cart\"]')");
+
         // Live tail: a newly produced matching event appears.
         tab.find_element("#tail").unwrap().click().unwrap();
         wait_until(&tab, "document.querySelector('#status').dataset.state === 'live'");
-        let fresh = sample_event(10_000, Timestamp::now());
+        let mut fresh = sample_event(10_000, Timestamp::now());
+        fresh.k8s.workload = Some("checkout".into());
         assert_eq!(fresh.level.as_str(), "error");
         let fresh_id = fresh.id.to_string();
         produce_all(

@@ -5,7 +5,7 @@ import { $, el } from './dom.js';
 import { showTokenForm } from './errors.js';
 import { fmtNum, knownLevel } from './format.js';
 
-const FACET_FIELDS = ['level', 'k8s.namespace', 'k8s.pod', 'k8s.container', 'k8s.node', 'stream', 'source.name'];
+const FACET_FIELDS = ['level', 'k8s.namespace', 'k8s.workload', 'k8s.labels.app', 'k8s.pod', 'k8s.container', 'k8s.node', 'stream', 'source.name'];
 const FACET_LIMIT = 10;
 
 const facetBodies = new Map(); // field -> .facet-values element
