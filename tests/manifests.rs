@@ -162,7 +162,7 @@ struct Objects {
 /// collector reading them. Service accounts are granted what is named here, and besides
 /// at most `get`, `list` and `watch` on the same resources; writes only within logpipe's
 /// namespace (a Role, not a ClusterRole). A role with none mounts no token.
-const API_ACCESS: &[(&str, &[(&str, &str, &str)])] = &[(
+const API_ACCESS: &[(&str, &[Access])] = &[(
     "collector",
     &[
         ("", "pods", "list"),
@@ -179,6 +179,9 @@ const API_ACCESS: &[(&str, &[(&str, &str, &str)])] = &[(
     ],
 )];
 const READ_VERBS: [&str; 3] = ["get", "list", "watch"];
+
+/// (API group, resource, verb).
+type Access = (&'static str, &'static str, &'static str);
 
 /// Every problem with the kustomization in `dir`, as lowercase messages.
 pub fn check(dir: &Path) -> Vec<String> {

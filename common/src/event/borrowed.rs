@@ -241,7 +241,6 @@ impl<'a> LogEventRef<'a> {
                 labels: self.k8s.labels.to_map(),
                 annotations: self.k8s.annotations.to_map(),
                 namespace_labels: self.k8s.namespace_labels.to_map(),
-                ..K8s::default()
             },
             source: Source {
                 kind: self.source.kind,
