@@ -539,6 +539,46 @@ mod tests {
     }
 
     #[test]
+    fn metadata_and_events_settings_are_checked() {
+        let load = |pairs: &[(&str, &str)]| CollectorConfig::load(&Env::from_pairs(pairs.to_vec()));
+        // Off outside a cluster, on inside one, unless said otherwise.
+        assert!(!load(&[]).unwrap().metadata);
+        assert!(
+            load(&[("KUBERNETES_SERVICE_HOST", "10.96.0.1")])
+                .unwrap()
+                .metadata
+        );
+        assert!(
+            !load(&[
+                ("KUBERNETES_SERVICE_HOST", "10.96.0.1"),
+                ("LOGPIPE_COLLECTOR_METADATA", "off")
+            ])
+            .unwrap()
+            .metadata
+        );
+        let config = load(&[("KUBECONFIG", "/etc/kube/config")]).unwrap();
+        assert_eq!(config.kubeconfig, Some(PathBuf::from("/etc/kube/config")));
+        assert_eq!(
+            config.k8s_events_lease,
+            ("logpipe".to_string(), "logpipe-k8s-events".to_string())
+        );
+        for (var, bad) in [
+            ("LOGPIPE_COLLECTOR_METADATA", "yes"),
+            (
+                "LOGPIPE_COLLECTOR_METADATA_ANNOTATIONS",
+                "app.kubernetes.io/[*",
+            ),
+            ("LOGPIPE_COLLECTOR_K8S_EVENTS_LEASE", "no-namespace"),
+            ("LOGPIPE_COLLECTOR_K8S_EVENTS_LEASE", "a/b/c"),
+            ("LOGPIPE_COLLECTOR_K8S_EVENTS_LEASE_MS", "500"),
+            ("LOGPIPE_COLLECTOR_K8S_EVENTS", "maybe"),
+        ] {
+            let error = load(&[(var, bad)]).unwrap_err();
+            assert_eq!(error.var(), var, "{bad}: {error}");
+        }
+    }
+
+    #[test]
     fn globs_need_three_parts() {
         let env = Env::from_pairs([("LOGPIPE_COLLECTOR_EXCLUDE", "kube-system")]);
         assert_eq!(

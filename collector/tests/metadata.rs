@@ -315,3 +315,29 @@ async fn pod_metadata_follows_the_api_server_through_relists_drops_and_outages()
 fn count(requests: &[String], what: &str) -> usize {
     requests.iter().filter(|r| r.as_str() == what).count()
 }
+
+/// Metadata asked for with a kubeconfig that is not one: the collector does not start,
+/// and says which setting and file are wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_kubeconfig_stops_the_collector_with_a_clear_error() {
+    use logpipe_collector::CollectorConfig;
+    use logpipe_common::config::Env;
+    use logpipe_common::service::{self, Service, ServiceContext};
+
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    std::fs::write(&kubeconfig, "clusters: [this is not: a kubeconfig\n").unwrap();
+    let env = Env::from_pairs([
+        ("LOGPIPE_KAFKA_BROKERS", "127.0.0.1:1"),
+        ("LOGPIPE_DATA_DIR", dir.path().to_str().unwrap()),
+        ("LOGPIPE_COLLECTOR_PODS_DIR", dir.path().to_str().unwrap()),
+        ("LOGPIPE_COLLECTOR_METADATA", "api"),
+        ("KUBECONFIG", kubeconfig.to_str().unwrap()),
+    ]);
+    let (shared, config) = service::load::<CollectorConfig>(&env).unwrap();
+    let ctx = ServiceContext::new(shared);
+    let error = config.start(ctx.clone()).await.unwrap_err();
+    let text = format!("{error:#}");
+    ctx.shutdown.cancel();
+    assert!(text.contains("LOGPIPE_COLLECTOR_METADATA"), "{text}");
+}
