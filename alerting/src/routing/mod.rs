@@ -21,8 +21,8 @@ use rustc_hash::FxHashMap as HashMap;
 use logpipe_common::event::LogEventRef;
 use logpipe_language::analyzer::MAX_WORD_BYTES;
 use logpipe_language::{
-    AttributePaths, EventView, FieldRef, Keyword, Leaf, Op, Predicate, Query, REGEX_SIZE_LIMIT,
-    parse_number, words,
+    AttributePaths, EventView, FieldRef, Keyword, LabelMap, Leaf, Op, Predicate, Query,
+    REGEX_SIZE_LIMIT, parse_number, words,
 };
 
 use crate::rules::{Matcher, Rule, RuleKind};
@@ -42,6 +42,8 @@ enum Term {
     Word(Place, String),
     /// A message word matching a regex as a whole.
     MessageRegex(String),
+    /// A label's (or annotation's) exact value: map, key, value.
+    Label(LabelMap, String, String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -76,6 +78,7 @@ impl Term {
             // Looked up by walking the event's attributes.
             Term::Word(..) => 12,
             Term::MessageRegex(_) => 8,
+            Term::Label(..) => 10,
         }
     }
 
@@ -163,6 +166,9 @@ fn leaf_terms(leaf: &Leaf) -> Option<Vec<Term>> {
             Some(vec![Term::KeywordRegex(*keyword, pattern.clone())])
         }
         (FieldRef::Message, Op::Regex(pattern)) => Some(vec![Term::MessageRegex(pattern.clone())]),
+        (FieldRef::Label(map, key), Op::Match(value)) => {
+            Some(vec![Term::Label(*map, key.clone(), value.clone())])
+        }
         (field, Op::Match(text)) => {
             let place = match field {
                 FieldRef::Message => Place::Message,
@@ -207,6 +213,10 @@ fn exact_terms(query: &Query) -> Option<Vec<Term>> {
             field: FieldRef::Keyword(keyword),
             op: Op::Match(value),
         }) => Some(vec![Term::Keyword(*keyword, value.clone())]),
+        Query::Leaf(Leaf {
+            field: FieldRef::Label(map, key),
+            op: Op::Match(value),
+        }) => Some(vec![Term::Label(*map, key.clone(), value.clone())]),
         Query::Leaf(Leaf {
             field: FieldRef::Message,
             op: Op::Match(text),
@@ -277,6 +287,8 @@ pub struct Router {
     routes: Vec<Route>,
     checks: Vec<Check>,
     keywords: Vec<(Keyword, HashMap<String, u32>)>,
+    /// By map and key, the values some rule needs.
+    labels: Vec<(LabelMap, String, HashMap<String, u32>)>,
     keyword_regexes: Vec<(Keyword, RegexSet, Vec<u32>)>,
     /// Words of the message (its own terms and those of words anywhere).
     message_words: Words,
@@ -440,6 +452,7 @@ impl Router {
     /// The lookup tables of every term.
     fn tables(&mut self, ids: HashMap<Term, u32>) {
         let mut keywords: HashMap<Keyword, HashMap<String, u32>> = HashMap::default();
+        let mut labels: HashMap<(LabelMap, String), HashMap<String, u32>> = HashMap::default();
         let mut keyword_regexes: HashMap<Keyword, Vec<(String, u32)>> = HashMap::default();
         let mut message_regexes: Vec<(String, u32)> = Vec::new();
         let mut attribute_words: HashMap<String, Words> = HashMap::default();
@@ -453,6 +466,9 @@ impl Router {
             match term {
                 Term::Keyword(keyword, value) => {
                     keywords.entry(keyword).or_default().insert(value, id);
+                }
+                Term::Label(map, key, value) => {
+                    labels.entry((map, key)).or_default().insert(value, id);
                 }
                 Term::KeywordRegex(keyword, pattern) => {
                     keyword_regexes
@@ -477,6 +493,10 @@ impl Router {
             }
         }
         self.keywords = keywords.into_iter().collect();
+        self.labels = labels
+            .into_iter()
+            .map(|((map, key), values)| (map, key, values))
+            .collect();
         self.attribute_words = attribute_words.into_iter().collect();
         for (keyword, patterns) in keyword_regexes {
             match regex_set(&patterns) {
@@ -694,6 +714,11 @@ impl Router {
                 }
                 false
             });
+        }
+        for (map, key, values) in &self.labels {
+            if let Some(&id) = view.label(*map, key).and_then(|value| values.get(value)) {
+                mark(id);
+            }
         }
         for (keyword, set, ids) in &self.keyword_regexes {
             view.keyword_any(*keyword, |value| {

@@ -141,6 +141,8 @@ const QUERIES: &[&str] = &[
     "k8s.labels.app:checkout AND level:error",
     "k8s.workload:checkout",
     "k8s.labels.app:cart OR k8s.workload_kind:StatefulSet",
+    "k8s.labels.app:checkout AND k8s.namespace:shop",
+    "k8s.labels.app:checkout AND NOT level:error",
     "*",
 ];
 
@@ -189,7 +191,6 @@ fn rules_are_listed_under_the_terms_they_need() {
             "attributes.http.status:[500 TO *]",
             "attributes.http.status:[500 TO *]",
             "message:\"!!!\"",
-            "k8s.labels.app:cart OR k8s.workload_kind:StatefulSet",
             "*",
         ]
     );
