@@ -132,3 +132,85 @@ async fn a_volume_lost_while_object_storage_was_behind_is_restored_with_every_ev
     assert_eq!(report.events, 3_500);
     assert!(report.digests > 0);
 }
+
+/// The value of a gauge or counter in the process's metrics, `0` when absent.
+fn metric(name: &str) -> f64 {
+    logpipe_common::ops::metrics_handle()
+        .render()
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_storage_outage_is_ridden_through_reported_and_caught_up() {
+    let outage = Duration::from_secs(logpipe_common::testkit::env_number(
+        "LOGPIPE_DRILL_STORE_OUTAGE_SECS",
+        60,
+    ));
+    let broker = TestBroker::start().unwrap();
+    broker
+        .create_topics(&[TopicSpec::new(TOPIC, 2), TopicSpec::new(DLQ, 1)])
+        .await
+        .unwrap();
+    let mut s3 = TestObjectStore::start().unwrap();
+    let mut vars: Vec<(String, String)> = s3.env();
+    vars.extend(
+        [
+            ("LOGPIPE_STORE_URL", s3.url("cluster")),
+            ("LOGPIPE_STORE_SYNC_INTERVAL_MS", "300".to_owned()),
+            ("LOGPIPE_STORE_MAX_LAG_MS", "1500".to_owned()),
+            ("LOGPIPE_INDEXER_DIGEST_KEY", KEY.to_owned()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    let extra: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let data = tempfile::tempdir().unwrap();
+    produce(&broker, 0..1_000);
+    let indexer = Indexer::start(&broker, data.path(), &extra).await;
+    indexer.wait_for_docs(1_000, Duration::from_secs(60)).await;
+    wait_archived(&s3, 1_000).await;
+    wait_archive_check(&indexer, true).await;
+    assert!(metric("logpipe_indexer_archive_lag_seconds") < 1.5);
+
+    // Down for the whole outage while events keep coming: every one is indexed locally
+    // at once, and the readiness report and the lag metric say the copy is behind.
+    s3.stop();
+    let failures_before = metric("logpipe_indexer_archive_failures_total");
+    let started = Instant::now();
+    let mut produced = 1_000;
+    while started.elapsed() < outage {
+        produce(&broker, produced..produced + 100);
+        produced += 100;
+        indexer
+            .wait_for_docs(produced, Duration::from_secs(30))
+            .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    wait_archive_check(&indexer, false).await;
+    // Past the maximum lag (a failed round may take the client's retries to end, so the
+    // gauge can trail the outage by that much).
+    let lag = metric("logpipe_indexer_archive_lag_seconds");
+    assert!(lag > 1.5, "lag {lag} s after a {outage:?} outage");
+    assert!(metric("logpipe_indexer_archive_failures_total") > failures_before);
+
+    // Back: the copy catches up with everything, and says so.
+    s3.restart().unwrap();
+    wait_archived(&s3, produced as i64).await;
+    wait_archive_check(&indexer, true).await;
+    assert!(metric("logpipe_indexer_archive_lag_seconds") < 1.5);
+    assert_eq!(indexer.docs().await, produced);
+    indexer.stop().await;
+
+    // The copy alone holds every event, and verifies.
+    let restored = tempfile::tempdir().unwrap();
+    let layout = IndexLayout::under(restored.path());
+    let archive = Archive::open(&s3.url("cluster"), &host_name(), s3.env())
+        .await
+        .unwrap();
+    archive.restore(&layout).await.unwrap();
+    let key = public_key(&DigestKey::from_base64(KEY).unwrap().public_base64()).unwrap();
+    let report = logpipe_store::verify::verify(&layout, Some(&key)).unwrap();
+    assert!(report.ok, "{:?}", report.findings);
+    assert_eq!(report.events, produced);
+}
