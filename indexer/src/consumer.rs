@@ -78,9 +78,10 @@ impl IndexerContext {
                 |error| warn!(%error, "group offsets unavailable, resuming from the index alone"),
             )
             .ok();
-        let pipeline = lock(&self.pipeline);
+        let mut pipeline = lock(&self.pipeline);
         let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
         for partition in partitions {
+            pipeline.assigned(partition);
             let committed = group
                 .as_ref()
                 .and_then(|list| list.find_partition(&self.topic, partition))

@@ -361,3 +361,34 @@ fn each_kind_of_tampering_is_named_exactly() {
         found.findings
     );
 }
+
+/// A partition that another indexer held for a while and gave back: its next round says
+/// so and verifies; the same jump without an assignment is a gap.
+#[test]
+fn a_partition_resumed_after_a_rebalance_is_a_handover_not_a_gap() {
+    let on_0 = |o: i64| Some(o as u64);
+    let dir = tempfile::tempdir().unwrap();
+    let mut pipeline = open(dir.path(), 0);
+    pipeline.assigned(0);
+    take(&mut pipeline, 0, 0..50, on_0);
+    pipeline.commit().unwrap();
+    // Another indexer took offsets 50..80; the partition comes back at 80.
+    pipeline.assigned(0);
+    take(&mut pipeline, 0, 80..100, on_0);
+    pipeline.close().unwrap();
+    let clean = report(dir.path(), Some(KEY));
+    assert!(clean.ok, "{:#?}", clean.findings);
+    assert_eq!((clean.events, clean.handovers), (70, 1));
+
+    // Offsets skipped while the partition stayed here: a gap, named.
+    let dir = tempfile::tempdir().unwrap();
+    let mut pipeline = open(dir.path(), 0);
+    take(&mut pipeline, 0, 0..50, on_0);
+    pipeline.commit().unwrap();
+    take(&mut pipeline, 0, 80..100, on_0);
+    pipeline.close().unwrap();
+    let gap = report(dir.path(), Some(KEY));
+    assert_eq!(kinds(&gap), [Kind::Gap]);
+    assert_eq!(gap.findings[0].offset, Some(50));
+    assert_eq!(gap.handovers, 0);
+}

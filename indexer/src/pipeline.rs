@@ -219,6 +219,12 @@ impl Pipeline {
         self.positions.get(&partition).copied()
     }
 
+    /// `partition` was assigned to this indexer: its next round in the ledger says when
+    /// reading resumes past where its chain here stands.
+    pub fn assigned(&mut self, partition: i32) {
+        self.ledger.assigned(partition);
+    }
+
     pub fn positions(&self) -> &BTreeMap<i32, i64> {
         &self.positions
     }

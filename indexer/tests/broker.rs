@@ -285,6 +285,22 @@ async fn two_indexers_share_the_partitions_and_index_each_event_once() {
         }
     }
     assert_eq!(seen.len() as u64, produced);
+
+    // Each indexer's ledger verifies: partitions that went to the other indexer and came
+    // back are handovers its ledger recorded, not gaps.
+    let mut verified = 0;
+    let mut handovers = Vec::new();
+    for dir in [dir_a.path(), dir_b.path()] {
+        let report = logpipe_store::verify::verify(&IndexLayout::under(dir), None).unwrap();
+        assert!(report.ok, "{}: {:?}", dir.display(), report.findings);
+        verified += report.events;
+        handovers.push(report.handovers);
+    }
+    assert_eq!(verified, produced);
+    assert!(
+        handovers[0] > 0,
+        "the first indexer took partitions back: {handovers:?}"
+    );
 }
 
 async fn wait_for_total(a: &Indexer, b: &Indexer, docs: u64) {

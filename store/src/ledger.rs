@@ -69,6 +69,11 @@ pub struct PartitionRound {
     pub skipped: Vec<(i64, String)>,
     /// The running hash after this round's events, hex.
     pub head: String,
+    /// The partition was assigned to this indexer since its last round here: the offsets
+    /// from where its chain stood to `from` were taken by another indexer (a rebalance),
+    /// and the chain goes on from its last head.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub handover: bool,
 }
 
 /// The fingerprint of an event's stored bytes.
@@ -149,6 +154,8 @@ pub struct Ledger {
     last_line: String,
     heads: Heads,
     round: Round,
+    /// Partitions with a chain here that were assigned again, until their next round.
+    assigned: std::collections::BTreeSet<i32>,
 }
 
 impl Ledger {
@@ -167,6 +174,7 @@ impl Ledger {
             last_line: String::new(),
             heads: Heads::default(),
             round: Round::default(),
+            assigned: std::collections::BTreeSet::new(),
         };
         for line in read_lines(&ledger.path)? {
             let (text, record) = line?;
@@ -204,10 +212,30 @@ impl Ledger {
                 .is_some_and(|(next, _)| offset < *next)
     }
 
+    /// `partition` was assigned to this indexer (at startup or in a rebalance): when its
+    /// chain here stands short of where reading resumes, another indexer took the offsets
+    /// between, and its next round says so.
+    pub fn assigned(&mut self, partition: i32) {
+        if self.heads.partitions.contains_key(&partition) {
+            self.assigned.insert(partition);
+        }
+    }
+
+    /// The round being taken of `partition`, started at `offset` when new.
+    fn partition_round(&mut self, partition: i32, offset: i64) -> &mut (PartitionRound, [u8; 32]) {
+        let handover =
+            !self.round.partitions.contains_key(&partition) && self.assigned.remove(&partition);
+        let entry = self.round.partition(&self.heads, partition, offset);
+        if handover {
+            entry.0.handover = true;
+        }
+        entry
+    }
+
     /// Chains an event indexed (or found already indexed) at `offset`.
     pub fn event(&mut self, partition: i32, offset: i64, day: Day, id: String, stored: &[u8]) {
         let fp = fingerprint(stored);
-        let (round, head) = self.round.partition(&self.heads, partition, offset);
+        let (round, head) = self.partition_round(partition, offset);
         *head = next_head(head, offset, &fp);
         round.events.push((offset, day, id, hex::encode(fp)));
         round.to = offset + 1;
@@ -215,7 +243,7 @@ impl Ledger {
 
     /// Records an offset taken but not indexed.
     pub fn skipped(&mut self, partition: i32, offset: i64, reason: &str) {
-        let (round, _) = self.round.partition(&self.heads, partition, offset);
+        let (round, _) = self.partition_round(partition, offset);
         round.skipped.push((offset, reason.to_owned()));
         round.to = offset + 1;
     }

@@ -76,6 +76,9 @@ pub struct Report {
     pub digests: u64,
     /// Ledger records after the last digest (not yet vouched for by a signature).
     pub records_after_last_digest: u64,
+    /// Rounds that resumed a partition after another indexer held it (a rebalance): the
+    /// offsets between are in that indexer's ledger.
+    pub handovers: u64,
 }
 
 fn finding(kind: Kind, detail: impl Into<String>) -> Finding {
@@ -190,7 +193,10 @@ fn check_round(
         .get(&partition)
         .copied()
         .unwrap_or((round.from, ZERO_HEAD));
-    if round.from != next {
+    if round.from > next && round.handover {
+        // Another indexer held the partition for the offsets between.
+        report.handovers += 1;
+    } else if round.from != next {
         report.findings.push(at(
             Kind::Gap,
             Some(next.min(round.from)),
@@ -487,7 +493,7 @@ pub fn render(report: &Report, root: &Path) -> String {
     }
     let _ = writeln!(
         out,
-        "{}: {} events ({} bytes) in {}, {} ledger records, {} digests ({} records after the last), {} events removed by retention, {} problems",
+        "{}: {} events ({} bytes) in {}, {} ledger records, {} digests ({} records after the last), {} events removed by retention, {} partitions resumed after another indexer held them, {} problems",
         if report.ok {
             "verified"
         } else {
@@ -500,6 +506,7 @@ pub fn render(report: &Report, root: &Path) -> String {
         report.digests,
         report.records_after_last_digest,
         report.removed_by_policy,
+        report.handovers,
         report.findings.len()
     );
     out
