@@ -75,13 +75,16 @@ enum Command {
     /// with kubelet-style rotation; prints a JSON summary of what was written.
     Generate(generate::Args),
     /// Check a store's day indexes, ledger and signed digests against one another (no
-    /// service needed): exit 0 only when every event is as the ledger recorded it.
+    /// service needed): exit 0 only when every event is as the ledger recorded it. Given
+    /// the stores of several indexers of one topic, also check that together their
+    /// ledgers cover every partition's offsets with no gap.
     Verify {
         /// The index directory (`LOGPIPE_DATA_DIR/index`), or its copy in object storage:
         /// `LOGPIPE_STORE_URL` followed by the indexer's host name (such as
         /// `s3://bucket/prefix/logpipe-indexer-0`), with the cloud's usual credential
-        /// variables.
-        index: std::path::PathBuf,
+        /// variables; one per indexer to verify them together.
+        #[arg(required = true, num_args = 1..)]
+        index: Vec<std::path::PathBuf>,
         /// The digests' public key (base64), as the indexer logs it; without it the
         /// signatures are not checked.
         #[arg(long)]
@@ -292,9 +295,9 @@ fn restore_copy(url: &str) -> anyhow::Result<tempfile::TempDir> {
     }
 }
 
-/// `logpipe verify`: 0 when the store verifies, 1 when it does not, 2 when it cannot be
+/// `logpipe verify`: 0 when the stores verify, 1 when they do not, 2 when one cannot be
 /// read or the key is no key.
-fn verify(index: &std::path::Path, public_key: Option<&str>, json: bool) -> ExitCode {
+fn verify(indexes: &[std::path::PathBuf], public_key: Option<&str>, json: bool) -> ExitCode {
     use logpipe_store::{digest, verify};
     let key = match public_key.map(digest::public_key).transpose() {
         Ok(key) => key,
@@ -305,23 +308,31 @@ fn verify(index: &std::path::Path, public_key: Option<&str>, json: bool) -> Exit
     };
     // A copy in object storage: its last complete round restored into a temporary
     // directory, and verified there.
-    let restored = match index.to_str().filter(|text| text.contains("://")) {
-        Some(url) => match restore_copy(url) {
-            Ok(dir) => Some(dir),
-            Err(error) => {
-                eprintln!("{url}: {error}");
-                return ExitCode::from(2);
-            }
-        },
-        None => None,
-    };
-    let root = restored.as_ref().map_or(index, |dir| dir.path());
-    if !root.is_dir() {
-        eprintln!("{}: no such directory", index.display());
-        return ExitCode::from(2);
+    let mut restored = Vec::new();
+    let mut layouts = Vec::new();
+    for index in indexes {
+        let root = match index.to_str().filter(|text| text.contains("://")) {
+            Some(url) => match restore_copy(url) {
+                Ok(dir) => {
+                    let root = dir.path().to_path_buf();
+                    restored.push(dir);
+                    root
+                }
+                Err(error) => {
+                    eprintln!("{url}: {error}");
+                    return ExitCode::from(2);
+                }
+            },
+            None => index.clone(),
+        };
+        if !root.is_dir() {
+            eprintln!("{}: no such directory", index.display());
+            return ExitCode::from(2);
+        }
+        layouts.push(logpipe_store::IndexLayout::at(&root));
     }
-    let layout = logpipe_store::IndexLayout::at(root);
-    match verify::verify(&layout, key.as_ref()) {
+    let index = &indexes[0];
+    match verify::verify_all(&layouts, key.as_ref()) {
         Ok(report) => {
             if json {
                 println!(

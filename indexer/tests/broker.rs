@@ -301,6 +301,32 @@ async fn two_indexers_share_the_partitions_and_index_each_event_once() {
         handovers[0] > 0,
         "the first indexer took partitions back: {handovers:?}"
     );
+
+    // Together, the two ledgers cover every offset of every partition: the handovers of
+    // one are in the other. Without the second, those offsets are in no ledger.
+    let both = [
+        IndexLayout::under(dir_a.path()),
+        IndexLayout::under(dir_b.path()),
+    ];
+    let joined = logpipe_store::verify::verify_all(&both, None).unwrap();
+    assert!(joined.ok, "{:?}", joined.findings);
+    assert_eq!((joined.events, joined.stores), (produced, 2));
+    let nobody = tempfile::tempdir().unwrap();
+    let alone = [
+        IndexLayout::under(dir_a.path()),
+        IndexLayout::under(nobody.path()),
+    ];
+    let missing = logpipe_store::verify::verify_all(&alone, None).unwrap();
+    assert!(!missing.ok);
+    assert!(
+        missing
+            .findings
+            .iter()
+            .all(|f| f.kind == logpipe_store::verify::Kind::Gap
+                && f.detail.contains("in none of the ledgers")),
+        "{:?}",
+        missing.findings
+    );
 }
 
 async fn wait_for_total(a: &Indexer, b: &Indexer, docs: u64) {

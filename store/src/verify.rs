@@ -79,6 +79,14 @@ pub struct Report {
     /// Rounds that resumed a partition after another indexer held it (a rebalance): the
     /// offsets between are in that indexer's ledger.
     pub handovers: u64,
+    /// Stores verified together (`verify_all`): 1 for one.
+    pub stores: u64,
+    /// Offsets of a partition that more than one of the stores verified together took
+    /// (read again after a crash during a rebalance; each store's own copy checked).
+    pub offsets_in_several_stores: u64,
+    /// Per partition, the offset ranges `[from, to)` of the rounds.
+    #[serde(skip)]
+    pub rounds: BTreeMap<i32, Vec<(i64, i64)>>,
 }
 
 fn finding(kind: Kind, detail: impl Into<String>) -> Finding {
@@ -170,8 +178,74 @@ pub fn verify(layout: &IndexLayout, key: Option<&VerifyingKey>) -> Result<Report
 
     check_digests(layout, key, &lines, &heads_at, &mut report)?;
     report.findings.sort();
+    report.stores = 1;
     report.ok = report.findings.is_empty();
     Ok(report)
+}
+
+/// The stores of several indexers of one topic verified each on its own, then together:
+/// per partition, the offsets their rounds cover must follow one another with no gap, so
+/// what one indexer's ledger shows as a handover is found in another's.
+pub fn verify_all(
+    layouts: &[IndexLayout],
+    key: Option<&VerifyingKey>,
+) -> Result<Report, StoreError> {
+    let mut joined = Report::default();
+    for (n, layout) in layouts.iter().enumerate() {
+        let report = verify(layout, key)?;
+        let store = |mut finding: Finding| {
+            if layouts.len() > 1 {
+                finding.detail = format!(
+                    "store {} ({}): {}",
+                    n + 1,
+                    layout.root().display(),
+                    finding.detail
+                );
+            }
+            finding
+        };
+        joined
+            .findings
+            .extend(report.findings.into_iter().map(store));
+        joined.removed_by_policy += report.removed_by_policy;
+        joined.events += report.events;
+        joined.bytes += report.bytes;
+        joined.ledger_records += report.ledger_records;
+        joined.digests += report.digests;
+        joined.records_after_last_digest += report.records_after_last_digest;
+        joined.handovers += report.handovers;
+        joined.stores += 1;
+        for (partition, rounds) in report.rounds {
+            joined.rounds.entry(partition).or_default().extend(rounds);
+        }
+    }
+    if layouts.len() > 1 {
+        for (partition, rounds) in &mut joined.rounds {
+            rounds.sort_unstable();
+            let mut covered = rounds[0].0;
+            for &(from, to) in rounds.iter() {
+                if from > covered {
+                    joined.findings.push(Finding {
+                        partition: Some(*partition),
+                        offset: Some(covered),
+                        ..finding(
+                            Kind::Gap,
+                            format!(
+                                "offsets {covered} to {} are in none of the ledgers verified together",
+                                from - 1
+                            ),
+                        )
+                    });
+                } else if from < covered {
+                    joined.offsets_in_several_stores += (covered.min(to) - from) as u64;
+                }
+                covered = covered.max(to);
+            }
+        }
+    }
+    joined.findings.sort();
+    joined.ok = joined.findings.is_empty();
+    Ok(joined)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -298,6 +372,13 @@ fn check_round(
         ));
     }
     heads.insert(partition, (round.to.max(next), head));
+    if round.to > round.from {
+        report
+            .rounds
+            .entry(partition)
+            .or_default()
+            .push((round.from, round.to));
+    }
 }
 
 /// Every event of every day index: id → day and fingerprint.
@@ -493,7 +574,7 @@ pub fn render(report: &Report, root: &Path) -> String {
     }
     let _ = writeln!(
         out,
-        "{}: {} events ({} bytes) in {}, {} ledger records, {} digests ({} records after the last), {} events removed by retention, {} partitions resumed after another indexer held them, {} problems",
+        "{}: {} events ({} bytes) in {}{}, {} ledger records, {} digests ({} records after the last), {} events removed by retention, {} partitions resumed after another indexer held them, {} problems",
         if report.ok {
             "verified"
         } else {
@@ -502,6 +583,11 @@ pub fn render(report: &Report, root: &Path) -> String {
         report.events,
         report.bytes,
         root.display(),
+        if report.stores > 1 {
+            format!(" and {} more stores", report.stores - 1)
+        } else {
+            String::new()
+        },
         report.ledger_records,
         report.digests,
         report.records_after_last_digest,
