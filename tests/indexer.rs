@@ -194,6 +194,23 @@ fn indexer_killed_at_random_moments_indexes_every_event_once() {
     assert!(output.status.success(), "{stdout}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["events"], events);
+    // Several stores at once: the same store twice covers every offset twice.
+    let output = run(
+        &[
+            "verify",
+            index.to_str().unwrap(),
+            index.to_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["stores"], 2);
+    assert!(
+        report["offsets_in_several_stores"].as_u64().unwrap() >= report["events"].as_u64().unwrap()
+    );
     let output = run(&["verify", &format!("{url}nothing-here")], &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no manifest.json"));
