@@ -68,28 +68,41 @@ async fn wait_archive_check(indexer: &Indexer, ready: bool) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_volume_lost_while_object_storage_was_behind_is_restored_with_every_event_once() {
+/// A broker with the topics, an S3 server, and the indexer's variables for copying to it
+/// (every 300 ms, behind past 1.5 s, digests signed) with `more`.
+async fn broker_and_store(
+    more: &[(&str, &str)],
+) -> (TestBroker, TestObjectStore, Vec<(String, String)>) {
     let broker = TestBroker::start().unwrap();
     broker
         .create_topics(&[TopicSpec::new(TOPIC, 2), TopicSpec::new(DLQ, 1)])
         .await
         .unwrap();
-    let mut s3 = TestObjectStore::start().unwrap();
+    let s3 = TestObjectStore::start().unwrap();
     let mut vars: Vec<(String, String)> = s3.env();
-    vars.extend(
-        [
-            ("LOGPIPE_STORE_URL", s3.url("cluster")),
-            ("LOGPIPE_STORE_SYNC_INTERVAL_MS", "300".to_owned()),
-            ("LOGPIPE_STORE_MAX_LAG_MS", "1500".to_owned()),
-            ("LOGPIPE_INDEXER_DIGEST_KEY", KEY.to_owned()),
-            ("LOGPIPE_INDEXER_DIGEST_INTERVAL_MS", "1000".to_owned()),
-            // The same member of the consumer group on either volume, as a StatefulSet's
-            // pod is: the new one takes the partitions back at once.
-            ("LOGPIPE_INDEXER_INSTANCE_ID", "indexer-0".to_owned()),
-        ]
-        .map(|(k, v)| (k.to_owned(), v)),
-    );
+    vars.push(("LOGPIPE_STORE_URL".to_owned(), s3.url("cluster")));
+    for (name, value) in [
+        ("LOGPIPE_STORE_SYNC_INTERVAL_MS", "300"),
+        ("LOGPIPE_STORE_MAX_LAG_MS", "1500"),
+        ("LOGPIPE_INDEXER_DIGEST_KEY", KEY),
+    ]
+    .iter()
+    .chain(more)
+    {
+        vars.push(((*name).to_owned(), (*value).to_owned()));
+    }
+    (broker, s3, vars)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volume_lost_while_object_storage_was_behind_is_restored_with_every_event_once() {
+    let (broker, mut s3, vars) = broker_and_store(&[
+        ("LOGPIPE_INDEXER_DIGEST_INTERVAL_MS", "1000"),
+        // The same member of the consumer group on either volume, as a StatefulSet's pod
+        // is: the new one takes the partitions back at once.
+        ("LOGPIPE_INDEXER_INSTANCE_ID", "indexer-0"),
+    ])
+    .await;
     let extra: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
 
     // Indexed and copied.
@@ -148,22 +161,7 @@ async fn an_object_storage_outage_is_ridden_through_reported_and_caught_up() {
         "LOGPIPE_DRILL_STORE_OUTAGE_SECS",
         60,
     ));
-    let broker = TestBroker::start().unwrap();
-    broker
-        .create_topics(&[TopicSpec::new(TOPIC, 2), TopicSpec::new(DLQ, 1)])
-        .await
-        .unwrap();
-    let mut s3 = TestObjectStore::start().unwrap();
-    let mut vars: Vec<(String, String)> = s3.env();
-    vars.extend(
-        [
-            ("LOGPIPE_STORE_URL", s3.url("cluster")),
-            ("LOGPIPE_STORE_SYNC_INTERVAL_MS", "300".to_owned()),
-            ("LOGPIPE_STORE_MAX_LAG_MS", "1500".to_owned()),
-            ("LOGPIPE_INDEXER_DIGEST_KEY", KEY.to_owned()),
-        ]
-        .map(|(k, v)| (k.to_owned(), v)),
-    );
+    let (broker, mut s3, vars) = broker_and_store(&[]).await;
     let extra: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let data = tempfile::tempdir().unwrap();
     produce(&broker, 0..1_000);
