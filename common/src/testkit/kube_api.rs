@@ -44,6 +44,20 @@ struct Objects {
     requests: Vec<String>,
 }
 
+impl Objects {
+    /// Counts a request; during an outage, its answer.
+    fn admit(&mut self, verb: &str, resource: &str) -> Option<Response> {
+        self.requests.push(format!("{verb} {resource}"));
+        self.down.then(|| {
+            status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "down",
+            )
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Shared {
     objects: Arc<Mutex<Objects>>,
@@ -388,13 +402,8 @@ async fn handle(
             (None, true) => "watch",
             (None, false) => "list",
         };
-        objects.requests.push(format!("{verb} {resource}"));
-        if objects.down {
-            return status(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailable",
-                "down",
-            );
+        if let Some(refused) = objects.admit(verb, resource) {
+            return refused;
         }
     }
     let selector = params.get("fieldSelector").cloned();
@@ -540,13 +549,8 @@ fn lease(
         Method::PUT => "update",
         _ => "other",
     };
-    objects.requests.push(format!("{verb} leases"));
-    if objects.down {
-        return status(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceUnavailable",
-            "down",
-        );
+    if let Some(refused) = objects.admit(verb, "leases") {
+        return refused;
     }
     let stored = |objects: &Objects, key: &str| {
         objects
