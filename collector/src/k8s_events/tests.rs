@@ -70,7 +70,8 @@ async fn one_candidate_holds_the_lease_until_it_stops_renewing_or_gives_it_up() 
     let client = crate::metadata::connect(Some(&api.kubeconfig()))
         .await
         .unwrap();
-    let duration = Duration::from_secs(1);
+    // Long enough that a busy machine does not stall a renewal past it.
+    let duration = Duration::from_secs(3);
     let mut a = Lease::new(client.clone(), "logpipe", "events", "node-a", duration);
     let mut b = Lease::new(client.clone(), "logpipe", "events", "node-b", duration);
     let holder = || api.get("leases", "logpipe/events").unwrap()["spec"]["holderIdentity"].clone();
