@@ -64,7 +64,7 @@ async fn the_lease_holder_ships_each_event_once_and_another_collector_takes_over
                 &[
                     ("LOGPIPE_NODE_NAME", node),
                     ("LOGPIPE_COLLECTOR_K8S_EVENTS", "true"),
-                    ("LOGPIPE_COLLECTOR_K8S_EVENTS_LEASE_MS", "2000"),
+                    ("LOGPIPE_COLLECTOR_K8S_EVENTS_LEASE_MS", "4000"),
                     ("KUBECONFIG", kubeconfig.as_str()),
                 ],
             )
