@@ -115,7 +115,8 @@ async fn collect(client: Client, ingest: &IngestState) {
         .boxed();
     let mut shipped: HashSet<(String, String)> = HashSet::new();
     while let Some(chunk) = changes.next().await {
-        let mut batch = Vec::new();
+        let mut versions = Vec::new();
+        let mut events = Vec::new();
         for change in chunk {
             match change {
                 Ok(Change::Apply(event) | Change::InitApply(event)) => {
@@ -124,7 +125,8 @@ async fn collect(client: Client, ingest: &IngestState) {
                         event.resource_version().unwrap_or_default(),
                     );
                     if !shipped.contains(&version) {
-                        batch.push((version, convert::log_event(&event, &ingest.node)));
+                        versions.push(version);
+                        events.push(convert::log_event(&event, &ingest.node));
                     }
                 }
                 Ok(Change::Delete(_) | Change::Init | Change::InitDone) => {}
@@ -134,18 +136,17 @@ async fn collect(client: Client, ingest: &IngestState) {
                 }
             }
         }
-        if batch.is_empty() {
+        if events.is_empty() {
             continue;
         }
-        let events: Vec<_> = batch.iter().map(|(_, event)| event.clone()).collect();
-        while let Err(error) = deliver(ingest, events.clone().into_iter()).await {
+        while let Err(error) = deliver(ingest, events.iter().cloned()).await {
             warn!(%error, events = events.len(), "Kubernetes Events not delivered; retrying");
             tokio::time::sleep(RETRY).await;
         }
         telemetry::k8s_events(events.len() as u64);
-        if shipped.len() + batch.len() > MAX_SHIPPED {
+        if shipped.len() + versions.len() > MAX_SHIPPED {
             shipped.clear();
         }
-        shipped.extend(batch.into_iter().map(|(version, _)| version));
+        shipped.extend(versions);
     }
 }

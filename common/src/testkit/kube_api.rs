@@ -257,18 +257,6 @@ fn kind_of(resource: &str) -> &'static str {
     }
 }
 
-/// A resource's name as the handler and the change log know it.
-fn resource_name(resource: &str) -> &'static str {
-    match resource {
-        "pods" => "pods",
-        "namespaces" => "namespaces",
-        "replicasets" => "replicasets",
-        "events" => "events",
-        "leases" => "leases",
-        _ => "jobs",
-    }
-}
-
 fn key_of(object: &Value) -> String {
     let name = object["metadata"]["name"].as_str().unwrap_or_default();
     match object["metadata"]["namespace"].as_str() {
@@ -595,7 +583,7 @@ fn lease(
             lease["metadata"]["namespace"] = json!(namespace);
             objects
                 .objects
-                .entry(resource_name("leases"))
+                .entry("leases")
                 .or_default()
                 .insert(key, lease.clone());
             let code = if verb == "create" {
