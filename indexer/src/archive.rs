@@ -105,7 +105,7 @@ async fn open_and_restore(
         layout.positions()?.is_none() && layout.days().map(|days| days.is_empty()).unwrap_or(true);
     if empty {
         match archive
-            .restore(layout)
+            .restore(layout, logpipe_store::archive::Days::Volume)
             .await
             .context("restoring the index")?
         {

@@ -5,7 +5,8 @@
 //! ```text
 //! <prefix>/
 //!   manifest.json            the last complete round: positions, each day's meta.json,
-//!                            the ledger's length (written last, replaced whole)
+//!                            the ledger's length, the days only object storage holds
+//!                            (written last, replaced whole)
 //!   days/2026-11-27/<file>   segment files (immutable) and logpipe.json
 //!   ledger/<offset>.jsonl    the ledger in appended pieces, by byte offset
 //!   digests/<file>           signed digests
@@ -19,6 +20,11 @@
 //! restore from it resumes consuming at its positions, skipping what its days hold, and
 //! verifies. Segment files no manifest day references any more are deleted after the
 //! manifest that stopped referencing them, days retention removed likewise.
+//!
+//! A day the indexer evicted from its volume (`LOGPIPE_STORE_LOCAL_DAYS`; the ledger
+//! records it before the day goes) stays in the manifest, listed as `evicted`, until
+//! retention removes it: the query service searches it from here, and a restore leaves it
+//! here unless asked for everything (`logpipe verify`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path as LocalPath;
@@ -67,6 +73,18 @@ pub struct Manifest {
     pub days: BTreeMap<String, String>,
     /// Bytes of the ledger the round covers.
     pub ledger_bytes: u64,
+    /// Days of `days` no longer on the indexer's volume: only object storage holds them.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub evicted: BTreeSet<String>,
+}
+
+/// Which days a restore fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Days {
+    /// The days the indexer's volume held; evicted days stay in object storage.
+    Volume,
+    /// Every day object storage holds (to verify the whole record).
+    All,
 }
 
 /// What a round did.
@@ -98,6 +116,41 @@ impl Archive {
         instance: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Archive, ArchiveError> {
+        let (store, base) = Archive::connect(url, env)?;
+        let prefix = if instance.is_empty() {
+            base
+        } else {
+            base.join(instance)
+        };
+        Archive::with_store(store, prefix).await
+    }
+
+    /// Every indexer's archive under `url` (the instances that have a manifest), by
+    /// instance name.
+    pub async fn open_all(
+        url: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Vec<(String, Archive)>, ArchiveError> {
+        let (store, base) = Archive::connect(url, env)?;
+        let listed = store.list_with_delimiter(Some(&base)).await?;
+        let mut archives = Vec::new();
+        for prefix in listed.common_prefixes {
+            let Some(instance) = prefix.filename().map(str::to_owned) else {
+                continue;
+            };
+            let archive = Archive::with_store(store.clone(), prefix).await?;
+            if archive.manifest.is_some() {
+                archives.push((instance, archive));
+            }
+        }
+        Ok(archives)
+    }
+
+    /// The object store `url` names and the prefix in it.
+    fn connect(
+        url: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Arc<dyn ObjectStore>, Path), ArchiveError> {
         let parsed = url::Url::parse(url)
             .map_err(|error| ArchiveError::Invalid(format!("LOGPIPE_STORE_URL {url}: {error}")))?;
         let options: Vec<(String, String)> = env
@@ -148,12 +201,7 @@ impl Archive {
                 )));
             }
         };
-        let prefix = if instance.is_empty() {
-            base
-        } else {
-            base.join(instance)
-        };
-        Archive::with_store(store, prefix).await
+        Ok((store, base))
     }
 
     /// The archive in `store` under `prefix`.
@@ -252,6 +300,7 @@ impl Archive {
         // After the days: the ledger is written ahead of them, so it covers them.
         let uploaded = self.ledger_bytes();
         let piece = ledger_after(&layout.root().join(LEDGER), uploaded)?;
+        self.carry_evicted(&mut manifest, &piece);
         if !piece.is_empty() {
             let length = piece.len() as u64;
             self.put(&format!("ledger/{uploaded:020}.jsonl"), piece, &mut report)
@@ -280,6 +329,34 @@ impl Archive {
         }
         report.positions = Some(positions.offsets);
         Ok(report)
+    }
+
+    /// Keeps in `manifest` the days evicted from the volume: those evicted before (unless
+    /// late events brought them back to the volume) and those the new ledger `piece`
+    /// evicts, less those it records retention removing.
+    fn carry_evicted(&self, manifest: &mut Manifest, piece: &[u8]) {
+        let last = self.manifest.clone().unwrap_or_default();
+        let mut evicted: BTreeSet<String> = last
+            .evicted
+            .iter()
+            .filter(|day| !manifest.days.contains_key(*day))
+            .cloned()
+            .collect();
+        for (day, to_store) in crate::ledger::removals_in(piece) {
+            if to_store {
+                evicted.insert(day.to_string());
+            } else {
+                evicted.remove(&day.to_string());
+            }
+        }
+        for day in evicted {
+            if let Some(meta) = manifest.days.get(&day).or_else(|| last.days.get(&day)) {
+                manifest.days.insert(day.clone(), meta.clone());
+                manifest.evicted.insert(day);
+            } else {
+                tracing::warn!(%day, "a day evicted before object storage had it; not in the copy");
+            }
+        }
     }
 
     /// Uploads one day's files and returns the `meta.json` they make a whole of; `None`
@@ -388,12 +465,13 @@ impl Archive {
         Ok(())
     }
 
-    /// Fills an empty `layout` from the last manifest: its days, the ledger it covers,
-    /// the digests, and last its positions. Returns the positions restored, `None` when
-    /// object storage holds no manifest.
+    /// Fills an empty `layout` from the last manifest: its days (those of `which`), the
+    /// ledger it covers, the digests, and last its positions. Returns the positions
+    /// restored, `None` when object storage holds no manifest.
     pub async fn restore(
         &self,
         layout: &IndexLayout,
+        which: Days,
     ) -> Result<Option<BTreeMap<i32, i64>>, ArchiveError> {
         let Some(manifest) = &self.manifest else {
             return Ok(None);
@@ -412,23 +490,10 @@ impl Archive {
         std::fs::create_dir_all(root).map_err(|error| StoreError::io(root, error))?;
         let mut files = 0usize;
         for (day, meta) in &manifest.days {
-            let dir = root.join(day);
-            std::fs::create_dir_all(&dir).map_err(|error| StoreError::io(&dir, error))?;
-            let segments = segment_ids(meta)?;
-            for name in self.uploaded.keys() {
-                let Some(file) = name.strip_prefix(&format!("days/{day}/")) else {
-                    continue;
-                };
-                if file != crate::layout::VERSION_FILE
-                    && !segments.iter().any(|id| file.starts_with(id.as_str()))
-                {
-                    continue;
-                }
-                let bytes = self.store.get(&self.path(name)).await?.bytes().await?;
-                write(&dir.join(file), &bytes)?;
-                files += 1;
+            if which == Days::Volume && manifest.evicted.contains(day) {
+                continue;
             }
-            write(&dir.join(META), meta.as_bytes())?;
+            files += self.fetch_day(day, meta, &root.join(day)).await?;
         }
         let mut ledger = Vec::with_capacity(manifest.ledger_bytes as usize);
         for (name, _) in self.ledger_pieces() {
@@ -471,6 +536,66 @@ impl Archive {
             "index restored from object storage"
         );
         Ok(Some(positions.offsets.clone()))
+    }
+}
+
+impl Archive {
+    /// Downloads the files of `day` that its `meta` names into `dir`, `meta.json` last;
+    /// returns how many files there were.
+    pub async fn fetch_day(
+        &self,
+        day: &str,
+        meta: &str,
+        dir: &LocalPath,
+    ) -> Result<usize, ArchiveError> {
+        std::fs::create_dir_all(dir).map_err(|error| StoreError::io(dir, error))?;
+        let segments = segment_ids(meta)?;
+        let mut files = 0;
+        for name in self.uploaded.keys() {
+            let Some(file) = name.strip_prefix(&format!("days/{day}/")) else {
+                continue;
+            };
+            if file != crate::layout::VERSION_FILE
+                && !segments.iter().any(|id| file.starts_with(id.as_str()))
+            {
+                continue;
+            }
+            let bytes = self.store.get(&self.path(name)).await?.bytes().await?;
+            write(&dir.join(file), &bytes)?;
+            files += 1;
+        }
+        write(&dir.join(META), meta.as_bytes())?;
+        Ok(files)
+    }
+
+    /// The days only object storage holds, with their `meta.json`, as the last manifest
+    /// read names them.
+    pub fn evicted_days(&self) -> Vec<(Day, String)> {
+        let Some(manifest) = &self.manifest else {
+            return Vec::new();
+        };
+        manifest
+            .evicted
+            .iter()
+            .filter_map(|day| Some((day.parse().ok()?, manifest.days.get(day)?.clone())))
+            .collect()
+    }
+
+    /// Bytes of the files of `day` that `meta` names.
+    pub fn day_bytes(&self, day: &str, meta: &str) -> u64 {
+        let Ok(segments) = segment_ids(meta) else {
+            return 0;
+        };
+        self.uploaded
+            .iter()
+            .filter_map(|(name, size)| {
+                let file = name.strip_prefix(&format!("days/{day}/"))?;
+                segments
+                    .iter()
+                    .any(|id| file.starts_with(id.as_str()))
+                    .then_some(*size)
+            })
+            .sum()
     }
 }
 

@@ -11,7 +11,8 @@
 //!   `dead-letter`), and the partition's running `head`:
 //!   `head = SHA-256(previous head ‖ offset (8 bytes, big-endian) ‖ fingerprint)` over its
 //!   events in offset order, from 32 zero bytes;
-//! - a removal: a day index removed by retention, and why.
+//! - a removal: a day index removed by retention, and why; `evicted` when it left the
+//!   indexer's volume for object storage only (`LOGPIPE_STORE_LOCAL_DAYS`), which keeps it.
 //!
 //! Every record carries `seq` (0, 1, …) and `prev`, the SHA-256 of the previous line's
 //! bytes, so records cannot be dropped, inserted or reordered unseen. Segment merges do
@@ -29,6 +30,9 @@ use crate::error::StoreError;
 use crate::layout::Day;
 
 pub const LEDGER_FILE: &str = "ledger.jsonl";
+
+/// The reason of a removal that moved a day to object storage rather than deleting it.
+pub const EVICTED: &str = "evicted";
 
 /// The head of a partition before its first event.
 pub const ZERO_HEAD: [u8; 32] = [0; 32];
@@ -299,6 +303,32 @@ impl Ledger {
         self.next_seq += 1;
         Ok(())
     }
+}
+
+/// Where each day the removals of the ledger at `path` name stands after the last of
+/// them: `true` when that one evicted it to object storage, `false` when retention removed
+/// it.
+pub fn removals(path: &Path) -> Result<BTreeMap<Day, bool>, StoreError> {
+    let mut days = BTreeMap::new();
+    for line in read_lines(path)? {
+        if let Body::Removal { day, reason } = line?.1.body {
+            days.insert(day, reason == EVICTED);
+        }
+    }
+    Ok(days)
+}
+
+/// The removals among whole ledger `lines` (bytes as written), in order, as `removals`
+/// reads them; lines that are not removal records are passed over.
+pub fn removals_in(lines: &[u8]) -> Vec<(Day, bool)> {
+    lines
+        .split(|&b| b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<Record>(line).ok())
+        .filter_map(|record| match record.body {
+            Body::Removal { day, reason } => Some((day, reason == EVICTED)),
+            Body::Round { .. } => None,
+        })
+        .collect()
 }
 
 /// Every line of the ledger at `path` with its record, in order; a line that does not

@@ -70,6 +70,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Events of days removed by retention, as the ledger records.
     pub removed_by_policy: u64,
+    /// Events of days evicted from this volume to object storage, as the ledger records:
+    /// verified where they are (`logpipe verify` of the object-storage URL).
+    pub in_object_storage: u64,
     pub events: u64,
     pub bytes: u64,
     pub ledger_records: u64,
@@ -125,13 +128,21 @@ pub fn verify(layout: &IndexLayout, key: Option<&VerifyingKey>) -> Result<Report
         }
     }
     report.ledger_records = lines.len() as u64;
-    let removed_days: BTreeSet<Day> = lines
-        .iter()
-        .filter_map(|(_, record)| match record.body {
-            Body::Removal { day, .. } => Some(day),
-            Body::Round { .. } => None,
-        })
-        .collect();
+    let removal_days = |evicted: bool| -> BTreeSet<Day> {
+        lines
+            .iter()
+            .filter_map(|(_, record)| match &record.body {
+                Body::Removal { day, reason } if (reason == ledger::EVICTED) == evicted => {
+                    Some(*day)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let removed_days = Removals {
+        by_policy: removal_days(false),
+        evicted: removal_days(true),
+    };
     let mut heads: BTreeMap<i32, (i64, [u8; 32])> = BTreeMap::new();
     // The heads after each ledger record, for the digests.
     let mut heads_at: Vec<BTreeMap<i32, (i64, [u8; 32])>> = Vec::with_capacity(lines.len());
@@ -208,6 +219,7 @@ pub fn verify_all(
             .findings
             .extend(report.findings.into_iter().map(store));
         joined.removed_by_policy += report.removed_by_policy;
+        joined.in_object_storage += report.in_object_storage;
         joined.events += report.events;
         joined.bytes += report.bytes;
         joined.ledger_records += report.ledger_records;
@@ -248,11 +260,19 @@ pub fn verify_all(
     Ok(joined)
 }
 
+/// The days the ledger records leaving the volume.
+struct Removals {
+    /// Removed by retention.
+    by_policy: BTreeSet<Day>,
+    /// Evicted to object storage, which keeps them.
+    evicted: BTreeSet<Day>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn check_round(
     report: &mut Report,
     stored: &mut HashMap<String, Stored>,
-    removed_days: &BTreeSet<Day>,
+    removed_days: &Removals,
     heads: &mut BTreeMap<i32, (i64, [u8; 32])>,
     partition: i32,
     round: &ledger::PartitionRound,
@@ -340,7 +360,8 @@ fn check_round(
             ..at(kind, Some(*offset), detail)
         };
         match stored.get_mut(id) {
-            None if removed_days.contains(day) => report.removed_by_policy += 1,
+            None if removed_days.by_policy.contains(day) => report.removed_by_policy += 1,
+            None if removed_days.evicted.contains(day) => report.in_object_storage += 1,
             None => report.findings.push(place(
                 Kind::Removed,
                 "recorded by the ledger, in no day index".into(),
@@ -574,7 +595,7 @@ pub fn render(report: &Report, root: &Path) -> String {
     }
     let _ = writeln!(
         out,
-        "{}: {} events ({} bytes) in {}{}, {} ledger records, {} digests ({} records after the last), {} events removed by retention, {} partitions resumed after another indexer held them, {} problems",
+        "{}: {} events ({} bytes) in {}{}, {} ledger records, {} digests ({} records after the last), {} events removed by retention, {} events in days evicted to object storage, {} partitions resumed after another indexer held them, {} problems",
         if report.ok {
             "verified"
         } else {
@@ -592,6 +613,7 @@ pub fn render(report: &Report, root: &Path) -> String {
         report.digests,
         report.records_after_last_digest,
         report.removed_by_policy,
+        report.in_object_storage,
         report.handovers,
         report.findings.len()
     );

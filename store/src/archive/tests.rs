@@ -87,7 +87,7 @@ fn a_store_restored_from_object_storage_is_the_store_that_was_copied() {
         let restored = IndexLayout::under(fresh.path());
         let archive = archive_in(remote.path()).await;
         assert_eq!(
-            archive.restore(&restored).await.unwrap(),
+            archive.restore(&restored, Days::All).await.unwrap(),
             Some(BTreeMap::from([(0, 300)]))
         );
         assert_eq!(counts(&restored), counts(&layout));
@@ -100,7 +100,7 @@ fn a_store_restored_from_object_storage_is_the_store_that_was_copied() {
         assert!(restored.root().join("digests/00000000.json").is_file());
         assert_eq!(restored.positions().unwrap(), layout.positions().unwrap());
         // A restore fills an empty directory only.
-        let error = archive.restore(&restored).await.unwrap_err();
+        let error = archive.restore(&restored, Days::All).await.unwrap_err();
         assert!(error.to_string().contains("not empty"), "{error}");
     });
 }
@@ -146,7 +146,7 @@ fn later_rounds_add_what_is_new_and_drop_what_merges_replaced() {
         let restored = IndexLayout::under(fresh.path());
         archive_in(remote.path())
             .await
-            .restore(&restored)
+            .restore(&restored, Days::All)
             .await
             .unwrap();
         assert_eq!(counts(&restored), counts(&layout));
@@ -181,10 +181,89 @@ fn nothing_is_restored_from_an_empty_bucket() {
         let archive = archive_in(remote.path()).await;
         assert_eq!(
             archive
-                .restore(&IndexLayout::under(data.path()))
+                .restore(&IndexLayout::under(data.path()), Days::All)
                 .await
                 .unwrap(),
             None
+        );
+    });
+}
+
+#[test]
+fn an_evicted_day_stays_in_object_storage_until_retention_removes_it() {
+    let (data, remote, volume, everything, cache) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let layout = store_with(data.path(), 300, 0);
+    let oldest = layout.days().unwrap()[0];
+    let remove = |reason: &str| {
+        use std::io::Write;
+        let mut ledger = std::fs::OpenOptions::new()
+            .append(true)
+            .open(layout.root().join(LEDGER))
+            .unwrap();
+        write!(
+            ledger,
+            "\n{{\"seq\":9,\"prev\":\"\",\"at\":\"\",\"body\":{{\"removal\":{{\"day\":\"{oldest}\",\"reason\":\"{reason}\"}}}}}}\n"
+        )
+        .unwrap();
+    };
+    runtime().block_on(async {
+        let mut archive = archive_in(remote.path()).await;
+        archive.sync(&layout).await.unwrap();
+        assert!(archive.evicted_days().is_empty());
+        // The indexer records the eviction, then the day leaves its volume.
+        remove(crate::ledger::EVICTED);
+        std::fs::remove_dir_all(layout.day_dir(oldest)).unwrap();
+        for _ in 0..2 {
+            archive.sync(&layout).await.unwrap();
+            let manifest = archive.manifest().unwrap();
+            assert_eq!(
+                manifest.evicted,
+                BTreeSet::from([oldest.to_string()]),
+                "{manifest:?}"
+            );
+            assert_eq!(manifest.days.len(), 3);
+        }
+        let evicted = archive.evicted_days();
+        assert_eq!(evicted.len(), 1);
+        assert_eq!(evicted[0].0, oldest);
+        assert!(archive.day_bytes(&oldest.to_string(), &evicted[0].1) > 0);
+
+        // A new volume gets the days it held; the whole record has the evicted one too.
+        let reader = archive_in(remote.path()).await;
+        let restored = IndexLayout::under(volume.path());
+        reader.restore(&restored, Days::Volume).await.unwrap();
+        assert_eq!(counts(&restored).len(), 2);
+        assert!(!restored.day_dir(oldest).exists());
+        let whole = IndexLayout::under(everything.path());
+        reader.restore(&whole, Days::All).await.unwrap();
+        assert_eq!(counts(&whole).iter().map(|(_, n)| n).sum::<u64>(), 300);
+        // One day alone, as the query service caches it.
+        let cached = IndexLayout::under(cache.path());
+        let files = reader
+            .fetch_day(&oldest.to_string(), &evicted[0].1, &cached.day_dir(oldest))
+            .await
+            .unwrap();
+        assert!(files > 1);
+        assert_eq!(counts(&cached), vec![(oldest.to_string(), 100)]);
+
+        // Retention removes it from object storage too.
+        remove("age");
+        let report = archive.sync(&layout).await.unwrap();
+        assert!(report.deleted_files > 0);
+        let manifest = archive.manifest().unwrap();
+        assert!(manifest.evicted.is_empty());
+        assert!(!manifest.days.contains_key(&oldest.to_string()));
+        assert!(
+            !archive
+                .uploaded
+                .keys()
+                .any(|name| name.starts_with(&format!("days/{oldest}/")))
         );
     });
 }
