@@ -10,22 +10,28 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use logpipe_common::config::host_name;
 use logpipe_common::health::Readiness;
-use logpipe_store::archive::Archive;
-use logpipe_store::layout::IndexLayout;
+use logpipe_store::archive::{Archive, Days};
+use logpipe_store::layout::{Day, IndexLayout};
 use tracing::{info, warn};
 
 use crate::IndexerConfig;
-use crate::pipeline::Archived;
+use crate::pipeline::{ArchiveRequest, Archived, Copied};
 use crate::telemetry;
 
 /// The copying thread, once the index is ready to open.
 #[derive(Debug)]
 pub struct Syncing {
     pub thread: JoinHandle<()>,
-    /// The positions object storage covers, kept current by the thread.
+    /// What object storage covers, kept current by the thread, and its requests.
     pub archived: Archived,
-    /// Dropped (or sent to) when indexing has stopped: one last round, then the end.
-    pub done: mpsc::Sender<()>,
+}
+
+impl Syncing {
+    /// Indexing has stopped: one last round, then the end.
+    pub fn finish(self) -> std::thread::Result<()> {
+        let _ = self.archived.requests.send(ArchiveRequest::Done);
+        self.thread.join()
+    }
 }
 
 /// Starts the thread: it opens the archive, restores `layout` from it when the volume is
@@ -42,9 +48,12 @@ pub async fn start(
     let options = config.store_options.clone();
     let (interval, max_lag) = (config.store_sync_interval, config.store_max_lag);
     let (opened_tx, opened_rx) = tokio::sync::oneshot::channel::<anyhow::Result<()>>();
-    let (done, done_rx) = mpsc::channel::<()>();
-    let archived = Archived::default();
-    let covered = archived.clone();
+    let (requests, requests_rx) = mpsc::channel::<ArchiveRequest>();
+    let archived = Archived {
+        copied: Default::default(),
+        requests,
+    };
+    let covered = archived.copied.clone();
     let thread = std::thread::Builder::new()
         .name("indexer-archive".into())
         .spawn(move || {
@@ -61,9 +70,7 @@ pub async fn start(
             let opened = runtime.block_on(open_and_restore(&url, options, &layout));
             let mut archive = match opened {
                 Ok(archive) => {
-                    if let Some(positions) = archive.manifest().and_then(|m| m.positions.clone()) {
-                        *covered.lock().unwrap_or_else(|p| p.into_inner()) = positions.offsets;
-                    }
+                    *covered.lock().unwrap_or_else(|p| p.into_inner()) = copied(&archive);
                     let _ = opened_tx.send(Ok(()));
                     archive
                 }
@@ -79,17 +86,52 @@ pub async fn start(
                 readiness: &readiness,
                 covered: &covered,
             };
-            round.run(&runtime, &mut archive, &done_rx);
+            round.run(&runtime, &mut archive, &requests_rx);
         })
         .context("starting the archive thread")?;
     opened_rx
         .await
         .context("the archive thread ended while opening")??;
-    Ok(Some(Syncing {
-        thread,
-        archived,
-        done,
-    }))
+    Ok(Some(Syncing { thread, archived }))
+}
+
+/// What `archive`'s last manifest covers.
+fn copied(archive: &Archive) -> Copied {
+    let Some(manifest) = archive.manifest() else {
+        return Copied::default();
+    };
+    Copied {
+        positions: manifest
+            .positions
+            .as_ref()
+            .map(|p| p.offsets.clone())
+            .unwrap_or_default(),
+        days: manifest.days.clone(),
+    }
+}
+
+/// Puts evicted `day` back under `layout` from the last manifest, whole or not at all.
+async fn fetch_back(archive: &Archive, layout: &IndexLayout, day: Day) -> Result<(), String> {
+    let name = day.to_string();
+    let meta = archive
+        .manifest()
+        .and_then(|m| m.days.get(&name))
+        .ok_or_else(|| format!("object storage has no day {name}"))?;
+    let dir = layout.day_dir(day);
+    if dir.join("meta.json").exists() {
+        return Ok(());
+    }
+    // Fetched beside it, then moved in whole: a day half there is never opened.
+    let partial = layout.root().join(format!(".fetch-{name}"));
+    let _ = std::fs::remove_dir_all(&partial);
+    archive
+        .fetch_day(&name, meta, &partial)
+        .await
+        .map_err(|error| error.to_string())?;
+    std::fs::rename(&partial, &dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+    std::fs::File::open(layout.root())
+        .and_then(|root| root.sync_all())
+        .map_err(|error| format!("{}: {error}", layout.root().display()))
 }
 
 async fn open_and_restore(
@@ -105,7 +147,7 @@ async fn open_and_restore(
         layout.positions()?.is_none() && layout.days().map(|days| days.is_empty()).unwrap_or(true);
     if empty {
         match archive
-            .restore(layout, logpipe_store::archive::Days::Volume)
+            .restore(layout, Days::Volume)
             .await
             .context("restoring the index")?
         {
@@ -133,26 +175,38 @@ struct Round<'a> {
     interval: Duration,
     max_lag: Duration,
     readiness: &'a Readiness,
-    /// Set to the positions each round copied.
-    covered: &'a Archived,
+    /// Set to what each round copied.
+    covered: &'a std::sync::Mutex<Copied>,
 }
 
 impl Round<'_> {
-    /// Rounds every `interval` until `done` says indexing stopped, then one more.
+    /// Rounds every `interval` until `requests` says indexing stopped, then one more;
+    /// fetches evicted days back when asked.
     fn run(
         &self,
         runtime: &tokio::runtime::Runtime,
         archive: &mut Archive,
-        done: &mpsc::Receiver<()>,
+        requests: &mpsc::Receiver<ArchiveRequest>,
     ) {
         // The start of the last round after which object storage had all that was
         // committed.
         let mut current_at = Instant::now();
+        let mut next_round = Instant::now() + self.interval;
         loop {
-            let last = !matches!(
-                done.recv_timeout(self.interval),
-                Err(mpsc::RecvTimeoutError::Timeout)
-            );
+            let wait = next_round.saturating_duration_since(Instant::now());
+            let last = match requests.recv_timeout(wait) {
+                Ok(ArchiveRequest::Fetch(day, reply)) => {
+                    let fetched = runtime.block_on(fetch_back(archive, self.layout, day));
+                    if let Err(error) = &fetched {
+                        warn!(%day, %error, "fetching an evicted day back failed");
+                    }
+                    let _ = reply.send(fetched);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => false,
+                Ok(ArchiveRequest::Done) | Err(mpsc::RecvTimeoutError::Disconnected) => true,
+            };
+            next_round = Instant::now() + self.interval;
             let started = Instant::now();
             let failure = match runtime.block_on(archive.sync(self.layout)) {
                 Ok(report) => {
@@ -162,8 +216,8 @@ impl Round<'_> {
                     if report.positions == committed {
                         current_at = started;
                     }
-                    if let Some(positions) = report.positions {
-                        *self.covered.lock().unwrap_or_else(|p| p.into_inner()) = positions;
+                    if report.positions.is_some() {
+                        *self.covered.lock().unwrap_or_else(|p| p.into_inner()) = copied(archive);
                     }
                     None
                 }

@@ -142,11 +142,21 @@ pub const STORE_MAX_LAG_MS: VarSpec = VarSpec::new(
     Some("300000"),
     "Object storage this far behind the index (uploads failing) is reported by /readyz as `archive` not ready (the indexer stays ready: indexing goes on) and by logpipe_indexer_archive_lag_seconds.",
 );
+pub const STORE_LOCAL_DAYS: VarSpec = VarSpec::new(
+    "LOGPIPE_STORE_LOCAL_DAYS",
+    Kind::Integer {
+        min: 0,
+        max: 36_500,
+    },
+    Some("0"),
+    "With LOGPIPE_STORE_URL: whole UTC days kept on the indexer's volume, today included. Older days, once object storage has all of them, are evicted from the volume (recorded in the ledger) and kept in object storage alone, where the query service searches them, until LOGPIPE_INDEXER_RETENTION_DAYS removes them; late events for an evicted day fetch it back first. 0 keeps every day on the volume.",
+);
 
-pub const VARS: [&VarSpec; 20] = [
+pub const VARS: [&VarSpec; 21] = [
     &STORE_URL,
     &STORE_SYNC_INTERVAL_MS,
     &STORE_MAX_LAG_MS,
+    &STORE_LOCAL_DAYS,
     &DIGEST_KEY,
     &DIGEST_INTERVAL_MS,
     &DIGEST_TOPIC,
@@ -202,6 +212,7 @@ pub struct IndexerConfig {
     pub store_sync_interval: Duration,
     #[serde(with = "logpipe_common::config::duration_serde::millis")]
     pub store_max_lag: Duration,
+    pub store_local_days: u32,
     /// The `AWS_*`, `GOOGLE_*` and `AZURE_*` variables, for object storage; never shown.
     #[serde(skip)]
     pub store_options: Vec<(String, String)>,
@@ -274,6 +285,15 @@ impl IndexerConfig {
                 });
             }
         }
+        let store_local_days = env.integer(&STORE_LOCAL_DAYS)? as u32;
+        if store_local_days > 0 && store_url.is_none() {
+            return Err(ConfigError::Invalid {
+                var: STORE_LOCAL_DAYS.name.to_owned(),
+                value: store_local_days.to_string(),
+                expected: "0 unless LOGPIPE_STORE_URL is set: evicted days live in object storage"
+                    .to_owned(),
+            });
+        }
         let store_options = ["AWS_", "GOOGLE_", "AZURE_"]
             .iter()
             .flat_map(|prefix| {
@@ -286,6 +306,7 @@ impl IndexerConfig {
             store_url,
             store_sync_interval: env.duration(&STORE_SYNC_INTERVAL_MS)?,
             store_max_lag: env.duration(&STORE_MAX_LAG_MS)?,
+            store_local_days,
             store_options,
             digest_key,
             digest_interval: env.duration(&DIGEST_INTERVAL_MS)?,

@@ -10,4 +10,7 @@ pub enum IndexerError {
     DeadLetterPending(u64),
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// Object storage could not give back a day evicted to it.
+    #[error("object storage: {0}")]
+    Archive(String),
 }

@@ -70,6 +70,7 @@ fn open(dir: &Path, retention_days: u32) -> Pipeline {
                 days: retention_days,
                 max_bytes: None,
             },
+            local_days: 0,
         },
     )
     .unwrap();

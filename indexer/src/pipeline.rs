@@ -11,15 +11,15 @@
 //! hold once the round lands, and a replay after a crash repeats the same decisions
 //! without chaining anything twice. Digests of the ledger are signed when a key is given.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use logpipe_common::event::Flag;
 use logpipe_store::digest::{DigestKey, Digests};
 use logpipe_store::document::EventDocument;
 use logpipe_store::layout::{Day, Positions};
-use logpipe_store::ledger::Ledger;
+use logpipe_store::ledger::{self, Ledger};
 use logpipe_store::{CommitReport, StoreError, Writer};
 use tracing::{info, warn};
 
@@ -44,6 +44,9 @@ pub struct PipelineSettings {
     /// Most ids remembered, whatever the window.
     pub dedup_max_ids: usize,
     pub retention: RetentionPolicy,
+    /// With object storage: days kept on the volume, today included; older days are
+    /// evicted to object storage only. 0 keeps every day.
+    pub local_days: u32,
 }
 
 /// What became of one record.
@@ -102,12 +105,41 @@ pub struct Pipeline {
     tally: Tally,
     /// Longest wait for dead letters in one commit round.
     dead_letter_timeout: Duration,
-    /// With object storage: the positions its copy of the index covers.
+    /// With object storage: what its copy of the index covers.
     archived: Option<Archived>,
+    /// Days evicted from the volume that object storage alone holds.
+    evicted: BTreeSet<Day>,
 }
 
-/// The positions object storage's copy of the index covers, as its last round left them.
-pub type Archived = Arc<Mutex<BTreeMap<i32, i64>>>;
+/// Object storage's copy of the index as the last round left it, and the way to ask for an
+/// evicted day back.
+#[derive(Debug, Clone)]
+pub struct Archived {
+    pub copied: Arc<Mutex<Copied>>,
+    pub requests: mpsc::Sender<ArchiveRequest>,
+}
+
+/// What the last round copied.
+#[derive(Debug, Clone, Default)]
+pub struct Copied {
+    /// The positions the copy covers.
+    pub positions: BTreeMap<i32, i64>,
+    /// Each day's `meta.json` as copied.
+    pub days: BTreeMap<String, String>,
+}
+
+/// What the indexer asks of the thread that copies to object storage.
+#[derive(Debug)]
+pub enum ArchiveRequest {
+    /// Indexing has stopped: one last round, then the end.
+    Done,
+    /// Put an evicted day back on the volume, answering when it is there.
+    Fetch(Day, mpsc::Sender<Result<(), String>>),
+}
+
+/// How long late events for an evicted day wait for object storage to give it back
+/// before indexing fails (and restarts, to read them again).
+const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Pipeline {
     /// Opens the pipeline over `store`; `dead_letters` may be omitted only where no bad
@@ -149,6 +181,14 @@ impl Pipeline {
             "recent event ids loaded"
         );
         let ledger = Ledger::open(layout.root())?;
+        let on_volume = layout
+            .days()
+            .map_err(|error| StoreError::io(layout.root(), error))?;
+        let evicted = ledger::removals(&layout.root().join(ledger::LEDGER_FILE))?
+            .into_iter()
+            .filter(|(day, to_store)| *to_store && !on_volume.contains(day))
+            .map(|(day, _)| day)
+            .collect();
         Ok(Pipeline {
             store,
             ledger,
@@ -162,6 +202,7 @@ impl Pipeline {
             tally: Tally::default(),
             dead_letter_timeout: DEAD_LETTER_FLUSH_TIMEOUT,
             archived: None,
+            evicted,
             settings,
         })
     }
@@ -241,11 +282,12 @@ impl Pipeline {
         let Some(archived) = &self.archived else {
             return self.positions.clone();
         };
-        let archived = archived.lock().unwrap_or_else(|p| p.into_inner());
+        let copied = archived.copied.lock().unwrap_or_else(|p| p.into_inner());
         self.positions
             .iter()
             .filter_map(|(partition, &next)| {
-                archived
+                copied
+                    .positions
                     .get(partition)
                     .map(|&copied| (*partition, next.min(copied)))
             })
@@ -340,6 +382,9 @@ impl Pipeline {
         if event.flags.contains(&Flag::TsOutOfBounds) {
             telemetry::ts_out_of_bounds();
         }
+        if self.evicted.contains(&day) {
+            self.fetch_back(day)?;
+        }
         self.store.add(day, document, &self.positions)?;
         self.tally.indexed += 1;
         Ok(Taken::Indexed)
@@ -399,8 +444,103 @@ impl Pipeline {
         &self.ledger
     }
 
-    /// Removes the day indexes that retention no longer keeps; returns what it removed.
+    /// Puts evicted `day` back on the volume from object storage, for late events of it.
+    fn fetch_back(&mut self, day: Day) -> Result<(), IndexerError> {
+        let unavailable = |detail: String| {
+            IndexerError::Archive(format!("late events for day {day}, evicted to it: {detail}"))
+        };
+        let Some(archived) = &self.archived else {
+            return Err(unavailable("no object storage is configured".into()));
+        };
+        let (reply, answer) = mpsc::channel();
+        archived
+            .requests
+            .send(ArchiveRequest::Fetch(day, reply))
+            .map_err(|_| unavailable("the archive thread has ended".into()))?;
+        match answer.recv_timeout(FETCH_TIMEOUT) {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(unavailable(error)),
+            Err(_) => return Err(unavailable("object storage did not give it back".into())),
+        }
+        self.evicted.remove(&day);
+        self.store.catalog().reload(day)?;
+        info!(%day, "late events: evicted day fetched back from object storage");
+        telemetry::fetched_back();
+        Ok(())
+    }
+
+    /// The days evicted to object storage.
+    pub fn evicted(&self) -> &BTreeSet<Day> {
+        &self.evicted
+    }
+
+    /// Removes the day indexes that retention no longer keeps, and with object storage
+    /// evicts from the volume the days past `local_days` that it has whole; returns what it
+    /// removed (evicted days not included).
     pub fn apply_retention(&mut self, today: Day) -> Result<Vec<(Day, u64)>, IndexerError> {
+        let removed = self.remove_old_days(today)?;
+        self.evict(today)?;
+        Ok(removed)
+    }
+
+    fn evict(&mut self, today: Day) -> Result<(), IndexerError> {
+        let Some(archived) = self.archived.clone() else {
+            return Ok(());
+        };
+        if self.settings.local_days == 0 {
+            return Ok(());
+        }
+        let layout = self.store.catalog().layout().clone();
+        let oldest_kept = today.minus(i64::from(self.settings.local_days) - 1);
+        let due: Vec<Day> = layout
+            .days()
+            .map_err(|error| StoreError::io(layout.root(), error))?
+            .into_iter()
+            .filter(|day| *day < oldest_kept)
+            .collect();
+        if due.is_empty() {
+            return Ok(());
+        }
+        // Nothing pending for them: what is committed is all there is.
+        self.commit()?;
+        for day in due {
+            self.store.close(day, &self.positions)?;
+            let meta = std::fs::read_to_string(layout.day_dir(day).join("meta.json"))
+                .map_err(|error| StoreError::io(&layout.day_dir(day), error))?;
+            let copied = archived
+                .copied
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .days
+                .get(&day.to_string())
+                == Some(&meta);
+            if !copied {
+                info!(%day, "day not evicted yet: object storage does not have all of it");
+                continue;
+            }
+            let bytes = layout.day_bytes(day);
+            // Recorded first: a day gone without its record would read as tampering.
+            self.ledger.removal(day, ledger::EVICTED)?;
+            self.store.remove_day(day, &self.positions)?;
+            self.evicted.insert(day);
+            info!(%day, bytes, "day evicted from the volume; object storage keeps it");
+            telemetry::evicted(bytes);
+        }
+        Ok(())
+    }
+
+    fn remove_old_days(&mut self, today: Day) -> Result<Vec<(Day, u64)>, IndexerError> {
+        // Evicted days go by age, from object storage: the byte budget is the volume's.
+        let by_age = RetentionPolicy {
+            days: self.settings.retention.days,
+            max_bytes: None,
+        };
+        let evicted: Vec<(Day, u64)> = self.evicted.iter().map(|day| (*day, 0)).collect();
+        for (day, reason) in retention::plan(by_age, today, &evicted) {
+            self.ledger.removal(day, reason.as_str())?;
+            self.evicted.remove(&day);
+            info!(%day, "evicted day removed from object storage by retention");
+        }
         let layout = self.store.catalog().layout().clone();
         let days: Vec<(Day, u64)> = layout
             .days()
@@ -496,6 +636,7 @@ mod tests {
                     days: 0,
                     max_bytes: None,
                 },
+                local_days: 0,
             },
         )
         .unwrap()

@@ -110,11 +110,10 @@ impl IndexerConfig {
             }
             // Indexing has stopped: the last round to object storage, then its end.
             if let Some(syncing) = syncing {
-                drop(syncing.done);
-                if tokio::task::spawn_blocking(move || syncing.thread.join())
-                    .await
-                    .is_err()
-                {
+                if !matches!(
+                    tokio::task::spawn_blocking(move || syncing.finish()).await,
+                    Ok(Ok(()))
+                ) {
                     failed.fail(&anyhow::anyhow!("the archive thread panicked"));
                 }
             }
@@ -210,6 +209,11 @@ pub fn open(
             retention: RetentionPolicy {
                 days: config.retention_days,
                 max_bytes: config.retention_bytes,
+            },
+            local_days: if config.store_url.is_some() {
+                config.store_local_days
+            } else {
+                0
             },
         },
     )?;

@@ -43,6 +43,15 @@ pub fn retention_removed(bytes: u64) {
     counter!("logpipe_indexer_retention_removed_bytes_total").increment(bytes);
 }
 
+pub fn evicted(bytes: u64) {
+    counter!("logpipe_indexer_evicted_days_total").increment(1);
+    counter!("logpipe_indexer_evicted_bytes_total").increment(bytes);
+}
+
+pub fn fetched_back() {
+    counter!("logpipe_indexer_fetched_back_days_total").increment(1);
+}
+
 /// Totals over every day index.
 pub fn store(days: &[DayStats]) {
     gauge!("logpipe_indexer_days").set(days.len() as f64);

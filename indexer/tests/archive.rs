@@ -212,3 +212,97 @@ async fn an_object_storage_outage_is_ridden_through_reported_and_caught_up() {
     assert!(report.ok, "{:?}", report.findings);
     assert_eq!(report.events, produced);
 }
+
+const DAY_NANOS: i64 = 86_400 * 1_000_000_000;
+
+/// Events per day in object storage's copy, read whole as `logpipe verify` reads it.
+async fn copied_days(s3: &TestObjectStore) -> (Vec<(String, u64)>, logpipe_store::verify::Report) {
+    let archive = Archive::open(&s3.url("cluster"), &host_name(), s3.env())
+        .await
+        .unwrap();
+    let whole = tempfile::tempdir().unwrap();
+    let layout = IndexLayout::under(whole.path());
+    archive
+        .restore(&layout, logpipe_store::archive::Days::All)
+        .await
+        .unwrap();
+    let catalog = logpipe_store::Catalog::open(layout.clone(), logpipe_store::Reload::Manual)
+        .unwrap();
+    let mut days: Vec<_> = catalog
+        .stats()
+        .into_iter()
+        .map(|s| (s.day, s.docs))
+        .collect();
+    days.sort();
+    (days, logpipe_store::verify::verify(&layout, None).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn days_past_the_local_days_are_evicted_to_object_storage_and_late_events_fetch_them_back() {
+    logpipe_common::ops::metrics_handle();
+    let (broker, s3, vars) = broker_and_store(&[
+        ("LOGPIPE_STORE_LOCAL_DAYS", "1"),
+        ("LOGPIPE_INDEXER_RETENTION_INTERVAL_MS", "300"),
+    ])
+    .await;
+    let extra: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let now = Timestamp::now();
+    let ago = |days: i64| Timestamp::from_unix_nanos(now.unix_nanos() - days * DAY_NANOS);
+    let day = |days: i64| logpipe_store::Day::of(ago(days));
+    let messages: Vec<_> = (0..900u64)
+        .map(|n| message(n, ago((n % 3) as i64)))
+        .collect();
+    produce_all(&broker.settings(), TOPIC, messages).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let layout = IndexLayout::under(data.path());
+    let indexer = Indexer::start(&broker, data.path(), &extra).await;
+
+    // Yesterday and the day before leave the volume once object storage has them whole.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let archive = Archive::open(&s3.url("cluster"), &host_name(), s3.env())
+            .await
+            .unwrap();
+        let evicted: Vec<_> = archive.evicted_days().into_iter().map(|(d, _)| d).collect();
+        if layout.days().unwrap() == [day(0)] && evicted == [day(2), day(1)] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "on the volume {:?}, evicted {evicted:?}",
+            layout.days().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(indexer.docs().await, 300, "the volume holds today alone");
+    // The volume's own record accounts for what left it.
+    let local = logpipe_store::verify::verify(&layout, None).unwrap();
+    assert!(local.ok, "{:?}", local.findings);
+    assert_eq!((local.events, local.in_object_storage), (300, 600));
+
+    // Late events for an evicted day: it comes back whole, takes them, and leaves again.
+    let late: Vec<_> = (900..950u64).map(|n| message(n, ago(2))).collect();
+    produce_all(&broker.settings(), TOPIC, late).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (days, report) = copied_days(&s3).await;
+        let expected = vec![
+            (day(2).to_string(), 350),
+            (day(1).to_string(), 300),
+            (day(0).to_string(), 300),
+        ];
+        if days == expected && layout.days().unwrap() == [day(0)] {
+            assert!(report.ok, "{:?}", report.findings);
+            assert_eq!(report.events, 950);
+            break;
+        }
+        assert!(Instant::now() < deadline, "object storage holds {days:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (fetched, evicted) = (
+        metric("logpipe_indexer_fetched_back_days_total"),
+        metric("logpipe_indexer_evicted_days_total"),
+    );
+    assert!(fetched >= 1.0 && evicted >= 3.0, "{fetched} {evicted}");
+    indexer.stop().await;
+}
