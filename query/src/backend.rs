@@ -14,6 +14,8 @@ use logpipe_language::Query;
 use logpipe_language::Scope;
 use logpipe_store::search::{self, Cursor, Request, SearchError, TimeRange};
 
+use crate::cold::ColdStore;
+
 /// Top values asked of each indexer beyond the requested count, so that merged counts
 /// of values near the cut are right more often.
 const SHARD_VALUES_FACTOR: usize = 3;
@@ -124,69 +126,70 @@ pub enum BackendError {
 pub enum Backend {
     Local(Catalog),
     Fanout(Fanout),
+    /// Either of the above, and the days only object storage holds.
+    Tiered(Box<Backend>, ColdStore),
 }
 
 impl Backend {
     pub async fn search(&self, params: Params) -> Result<SearchAnswer, BackendError> {
         let started = Instant::now();
         match self {
-            Backend::Local(catalog) => {
-                let catalog = catalog.clone();
-                let page = blocking(move || {
-                    refresh(&catalog);
-                    search::search_page(
-                        &catalog,
-                        &params.request(),
-                        params.limit,
-                        params.cursor.as_ref(),
-                        params.count_total,
-                    )
-                })
-                .await?;
-                Ok(SearchAnswer {
-                    hits: page.hits.into_iter().filter_map(raw).collect(),
-                    total: page.total,
-                    took_ms: started.elapsed().as_millis() as u64,
-                    cursor: page.cursor.map(|c| c.to_string()),
-                    partial: false,
-                    failed_shards: Vec::new(),
-                })
-            }
+            Backend::Local(catalog) => local_search(catalog.clone(), params, started).await,
             Backend::Fanout(fanout) => fanout.search(&params, started).await,
+            Backend::Tiered(hot, cold) => {
+                let (hot, (catalogs, failed)) =
+                    tokio::join!(Box::pin(hot.search(params.clone())), cold.catalogs(&params.range));
+                let (mut answers, mut failed) = tiered(hot, failed)?;
+                for (name, catalog) in catalogs {
+                    match local_search(catalog, params.clone(), started).await {
+                        Ok(answer) => answers.push((format!("object storage {name}"), answer)),
+                        Err(BackendError::Engine(error @ SearchError::Index { .. })) => {
+                            failed.push(FailedShard {
+                                shard: format!("object storage {name}"),
+                                error: error.to_string(),
+                            })
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+                if answers.is_empty() {
+                    return Err(unavailable(&failed));
+                }
+                Ok(merge_search(answers, failed, &params, started))
+            }
         }
     }
 
     pub async fn histogram(&self, params: Params) -> Result<HistogramAnswer, BackendError> {
         let started = Instant::now();
         match self {
-            Backend::Local(catalog) => {
-                let catalog = catalog.clone();
-                let range = params.range;
-                let histogram = blocking(move || {
-                    refresh(&catalog);
-                    search::histogram(&catalog, &params.request(), params.interval)
-                })
-                .await?;
-                Ok(HistogramAnswer {
-                    buckets: histogram
-                        .buckets
-                        .iter()
-                        .map(|(ts, count)| Bucket {
-                            ts: seconds(Timestamp::from_unix_nanos(*ts)),
-                            count: *count,
-                        })
-                        .collect(),
-                    interval: humantime::format_duration(histogram.interval).to_string(),
-                    interval_ms: histogram.interval.as_millis() as u64,
-                    from: seconds(range.from),
-                    to: seconds(range.to),
-                    total: histogram.total,
-                    took_ms: started.elapsed().as_millis() as u64,
-                    partial: false,
-                    failed_shards: Vec::new(),
-                })
-            }
+            Backend::Local(catalog) => local_histogram(catalog.clone(), params, started).await,
             Backend::Fanout(fanout) => fanout.histogram(&params, started).await,
+            Backend::Tiered(hot, cold) => {
+                // One interval for every part, so that their buckets line up.
+                let mut params = params;
+                params.interval = Some(
+                    params
+                        .interval
+                        .unwrap_or_else(|| search::auto_interval(&params.range)),
+                );
+                let (hot, (catalogs, failed)) =
+                    tokio::join!(Box::pin(hot.histogram(params.clone())), cold.catalogs(&params.range));
+                let (mut answers, mut failed) = tiered(hot, failed)?;
+                for (name, catalog) in catalogs {
+                    match local_histogram(catalog, params.clone(), started).await {
+                        Ok(answer) => answers.push((name, answer)),
+                        Err(BackendError::Engine(error @ SearchError::Index { .. })) => {
+                            failed.push(FailedShard {
+                                shard: format!("object storage {name}"),
+                                error: error.to_string(),
+                            })
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+                merge_histograms(answers, failed, started)
+            }
         }
     }
 
@@ -198,32 +201,35 @@ impl Backend {
         let started = Instant::now();
         search::facet_column(&field)?;
         match self {
-            Backend::Local(catalog) => {
-                let catalog = catalog.clone();
-                let name = field.clone();
-                let top = blocking(move || {
-                    refresh(&catalog);
-                    search::top_values(&catalog, &params.request(), &name, params.limit)
-                })
-                .await?;
-                Ok(ValuesAnswer {
-                    field,
-                    values: top
-                        .values
-                        .into_iter()
-                        .map(|(value, count)| ValueCount { value, count })
-                        .collect(),
-                    total: top.total,
-                    took_ms: started.elapsed().as_millis() as u64,
-                    partial: false,
-                    failed_shards: Vec::new(),
-                })
-            }
+            Backend::Local(catalog) => local_values(catalog.clone(), field, params, started).await,
             Backend::Fanout(fanout) => fanout.values(&field, &params, started).await,
+            Backend::Tiered(hot, cold) => {
+                let mut each = params.clone();
+                each.limit = params.limit * SHARD_VALUES_FACTOR;
+                let (hot, (catalogs, failed)) = tokio::join!(
+                    Box::pin(hot.values(field.clone(), each.clone())),
+                    cold.catalogs(&params.range)
+                );
+                let (mut answers, mut failed) = tiered(hot, failed)?;
+                for (name, catalog) in catalogs {
+                    match local_values(catalog, field.clone(), each.clone(), started).await {
+                        Ok(answer) => answers.push((name, answer)),
+                        Err(BackendError::Engine(error @ SearchError::Index { .. })) => {
+                            failed.push(FailedShard {
+                                shard: format!("object storage {name}"),
+                                error: error.to_string(),
+                            })
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+                Ok(merge_values(&field, answers, failed, &params, started))
+            }
         }
     }
 
     /// The event with `id` when the scope allows it; `partial` lists indexers that failed.
+    /// Of the days only object storage holds, those in the search cache are looked in.
     pub async fn event(
         &self,
         id: EventId,
@@ -241,8 +247,135 @@ impl Backend {
                 Ok((found.and_then(raw), Vec::new()))
             }
             Backend::Fanout(fanout) => fanout.event(id, authorization).await,
+            Backend::Tiered(hot, cold) => {
+                let (found, failed) =
+                    Box::pin(hot.event(id, scope.clone(), authorization)).await?;
+                if found.is_some() {
+                    return Ok((found, failed));
+                }
+                for catalog in cold.cached_catalogs().await {
+                    let scope = scope.clone();
+                    let found = blocking(move || search::event(&catalog, id, &scope)).await?;
+                    if let Some(found) = found.and_then(raw) {
+                        return Ok((Some(found), failed));
+                    }
+                }
+                Ok((None, failed))
+            }
         }
     }
+}
+
+/// The hot part's answer (the indexers, or the local index) with the cold part's
+/// failures: the answers so far and the failures, or the hot part's refusal.
+fn tiered<T>(
+    hot: Result<T, BackendError>,
+    mut failed: Vec<FailedShard>,
+) -> Result<(Vec<(String, T)>, Vec<FailedShard>), BackendError> {
+    match hot {
+        Ok(answer) => Ok((vec![("indexers".to_owned(), answer)], failed)),
+        Err(BackendError::Unavailable(error)) => {
+            failed.push(FailedShard {
+                shard: "indexers".to_owned(),
+                error,
+            });
+            Ok((Vec::new(), failed))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn unavailable(failed: &[FailedShard]) -> BackendError {
+    BackendError::Unavailable(
+        failed
+            .iter()
+            .map(|f| format!("{}: {}", f.shard, f.error))
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
+async fn local_search(
+    catalog: Catalog,
+    params: Params,
+    started: Instant,
+) -> Result<SearchAnswer, BackendError> {
+    let page = blocking(move || {
+        refresh(&catalog);
+        search::search_page(
+            &catalog,
+            &params.request(),
+            params.limit,
+            params.cursor.as_ref(),
+            params.count_total,
+        )
+    })
+    .await?;
+    Ok(SearchAnswer {
+        hits: page.hits.into_iter().filter_map(raw).collect(),
+        total: page.total,
+        took_ms: started.elapsed().as_millis() as u64,
+        cursor: page.cursor.map(|c| c.to_string()),
+        partial: false,
+        failed_shards: Vec::new(),
+    })
+}
+
+async fn local_histogram(
+    catalog: Catalog,
+    params: Params,
+    started: Instant,
+) -> Result<HistogramAnswer, BackendError> {
+    let range = params.range;
+    let histogram = blocking(move || {
+        refresh(&catalog);
+        search::histogram(&catalog, &params.request(), params.interval)
+    })
+    .await?;
+    Ok(HistogramAnswer {
+        buckets: histogram
+            .buckets
+            .iter()
+            .map(|(ts, count)| Bucket {
+                ts: seconds(Timestamp::from_unix_nanos(*ts)),
+                count: *count,
+            })
+            .collect(),
+        interval: humantime::format_duration(histogram.interval).to_string(),
+        interval_ms: histogram.interval.as_millis() as u64,
+        from: seconds(range.from),
+        to: seconds(range.to),
+        total: histogram.total,
+        took_ms: started.elapsed().as_millis() as u64,
+        partial: false,
+        failed_shards: Vec::new(),
+    })
+}
+
+async fn local_values(
+    catalog: Catalog,
+    field: String,
+    params: Params,
+    started: Instant,
+) -> Result<ValuesAnswer, BackendError> {
+    let name = field.clone();
+    let top = blocking(move || {
+        refresh(&catalog);
+        search::top_values(&catalog, &params.request(), &name, params.limit)
+    })
+    .await?;
+    Ok(ValuesAnswer {
+        field,
+        values: top
+            .values
+            .into_iter()
+            .map(|(value, count)| ValueCount { value, count })
+            .collect(),
+        total: top.total,
+        took_ms: started.elapsed().as_millis() as u64,
+        partial: false,
+        failed_shards: Vec::new(),
+    })
 }
 
 fn refresh(catalog: &Catalog) {
@@ -454,60 +587,7 @@ impl Fanout {
         let (answers, failed) = self
             .ask::<SearchAnswer>("/api/v1/search", &query, params.authorization.as_deref())
             .await?;
-        let mut total = 0;
-        let mut hits: Vec<(i64, String, Box<RawValue>)> = Vec::new();
-        let mut failed = failed;
-        // An indexer whose page ended before the limit (at its byte bound) has more hits
-        // below its last one: the merged page may not reach past it.
-        let mut cut: Option<(i64, String)> = None;
-        for (shard, answer) in answers {
-            total += answer.total;
-            failed.extend(answer.failed_shards.into_iter().map(|f| FailedShard {
-                shard: format!("{shard} → {}", f.shard),
-                error: f.error,
-            }));
-            if answer.cursor.is_some() && answer.hits.len() < params.limit {
-                let last = answer.hits.last().map(|hit| hit_key(hit));
-                cut = cut.max(last);
-            }
-            for hit in answer.hits {
-                let (ts, id) = hit_key(&hit);
-                hits.push((ts, id, hit));
-            }
-        }
-        hits.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
-        hits.dedup_by(|a, b| a.1 == b.1);
-        if let Some((ts, id)) = &cut {
-            hits.retain(|hit| (hit.0, &hit.1) >= (*ts, id));
-        }
-        let mut bytes = 0usize;
-        let within = hits
-            .iter()
-            .position(|hit| {
-                bytes += hit.2.get().len();
-                bytes > params.max_page_bytes
-            })
-            .map_or(hits.len(), |at| at.max(1));
-        let ended_early = cut.is_some() || within < hits.len().min(params.limit);
-        hits.truncate(within.min(params.limit));
-        let cursor = match hits.last() {
-            Some((ts, id, _)) if hits.len() == params.limit || ended_early => Some(
-                Cursor {
-                    ts: *ts,
-                    id: id.clone(),
-                }
-                .to_string(),
-            ),
-            _ => None,
-        };
-        Ok(SearchAnswer {
-            hits: hits.into_iter().map(|(_, _, hit)| hit).collect(),
-            total,
-            took_ms: started.elapsed().as_millis() as u64,
-            cursor,
-            partial: !failed.is_empty(),
-            failed_shards: failed,
-        })
+        Ok(merge_search(answers, failed, params, started))
     }
 
     async fn histogram(
@@ -523,23 +603,7 @@ impl Fanout {
         let (answers, failed) = self
             .ask::<HistogramAnswer>("/api/v1/histogram", &query, params.authorization.as_deref())
             .await?;
-        let mut merged: Option<HistogramAnswer> = None;
-        for (_, answer) in answers {
-            match &mut merged {
-                None => merged = Some(answer),
-                Some(total) => {
-                    total.total += answer.total;
-                    for (bucket, add) in total.buckets.iter_mut().zip(answer.buckets) {
-                        bucket.count += add.count;
-                    }
-                }
-            }
-        }
-        let mut merged = merged.ok_or_else(|| BackendError::Unavailable("no indexer".into()))?;
-        merged.took_ms = started.elapsed().as_millis() as u64;
-        merged.partial = !failed.is_empty();
-        merged.failed_shards = failed;
-        Ok(merged)
+        merge_histograms(answers, failed, started)
     }
 
     async fn values(
@@ -554,33 +618,7 @@ impl Fanout {
         let (answers, failed) = self
             .ask::<ValuesAnswer>(&path, &query, params.authorization.as_deref())
             .await?;
-        let mut counts: Vec<(serde_json::Value, u64)> = Vec::new();
-        let mut total = 0;
-        for (_, answer) in answers {
-            total += answer.total;
-            for value in answer.values {
-                match counts.iter_mut().find(|(v, _)| *v == value.value) {
-                    Some((_, count)) => *count += value.count,
-                    None => counts.push((value.value, value.count)),
-                }
-            }
-        }
-        counts.sort_by(|a, b| {
-            b.1.cmp(&a.1)
-                .then_with(|| a.0.to_string().cmp(&b.0.to_string()))
-        });
-        counts.truncate(params.limit);
-        Ok(ValuesAnswer {
-            field: field.to_string(),
-            values: counts
-                .into_iter()
-                .map(|(value, count)| ValueCount { value, count })
-                .collect(),
-            total,
-            took_ms: started.elapsed().as_millis() as u64,
-            partial: !failed.is_empty(),
-            failed_shards: failed,
-        })
+        Ok(merge_values(field, answers, failed, params, started))
     }
 
     async fn event(
@@ -596,6 +634,132 @@ impl Fanout {
             Ok((answers, failed)) => Ok((answers.into_iter().next().map(|(_, e)| e), failed)),
             Err(error) => Err(error),
         }
+    }
+}
+
+/// Shards' pages of one search merged into one page: newest first, each event once, no
+/// further than any shard's page reached.
+fn merge_search(
+answers: Vec<(String, SearchAnswer)>,
+failed: Vec<FailedShard>,
+params: &Params,
+started: Instant,
+) -> SearchAnswer {
+    let mut total = 0;
+    let mut hits: Vec<(i64, String, Box<RawValue>)> = Vec::new();
+    let mut failed = failed;
+    // An indexer whose page ended before the limit (at its byte bound) has more hits
+    // below its last one: the merged page may not reach past it.
+    let mut cut: Option<(i64, String)> = None;
+    for (shard, answer) in answers {
+        total += answer.total;
+        failed.extend(answer.failed_shards.into_iter().map(|f| FailedShard {
+            shard: format!("{shard} → {}", f.shard),
+            error: f.error,
+        }));
+        if answer.cursor.is_some() && answer.hits.len() < params.limit {
+            let last = answer.hits.last().map(|hit| hit_key(hit));
+            cut = cut.max(last);
+        }
+        for hit in answer.hits {
+            let (ts, id) = hit_key(&hit);
+            hits.push((ts, id, hit));
+        }
+    }
+    hits.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+    hits.dedup_by(|a, b| a.1 == b.1);
+    if let Some((ts, id)) = &cut {
+        hits.retain(|hit| (hit.0, &hit.1) >= (*ts, id));
+    }
+    let mut bytes = 0usize;
+    let within = hits
+        .iter()
+        .position(|hit| {
+            bytes += hit.2.get().len();
+            bytes > params.max_page_bytes
+        })
+        .map_or(hits.len(), |at| at.max(1));
+    let ended_early = cut.is_some() || within < hits.len().min(params.limit);
+    hits.truncate(within.min(params.limit));
+    let cursor = match hits.last() {
+        Some((ts, id, _)) if hits.len() == params.limit || ended_early => Some(
+            Cursor {
+                ts: *ts,
+                id: id.clone(),
+            }
+            .to_string(),
+        ),
+        _ => None,
+    };
+    SearchAnswer {
+        hits: hits.into_iter().map(|(_, _, hit)| hit).collect(),
+        total,
+        took_ms: started.elapsed().as_millis() as u64,
+        cursor,
+        partial: !failed.is_empty(),
+        failed_shards: failed,
+    }
+}
+
+/// Shards' histograms of one range and interval summed bucket by bucket.
+fn merge_histograms(
+answers: Vec<(String, HistogramAnswer)>,
+failed: Vec<FailedShard>,
+started: Instant,
+) -> Result<HistogramAnswer, BackendError> {
+    let mut merged: Option<HistogramAnswer> = None;
+    for (_, answer) in answers {
+        match &mut merged {
+            None => merged = Some(answer),
+            Some(total) => {
+                total.total += answer.total;
+                for (bucket, add) in total.buckets.iter_mut().zip(answer.buckets) {
+                    bucket.count += add.count;
+                }
+            }
+        }
+    }
+    let mut merged = merged.ok_or_else(|| unavailable(&failed))?;
+    merged.took_ms = started.elapsed().as_millis() as u64;
+    merged.partial = !failed.is_empty();
+    merged.failed_shards = failed;
+    Ok(merged)
+}
+
+/// Shards' top values summed, the `params.limit` most frequent kept.
+fn merge_values(
+field: &str,
+answers: Vec<(String, ValuesAnswer)>,
+failed: Vec<FailedShard>,
+params: &Params,
+started: Instant,
+) -> ValuesAnswer {
+    let mut counts: Vec<(serde_json::Value, u64)> = Vec::new();
+    let mut total = 0;
+    for (_, answer) in answers {
+        total += answer.total;
+        for value in answer.values {
+            match counts.iter_mut().find(|(v, _)| *v == value.value) {
+                Some((_, count)) => *count += value.count,
+                None => counts.push((value.value, value.count)),
+            }
+        }
+    }
+    counts.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then_with(|| a.0.to_string().cmp(&b.0.to_string()))
+    });
+    counts.truncate(params.limit);
+    ValuesAnswer {
+        field: field.to_string(),
+        values: counts
+            .into_iter()
+            .map(|(value, count)| ValueCount { value, count })
+            .collect(),
+        total,
+        took_ms: started.elapsed().as_millis() as u64,
+        partial: !failed.is_empty(),
+        failed_shards: failed,
     }
 }
 

@@ -44,10 +44,34 @@ pub const TAIL_BUFFER_BYTES: VarSpec = VarSpec::new(
     "Most bytes of matching events a live tail holds for a client that reads slower than they arrive; beyond it the oldest are dropped and the client is told how many it missed.",
 );
 
-pub const VARS: [&VarSpec; 7] = [
+pub const STORE_URL: VarSpec = VarSpec::new(
+    "LOGPIPE_STORE_URL",
+    Kind::Text,
+    None,
+    "Object storage the indexers copy their index to (as they are given it). Days the indexers evicted from their volumes (LOGPIPE_STORE_LOCAL_DAYS) are searched from there, fetched into a cache on local disk. Unset: only the indexers' days are searched.",
+);
+
+pub const STORE_CACHE_DIR: VarSpec = VarSpec::new(
+    "LOGPIPE_QUERY_STORE_CACHE_DIR",
+    Kind::Path,
+    None,
+    "Where days fetched from LOGPIPE_STORE_URL are cached (emptied at startup). Unset: `store-cache` under LOGPIPE_DATA_DIR.",
+);
+
+pub const STORE_CACHE_BYTES: VarSpec = VarSpec::new(
+    "LOGPIPE_QUERY_STORE_CACHE_BYTES",
+    Kind::Size,
+    Some("8GiB"),
+    "Most bytes of days fetched from object storage kept on local disk; the least recently searched go first. A search that needs more days than fit is answered `partial`, naming the days left out.",
+);
+
+pub const VARS: [&VarSpec; 10] = [
     &TOKENS_FILE,
     &ALLOWED_HOSTS,
     &INDEXERS,
+    &STORE_URL,
+    &STORE_CACHE_DIR,
+    &STORE_CACHE_BYTES,
     &TIME_LIMIT_MS,
     &MAX_PAGE_BYTES,
     &MAX_TAIL_SUBSCRIBERS,
@@ -68,6 +92,12 @@ pub struct QueryConfig {
     pub max_page_bytes: usize,
     pub max_tail_subscribers: usize,
     pub tail_buffer_bytes: usize,
+    /// Object storage holding days evicted from the indexers' volumes.
+    pub store_url: Option<String>,
+    #[serde(skip)]
+    pub store_options: Vec<(String, String)>,
+    pub store_cache_dir: Option<std::path::PathBuf>,
+    pub store_cache_bytes: u64,
     /// The index of a co-located indexer (standalone), read directly.
     #[serde(skip)]
     pub local: Option<logpipe_store::Catalog>,
@@ -143,7 +173,29 @@ impl QueryConfig {
         } else {
             Vec::new()
         };
+        let store_url = env.text_opt(&STORE_URL)?.filter(|u| !u.trim().is_empty());
+        if let Some(url) = &store_url
+            && url::Url::parse(url).is_err()
+        {
+            return Err(ConfigError::Invalid {
+                var: STORE_URL.name.to_owned(),
+                value: url.clone(),
+                expected: "a URL such as s3://bucket/prefix or file:///dir".to_owned(),
+            });
+        }
+        let store_options = ["AWS_", "GOOGLE_", "AZURE_"]
+            .iter()
+            .flat_map(|prefix| {
+                env.with_prefix(prefix)
+                    .into_iter()
+                    .map(move |(rest, value)| (format!("{prefix}{rest}"), value))
+            })
+            .collect();
         Ok(QueryConfig {
+            store_url,
+            store_options,
+            store_cache_dir: env.path_opt(&STORE_CACHE_DIR)?,
+            store_cache_bytes: env.size(&STORE_CACHE_BYTES)?,
             tokens_file,
             tokens,
             allowed_hosts,

@@ -8,7 +8,9 @@
 //! - `service`: the query service as a logpipe service: backend chosen, routes served.
 //! - `serve`: the search API over one catalog, which `logpipe indexer` serves.
 //! - `api`: the HTTP API's routes, parameters and errors.
-//! - `backend`: where a search runs: the local index or every indexer, merged.
+//! - `backend`: where a search runs: the local index or every indexer, and the days only
+//!   object storage holds, merged.
+//! - `cold`: those days, fetched into a bounded cache on local disk.
 //! - `tail`: live tail, one Kafka consumer shared by every subscriber.
 //! - `openapi`: the API's OpenAPI document.
 //! - `telemetry`: the service's metrics (requests, latency, partial answers, tail).
@@ -17,6 +19,7 @@
 pub mod api;
 pub mod backend;
 mod client;
+pub mod cold;
 mod config;
 mod openapi;
 pub mod serve;

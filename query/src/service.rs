@@ -11,6 +11,7 @@ use tracing::info;
 use crate::QueryConfig;
 use crate::api::{self, ApiState};
 use crate::backend::{Backend, Fanout};
+use crate::cold::ColdStore;
 use crate::tail::TailHub;
 
 impl Service for QueryConfig {
@@ -48,10 +49,30 @@ impl Service for QueryConfig {
             }
             (None, false) => Backend::Fanout(Fanout::new(self.indexers.clone(), self.time_limit)?),
         };
+        let backend = match &self.store_url {
+            Some(url) => {
+                let dir = self
+                    .store_cache_dir
+                    .clone()
+                    .unwrap_or_else(|| ctx.shared.data_dir.join("store-cache"));
+                let cold = ColdStore::new(
+                    url.clone(),
+                    self.store_options.clone(),
+                    dir,
+                    self.store_cache_bytes,
+                )?;
+                Backend::Tiered(Box::new(backend), cold)
+            }
+            None => backend,
+        };
         info!(
             backend = match &backend {
                 Backend::Local(_) => "local index",
                 Backend::Fanout(_) => "indexers",
+                Backend::Tiered(hot, _) => match **hot {
+                    Backend::Fanout(_) => "indexers and object storage",
+                    _ => "local index and object storage",
+                },
             },
             access_control = self.tokens.enabled(),
             "query service started"

@@ -6,6 +6,7 @@ mod access;
 mod api;
 mod fanout;
 mod hosts;
+mod store;
 mod tail;
 mod ui;
 mod util;

@@ -581,21 +581,23 @@ impl Archive {
             .collect()
     }
 
-    /// Bytes of the files of `day` that `meta` names.
+    /// Bytes of `day` as `fetch_day` writes it for `meta`: the files it names, and
+    /// `meta.json` itself.
     pub fn day_bytes(&self, day: &str, meta: &str) -> u64 {
         let Ok(segments) = segment_ids(meta) else {
             return 0;
         };
-        self.uploaded
+        let files: u64 = self
+            .uploaded
             .iter()
             .filter_map(|(name, size)| {
                 let file = name.strip_prefix(&format!("days/{day}/"))?;
-                segments
-                    .iter()
-                    .any(|id| file.starts_with(id.as_str()))
-                    .then_some(*size)
+                (file == crate::layout::VERSION_FILE
+                    || segments.iter().any(|id| file.starts_with(id.as_str())))
+                .then_some(*size)
             })
-            .sum()
+            .sum();
+        files + meta.len() as u64
     }
 }
 
