@@ -35,6 +35,24 @@ const STATS_INTERVAL: Duration = Duration::from_secs(10);
 
 pub type SharedPipeline = Arc<Mutex<Pipeline>>;
 
+/// How a committed group offset carries the ledger chain's head at that offset, so that
+/// the indexer a partition moves to goes on with the same chain.
+const CHAIN_METADATA: &str = "logpipe-chain/1";
+
+/// The offset's metadata naming `head`.
+fn chain_metadata(offset: i64, head: &[u8; 32]) -> String {
+    format!("{CHAIN_METADATA} {offset} {}", hex::encode(head))
+}
+
+/// The head `metadata` names for `offset`, when it names one for that offset.
+fn carried_head(metadata: &str, offset: i64) -> Option<[u8; 32]> {
+    let mut parts = metadata.split(' ');
+    if parts.next()? != CHAIN_METADATA || parts.next()?.parse::<i64>().ok()? != offset {
+        return None;
+    }
+    logpipe_store::ledger::unhex::<32>(parts.next()?)
+}
+
 fn lock(pipeline: &SharedPipeline) -> MutexGuard<'_, Pipeline> {
     pipeline.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -81,17 +99,32 @@ impl IndexerContext {
         let mut pipeline = lock(&self.pipeline);
         let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
         for partition in partitions {
-            pipeline.assigned(partition);
-            let committed = group
+            let found = group
                 .as_ref()
-                .and_then(|list| list.find_partition(&self.topic, partition))
-                .and_then(|found| match found.offset() {
-                    Offset::Offset(offset) => Some(offset),
-                    _ => None,
-                });
+                .and_then(|list| list.find_partition(&self.topic, partition));
+            let committed = found.as_ref().and_then(|found| match found.offset() {
+                Offset::Offset(offset) => Some(offset),
+                _ => None,
+            });
             let local = pipeline.resume_offset(partition);
             let resume = committed.into_iter().chain(local).max();
-            info!(partition, ?local, ?committed, ?resume, "partition assigned");
+            // The head the last holder committed applies where reading resumes from its
+            // offset.
+            let carried = committed
+                .filter(|&offset| Some(offset) == resume)
+                .and_then(|offset| {
+                    let head = carried_head(found.as_ref()?.metadata(), offset)?;
+                    Some((offset, head))
+                });
+            pipeline.assigned(partition, resume, carried);
+            info!(
+                partition,
+                ?local,
+                ?committed,
+                ?resume,
+                carried_head = carried.is_some(),
+                "partition assigned"
+            );
             if let Some(offset) = resume {
                 let _ = tpl.set_partition_offset(&self.topic, partition, Offset::Offset(offset));
             }
@@ -168,16 +201,37 @@ fn commit_group(
 ) -> KafkaResult<()> {
     let assigned = consumer.assignment()?;
     let positions = pipeline.group_positions();
+    let heads = pipeline.heads_at(&positions);
     let mut list = TopicPartitionList::new();
     for element in assigned.elements() {
         if let Some(&offset) = positions.get(&element.partition()) {
-            list.add_partition_offset(topic, element.partition(), Offset::Offset(offset))?;
+            let mut entry = list.add_partition(topic, element.partition());
+            entry.set_offset(Offset::Offset(offset))?;
+            if let Some(head) = heads.get(&element.partition()) {
+                entry.set_metadata(chain_metadata(offset, head));
+            }
         }
     }
     if list.count() == 0 {
         return Ok(());
     }
     consumer.commit(&list, mode)
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::*;
+
+    #[test]
+    fn a_head_is_carried_for_its_offset_only() {
+        let head = [7u8; 32];
+        let metadata = chain_metadata(1_020, &head);
+        assert_eq!(carried_head(&metadata, 1_020), Some(head));
+        assert_eq!(carried_head(&metadata, 1_021), None);
+        assert_eq!(carried_head("", 1_020), None);
+        assert_eq!(carried_head("logpipe-chain/1 1020 zz", 1_020), None);
+        assert_eq!(carried_head("other 1020 0707", 1_020), None);
+    }
 }
 
 /// Settings of the loop that are not the pipeline's.

@@ -370,11 +370,11 @@ fn a_partition_resumed_after_a_rebalance_is_a_handover_not_a_gap() {
     let on_0 = |o: i64| Some(o as u64);
     let dir = tempfile::tempdir().unwrap();
     let mut pipeline = open(dir.path(), 0);
-    pipeline.assigned(0);
+    pipeline.assigned(0, None, None);
     take(&mut pipeline, 0, 0..50, on_0);
     pipeline.commit().unwrap();
     // Another indexer took offsets 50..80; the partition comes back at 80.
-    pipeline.assigned(0);
+    pipeline.assigned(0, None, None);
     take(&mut pipeline, 0, 80..100, on_0);
     pipeline.close().unwrap();
     let clean = report(dir.path(), Some(KEY));
@@ -392,4 +392,57 @@ fn a_partition_resumed_after_a_rebalance_is_a_handover_not_a_gap() {
     assert_eq!(kinds(&gap), [Kind::Gap]);
     assert_eq!(gap.findings[0].offset, Some(50));
     assert_eq!(gap.handovers, 0);
+}
+
+/// A partition moving to another indexer takes its chain along: the new holder's first
+/// round goes on from the head the last one committed with its offset, and the two
+/// stores verified together prove the chains one; a forged carried head is named.
+#[test]
+fn a_partition_moved_to_another_indexer_goes_on_with_the_same_chain() {
+    let on_0 = |o: i64| Some(o as u64);
+    let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut holder = open(first.path(), 0);
+    holder.assigned(0, None, None);
+    take(&mut holder, 0, 0..60, on_0);
+    holder.commit().unwrap();
+    let offsets = std::collections::BTreeMap::from([(0, 60)]);
+    let head = holder.heads_at(&offsets)[&0];
+    assert!(holder.heads_at(&[(0, 59)].into()).is_empty(), "only where a round ended");
+    holder.close().unwrap();
+
+    let mut taker = open(second.path(), 0);
+    taker.assigned(0, Some(60), Some((60, head)));
+    take(&mut taker, 0, 60..100, on_0);
+    taker.close().unwrap();
+    let layouts = [IndexLayout::under(first.path()), IndexLayout::under(second.path())];
+    let joined = logpipe_store::verify::verify_all(&layouts, None).unwrap();
+    assert!(joined.ok, "{:#?}", joined.findings);
+    assert_eq!((joined.events, joined.carried_heads, joined.linked_handovers), (100, 1, 1));
+    // The taker's chain is the holder's: its head is the one a single indexer taking
+    // every offset would have.
+    let alone = tempfile::tempdir().unwrap();
+    let mut single = open(alone.path(), 0);
+    take(&mut single, 0, 0..100, on_0);
+    single.commit().unwrap();
+    let all = std::collections::BTreeMap::from([(0, 100)]);
+    assert_eq!(taker.heads_at(&all), single.heads_at(&all));
+
+    // A head carried from anywhere else does not match the holder's chain.
+    let forged = tempfile::tempdir().unwrap();
+    let mut taker = open(forged.path(), 0);
+    taker.assigned(0, Some(60), Some((60, [9; 32])));
+    take(&mut taker, 0, 60..100, on_0);
+    taker.close().unwrap();
+    let layouts = [IndexLayout::under(first.path()), IndexLayout::under(forged.path())];
+    let joined = logpipe_store::verify::verify_all(&layouts, None).unwrap();
+    assert_eq!(kinds(&joined), [Kind::Ledger], "{:#?}", joined.findings);
+    assert!(joined.findings[0].detail.contains("carried over head"));
+    assert_eq!(joined.linked_handovers, 0);
+    // A head carried for another offset than where reading resumes is not used.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut taker = open(elsewhere.path(), 0);
+    taker.assigned(0, Some(60), Some((50, head)));
+    take(&mut taker, 0, 60..100, on_0);
+    taker.close().unwrap();
+    assert_eq!(report(elsewhere.path(), None).carried_heads, 0);
 }

@@ -261,9 +261,33 @@ impl Pipeline {
     }
 
     /// `partition` was assigned to this indexer: its next round in the ledger says when
-    /// reading resumes past where its chain here stands.
-    pub fn assigned(&mut self, partition: i32) {
-        self.ledger.assigned(partition);
+    /// reading resumes past where its chain here stands, and goes on from `carried`, the
+    /// head the indexer that held it committed with its offset, when it starts there.
+    /// Reading resumes at `resume`: offsets before it that this store does not hold were
+    /// another indexer's, so the position moves up to it (the group's offset is never
+    /// committed back below what another indexer committed).
+    pub fn assigned(
+        &mut self,
+        partition: i32,
+        resume: Option<i64>,
+        carried: Option<(i64, [u8; 32])>,
+    ) {
+        self.ledger.assigned(partition, carried);
+        if let Some(resume) = resume {
+            let position = self.positions.entry(partition).or_insert(resume);
+            *position = (*position).max(resume);
+        }
+    }
+
+    /// The chain's head at each of `offsets` (the group's offsets about to be committed)
+    /// where a recent round ended there.
+    pub fn heads_at(&self, offsets: &BTreeMap<i32, i64>) -> BTreeMap<i32, [u8; 32]> {
+        offsets
+            .iter()
+            .filter_map(|(&partition, &offset)| {
+                Some((partition, self.ledger.head_at(partition, offset)?))
+            })
+            .collect()
     }
 
     pub fn positions(&self) -> &BTreeMap<i32, i64> {

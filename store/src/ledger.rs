@@ -78,7 +78,16 @@ pub struct PartitionRound {
     /// and the chain goes on from its last head.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub handover: bool,
+    /// The head the chain stood at in `from` on the indexer that held the partition
+    /// before (carried over with the consumer group's offset), hex: this round's chain
+    /// goes on from it, so the chains of all the partition's indexers are one, and
+    /// `verify_all` checks it against the other indexer's ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried: Option<String>,
 }
+
+/// Rounds' ends remembered per partition, to name the head at a committed offset.
+const HISTORY: usize = 1024;
 
 /// The fingerprint of an event's stored bytes.
 pub fn fingerprint(stored: &[u8]) -> [u8; 16] {
@@ -160,6 +169,11 @@ pub struct Ledger {
     round: Round,
     /// Partitions with a chain here that were assigned again, until their next round.
     assigned: std::collections::BTreeSet<i32>,
+    /// Per partition assigned, the head another indexer's chain had at an offset, until
+    /// the partition's next round (which goes on from it when it starts there).
+    carried: BTreeMap<i32, (i64, [u8; 32])>,
+    /// Per partition, the last rounds' ends and heads, oldest first.
+    history: BTreeMap<i32, std::collections::VecDeque<(i64, [u8; 32])>>,
 }
 
 impl Ledger {
@@ -179,8 +193,11 @@ impl Ledger {
             heads: Heads::default(),
             round: Round::default(),
             assigned: std::collections::BTreeSet::new(),
+            carried: BTreeMap::new(),
+            history: BTreeMap::new(),
         };
-        for line in read_lines(&ledger.path)? {
+        let path = ledger.path.clone();
+        for line in read_lines(&path)? {
             let (text, record) = line?;
             if let Body::Round { partitions, .. } = &record.body {
                 for (partition, round) in partitions {
@@ -189,6 +206,7 @@ impl Ledger {
                         reason: format!("record {}: head is not 32 bytes of hex", record.seq),
                     })?;
                     ledger.heads.partitions.insert(*partition, (round.to, head));
+                    ledger.remember(*partition, round.to, head);
                 }
             }
             ledger.next_seq = record.seq + 1;
@@ -218,20 +236,61 @@ impl Ledger {
 
     /// `partition` was assigned to this indexer (at startup or in a rebalance): when its
     /// chain here stands short of where reading resumes, another indexer took the offsets
-    /// between, and its next round says so.
-    pub fn assigned(&mut self, partition: i32) {
-        if self.heads.partitions.contains_key(&partition) {
+    /// between, and its next round says so. `carried`: the offset and head the indexer
+    /// that held it last committed; the next round goes on from that head when it starts
+    /// at that offset and this chain does not stand there itself.
+    pub fn assigned(&mut self, partition: i32, carried: Option<(i64, [u8; 32])>) {
+        let here = self.heads.partitions.get(&partition).map(|(next, _)| *next);
+        if here.is_some() {
             self.assigned.insert(partition);
         }
+        match carried {
+            Some((offset, head)) if here != Some(offset) => {
+                self.carried.insert(partition, (offset, head));
+            }
+            _ => {
+                self.carried.remove(&partition);
+            }
+        }
+    }
+
+    /// The head of `partition`'s chain after the offsets before `offset`, when a recent
+    /// round ended there: what the consumer group's offset is committed with.
+    pub fn head_at(&self, partition: i32, offset: i64) -> Option<[u8; 32]> {
+        self.history
+            .get(&partition)?
+            .iter()
+            .rev()
+            .find(|(to, _)| *to == offset)
+            .map(|(_, head)| *head)
+    }
+
+    fn remember(&mut self, partition: i32, to: i64, head: [u8; 32]) {
+        let history = self.history.entry(partition).or_default();
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back((to, head));
     }
 
     /// The round being taken of `partition`, started at `offset` when new.
     fn partition_round(&mut self, partition: i32, offset: i64) -> &mut (PartitionRound, [u8; 32]) {
-        let handover =
-            !self.round.partitions.contains_key(&partition) && self.assigned.remove(&partition);
+        let new = !self.round.partitions.contains_key(&partition);
+        let handover = new && self.assigned.remove(&partition);
+        let carried = if new {
+            self.carried
+                .remove(&partition)
+                .filter(|(at, _)| *at == offset)
+        } else {
+            None
+        };
         let entry = self.round.partition(&self.heads, partition, offset);
         if handover {
             entry.0.handover = true;
+        }
+        if let Some((_, head)) = carried {
+            entry.1 = head;
+            entry.0.carried = Some(hex::encode(head));
         }
         entry
     }
@@ -261,6 +320,7 @@ impl Ledger {
         for (partition, (mut round, head)) in std::mem::take(&mut self.round.partitions) {
             round.head = hex::encode(head);
             self.heads.partitions.insert(partition, (round.to, head));
+            self.remember(partition, round.to, head);
             partitions.insert(partition, round);
         }
         self.append(Body::Round {

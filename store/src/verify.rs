@@ -87,9 +87,21 @@ pub struct Report {
     /// Offsets of a partition that more than one of the stores verified together took
     /// (read again after a crash during a rebalance; each store's own copy checked).
     pub offsets_in_several_stores: u64,
+    /// Rounds that went on from the head another indexer's chain had where they began
+    /// (carried over with the consumer group's offset).
+    pub carried_heads: u64,
+    /// Of those, the ones whose carried head the other indexer's ledger, verified
+    /// together (`verify_all`), has at that offset: the chains are proven one.
+    pub linked_handovers: u64,
     /// Per partition, the offset ranges `[from, to)` of the rounds.
     #[serde(skip)]
     pub rounds: BTreeMap<i32, Vec<(i64, i64)>>,
+    /// Per partition, the head at the end of each round, by the offset it ends before.
+    #[serde(skip)]
+    pub ends: BTreeMap<i32, BTreeMap<i64, [u8; 32]>>,
+    /// The heads rounds carried over: partition, offset, head.
+    #[serde(skip)]
+    pub carried: Vec<(i32, i64, [u8; 32])>,
 }
 
 fn finding(kind: Kind, detail: impl Into<String>) -> Finding {
@@ -202,6 +214,7 @@ pub fn verify_all(
     key: Option<&VerifyingKey>,
 ) -> Result<Report, StoreError> {
     let mut joined = Report::default();
+    let mut reports = Vec::new();
     for (n, layout) in layouts.iter().enumerate() {
         let report = verify(layout, key)?;
         let store = |mut finding: Finding| {
@@ -226,9 +239,39 @@ pub fn verify_all(
         joined.digests += report.digests;
         joined.records_after_last_digest += report.records_after_last_digest;
         joined.handovers += report.handovers;
+        joined.carried_heads += report.carried_heads;
         joined.stores += 1;
         for (partition, rounds) in report.rounds {
             joined.rounds.entry(partition).or_default().extend(rounds);
+        }
+        reports.push((report.ends, report.carried));
+    }
+    // A head carried over must be the one the other indexer's chain has there.
+    for (n, (_, carried)) in reports.iter().enumerate() {
+        for &(partition, offset, head) in carried {
+            let elsewhere: Vec<[u8; 32]> = reports
+                .iter()
+                .enumerate()
+                .filter(|(other, _)| *other != n)
+                .filter_map(|(_, (ends, _))| ends.get(&partition)?.get(&offset).copied())
+                .collect();
+            if elsewhere.contains(&head) {
+                joined.linked_handovers += 1;
+            } else if let Some(theirs) = elsewhere.first() {
+                joined.findings.push(Finding {
+                    partition: Some(partition),
+                    offset: Some(offset),
+                    ..finding(
+                        Kind::Ledger,
+                        format!(
+                            "store {}: the round carried over head {} at offset {offset}, but the chain of the store that held the partition stands at {} there: one of the two was altered",
+                            n + 1,
+                            hex::encode(head),
+                            hex::encode(theirs)
+                        ),
+                    )
+                });
+            }
         }
     }
     if layouts.len() > 1 {
@@ -299,6 +342,20 @@ fn check_round(
                 round.from
             ),
         ));
+    }
+    if let Some(carried) = &round.carried {
+        match unhex::<32>(carried) {
+            Some(from) => {
+                head = from;
+                report.carried_heads += 1;
+                report.carried.push((partition, round.from, from));
+            }
+            None => report.findings.push(at(
+                Kind::Ledger,
+                None,
+                format!("record {seq}: the carried head is not 32 bytes of hex"),
+            )),
+        }
     }
     if unhex::<32>(&round.head).is_none() {
         report.findings.push(at(
@@ -393,6 +450,11 @@ fn check_round(
         ));
     }
     heads.insert(partition, (round.to.max(next), head));
+    report
+        .ends
+        .entry(partition)
+        .or_default()
+        .insert(round.to, head);
     if round.to > round.from {
         report
             .rounds
@@ -595,7 +657,7 @@ pub fn render(report: &Report, root: &Path) -> String {
     }
     let _ = writeln!(
         out,
-        "{}: {} events ({} bytes) in {}{}, {} ledger records, {} digests ({} records after the last), {} events removed by retention, {} events in days evicted to object storage, {} partitions resumed after another indexer held them, {} problems",
+        "{}: {} events ({} bytes) in {}{}, {} ledger records, {} digests ({} records after the last), {} events removed by retention, {} events in days evicted to object storage, {} partitions resumed after another indexer held them ({} going on from its carried head, {} of those matched in its ledger), {} problems",
         if report.ok {
             "verified"
         } else {
@@ -615,6 +677,8 @@ pub fn render(report: &Report, root: &Path) -> String {
         report.removed_by_policy,
         report.in_object_storage,
         report.handovers,
+        report.carried_heads,
+        report.linked_handovers,
         report.findings.len()
     );
     out
