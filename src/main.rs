@@ -287,7 +287,9 @@ fn restore_copy(url: &str) -> anyhow::Result<tempfile::TempDir> {
         .build()?;
     let restored = runtime.block_on(async {
         let archive = logpipe_store::archive::Archive::open(url, "", std::env::vars()).await?;
-        archive.restore(&layout, logpipe_store::archive::Days::All).await
+        archive
+            .restore(&layout, logpipe_store::archive::Days::All)
+            .await
     })?;
     match restored {
         Some(_) => Ok(dir),

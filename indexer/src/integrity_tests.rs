@@ -407,17 +407,26 @@ fn a_partition_moved_to_another_indexer_goes_on_with_the_same_chain() {
     holder.commit().unwrap();
     let offsets = std::collections::BTreeMap::from([(0, 60)]);
     let head = holder.heads_at(&offsets)[&0];
-    assert!(holder.heads_at(&[(0, 59)].into()).is_empty(), "only where a round ended");
+    assert!(
+        holder.heads_at(&[(0, 59)].into()).is_empty(),
+        "only where a round ended"
+    );
     holder.close().unwrap();
 
     let mut taker = open(second.path(), 0);
     taker.assigned(0, Some(60), Some((60, head)));
     take(&mut taker, 0, 60..100, on_0);
     taker.close().unwrap();
-    let layouts = [IndexLayout::under(first.path()), IndexLayout::under(second.path())];
+    let layouts = [
+        IndexLayout::under(first.path()),
+        IndexLayout::under(second.path()),
+    ];
     let joined = logpipe_store::verify::verify_all(&layouts, None).unwrap();
     assert!(joined.ok, "{:#?}", joined.findings);
-    assert_eq!((joined.events, joined.carried_heads, joined.linked_handovers), (100, 1, 1));
+    assert_eq!(
+        (joined.events, joined.carried_heads, joined.linked_handovers),
+        (100, 1, 1)
+    );
     // The taker's chain is the holder's: its head is the one a single indexer taking
     // every offset would have.
     let alone = tempfile::tempdir().unwrap();
@@ -433,7 +442,10 @@ fn a_partition_moved_to_another_indexer_goes_on_with_the_same_chain() {
     taker.assigned(0, Some(60), Some((60, [9; 32])));
     take(&mut taker, 0, 60..100, on_0);
     taker.close().unwrap();
-    let layouts = [IndexLayout::under(first.path()), IndexLayout::under(forged.path())];
+    let layouts = [
+        IndexLayout::under(first.path()),
+        IndexLayout::under(forged.path()),
+    ];
     let joined = logpipe_store::verify::verify_all(&layouts, None).unwrap();
     assert_eq!(kinds(&joined), [Kind::Ledger], "{:#?}", joined.findings);
     assert!(joined.findings[0].detail.contains("carried over head"));
@@ -445,4 +457,61 @@ fn a_partition_moved_to_another_indexer_goes_on_with_the_same_chain() {
     take(&mut taker, 0, 60..100, on_0);
     taker.close().unwrap();
     assert_eq!(report(elsewhere.path(), None).carried_heads, 0);
+}
+
+/// A store indexed before the ledger existed: its events are adopted when the ledger
+/// begins, so they verify instead of reading as inserted, and tampering with them later
+/// is named; a ledger deleted from a store that has digests is not adopted anew.
+#[test]
+fn a_store_from_before_the_ledger_is_adopted_and_verified_from_then_on() {
+    let on_0 = |o: i64| Some(o as u64);
+    let dir = tempfile::tempdir().unwrap();
+    let layout = IndexLayout::under(dir.path());
+    for day in DAYS.map(|ts| Day::of(logpipe_common::Timestamp::parse_rfc3339(ts).unwrap())) {
+        let (index, fields) = layout.open_or_create(day).unwrap();
+        let mut writer: IndexWriter<TantivyDocument> = index.writer(15 << 20).unwrap();
+        for n in (1_000..1_040).filter(|n| Day::of(event(*n).ts) == day) {
+            writer
+                .add_document(document_of(&fields, &event(n)))
+                .unwrap();
+        }
+        writer.commit().unwrap();
+    }
+    let mut pipeline = open(dir.path(), 0);
+    take(&mut pipeline, 0, 0..30, on_0);
+    pipeline.close().unwrap();
+    let clean = report(dir.path(), Some(KEY));
+    assert!(clean.ok, "{:#?}", clean.findings);
+    assert_eq!((clean.events, clean.adopted), (70, 40));
+    // Opened again, nothing is adopted twice.
+    open(dir.path(), 0).close().unwrap();
+    let again = report(dir.path(), Some(KEY));
+    assert!(again.ok, "{:#?}", again.findings);
+    assert_eq!(again.adopted, 40);
+
+    // An adopted event changed afterwards.
+    let (copy, index) = tampered(dir.path());
+    let (mut writer, fields) = day_writer(&index, "2026-11-27");
+    writer.delete_term(Term::from_field_text(fields.id, &id(1_001).to_string()));
+    let mut edited = event(1_001);
+    edited.message = "user 1001 read nothing".into();
+    writer.add_document(document_of(&fields, &edited)).unwrap();
+    writer.commit().unwrap();
+    let found = report(copy.path(), Some(KEY));
+    assert_eq!(kinds(&found), [Kind::Altered], "{:#?}", found.findings);
+    assert_eq!(found.findings[0].id, Some(id(1_001).to_string()));
+
+    // The ledger deleted where digests remain: not adopted again, so the events, the
+    // rounds' and the digests' absence are all named.
+    let (copy, index) = tampered(dir.path());
+    std::fs::remove_file(index.join(logpipe_store::ledger::LEDGER_FILE)).unwrap();
+    open(copy.path(), 0).close().unwrap();
+    let found = report(copy.path(), Some(KEY));
+    assert!(!found.ok);
+    assert_eq!(found.adopted, 0);
+    assert!(
+        kinds(&found).contains(&Kind::Inserted),
+        "{:#?}",
+        found.findings
+    );
 }

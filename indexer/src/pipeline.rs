@@ -137,6 +137,48 @@ pub enum ArchiveRequest {
     Fetch(Day, mpsc::Sender<Result<(), String>>),
 }
 
+/// A store from before the ledger (days, but no ledger record and no digest) gets a
+/// ledger that starts by adopting every event its days hold, so that `verify` accounts for
+/// them (as adopted, vouched for from then on) instead of reading them as inserted. The
+/// records are written beside it and moved in whole: a crash leaves no half adoption.
+fn adopt_unledgered(layout: &logpipe_store::IndexLayout) -> Result<(), IndexerError> {
+    let root = layout.root();
+    let path = root.join(ledger::LEDGER_FILE);
+    let ledger_empty = std::fs::metadata(&path).map_or(true, |m| m.len() == 0);
+    let digests = std::fs::read_dir(root.join("digests"))
+        .map(|mut entries| entries.next().is_some())
+        .unwrap_or(false);
+    if !ledger_empty || digests {
+        return Ok(());
+    }
+    let by_day = logpipe_store::verify::stored_events(layout)?;
+    if by_day.is_empty() {
+        return Ok(());
+    }
+    let staging = root.join(".ledger-adoption");
+    let _ = std::fs::remove_dir_all(&staging);
+    let mut adopted = 0;
+    {
+        let mut staged = Ledger::open(&staging)?;
+        for (day, events) in &by_day {
+            staged.adopt(*day, events)?;
+            adopted += events.len();
+        }
+    }
+    let io = |error: std::io::Error| StoreError::io(&path, error);
+    std::fs::rename(staging.join(ledger::LEDGER_FILE), &path).map_err(io)?;
+    std::fs::File::open(root)
+        .and_then(|dir| dir.sync_all())
+        .map_err(io)?;
+    let _ = std::fs::remove_dir_all(&staging);
+    warn!(
+        adopted,
+        days = by_day.len(),
+        "the index had no ledger: its events are adopted, vouched for from now on"
+    );
+    Ok(())
+}
+
 /// How long late events for an evicted day wait for object storage to give it back
 /// before indexing fails (and restarts, to read them again).
 const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
@@ -180,6 +222,7 @@ impl Pipeline {
             took_ms = started.elapsed().as_millis() as u64,
             "recent event ids loaded"
         );
+        adopt_unledgered(&layout)?;
         let ledger = Ledger::open(layout.root())?;
         let on_volume = layout
             .days()
@@ -471,7 +514,9 @@ impl Pipeline {
     /// Puts evicted `day` back on the volume from object storage, for late events of it.
     fn fetch_back(&mut self, day: Day) -> Result<(), IndexerError> {
         let unavailable = |detail: String| {
-            IndexerError::Archive(format!("late events for day {day}, evicted to it: {detail}"))
+            IndexerError::Archive(format!(
+                "late events for day {day}, evicted to it: {detail}"
+            ))
         };
         let Some(archived) = &self.archived else {
             return Err(unavailable("no object storage is configured".into()));

@@ -206,7 +206,10 @@ async fn an_object_storage_outage_is_ridden_through_reported_and_caught_up() {
     let archive = Archive::open(&s3.url("cluster"), &host_name(), s3.env())
         .await
         .unwrap();
-    archive.restore(&layout, logpipe_store::archive::Days::All).await.unwrap();
+    archive
+        .restore(&layout, logpipe_store::archive::Days::All)
+        .await
+        .unwrap();
     let key = public_key(&DigestKey::from_base64(KEY).unwrap().public_base64()).unwrap();
     let report = logpipe_store::verify::verify(&layout, Some(&key)).unwrap();
     assert!(report.ok, "{:?}", report.findings);
@@ -226,8 +229,8 @@ async fn copied_days(s3: &TestObjectStore) -> (Vec<(String, u64)>, logpipe_store
         .restore(&layout, logpipe_store::archive::Days::All)
         .await
         .unwrap();
-    let catalog = logpipe_store::Catalog::open(layout.clone(), logpipe_store::Reload::Manual)
-        .unwrap();
+    let catalog =
+        logpipe_store::Catalog::open(layout.clone(), logpipe_store::Reload::Manual).unwrap();
     let mut days: Vec<_> = catalog
         .stats()
         .into_iter()

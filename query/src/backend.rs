@@ -137,18 +137,19 @@ impl Backend {
             Backend::Local(catalog) => local_search(catalog.clone(), params, started).await,
             Backend::Fanout(fanout) => fanout.search(&params, started).await,
             Backend::Tiered(hot, cold) => {
-                let (hot, (catalogs, failed)) =
-                    tokio::join!(Box::pin(hot.search(params.clone())), cold.catalogs(&params.range));
+                let (hot, (catalogs, failed)) = tokio::join!(
+                    Box::pin(hot.search(params.clone())),
+                    cold.catalogs(&params.range)
+                );
                 let (mut answers, mut failed) = tiered(hot, failed)?;
                 for (name, catalog) in catalogs {
                     match local_search(catalog, params.clone(), started).await {
                         Ok(answer) => answers.push((format!("object storage {name}"), answer)),
-                        Err(BackendError::Engine(error @ SearchError::Index { .. })) => {
-                            failed.push(FailedShard {
+                        Err(BackendError::Engine(error @ SearchError::Index { .. })) => failed
+                            .push(FailedShard {
                                 shard: format!("object storage {name}"),
                                 error: error.to_string(),
-                            })
-                        }
+                            }),
                         Err(error) => return Err(error),
                     }
                 }
@@ -173,18 +174,19 @@ impl Backend {
                         .interval
                         .unwrap_or_else(|| search::auto_interval(&params.range)),
                 );
-                let (hot, (catalogs, failed)) =
-                    tokio::join!(Box::pin(hot.histogram(params.clone())), cold.catalogs(&params.range));
+                let (hot, (catalogs, failed)) = tokio::join!(
+                    Box::pin(hot.histogram(params.clone())),
+                    cold.catalogs(&params.range)
+                );
                 let (mut answers, mut failed) = tiered(hot, failed)?;
                 for (name, catalog) in catalogs {
                     match local_histogram(catalog, params.clone(), started).await {
                         Ok(answer) => answers.push((name, answer)),
-                        Err(BackendError::Engine(error @ SearchError::Index { .. })) => {
-                            failed.push(FailedShard {
+                        Err(BackendError::Engine(error @ SearchError::Index { .. })) => failed
+                            .push(FailedShard {
                                 shard: format!("object storage {name}"),
                                 error: error.to_string(),
-                            })
-                        }
+                            }),
                         Err(error) => return Err(error),
                     }
                 }
@@ -214,12 +216,11 @@ impl Backend {
                 for (name, catalog) in catalogs {
                     match local_values(catalog, field.clone(), each.clone(), started).await {
                         Ok(answer) => answers.push((name, answer)),
-                        Err(BackendError::Engine(error @ SearchError::Index { .. })) => {
-                            failed.push(FailedShard {
+                        Err(BackendError::Engine(error @ SearchError::Index { .. })) => failed
+                            .push(FailedShard {
                                 shard: format!("object storage {name}"),
                                 error: error.to_string(),
-                            })
-                        }
+                            }),
                         Err(error) => return Err(error),
                     }
                 }
@@ -248,8 +249,7 @@ impl Backend {
             }
             Backend::Fanout(fanout) => fanout.event(id, authorization).await,
             Backend::Tiered(hot, cold) => {
-                let (found, failed) =
-                    Box::pin(hot.event(id, scope.clone(), authorization)).await?;
+                let (found, failed) = Box::pin(hot.event(id, scope.clone(), authorization)).await?;
                 if found.is_some() {
                     return Ok((found, failed));
                 }
@@ -640,10 +640,10 @@ impl Fanout {
 /// Shards' pages of one search merged into one page: newest first, each event once, no
 /// further than any shard's page reached.
 fn merge_search(
-answers: Vec<(String, SearchAnswer)>,
-failed: Vec<FailedShard>,
-params: &Params,
-started: Instant,
+    answers: Vec<(String, SearchAnswer)>,
+    failed: Vec<FailedShard>,
+    params: &Params,
+    started: Instant,
 ) -> SearchAnswer {
     let mut total = 0;
     let mut hits: Vec<(i64, String, Box<RawValue>)> = Vec::new();
@@ -703,9 +703,9 @@ started: Instant,
 
 /// Shards' histograms of one range and interval summed bucket by bucket.
 fn merge_histograms(
-answers: Vec<(String, HistogramAnswer)>,
-failed: Vec<FailedShard>,
-started: Instant,
+    answers: Vec<(String, HistogramAnswer)>,
+    failed: Vec<FailedShard>,
+    started: Instant,
 ) -> Result<HistogramAnswer, BackendError> {
     let mut merged: Option<HistogramAnswer> = None;
     for (_, answer) in answers {
@@ -728,11 +728,11 @@ started: Instant,
 
 /// Shards' top values summed, the `params.limit` most frequent kept.
 fn merge_values(
-field: &str,
-answers: Vec<(String, ValuesAnswer)>,
-failed: Vec<FailedShard>,
-params: &Params,
-started: Instant,
+    field: &str,
+    answers: Vec<(String, ValuesAnswer)>,
+    failed: Vec<FailedShard>,
+    params: &Params,
+    started: Instant,
 ) -> ValuesAnswer {
     let mut counts: Vec<(serde_json::Value, u64)> = Vec::new();
     let mut total = 0;

@@ -116,7 +116,10 @@ async fn evicted_days_are_searched_from_object_storage_each_event_once_within_th
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 600);
     assert!(store.cached_bytes().await > 0);
     let (_, body) = admin
-        .get("/api/v1/search", &[("q", "*"), ("limit", "1"), RANGE[0], RANGE[1]])
+        .get(
+            "/api/v1/search",
+            &[("q", "*"), ("limit", "1"), RANGE[0], RANGE[1]],
+        )
         .await;
     assert_eq!(body["total"], 600);
     let (_, body) = admin
@@ -140,7 +143,12 @@ async fn evicted_days_are_searched_from_object_storage_each_event_once_within_th
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| (v["value"].as_str().unwrap().to_owned(), v["count"].as_u64().unwrap()))
+        .map(|v| {
+            (
+                v["value"].as_str().unwrap().to_owned(),
+                v["count"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(counts.iter().map(|(_, n)| n).sum::<u64>(), 600, "{body}");
     assert!(counts.iter().all(|(_, n)| *n == 150), "{counts:?}");
@@ -148,14 +156,20 @@ async fn evicted_days_are_searched_from_object_storage_each_event_once_within_th
     // An event of an evicted day by its permalink.
     let old = sample_event(3, at(noon(), -DAY_MS));
     let (status, body) = admin.get(&format!("/api/v1/events/{}", old.id), &[]).await;
-    assert_eq!((status, body["id"].as_str()), (200, Some(old.id.to_string().as_str())));
+    assert_eq!(
+        (status, body["id"].as_str()),
+        (200, Some(old.id.to_string().as_str()))
+    );
 
     // A token scoped to one namespace sees its events of evicted days and no others.
     let shop = Client::new(address, Some("shop-token"));
     let (ids, _) = all_ids(&shop, "*").await;
     assert_eq!(ids.len(), 150);
     let (_, body) = shop
-        .get("/api/v1/search", &[("q", "k8s.namespace:payments"), RANGE[0], RANGE[1]])
+        .get(
+            "/api/v1/search",
+            &[("q", "k8s.namespace:payments"), RANGE[0], RANGE[1]],
+        )
         .await;
     assert_eq!(body["total"], 0, "{body}");
     let (status, _) = shop.get(&format!("/api/v1/events/{}", old.id), &[]).await;
@@ -209,7 +223,10 @@ async fn a_search_needing_more_days_than_the_cache_holds_is_partial_and_names_th
     }
     // The cache directory holds no more than its bound either.
     let on_disk: u64 = walk(cache.path());
-    assert!(on_disk <= one_day, "{on_disk} bytes cached, bound {one_day}");
+    assert!(
+        on_disk <= one_day,
+        "{on_disk} bytes cached, bound {one_day}"
+    );
 }
 
 fn walk(dir: &Path) -> u64 {

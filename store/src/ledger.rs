@@ -11,6 +11,8 @@
 //!   `dead-letter`), and the partition's running `head`:
 //!   `head = SHA-256(previous head ‖ offset (8 bytes, big-endian) ‖ fingerprint)` over its
 //!   events in offset order, from 32 zero bytes;
+//! - an adoption: the events a day index already held when the ledger began (a store
+//!   from before it), `[id, fingerprint]` each;
 //! - a removal: a day index removed by retention, and why; `evicted` when it left the
 //!   indexer's volume for object storage only (`LOGPIPE_STORE_LOCAL_DAYS`), which keeps it.
 //!
@@ -59,7 +61,16 @@ pub enum Body {
         day: Day,
         reason: String,
     },
+    /// Events a day index held when the ledger began (indexed before the store kept one):
+    /// `[id, fingerprint]` each, vouched for from this record on.
+    Adopted {
+        day: Day,
+        events: Vec<(String, String)>,
+    },
 }
+
+/// Most events one adoption record lists.
+const ADOPTED_PER_RECORD: usize = 10_000;
 
 /// What one round took from one partition.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -329,6 +340,26 @@ impl Ledger {
         })
     }
 
+    /// Records the events `day` holds that no round chained (the store predates the
+    /// ledger), in records of at most `ADOPTED_PER_RECORD`, and syncs.
+    pub fn adopt(&mut self, day: Day, events: &[(String, [u8; 16])]) -> Result<(), StoreError> {
+        for chunk in events.chunks(ADOPTED_PER_RECORD) {
+            self.append(Body::Adopted {
+                day,
+                events: chunk
+                    .iter()
+                    .map(|(id, fp)| (id.clone(), hex::encode(fp)))
+                    .collect(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Whether the ledger has no record yet.
+    pub fn is_empty(&self) -> bool {
+        self.next_seq == 0
+    }
+
     /// Records that `day` was removed by retention, and syncs.
     pub fn removal(&mut self, day: Day, reason: &str) -> Result<(), StoreError> {
         self.append(Body::Removal {
@@ -386,7 +417,7 @@ pub fn removals_in(lines: &[u8]) -> Vec<(Day, bool)> {
         .filter_map(|line| serde_json::from_slice::<Record>(line).ok())
         .filter_map(|record| match record.body {
             Body::Removal { day, reason } => Some((day, reason == EVICTED)),
-            Body::Round { .. } => None,
+            Body::Round { .. } | Body::Adopted { .. } => None,
         })
         .collect()
 }

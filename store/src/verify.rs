@@ -70,6 +70,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Events of days removed by retention, as the ledger records.
     pub removed_by_policy: u64,
+    /// Events the ledger adopted when it began (indexed before the store kept one):
+    /// vouched for from then on, not from when they were indexed.
+    pub adopted: u64,
     /// Events of days evicted from this volume to object storage, as the ledger records:
     /// verified where they are (`logpipe verify` of the object-storage URL).
     pub in_object_storage: u64,
@@ -174,6 +177,16 @@ pub fn verify(layout: &IndexLayout, key: Option<&VerifyingKey>) -> Result<Report
                 ),
             ));
         }
+        if let Body::Adopted { day, events } = &record.body {
+            check_adopted(
+                &mut report,
+                &mut stored,
+                &removed_days,
+                *day,
+                events,
+                record.seq,
+            );
+        }
         if let Body::Round { partitions, .. } = &record.body {
             for (&partition, round) in partitions {
                 check_round(
@@ -233,6 +246,7 @@ pub fn verify_all(
             .extend(report.findings.into_iter().map(store));
         joined.removed_by_policy += report.removed_by_policy;
         joined.in_object_storage += report.in_object_storage;
+        joined.adopted += report.adopted;
         joined.events += report.events;
         joined.bytes += report.bytes;
         joined.ledger_records += report.ledger_records;
@@ -301,6 +315,76 @@ pub fn verify_all(
     joined.findings.sort();
     joined.ok = joined.findings.is_empty();
     Ok(joined)
+}
+
+/// The events a store held when its ledger began, as the ledger adopted them.
+fn check_adopted(
+    report: &mut Report,
+    stored: &mut HashMap<String, Stored>,
+    removed_days: &Removals,
+    day: Day,
+    events: &[(String, String)],
+    seq: u64,
+) {
+    for (id, recorded) in events {
+        report.adopted += 1;
+        let place = |kind: Kind, detail: String| Finding {
+            day: Some(day.to_string()),
+            id: Some(id.clone()),
+            ..finding(kind, detail)
+        };
+        let Some(fp) = unhex::<16>(recorded) else {
+            report.findings.push(place(
+                Kind::Ledger,
+                format!("record {seq}: the fingerprint is not 16 bytes of hex"),
+            ));
+            continue;
+        };
+        match stored.get_mut(id) {
+            None if removed_days.by_policy.contains(&day) => report.removed_by_policy += 1,
+            None if removed_days.evicted.contains(&day) => report.in_object_storage += 1,
+            None => report.findings.push(place(
+                Kind::Removed,
+                format!("adopted by ledger record {seq}, in no day index"),
+            )),
+            Some(event) => {
+                event.seen = true;
+                if event.day != day {
+                    report.findings.push(place(
+                        Kind::Altered,
+                        format!("adopted in day {day}, stored in day {}", event.day),
+                    ));
+                } else if event.fingerprint != fp {
+                    report.findings.push(place(
+                        Kind::Altered,
+                        format!(
+                            "stored bytes hash to {}, the ledger adopted {recorded}",
+                            hex::encode(event.fingerprint)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Every event the day indexes under `layout` hold, by day: id and fingerprint
+/// (documents that cannot be read are left out; `verify` names them).
+pub fn stored_events(
+    layout: &IndexLayout,
+) -> Result<BTreeMap<Day, Vec<(String, [u8; 16])>>, StoreError> {
+    let mut report = Report::default();
+    let mut by_day: BTreeMap<Day, Vec<(String, [u8; 16])>> = BTreeMap::new();
+    for (id, event) in read_events(layout, &mut report)? {
+        by_day
+            .entry(event.day)
+            .or_default()
+            .push((id, event.fingerprint));
+    }
+    for events in by_day.values_mut() {
+        events.sort();
+    }
+    Ok(by_day)
 }
 
 /// The days the ledger records leaving the volume.
@@ -657,7 +741,7 @@ pub fn render(report: &Report, root: &Path) -> String {
     }
     let _ = writeln!(
         out,
-        "{}: {} events ({} bytes) in {}{}, {} ledger records, {} digests ({} records after the last), {} events removed by retention, {} events in days evicted to object storage, {} partitions resumed after another indexer held them ({} going on from its carried head, {} of those matched in its ledger), {} problems",
+        "{}: {} events ({} bytes) in {}{}, {} ledger records, {} digests ({} records after the last), {} events adopted when the ledger began, {} events removed by retention, {} events in days evicted to object storage, {} partitions resumed after another indexer held them ({} going on from its carried head, {} of those matched in its ledger), {} problems",
         if report.ok {
             "verified"
         } else {
@@ -674,6 +758,7 @@ pub fn render(report: &Report, root: &Path) -> String {
         report.ledger_records,
         report.digests,
         report.records_after_last_digest,
+        report.adopted,
         report.removed_by_policy,
         report.in_object_storage,
         report.handovers,
