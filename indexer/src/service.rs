@@ -109,13 +109,13 @@ impl IndexerConfig {
                 _ => failed.fail(&anyhow::anyhow!("the consumer thread panicked")),
             }
             // Indexing has stopped: the last round to object storage, then its end.
-            if let Some(syncing) = syncing {
-                if !matches!(
+            if let Some(syncing) = syncing
+                && !matches!(
                     tokio::task::spawn_blocking(move || syncing.finish()).await,
                     Ok(Ok(()))
-                ) {
-                    failed.fail(&anyhow::anyhow!("the archive thread panicked"));
-                }
+                )
+            {
+                failed.fail(&anyhow::anyhow!("the archive thread panicked"));
             }
         });
         info!(index_dir = %catalog.layout().root().display(), group = GROUP, "indexer started");

@@ -266,12 +266,15 @@ impl Backend {
     }
 }
 
+/// Answers by where they came from, and the parts that failed.
+type Parts<T> = (Vec<(String, T)>, Vec<FailedShard>);
+
 /// The hot part's answer (the indexers, or the local index) with the cold part's
 /// failures: the answers so far and the failures, or the hot part's refusal.
 fn tiered<T>(
     hot: Result<T, BackendError>,
     mut failed: Vec<FailedShard>,
-) -> Result<(Vec<(String, T)>, Vec<FailedShard>), BackendError> {
+) -> Result<Parts<T>, BackendError> {
     match hot {
         Ok(answer) => Ok((vec![("indexers".to_owned(), answer)], failed)),
         Err(BackendError::Unavailable(error)) => {

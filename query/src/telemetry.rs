@@ -61,6 +61,17 @@ fn endpoint_label(path: &str) -> &'static str {
     }
 }
 
+/// A day fetched from object storage into the search cache.
+pub(crate) fn store_day_fetched(bytes: u64) {
+    counter!("logpipe_query_store_days_fetched_total").increment(1);
+    counter!("logpipe_query_store_fetched_bytes_total").increment(bytes);
+}
+
+/// Bytes the object-storage cache holds.
+pub(crate) fn store_cache(bytes: u64) {
+    gauge!("logpipe_query_store_cache_bytes").set(bytes as f64);
+}
+
 #[cfg(test)]
 mod tests {
     use axum::Router;
@@ -107,15 +118,4 @@ mod tests {
         assert_eq!(endpoint_label("/"), "ui");
         assert_eq!(endpoint_label("/ui/main.js"), "ui");
     }
-}
-
-/// A day fetched from object storage into the search cache.
-pub(crate) fn store_day_fetched(bytes: u64) {
-    counter!("logpipe_query_store_days_fetched_total").increment(1);
-    counter!("logpipe_query_store_fetched_bytes_total").increment(bytes);
-}
-
-/// Bytes the object-storage cache holds.
-pub(crate) fn store_cache(bytes: u64) {
-    gauge!("logpipe_query_store_cache_bytes").set(bytes as f64);
 }

@@ -368,11 +368,12 @@ fn check_adopted(
     }
 }
 
+/// Per day, each stored event's id and fingerprint.
+pub type StoredByDay = BTreeMap<Day, Vec<(String, [u8; 16])>>;
+
 /// Every event the day indexes under `layout` hold, by day: id and fingerprint
 /// (documents that cannot be read are left out; `verify` names them).
-pub fn stored_events(
-    layout: &IndexLayout,
-) -> Result<BTreeMap<Day, Vec<(String, [u8; 16])>>, StoreError> {
+pub fn stored_events(layout: &IndexLayout) -> Result<StoredByDay, StoreError> {
     let mut report = Report::default();
     let mut by_day: BTreeMap<Day, Vec<(String, [u8; 16])>> = BTreeMap::new();
     for (id, event) in read_events(layout, &mut report)? {
