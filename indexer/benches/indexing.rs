@@ -410,8 +410,7 @@ fn run_pipeline(
     thread.join().unwrap();
     if let Some((runtime, syncing)) = syncing {
         // The last round, which copies what the last commit made.
-        drop(syncing.done);
-        syncing.thread.join().unwrap();
+        syncing.finish().unwrap();
         drop(runtime);
     }
     let wall = started.elapsed().as_secs_f64();
