@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::manifests::check;
 
 fn kubernetes_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/kubernetes")
+    logpipe_common::testkit::package_dir(env!("CARGO_MANIFEST_DIR")).join("config/kubernetes")
 }
 
 #[test]
@@ -288,8 +288,10 @@ fn copy_dir(from: &Path, to: &Path) {
 /// of the code it holds, the version being the workspace's.
 #[test]
 fn dockerfile_pins_its_base_images_and_labels_the_build() {
-    let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile")).unwrap();
+    let text = std::fs::read_to_string(
+        logpipe_common::testkit::package_dir(env!("CARGO_MANIFEST_DIR")).join("Dockerfile"),
+    )
+    .unwrap();
     let lines: Vec<&str> = text
         .lines()
         .map(str::trim)

@@ -20,7 +20,7 @@ const CRATES: [&str; 8] = [
 ];
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    logpipe_common::testkit::package_dir(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The packages `package` depends on to build and run (no dev-dependencies), one name each.

@@ -64,7 +64,9 @@ fn hits(body: &str) -> usize {
 fn git_head() -> String {
     let output = std::process::Command::new("git")
         .args(["rev-parse", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(logpipe_common::testkit::package_dir(env!(
+            "CARGO_MANIFEST_DIR"
+        )))
         .output()
         .expect("git runs");
     assert!(output.status.success(), "the tests run in a git checkout");

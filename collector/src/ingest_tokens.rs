@@ -219,10 +219,8 @@ mod tests {
     /// starts, and every push is refused until the operator lists a token.
     #[test]
     fn the_shipped_tokens_file_refuses_every_push() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../config/kubernetes/secrets.yaml"
-        );
+        let path = logpipe_common::testkit::package_dir(env!("CARGO_MANIFEST_DIR"))
+            .join("../config/kubernetes/secrets.yaml");
         let text = std::fs::read_to_string(path).unwrap();
         let shipped = serde_norway::Deserializer::from_str(&text)
             .map(|document| serde_norway::Value::deserialize(document).unwrap())

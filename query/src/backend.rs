@@ -273,8 +273,12 @@ type Parts<T> = (Vec<(String, T)>, Vec<FailedShard>);
 /// failures: the answers so far and the failures, or the hot part's refusal.
 fn tiered<T>(
     hot: Result<T, BackendError>,
-    mut failed: Vec<FailedShard>,
+    missing: crate::cold::Missing,
 ) -> Result<Parts<T>, BackendError> {
+    let mut failed: Vec<FailedShard> = missing
+        .into_iter()
+        .map(|(shard, error)| FailedShard { shard, error })
+        .collect();
     match hot {
         Ok(answer) => Ok((vec![("indexers".to_owned(), answer)], failed)),
         Err(BackendError::Unavailable(error)) => {

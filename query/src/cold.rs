@@ -18,7 +18,8 @@ use logpipe_store::search::TimeRange;
 use logpipe_store::{Catalog, Day, IndexLayout, Reload};
 use tracing::{info, warn};
 
-use crate::backend::FailedShard;
+/// What could not be searched, and why.
+pub type Missing = Vec<(String, String)>;
 
 /// How long a reading of the indexers' manifests is trusted.
 const LIST_EVERY: Duration = Duration::from_secs(10);
@@ -106,7 +107,7 @@ impl ColdStore {
 
     /// Catalogs, one per indexer instance, over the evicted days `range` reaches, fetched
     /// as needed; and the days (or listings) that could not be had.
-    pub async fn catalogs(&self, range: &TimeRange) -> (Vec<(String, Catalog)>, Vec<FailedShard>) {
+    pub async fn catalogs(&self, range: &TimeRange) -> (Vec<(String, Catalog)>, Missing) {
         let mut failed = Vec::new();
         let mut state = self.inner.state.lock().await;
         if state.listed.is_none_or(|at| at.elapsed() >= LIST_EVERY) {
@@ -117,10 +118,7 @@ impl ColdStore {
                 }
                 Err(error) => {
                     warn!(%error, "listing object storage failed");
-                    failed.push(FailedShard {
-                        shard: "object storage".into(),
-                        error: error.to_string(),
-                    });
+                    failed.push(("object storage".into(), error.to_string()));
                 }
             }
         }
@@ -165,13 +163,13 @@ impl ColdStore {
             let shard = format!("object storage {name} {day}");
             let bytes = archive.day_bytes(&day.to_string(), meta);
             if !self.make_room(&mut state, bytes, &wanted) {
-                failed.push(FailedShard {
+                failed.push((
                     shard,
-                    error: format!(
+                    format!(
                         "the day is {bytes} bytes and the cache (LOGPIPE_QUERY_STORE_CACHE_BYTES, {} bytes) is full of the other days this search needs: narrow the time range",
                         self.inner.max_bytes
                     ),
-                });
+                ));
                 continue;
             }
             match self.fetch(archive, name, *day, meta).await {
@@ -188,7 +186,7 @@ impl ColdStore {
                 }
                 Err(error) => {
                     warn!(%name, %day, %error, "fetching a day from object storage failed");
-                    failed.push(FailedShard { shard, error });
+                    failed.push((shard, error));
                 }
             }
         }
@@ -211,10 +209,7 @@ impl ColdStore {
                     state.catalogs.insert(name.clone(), catalog.clone());
                     catalogs.push((name.clone(), catalog));
                 }
-                Err(error) => failed.push(FailedShard {
-                    shard: format!("object storage {name}"),
-                    error: error.to_string(),
-                }),
+                Err(error) => failed.push((format!("object storage {name}"), error.to_string())),
             }
         }
         (catalogs, failed)

@@ -12,7 +12,7 @@ use logpipe_common::testkit::shared_data;
 use super::testing::{event_of, redact, redact_both_ways};
 
 fn corpus_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    logpipe_common::testkit::package_dir(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/redaction")
         .join(name)
 }

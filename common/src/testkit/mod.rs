@@ -31,21 +31,35 @@ pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
 /// The third-party test material in `../shared/data`, beside the checkout. Panics with a
 /// clear message when it is missing.
 pub fn shared_data() -> PathBuf {
-    // This crate sits one level below the checkout, which has `shared/` beside it.
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        std::env::var_os("LOGPIPE_TEST_DATA").map(PathBuf::from),
-        root.ancestors().nth(2).map(|up| up.join("shared/data")),
+    // The checkout has `shared/` beside it. The package being tested names the checkout
+    // at run time; this crate's own directory as built may be another clone's, when the
+    // build came from a target directory that clone shared.
+    let roots = [
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
     ];
-    candidates
+    std::env::var_os("LOGPIPE_TEST_DATA")
+        .map(PathBuf::from)
         .into_iter()
-        .flatten()
+        .chain(roots.into_iter().flatten().flat_map(|root| {
+            root.ancestors()
+                .skip(1)
+                .take(3)
+                .map(|up| up.join("shared/data"))
+                .collect::<Vec<_>>()
+        }))
         .find(|path| path.join("MANIFEST.tsv").is_file())
         .unwrap_or_else(|| {
             panic!(
                 "test data not found: expected ../shared/data beside the checkout (or LOGPIPE_TEST_DATA)"
             )
         })
+}
+
+/// The directory of the package being tested, as it runs (`CARGO_MANIFEST_DIR` of the run,
+/// else `built`, the one it was built in).
+pub fn package_dir(built: &str) -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(built), PathBuf::from)
 }
 
 /// A tokens file's text: `shop-token` sees `shop` and `shop-*`, `billing-token` sees
