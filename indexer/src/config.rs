@@ -294,14 +294,7 @@ impl IndexerConfig {
                     .to_owned(),
             });
         }
-        let store_options = ["AWS_", "GOOGLE_", "AZURE_"]
-            .iter()
-            .flat_map(|prefix| {
-                env.with_prefix(prefix)
-                    .into_iter()
-                    .map(move |(rest, value)| (format!("{prefix}{rest}"), value))
-            })
-            .collect();
+        let store_options = logpipe_store::archive::cloud_variables(env);
         Ok(IndexerConfig {
             store_url,
             store_sync_interval: env.duration(&STORE_SYNC_INTERVAL_MS)?,

@@ -143,15 +143,8 @@ impl Backend {
                 );
                 let (mut answers, mut failed) = tiered(hot, failed)?;
                 for (name, catalog) in catalogs {
-                    match local_search(catalog, params.clone(), started).await {
-                        Ok(answer) => answers.push((format!("object storage {name}"), answer)),
-                        Err(BackendError::Engine(error @ SearchError::Index { .. })) => failed
-                            .push(FailedShard {
-                                shard: format!("object storage {name}"),
-                                error: error.to_string(),
-                            }),
-                        Err(error) => return Err(error),
-                    }
+                    let answer = local_search(catalog, params.clone(), started).await;
+                    cold_part(name, answer, &mut answers, &mut failed)?;
                 }
                 if answers.is_empty() {
                     return Err(unavailable(&failed));
@@ -180,15 +173,8 @@ impl Backend {
                 );
                 let (mut answers, mut failed) = tiered(hot, failed)?;
                 for (name, catalog) in catalogs {
-                    match local_histogram(catalog, params.clone(), started).await {
-                        Ok(answer) => answers.push((name, answer)),
-                        Err(BackendError::Engine(error @ SearchError::Index { .. })) => failed
-                            .push(FailedShard {
-                                shard: format!("object storage {name}"),
-                                error: error.to_string(),
-                            }),
-                        Err(error) => return Err(error),
-                    }
+                    let answer = local_histogram(catalog, params.clone(), started).await;
+                    cold_part(name, answer, &mut answers, &mut failed)?;
                 }
                 merge_histograms(answers, failed, started)
             }
@@ -214,15 +200,8 @@ impl Backend {
                 );
                 let (mut answers, mut failed) = tiered(hot, failed)?;
                 for (name, catalog) in catalogs {
-                    match local_values(catalog, field.clone(), each.clone(), started).await {
-                        Ok(answer) => answers.push((name, answer)),
-                        Err(BackendError::Engine(error @ SearchError::Index { .. })) => failed
-                            .push(FailedShard {
-                                shard: format!("object storage {name}"),
-                                error: error.to_string(),
-                            }),
-                        Err(error) => return Err(error),
-                    }
+                    let answer = local_values(catalog, field.clone(), each.clone(), started).await;
+                    cold_part(name, answer, &mut answers, &mut failed)?;
                 }
                 Ok(merge_values(&field, answers, failed, &params, started))
             }
@@ -264,6 +243,26 @@ impl Backend {
             }
         }
     }
+}
+
+/// One cold part's answer added to `answers`, or its failure to read a day to `failed`;
+/// a refusal (a bad query) is the whole request's.
+fn cold_part<T>(
+    name: String,
+    answer: Result<T, BackendError>,
+    answers: &mut Vec<(String, T)>,
+    failed: &mut Vec<FailedShard>,
+) -> Result<(), BackendError> {
+    let shard = format!("object storage {name}");
+    match answer {
+        Ok(answer) => answers.push((shard, answer)),
+        Err(BackendError::Engine(error @ SearchError::Index { .. })) => failed.push(FailedShard {
+            shard,
+            error: error.to_string(),
+        }),
+        Err(error) => return Err(error),
+    }
+    Ok(())
 }
 
 /// Answers by where they came from, and the parts that failed.

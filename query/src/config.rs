@@ -183,14 +183,7 @@ impl QueryConfig {
                 expected: "a URL such as s3://bucket/prefix or file:///dir".to_owned(),
             });
         }
-        let store_options = ["AWS_", "GOOGLE_", "AZURE_"]
-            .iter()
-            .flat_map(|prefix| {
-                env.with_prefix(prefix)
-                    .into_iter()
-                    .map(move |(rest, value)| (format!("{prefix}{rest}"), value))
-            })
-            .collect();
+        let store_options = logpipe_store::archive::cloud_variables(env);
         Ok(QueryConfig {
             store_url,
             store_options,

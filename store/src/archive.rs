@@ -65,6 +65,19 @@ pub enum ArchiveError {
     Invalid(String),
 }
 
+/// The clouds' credential and endpoint variables set in `env` (`AWS_*`, `GOOGLE_*`,
+/// `AZURE_*`), for `Archive::open`.
+pub fn cloud_variables(env: &logpipe_common::config::Env) -> Vec<(String, String)> {
+    ["AWS_", "GOOGLE_", "AZURE_"]
+        .iter()
+        .flat_map(|prefix| {
+            env.with_prefix(prefix)
+                .into_iter()
+                .map(move |(rest, value)| (format!("{prefix}{rest}"), value))
+        })
+        .collect()
+}
+
 /// The last complete round.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
