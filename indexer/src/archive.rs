@@ -117,21 +117,14 @@ async fn fetch_back(archive: &Archive, layout: &IndexLayout, day: Day) -> Result
         .manifest()
         .and_then(|m| m.days.get(&name))
         .ok_or_else(|| format!("object storage has no day {name}"))?;
-    let dir = layout.day_dir(day);
-    if dir.join("meta.json").exists() {
+    if layout.day_dir(day).join("meta.json").exists() {
         return Ok(());
     }
-    // Fetched beside it, then moved in whole: a day half there is never opened.
-    let partial = layout.root().join(format!(".fetch-{name}"));
-    let _ = std::fs::remove_dir_all(&partial);
     archive
-        .fetch_day(&name, meta, &partial)
+        .fetch_day_into(day, meta, layout)
         .await
-        .map_err(|error| error.to_string())?;
-    std::fs::rename(&partial, &dir).map_err(|error| format!("{}: {error}", dir.display()))?;
-    std::fs::File::open(layout.root())
-        .and_then(|root| root.sync_all())
-        .map_err(|error| format!("{}: {error}", layout.root().display()))
+        .map(|_| ())
+        .map_err(|error| error.to_string())
 }
 
 async fn open_and_restore(

@@ -294,7 +294,7 @@ impl IndexerConfig {
                     .to_owned(),
             });
         }
-        let store_options = logpipe_store::archive::cloud_variables(env);
+        let store_options = env.cloud_variables();
         Ok(IndexerConfig {
             store_url,
             store_sync_interval: env.duration(&STORE_SYNC_INTERVAL_MS)?,

@@ -227,10 +227,11 @@ impl Pipeline {
         let on_volume = layout
             .days()
             .map_err(|error| StoreError::io(layout.root(), error))?;
-        let evicted = ledger::removals(&layout.root().join(ledger::LEDGER_FILE))?
-            .into_iter()
-            .filter(|(day, to_store)| *to_store && !on_volume.contains(day))
-            .map(|(day, _)| day)
+        let evicted = ledger
+            .removals()
+            .iter()
+            .filter(|(day, to_store)| **to_store && !on_volume.contains(day))
+            .map(|(day, _)| *day)
             .collect();
         Ok(Pipeline {
             store,
@@ -536,11 +537,6 @@ impl Pipeline {
         info!(%day, "late events: evicted day fetched back from object storage");
         telemetry::fetched_back();
         Ok(())
-    }
-
-    /// The days evicted to object storage.
-    pub fn evicted(&self) -> &BTreeSet<Day> {
-        &self.evicted
     }
 
     /// Removes the day indexes that retention no longer keeps, and with object storage

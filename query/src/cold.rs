@@ -256,7 +256,7 @@ impl ColdStore {
         info!(instance = %name, %day, "day left the object-storage cache");
     }
 
-    /// Fetches `day` of `name` beside its place in the cache, then moves it in whole.
+    /// Fetches `day` of `name` into its place in the cache, whole.
     async fn fetch(
         &self,
         archive: &Archive,
@@ -265,15 +265,10 @@ impl ColdStore {
         meta: &str,
     ) -> Result<(), String> {
         let layout = IndexLayout::under(&self.inner.dir.join(name));
-        let partial = layout.root().join(format!(".fetch-{day}"));
-        let _ = std::fs::remove_dir_all(&partial);
         archive
-            .fetch_day(&day.to_string(), meta, &partial)
+            .fetch_day_into(day, meta, &layout)
             .await
             .map_err(|error| error.to_string())?;
-        let dir = layout.day_dir(day);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::rename(&partial, &dir).map_err(|error| format!("{}: {error}", dir.display()))?;
         info!(instance = %name, %day, "day fetched from object storage for search");
         Ok(())
     }

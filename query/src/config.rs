@@ -183,7 +183,7 @@ impl QueryConfig {
                 expected: "a URL such as s3://bucket/prefix or file:///dir".to_owned(),
             });
         }
-        let store_options = logpipe_store::archive::cloud_variables(env);
+        let store_options = env.cloud_variables();
         Ok(QueryConfig {
             store_url,
             store_options,

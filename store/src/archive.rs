@@ -65,19 +65,6 @@ pub enum ArchiveError {
     Invalid(String),
 }
 
-/// The clouds' credential and endpoint variables set in `env` (`AWS_*`, `GOOGLE_*`,
-/// `AZURE_*`), for `Archive::open`.
-pub fn cloud_variables(env: &logpipe_common::config::Env) -> Vec<(String, String)> {
-    ["AWS_", "GOOGLE_", "AZURE_"]
-        .iter()
-        .flat_map(|prefix| {
-            env.with_prefix(prefix)
-                .into_iter()
-                .map(move |(rest, value)| (format!("{prefix}{rest}"), value))
-        })
-        .collect()
-}
-
 /// The last complete round.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -348,7 +335,8 @@ impl Archive {
     /// late events brought them back to the volume) and those the new ledger `piece`
     /// evicts, less those it records retention removing.
     fn carry_evicted(&self, manifest: &mut Manifest, piece: &[u8]) {
-        let last = self.manifest.clone().unwrap_or_default();
+        let none = Manifest::default();
+        let last = self.manifest.as_ref().unwrap_or(&none);
         let mut evicted: BTreeSet<String> = last
             .evicted
             .iter()
@@ -578,6 +566,28 @@ impl Archive {
             files += 1;
         }
         write(&dir.join(META), meta.as_bytes())?;
+        Ok(files)
+    }
+
+    /// Fetches `day` as `meta` names it into its place under `layout`, whole: downloaded
+    /// beside it, then moved in over whatever was there, so a day half there is never
+    /// opened. Returns how many files there were.
+    pub async fn fetch_day_into(
+        &self,
+        day: Day,
+        meta: &str,
+        layout: &IndexLayout,
+    ) -> Result<usize, ArchiveError> {
+        let root = layout.root();
+        let partial = root.join(format!(".fetch-{day}"));
+        let _ = std::fs::remove_dir_all(&partial);
+        let files = self.fetch_day(&day.to_string(), meta, &partial).await?;
+        let dir = layout.day_dir(day);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::rename(&partial, &dir).map_err(|error| StoreError::io(&dir, error))?;
+        std::fs::File::open(root)
+            .and_then(|root| root.sync_all())
+            .map_err(|error| StoreError::io(root, error))?;
         Ok(files)
     }
 

@@ -185,6 +185,9 @@ pub struct Ledger {
     carried: BTreeMap<i32, (i64, [u8; 32])>,
     /// Per partition, the last rounds' ends and heads, oldest first.
     history: BTreeMap<i32, std::collections::VecDeque<(i64, [u8; 32])>>,
+    /// Each day a removal names, after the last of them: `true` when that one evicted it
+    /// to object storage, `false` when retention removed it.
+    removals: BTreeMap<Day, bool>,
 }
 
 impl Ledger {
@@ -206,10 +209,14 @@ impl Ledger {
             assigned: std::collections::BTreeSet::new(),
             carried: BTreeMap::new(),
             history: BTreeMap::new(),
+            removals: BTreeMap::new(),
         };
         let path = ledger.path.clone();
         for line in read_lines(&path)? {
             let (text, record) = line?;
+            if let Body::Removal { day, reason } = &record.body {
+                ledger.removals.insert(*day, reason == EVICTED);
+            }
             if let Body::Round { partitions, .. } = &record.body {
                 for (partition, round) in partitions {
                     let head = unhex(&round.head).ok_or_else(|| StoreError::Corrupt {
@@ -228,6 +235,12 @@ impl Ledger {
 
     pub fn heads(&self) -> &Heads {
         &self.heads
+    }
+
+    /// Each day a removal names, after the last of them: `true` when evicted to object
+    /// storage, `false` when removed by retention.
+    pub fn removals(&self) -> &BTreeMap<Day, bool> {
+        &self.removals
     }
 
     /// Whether `offset` of `partition` is already chained (a replay after a restart).
@@ -355,17 +368,14 @@ impl Ledger {
         Ok(())
     }
 
-    /// Whether the ledger has no record yet.
-    pub fn is_empty(&self) -> bool {
-        self.next_seq == 0
-    }
-
     /// Records that `day` was removed by retention, and syncs.
     pub fn removal(&mut self, day: Day, reason: &str) -> Result<(), StoreError> {
         self.append(Body::Removal {
             day,
             reason: reason.to_owned(),
-        })
+        })?;
+        self.removals.insert(day, reason == EVICTED);
+        Ok(())
     }
 
     /// The sequence number and hash of the last line, for a digest.
@@ -396,24 +406,19 @@ impl Ledger {
     }
 }
 
-/// Where each day the removals of the ledger at `path` name stands after the last of
-/// them: `true` when that one evicted it to object storage, `false` when retention removed
-/// it.
-pub fn removals(path: &Path) -> Result<BTreeMap<Day, bool>, StoreError> {
-    let mut days = BTreeMap::new();
-    for line in read_lines(path)? {
-        if let Body::Removal { day, reason } = line?.1.body {
-            days.insert(day, reason == EVICTED);
-        }
-    }
-    Ok(days)
-}
-
-/// The removals among whole ledger `lines` (bytes as written), in order, as `removals`
-/// reads them; lines that are not removal records are passed over.
+/// The removals among whole ledger `lines` (bytes as written), in order: `true` for an
+/// eviction to object storage; lines that are not removal records are passed over.
 pub fn removals_in(lines: &[u8]) -> Vec<(Day, bool)> {
+    // A record's body follows its seq, prev hash and time: a round's lines (most of the
+    // ledger) are told apart by their start, not parsed.
+    const REMOVAL: &[u8] = b"\"removal\":";
     lines
         .split(|&b| b == b'\n')
+        .filter(|line| {
+            line[..line.len().min(256)]
+                .windows(REMOVAL.len())
+                .any(|window| window == REMOVAL)
+        })
         .filter_map(|line| serde_json::from_slice::<Record>(line).ok())
         .filter_map(|record| match record.body {
             Body::Removal { day, reason } => Some((day, reason == EVICTED)),

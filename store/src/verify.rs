@@ -340,29 +340,69 @@ fn check_adopted(
             ));
             continue;
         };
-        match stored.get_mut(id) {
-            None if removed_days.by_policy.contains(&day) => report.removed_by_policy += 1,
-            None if removed_days.evicted.contains(&day) => report.in_object_storage += 1,
-            None => report.findings.push(place(
-                Kind::Removed,
-                format!("adopted by ledger record {seq}, in no day index"),
-            )),
-            Some(event) => {
-                event.seen = true;
-                if event.day != day {
-                    report.findings.push(place(
-                        Kind::Altered,
-                        format!("adopted in day {day}, stored in day {}", event.day),
-                    ));
-                } else if event.fingerprint != fp {
-                    report.findings.push(place(
-                        Kind::Altered,
-                        format!(
-                            "stored bytes hash to {}, the ledger adopted {recorded}",
-                            hex::encode(event.fingerprint)
-                        ),
-                    ));
-                }
+        let removed = format!("adopted by ledger record {seq}, in no day index");
+        account(
+            report,
+            stored,
+            removed_days,
+            Recorded {
+                day,
+                fp,
+                recorded,
+                verb: "adopted",
+            },
+            id,
+            removed,
+            place,
+        );
+    }
+}
+
+/// An event the ledger names (by a round or an adoption).
+struct Recorded<'a> {
+    day: Day,
+    fp: [u8; 16],
+    recorded: &'a str,
+    /// How the ledger came to name it, for the findings.
+    verb: &'a str,
+}
+
+/// Checks the stored event `id` against what the ledger `recorded` of it: present in its
+/// day with the same fingerprint, or gone with its day by retention or eviction.
+fn account(
+    report: &mut Report,
+    stored: &mut HashMap<String, Stored>,
+    removed_days: &Removals,
+    recorded: Recorded<'_>,
+    id: &str,
+    removed: String,
+    place: impl Fn(Kind, String) -> Finding,
+) {
+    let Recorded {
+        day,
+        fp,
+        recorded,
+        verb,
+    } = recorded;
+    match stored.get_mut(id) {
+        None if removed_days.by_policy.contains(&day) => report.removed_by_policy += 1,
+        None if removed_days.evicted.contains(&day) => report.in_object_storage += 1,
+        None => report.findings.push(place(Kind::Removed, removed)),
+        Some(event) => {
+            event.seen = true;
+            if event.day != day {
+                report.findings.push(place(
+                    Kind::Altered,
+                    format!("{verb} in day {day}, found in day {}", event.day),
+                ));
+            } else if event.fingerprint != fp {
+                report.findings.push(place(
+                    Kind::Altered,
+                    format!(
+                        "stored bytes hash to {}, the ledger {verb} {recorded}",
+                        hex::encode(event.fingerprint)
+                    ),
+                ));
             }
         }
     }
@@ -501,31 +541,14 @@ fn check_round(
             id: Some(id.clone()),
             ..at(kind, Some(*offset), detail)
         };
-        match stored.get_mut(id) {
-            None if removed_days.by_policy.contains(day) => report.removed_by_policy += 1,
-            None if removed_days.evicted.contains(day) => report.in_object_storage += 1,
-            None => report.findings.push(place(
-                Kind::Removed,
-                "recorded by the ledger, in no day index".into(),
-            )),
-            Some(event) => {
-                event.seen = true;
-                if event.day != *day {
-                    report.findings.push(place(
-                        Kind::Altered,
-                        format!("recorded in day {day}, found in day {}", event.day),
-                    ));
-                } else if event.fingerprint != fp {
-                    report.findings.push(place(
-                        Kind::Altered,
-                        format!(
-                            "stored bytes hash to {}, the ledger recorded {recorded}",
-                            hex::encode(event.fingerprint)
-                        ),
-                    ));
-                }
-            }
-        }
+        let named = Recorded {
+            day: *day,
+            fp,
+            recorded,
+            verb: "recorded",
+        };
+        let removed = "recorded by the ledger, in no day index".to_owned();
+        account(report, stored, removed_days, named, id, removed, place);
     }
     if hex::encode(head) != round.head {
         report.findings.push(at(

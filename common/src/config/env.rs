@@ -74,6 +74,20 @@ impl Env {
             .collect()
     }
 
+    /// The clouds' credential and endpoint variables (`AWS_*`, `GOOGLE_*`, `AZURE_*`),
+    /// whole, as object storage clients read them.
+    pub fn cloud_variables(&self) -> Vec<(String, String)> {
+        self.vars
+            .iter()
+            .filter(|(name, _)| {
+                ["AWS_", "GOOGLE_", "AZURE_"]
+                    .iter()
+                    .any(|cloud| name.len() > cloud.len() && name.starts_with(cloud))
+            })
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect()
+    }
+
     /// Every `LOGPIPE_*` variable that is neither declared in `known` nor starts with one
     /// of `known_prefixes`.
     pub fn unknown_vars(&self, known: &[&VarSpec], known_prefixes: &[&str]) -> Vec<UnknownVar> {
