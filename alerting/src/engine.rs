@@ -31,7 +31,9 @@ pub struct Alert {
 pub(crate) struct RuleState {
     /// Nanoseconds; events before it are late.
     pub watermark: i64,
-    pub groups: BTreeMap<String, GroupState>,
+    /// Boxed: a map node holds keys and pointers, small for the thousands of rules that
+    /// have one group each.
+    pub groups: BTreeMap<String, Box<GroupState>>,
     /// `new_value`: every value seen.
     pub seen: BTreeSet<String>,
     pub late_events: u64,
@@ -87,7 +89,11 @@ impl Evaluator {
 
     /// Groups with an alert firing.
     pub(crate) fn firing(&self) -> impl Iterator<Item = &GroupState> {
-        self.state.groups.values().filter(|g| g.firing.is_some())
+        self.state
+            .groups
+            .values()
+            .map(|g| &**g)
+            .filter(|g| g.firing.is_some())
     }
 
     /// The alerts firing now, each with the id it fired with and the count as of now:
@@ -177,16 +183,13 @@ impl Evaluator {
             return alerts;
         }
 
-        if !self.state.groups.contains_key(&key) {
-            self.state.groups.insert(
-                key.clone(),
-                GroupState {
-                    group: group.clone(),
-                    ..GroupState::default()
-                },
-            );
-        }
-        let state = self.state.groups.get_mut(&key).expect("inserted above");
+        // The key of a rule without `group_by` is empty: cloned without allocating.
+        let state = self.state.groups.entry(key.clone()).or_insert_with(|| {
+            Box::new(GroupState {
+                group: group.clone(),
+                ..GroupState::default()
+            })
+        });
         // Threshold, ratio and cardinality: the count when their condition holds.
         let met = match &rule.kind {
             RuleKind::Match => {
@@ -247,8 +250,13 @@ impl Evaluator {
             }
             RuleKind::Cardinality { field, threshold } => {
                 if let Some(value) = field_value(view, field) {
-                    let at = state.values.partition_point(|(t, _)| *t <= ts);
-                    state.values.insert(at, (ts, value));
+                    // Events mostly come in time order.
+                    if state.values.back().is_none_or(|(last, _)| *last <= ts) {
+                        state.values.push_back((ts, value));
+                    } else {
+                        let at = state.values.partition_point(|(t, _)| *t <= ts);
+                        state.values.insert(at, (ts, value));
+                    }
                 }
                 // Counted only when it could fire.
                 let could = state.firing.is_none()
@@ -301,9 +309,11 @@ impl Evaluator {
         if first && matches!(rule.kind, RuleKind::Absence) && rule.group_by.is_empty() {
             // A rule without groups watches from its first moment, seen or not.
             let key = group_key(&[]);
-            self.state.groups.entry(key).or_insert_with(|| GroupState {
-                last_seen: Some(now),
-                ..GroupState::default()
+            self.state.groups.entry(key).or_insert_with(|| {
+                Box::new(GroupState {
+                    last_seen: Some(now),
+                    ..GroupState::default()
+                })
             });
         }
         let mut alerts = Vec::new();
@@ -549,7 +559,11 @@ fn first_after(times: &VecDeque<i64>, from: i64) -> usize {
 /// Values in `(from, to]`, repeated ones included: an upper bound of the distinct ones.
 fn count_values(values: &VecDeque<(i64, String)>, from: i64, to: i64) -> u64 {
     let start = values.partition_point(|(t, _)| *t <= from);
-    let end = values.partition_point(|(t, _)| *t <= to);
+    let end = if values.back().is_none_or(|(last, _)| *last <= to) {
+        values.len()
+    } else {
+        values.partition_point(|(t, _)| *t <= to)
+    };
     end.saturating_sub(start) as u64
 }
 

@@ -104,7 +104,40 @@ pub(crate) struct Shared {
 struct Delivered {
     ids: HashSet<String>,
     order: VecDeque<String>,
-    log: Option<PathBuf>,
+    /// Appended and synced under a lock of its own: the loop looks up `ids` for every
+    /// alert it raises and must not wait on a disk.
+    log: Option<Arc<DeliveredLog>>,
+}
+
+/// `delivered.log`, held open for appending.
+#[derive(Debug)]
+struct DeliveredLog {
+    path: PathBuf,
+    file: Mutex<Option<std::fs::File>>,
+}
+
+impl DeliveredLog {
+    /// Appends `id` and syncs it.
+    fn append(&self, id: &str) -> std::io::Result<()> {
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if file.is_none() {
+            *file = Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?,
+            );
+        }
+        let written = file.as_mut().map_or(Ok(()), |file| {
+            file.write_all(format!("{id}\n").as_bytes())?;
+            file.sync_data()
+        });
+        if written.is_err() {
+            // Opened again for the next one.
+            *file = None;
+        }
+        written
+    }
 }
 
 impl Delivered {
@@ -120,7 +153,10 @@ impl Delivered {
         if let Err(error) = logpipe_common::durable::write_atomically(&path, kept.as_bytes()) {
             warn!(%error, path = %path.display(), "rewriting the delivered log failed");
         }
-        delivered.log = Some(path);
+        delivered.log = Some(Arc::new(DeliveredLog {
+            path,
+            file: Mutex::new(None),
+        }));
         delivered
     }
 
@@ -134,24 +170,27 @@ impl Delivered {
             }
         }
     }
+}
 
-    /// Records a delivery durably before it is forgotten from the outbox.
-    fn record(&mut self, id: &str) {
-        if let Some(path) = &self.log {
-            let written = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .and_then(|mut file| {
-                    file.write_all(format!("{id}\n").as_bytes())?;
-                    file.sync_data()
-                });
-            if let Err(error) = written {
-                warn!(%error, "recording a delivered alert failed");
-            }
+/// Records a delivery durably (the disk written without holding the delivered ids)
+/// before it is forgotten from the outbox.
+async fn record_delivered(delivered: &Mutex<Delivered>, id: &str) {
+    let log = delivered
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .log
+        .clone();
+    if let Some(log) = log {
+        let line = id.to_string();
+        let written = tokio::task::spawn_blocking(move || log.append(&line)).await;
+        if let Err(error) = written.map_err(std::io::Error::other).and_then(|w| w) {
+            warn!(%error, "recording a delivered alert failed");
         }
-        self.remember(id.to_string());
     }
+    delivered
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remember(id.to_string());
 }
 
 /// Where the loop keeps its files.
@@ -675,11 +714,7 @@ pub(crate) async fn deliver(
             if let Err((error, _)) = produced {
                 warn!(%error, id = %notification.id, "producing to the alerts topic failed");
             }
-            shared
-                .delivered
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .record(&notification.id);
+            record_delivered(&shared.delivered, &notification.id).await;
             shared
                 .outbox
                 .lock()

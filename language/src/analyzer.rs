@@ -29,6 +29,14 @@ pub fn words(text: &str) -> Vec<(u32, String)> {
 /// Whether `test` holds for some word of `text` (the words of [`words`], in order),
 /// without building the list.
 pub fn any_word(text: &str, mut test: impl FnMut(&str) -> bool) -> bool {
+    if text.is_ascii() {
+        let mut found = false;
+        for_each_ascii_word(text, 1, MAX_WORD_BYTES - 1, |word| {
+            found = found || test(word);
+            found
+        });
+        return found;
+    }
     let mut tokenizer = WordTokenizer::default();
     let mut stream = tokenizer.token_stream(text);
     while stream.advance() {
@@ -37,6 +45,33 @@ pub fn any_word(text: &str, mut test: impl FnMut(&str) -> bool) -> bool {
         }
     }
     false
+}
+
+/// Each word of ASCII `text` of `shortest..=longest` bytes (longest below
+/// [`MAX_WORD_BYTES`]), lower-cased in a buffer of its own rather than allocated, until
+/// `each` says stop: the words of [`words`], which for ASCII are runs of letters and digits.
+pub fn for_each_ascii_word(
+    text: &str,
+    shortest: usize,
+    longest: usize,
+    mut each: impl FnMut(&str) -> bool,
+) {
+    debug_assert!(text.is_ascii());
+    let mut lower = [0u8; MAX_WORD_BYTES];
+    let longest = longest.min(MAX_WORD_BYTES - 1);
+    for run in text.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
+        if run.is_empty() || run.len() < shortest || run.len() > longest {
+            continue;
+        }
+        let lower = &mut lower[..run.len()];
+        lower.copy_from_slice(run);
+        lower.make_ascii_lowercase();
+        if let Ok(word) = std::str::from_utf8(lower)
+            && each(word)
+        {
+            return;
+        }
+    }
 }
 
 /// The analyzer as a tantivy tokenizer.
@@ -129,7 +164,19 @@ mod tests {
 
     #[test]
     fn any_word_sees_the_words_of_words() {
-        for text in ["GET /api/v1 answered 502, Ünïcode ΣΑΣ", "", "--", "a b a"] {
+        let long = format!(
+            "short {} {} end",
+            "x".repeat(MAX_WORD_BYTES - 1),
+            "y".repeat(MAX_WORD_BYTES)
+        );
+        for text in [
+            "GET /api/v1 answered 502, Ünïcode ΣΑΣ",
+            "",
+            "--",
+            "a b a",
+            "GET /API/V1, 502!",
+            &long,
+        ] {
             let mut seen = Vec::new();
             assert!(!any_word(text, |word| {
                 seen.push(word.to_owned());

@@ -16,13 +16,13 @@
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::{RegexSet, RegexSetBuilder};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use logpipe_common::event::LogEventRef;
 use logpipe_language::analyzer::MAX_WORD_BYTES;
 use logpipe_language::{
     AttributePaths, EventView, FieldRef, Keyword, LabelMap, Leaf, Op, Predicate, Query,
-    REGEX_SIZE_LIMIT, parse_number, words,
+    REGEX_SIZE_LIMIT, for_each_ascii_word, parse_number, words,
 };
 
 use crate::rules::{Matcher, Rule, RuleKind};
@@ -205,8 +205,9 @@ fn dedup(terms: impl IntoIterator<Item = Term>) -> Vec<Term> {
     out
 }
 
-/// The terms a query is exactly the conjunction of, when it is one of keyword values and
-/// single message words, whose lookup is exact: having them all is matching.
+/// The terms a query is exactly the conjunction of, when it is one of keyword values,
+/// single message words and regexes over message words that start with literals, whose
+/// lookup is exact: having them all is matching.
 fn exact_terms(query: &Query) -> Option<Vec<Term>> {
     match query {
         Query::Leaf(Leaf {
@@ -217,6 +218,11 @@ fn exact_terms(query: &Query) -> Option<Vec<Term>> {
             field: FieldRef::Label(map, key),
             op: Op::Match(value),
         }) => Some(vec![Term::Label(*map, key.clone(), value.clone())]),
+        // Found by trying each word starting with one of the literals (`find_terms`).
+        Query::Leaf(Leaf {
+            field: FieldRef::Message,
+            op: Op::Regex(pattern),
+        }) if prefixes(pattern).is_some() => Some(vec![Term::MessageRegex(pattern.clone())]),
         Query::Leaf(Leaf {
             field: FieldRef::Message,
             op: Op::Match(text),
@@ -294,8 +300,8 @@ pub struct Router {
     message_words: Words,
     message_regexes: Option<(RegexSet, Vec<u32>)>,
     /// For lower-cased ASCII messages: the literals that words matching a regex start
-    /// with, each to the regexes' term ids.
-    message_prefixes: Option<(AhoCorasick, Vec<Vec<u32>>)>,
+    /// with.
+    message_prefixes: Option<AhoCorasick>,
     /// For lower-cased ASCII messages: the regexes without such literals, between non-word
     /// characters.
     message_regexes_anywhere: Option<(RegexSet, Vec<u32>)>,
@@ -528,35 +534,24 @@ impl Router {
         let Some(anchored) = regex_set(patterns) else {
             return false;
         };
-        let mut literals: Vec<Vec<u8>> = Vec::new();
-        let mut literal_terms: Vec<Vec<u32>> = Vec::new();
+        let mut literals: HashSet<Vec<u8>> = HashSet::default();
         let mut rest: Vec<(String, u32)> = Vec::new();
         for (pattern, id) in patterns {
             match prefixes(pattern) {
-                Some(found) => {
-                    for literal in found {
-                        let at = match literals.iter().position(|l| *l == literal) {
-                            Some(at) => at,
-                            None => {
-                                literals.push(literal);
-                                literal_terms.push(Vec::new());
-                                literals.len() - 1
-                            }
-                        };
-                        literal_terms[at].push(*id);
-                    }
-                }
+                Some(found) => literals.extend(found),
                 None => rest.push((format!("(?:^|[^a-z0-9])(?:{pattern})(?:[^a-z0-9]|$)"), *id)),
             }
         }
         if !literals.is_empty() {
+            let mut literals: Vec<Vec<u8>> = literals.into_iter().collect();
+            literals.sort_unstable();
             let Ok(automaton) = AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
                 .build(&literals)
             else {
                 return false;
             };
-            self.message_prefixes = Some((automaton, literal_terms));
+            self.message_prefixes = Some(automaton);
         }
         if !rest.is_empty() {
             let Some(set) = regex_set_of(&rest) else {
@@ -578,6 +573,15 @@ impl Router {
         self.always.sort_unstable();
         self.always.dedup();
         for route in &mut self.routes {
+            // Their queries are evaluated instead.
+            for exact in [&mut route.query_terms, &mut route.denominator_terms] {
+                if exact
+                    .as_ref()
+                    .is_some_and(|exact| exact.iter().any(|t| terms.contains(t)))
+                {
+                    *exact = None;
+                }
+            }
             if route.all.iter().any(|t| terms.contains(t)) {
                 route.all = route
                     .all
@@ -732,20 +736,31 @@ impl Router {
         if let Some((set, ids)) = &self.message_regexes {
             let message = view.message();
             if message.is_ascii() {
-                // A word matching a regex whole starts with one of its literals, and is a
-                // part of the lower-cased message between non-word characters that the
-                // regex matches. Either finds regexes that may match; the query decides.
+                // A word matching a regex whole starts with one of its literals, or is a
+                // part of the lower-cased message between non-word characters that a
+                // regex without such literals matches (which the query then decides).
                 lower.clear();
                 lower.push_str(message);
                 lower.make_ascii_lowercase();
-                if let Some((automaton, terms)) = &self.message_prefixes {
+                if let Some(automaton) = &self.message_prefixes {
+                    // A word starting with a literal is tried against all the regexes,
+                    // whole, as words are one by one: what it finds is exact.
                     let bytes = lower.as_bytes();
+                    let mut tried = usize::MAX;
                     for found in automaton.find_overlapping_iter(lower.as_str()) {
                         let start = found.start();
-                        if start == 0 || !bytes[start - 1].is_ascii_alphanumeric() {
-                            terms[found.pattern().as_usize()]
-                                .iter()
-                                .for_each(|&id| mark(id));
+                        if start == tried || (start > 0 && bytes[start - 1].is_ascii_alphanumeric())
+                        {
+                            continue;
+                        }
+                        tried = start;
+                        let end = bytes[start..]
+                            .iter()
+                            .position(|b| !b.is_ascii_alphanumeric())
+                            .map_or(bytes.len(), |length| start + length);
+                        let word = &lower[start..end];
+                        if word.len() < MAX_WORD_BYTES && set.is_match(word) {
+                            set.matches(word).iter().for_each(|i| mark(ids[i]));
                         }
                     }
                 }
@@ -804,19 +819,10 @@ fn mark_term(terms: &mut [u32], present: &mut Vec<u32>, event: u32, id: u32) {
 /// `shortest..=longest` bytes, without allocating each when the text is ASCII.
 fn for_each_word(text: &str, shortest: usize, longest: usize, mut each: impl FnMut(&str)) {
     if text.is_ascii() {
-        let mut lower = [0u8; MAX_WORD_BYTES];
-        let longest = longest.min(MAX_WORD_BYTES - 1);
-        for run in text.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
-            if run.is_empty() || run.len() < shortest || run.len() > longest {
-                continue;
-            }
-            let lower = &mut lower[..run.len()];
-            lower.copy_from_slice(run);
-            lower.make_ascii_lowercase();
-            if let Ok(word) = std::str::from_utf8(lower) {
-                each(word);
-            }
-        }
+        for_each_ascii_word(text, shortest, longest, |word| {
+            each(word);
+            false
+        });
         return;
     }
     for (_, word) in words(text) {

@@ -62,6 +62,8 @@ fn events() -> Vec<LogEvent> {
         "x",
         "a b then a-b",
         "then axb",
+        "err4x err42x timeouts Timeout",
+        "err4000000000000000000000000000000000000000000000x err4x",
     ];
     let attributes = [
         json!({}),
@@ -135,6 +137,10 @@ const QUERIES: &[&str] = &[
     "message:/[a-z]+x/",
     "message:\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa timeout\"",
     "message:/(err|e)[0-9]+/",
+    "message:/err4[0-9]*x/",
+    "message:/err4[0-9]+x/ AND k8s.namespace:shop",
+    "message:/timeouts?/",
+    "message:/timeout/ OR message:/e2e/",
     "message:/ch[e]ck.*/ AND k8s.namespace:shop",
     "message:\"!!!\"",
     "k8s.container:api AND message:answ*",
