@@ -31,12 +31,76 @@ pub struct Alert {
 pub(crate) struct RuleState {
     /// Nanoseconds; events before it are late.
     pub watermark: i64,
-    /// Boxed: a map node holds keys and pointers, small for the thousands of rules that
-    /// have one group each.
-    pub groups: BTreeMap<String, Box<GroupState>>,
+    pub groups: Groups,
     /// `new_value`: every value seen.
     pub seen: BTreeSet<String>,
     pub late_events: u64,
+}
+
+/// The groups' states by key, serialized as one map. The group of the empty key (the
+/// only one of a rule without `group_by`) is held inline: an event meeting one of
+/// thousands of such rules reaches its state without a map lookup.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Groups {
+    empty: Option<GroupState>,
+    keyed: BTreeMap<String, Box<GroupState>>,
+}
+
+impl Groups {
+    /// The state of `key`, made by `make` when it has none.
+    fn get_or_insert_with(
+        &mut self,
+        key: &str,
+        make: impl FnOnce() -> GroupState,
+    ) -> &mut GroupState {
+        if key.is_empty() {
+            return self.empty.get_or_insert_with(make);
+        }
+        self.keyed
+            .entry(key.to_owned())
+            .or_insert_with(|| Box::new(make()))
+    }
+
+    /// By key, in key order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &GroupState)> {
+        let empty = self.empty.iter().map(|state| ("", state));
+        empty.chain(
+            self.keyed
+                .iter()
+                .map(|(key, state)| (key.as_str(), &**state)),
+        )
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut GroupState)> {
+        let empty = self.empty.iter_mut().map(|state| ("", state));
+        empty.chain(
+            self.keyed
+                .iter_mut()
+                .map(|(key, state)| (key.as_str(), &mut **state)),
+        )
+    }
+
+    fn remove(&mut self, key: &str) {
+        if key.is_empty() {
+            self.empty = None;
+        } else {
+            self.keyed.remove(key);
+        }
+    }
+}
+
+impl Serialize for Groups {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Groups {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut keyed = BTreeMap::<String, Box<GroupState>>::deserialize(deserializer)?;
+        let empty = keyed.remove("").map(|state| *state);
+        Ok(Groups { empty, keyed })
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -91,8 +155,8 @@ impl Evaluator {
     pub(crate) fn firing(&self) -> impl Iterator<Item = &GroupState> {
         self.state
             .groups
-            .values()
-            .map(|g| &**g)
+            .iter()
+            .map(|(_, g)| g)
             .filter(|g| g.firing.is_some())
     }
 
@@ -183,12 +247,9 @@ impl Evaluator {
             return alerts;
         }
 
-        // The key of a rule without `group_by` is empty: cloned without allocating.
-        let state = self.state.groups.entry(key.clone()).or_insert_with(|| {
-            Box::new(GroupState {
-                group: group.clone(),
-                ..GroupState::default()
-            })
+        let state = self.state.groups.get_or_insert_with(&key, || GroupState {
+            group: group.clone(),
+            ..GroupState::default()
         });
         // Threshold, ratio and cardinality: the count when their condition holds.
         let met = match &rule.kind {
@@ -309,11 +370,9 @@ impl Evaluator {
         if first && matches!(rule.kind, RuleKind::Absence) && rule.group_by.is_empty() {
             // A rule without groups watches from its first moment, seen or not.
             let key = group_key(&[]);
-            self.state.groups.entry(key).or_insert_with(|| {
-                Box::new(GroupState {
-                    last_seen: Some(now),
-                    ..GroupState::default()
-                })
+            self.state.groups.get_or_insert_with(&key, || GroupState {
+                last_seen: Some(now),
+                ..GroupState::default()
             });
         }
         let mut alerts = Vec::new();
@@ -393,7 +452,7 @@ impl Evaluator {
                     .last_fired
                     .is_none_or(|last| now - last >= nanos(rule.realert));
             if idle {
-                forget.push(key.clone());
+                forget.push(key.to_owned());
             }
         }
         for key in forget {
@@ -606,6 +665,30 @@ mod tests {
     const THRESHOLD: &str = "name: checkout-errors\ntype: threshold\nquery: 'k8s.namespace:shop AND level:error'\n\
         window: 1m\nthreshold: 5\ngroup_by: [k8s.pod]\nsummary: '{{ count }} errors in {{ group.k8s.pod }}'\n\
         notify: [oncall]\nrealert: 10m\nlateness: 5s\n";
+
+    #[test]
+    fn groups_are_checkpointed_as_one_map_by_key_the_empty_key_included() {
+        let mut groups = Groups::default();
+        for (key, seen) in [("b", 2), ("", 1), ("a", 3)] {
+            groups.get_or_insert_with(key, || GroupState {
+                last_seen: Some(seen),
+                ..GroupState::default()
+            });
+        }
+        let json = serde_json::to_value(&groups).unwrap();
+        let map = json.as_object().unwrap();
+        assert_eq!(map.keys().collect::<Vec<_>>(), ["", "a", "b"]);
+        assert_eq!(map["a"]["last_seen"], 3);
+        assert_eq!(map[""]["last_seen"], 1);
+        // What a map of the states reads back as, and the other way round.
+        let plain: BTreeMap<String, GroupState> = serde_json::from_value(json.clone()).unwrap();
+        let read: Groups = serde_json::from_value(serde_json::to_value(&plain).unwrap()).unwrap();
+        assert_eq!(read, groups);
+        groups.remove("");
+        groups.remove("a");
+        let left: Vec<&str> = groups.iter().map(|(key, _)| key).collect();
+        assert_eq!(left, ["b"]);
+    }
 
     #[test]
     fn the_search_from_the_front_finds_what_a_binary_search_finds() {

@@ -270,8 +270,49 @@ impl Check {
     }
 }
 
-/// Words at one place, to the ids of the terms they are.
-type Words = HashMap<String, Vec<u32>>;
+/// Words at one place, to the ids of the terms they are, with a bit set for the hash of
+/// each: most words of an event are no term, and are passed over on reading that bit.
+#[derive(Debug, Default)]
+struct Words {
+    terms: HashMap<String, Vec<u32>>,
+    filter: Vec<u64>,
+}
+
+/// Bits of a word table's filter.
+const WORD_FILTER_BITS: usize = 1 << 16;
+
+impl Words {
+    fn add(&mut self, word: &str, id: u32) {
+        self.terms.entry(word.to_owned()).or_default().push(id);
+        if self.filter.is_empty() {
+            self.filter = vec![0; WORD_FILTER_BITS / 64];
+        }
+        let bit = Self::bit(word);
+        self.filter[bit / 64] |= 1 << (bit % 64);
+    }
+
+    fn bit(word: &str) -> usize {
+        use std::hash::BuildHasher;
+        let hash = rustc_hash::FxBuildHasher.hash_one(word.as_bytes());
+        (hash >> 32) as usize % WORD_FILTER_BITS
+    }
+
+    fn get(&self, word: &str) -> Option<&Vec<u32>> {
+        let bit = Self::bit(word);
+        if self
+            .filter
+            .get(bit / 64)
+            .is_none_or(|bits| bits & (1 << (bit % 64)) == 0)
+        {
+            return None;
+        }
+        self.terms.get(word)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+}
 
 /// A rule that an event matched: its query (`hit`), a ratio's denominator (`total`), or
 /// both.
@@ -493,7 +534,7 @@ impl Router {
                         }
                     };
                     for table in tables {
-                        table.entry(word.clone()).or_default().push(id);
+                        table.add(&word, id);
                     }
                 }
             }
@@ -515,9 +556,14 @@ impl Router {
         }
         let lengths = || {
             self.message_words
+                .terms
                 .keys()
-                .chain(self.any_attribute_words.keys())
-                .chain(self.attribute_words.iter().flat_map(|(_, w)| w.keys()))
+                .chain(self.any_attribute_words.terms.keys())
+                .chain(
+                    self.attribute_words
+                        .iter()
+                        .flat_map(|(_, w)| w.terms.keys()),
+                )
                 .map(String::len)
         };
         self.word_lengths = (
