@@ -263,10 +263,14 @@ impl<'a> EventView<'a> {
     pub fn to_json(&self) -> Option<Value> {
         match self.source {
             Source::Event(event) => serde_json::to_value(event).ok(),
-            Source::Borrowed(event) => event
-                .to_owned()
-                .ok()
-                .and_then(|event| serde_json::to_value(event).ok()),
+            Source::Borrowed(event) => {
+                // The attributes just parsed are moved in, not copied by the serializer.
+                let mut event = event.to_owned().ok()?;
+                let attributes = std::mem::take(&mut event.attributes);
+                let mut json = serde_json::to_value(event).ok()?;
+                json["attributes"] = Value::Object(attributes);
+                Some(json)
+            }
         }
     }
 
@@ -658,6 +662,23 @@ mod tests {
         let text = serde_json::to_string(&event).unwrap();
         let read: LogEventRef<'_> = serde_json::from_str(&text).unwrap();
         check(&EventView::borrowed(&read));
+    }
+
+    #[test]
+    fn the_json_of_an_event_read_in_place_is_the_event_s_own_in_the_same_order() {
+        for attributes in [
+            json!({}),
+            json!({"z": 1, "a": {"y": [1, "two", null], "b": true}, "m": "text"}),
+        ] {
+            let mut event = sample_event(5, Timestamp::now());
+            event.attributes = attributes.as_object().unwrap().clone();
+            event.k8s.labels.insert("team".into(), "shop".into());
+            let expected = serde_json::to_string(&event).unwrap();
+            let read = LogEventRef::from_bytes(expected.as_bytes()).unwrap();
+            let json = EventView::borrowed(&read).to_json().unwrap();
+            assert_eq!(serde_json::to_string(&json).unwrap(), expected);
+            assert_eq!(EventView::new(&event).to_json().unwrap(), json);
+        }
     }
 
     #[test]

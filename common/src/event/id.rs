@@ -63,6 +63,22 @@ impl fmt::Debug for EventId {
 #[error("an event id is 32 hexadecimal digits")]
 pub struct InvalidEventId;
 
+/// The value of each byte as a hexadecimal digit; 0xff for what is none.
+const HEX_DIGITS: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b as u8 {
+            digit @ b'0'..=b'9' => digit - b'0',
+            letter @ b'a'..=b'f' => letter - b'a' + 10,
+            letter @ b'A'..=b'F' => letter - b'A' + 10,
+            _ => 0xff,
+        };
+        b += 1;
+    }
+    table
+};
+
 impl FromStr for EventId {
     type Err = InvalidEventId;
 
@@ -70,18 +86,22 @@ impl FromStr for EventId {
         if text.len() != 32 {
             return Err(InvalidEventId);
         }
-        text.bytes()
-            .try_fold(0u128, |id, b| {
-                let nibble = match b {
-                    b'0'..=b'9' => b - b'0',
-                    b'a'..=b'f' => b - b'a' + 10,
-                    b'A'..=b'F' => b - b'A' + 10,
-                    _ => return None,
-                };
-                Some(id << 4 | u128::from(nibble))
-            })
-            .map(EventId)
-            .ok_or(InvalidEventId)
+        // Two halves of 16 digits, each in a u64: read for every event of every reader.
+        let mut id = 0u128;
+        for half in text.as_bytes().chunks_exact(16) {
+            let mut value = 0u64;
+            let mut invalid = 0u8;
+            for &b in half {
+                let nibble = HEX_DIGITS[usize::from(b)];
+                invalid |= nibble;
+                value = value << 4 | u64::from(nibble & 0xf);
+            }
+            if invalid & 0x80 != 0 {
+                return Err(InvalidEventId);
+            }
+            id = id << 64 | u128::from(value);
+        }
+        Ok(EventId(id))
     }
 }
 
@@ -127,6 +147,27 @@ mod tests {
             format!("{:032x}", 0xab)
         );
         assert!("xyz".parse::<EventId>().is_err());
+        // Upper case reads the same; a bad digit in either half, or a multi-byte
+        // character in the 32 bytes, is refused.
+        assert_eq!(text.to_uppercase().parse::<EventId>().unwrap(), id);
+        let mut chars: Vec<char> = text.chars().collect();
+        for at in [0, 15, 16, 31] {
+            let saved = chars[at];
+            for bad in ['g', 'G', ' ', '/', ':', '@', '`'] {
+                chars[at] = bad;
+                let bad_text: String = chars.iter().collect();
+                assert!(bad_text.parse::<EventId>().is_err(), "{bad_text}");
+            }
+            chars[at] = saved;
+        }
+        assert!(format!("é{}", &text[2..]).parse::<EventId>().is_err());
+        assert_eq!(
+            "0123456789abcdefFEDCBA9876543210"
+                .parse::<EventId>()
+                .unwrap()
+                .as_u128(),
+            0x0123_4567_89ab_cdef_fedc_ba98_7654_3210
+        );
         assert!(
             "+0000000000000000000000000000001"
                 .parse::<EventId>()
