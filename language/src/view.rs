@@ -274,6 +274,15 @@ impl<'a> EventView<'a> {
         }
     }
 
+    /// The attributes object as written, of an event read in place (empty when it has
+    /// none); `None` for a parsed event.
+    pub fn raw_attributes(&self) -> Option<&'a str> {
+        match self.source {
+            Source::Event(_) => None,
+            Source::Borrowed(event) => Some(event.attributes.map_or("", RawValue::get)),
+        }
+    }
+
     /// The words of the message, as the index makes them.
     pub fn message_words(&self) -> &[(u32, String)] {
         self.message_words.get_or_init(|| words(self.message()))

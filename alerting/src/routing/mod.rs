@@ -349,8 +349,8 @@ pub struct Router {
     attribute_words: Vec<(String, Words)>,
     /// Words of any string attribute (and of words anywhere).
     any_attribute_words: Words,
-    /// By term id, whether it is found in attributes.
-    attribute_terms: Vec<bool>,
+    /// By term id, for those found in attributes: the word.
+    attribute_terms: Vec<Option<Box<str>>>,
     /// Rules are listed under terms found in attributes: those are looked for in every
     /// event.
     attributes_listed: bool,
@@ -375,6 +375,11 @@ pub struct Scratch {
     lower: String,
     /// The terms in attributes were looked for.
     attributes_read: bool,
+    /// The raw attributes lower-cased, when they are ASCII without escapes (`raw_usable`),
+    /// and whether they were read for this event.
+    raw: String,
+    raw_read: bool,
+    raw_usable: bool,
 }
 
 /// What the router did for one event.
@@ -505,7 +510,13 @@ impl Router {
         let mut attribute_words: HashMap<String, Words> = HashMap::default();
         let mut ids: Vec<(Term, u32)> = ids.into_iter().collect();
         ids.sort_by_key(|(_, id)| *id);
-        self.attribute_terms = ids.iter().map(|(term, _)| term.in_attributes()).collect();
+        self.attribute_terms = ids
+            .iter()
+            .map(|(term, _)| match term {
+                Term::Word(place, word) if *place != Place::Message => Some(word.as_str().into()),
+                _ => None,
+            })
+            .collect();
         self.attributes_listed = ids
             .iter()
             .any(|(term, id)| term.in_attributes() && !self.listed[*id as usize].is_empty());
@@ -720,7 +731,10 @@ impl Router {
             if scratch.terms[term as usize] == scratch.event {
                 continue;
             }
-            if !self.attribute_terms[term as usize] || scratch.attributes_read {
+            let Some(word) = &self.attribute_terms[term as usize] else {
+                return false;
+            };
+            if scratch.attributes_read || Self::not_in_raw_attributes(word, view, scratch) {
                 return false;
             }
             self.find_attribute_terms(view, scratch);
@@ -729,6 +743,26 @@ impl Router {
             }
         }
         true
+    }
+
+    /// Whether `word` is surely no word of the event's attributes: raw attributes that
+    /// are ASCII and have no escapes hold each word of their strings as it is written, so
+    /// lower-cased they hold the word wherever it is one. Spares a walk of the attributes
+    /// for a rule whose word they lack.
+    fn not_in_raw_attributes(word: &str, view: &EventView<'_>, scratch: &mut Scratch) -> bool {
+        if !scratch.raw_read {
+            scratch.raw_read = true;
+            scratch.raw.clear();
+            scratch.raw_usable = match view.raw_attributes() {
+                Some(raw) if raw.is_ascii() && !raw.contains('\\') => {
+                    scratch.raw.push_str(raw);
+                    scratch.raw.make_ascii_lowercase();
+                    true
+                }
+                _ => false,
+            };
+        }
+        scratch.raw_usable && !scratch.raw.contains(word)
     }
 
     fn check(
@@ -894,6 +928,7 @@ impl Scratch {
         }
         self.present.clear();
         self.attributes_read = false;
+        self.raw_read = false;
     }
 }
 

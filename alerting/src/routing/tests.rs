@@ -72,6 +72,9 @@ fn events() -> Vec<LogEvent> {
         json!({"http.method": "GET", "note": "connection refused by peer"}),
         json!({"user": ["bob", 7, true], "ok": true, "http": {"status": 200}}),
         json!({"note": "Timeout école", "deep": {"er": {"x": "refused"}}}),
+        // A word only lower-casing makes ASCII (the Kelvin sign), and one the raw text
+        // will hold only escaped.
+        json!({"unit": "\u{212A}ELVIN", "note": "Peer \"hidden\" it"}),
     ];
     let mut events = Vec::new();
     for n in 0..(messages.len() * attributes.len()) as u64 {
@@ -118,6 +121,8 @@ const QUERIES: &[&str] = &[
     "attributes.http.method:get AND k8s.pod:\"shop-api-1\"",
     "attributes.tags:blue",
     "attributes.note:\"connection refused\"",
+    "attributes.unit:kelvin AND k8s.container:api",
+    "attributes.note:hidden AND k8s.container:api",
     "message:/err[0-9]+x?/",
     "message:/err[0-9]+x?/ AND k8s.namespace:shop",
     "k8s.pod:/shop-api-[0-4]/",
@@ -171,7 +176,10 @@ fn every_rule_the_router_passes_over_could_not_have_matched() {
         assert!(effort.rules_checked <= rules.len());
         // The same through a view of the event read in place, with only the
         // attributes the rules look at walked.
-        let text = serde_json::to_string(&event).unwrap();
+        // A producer may escape any character.
+        let text = serde_json::to_string(&event)
+            .unwrap()
+            .replace("hidden", "hi\\u0064den");
         let read: LogEventRef<'_> = serde_json::from_str(&text).unwrap();
         let mut again = Vec::new();
         router.route(&router.view(&read), &mut scratch, &mut again);
@@ -304,4 +312,45 @@ fn the_view_for_the_rules_answers_them_as_the_parsed_event_does() {
     )
     .unwrap();
     assert!(Router::new(&[&rules[0], &words]).paths.is_none());
+}
+
+#[test]
+fn a_word_the_raw_attributes_lack_is_passed_over_and_one_they_hold_in_any_form_is_found() {
+    // No rule is listed under a word of the attributes: they are looked into only when
+    // a rule's other terms are there, and not at all when the raw text lacks the word.
+    let rules: Vec<Rule> = [
+        "attributes.unit:kelvin AND k8s.container:api",
+        "attributes.note:hidden AND k8s.container:api",
+        "attributes.http.path:cart AND k8s.container:api",
+        "attributes.http.path:admin AND k8s.container:api",
+    ]
+    .map(rule)
+    .to_vec();
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let router = Router::new(&refs);
+    assert!(!router.attributes_listed);
+    let mut scratch = Scratch::default();
+    let mut matched = 0;
+    for (attributes, hidden) in [
+        // Lower-cased, the Kelvin sign is an ASCII `k`.
+        (json!({"unit": "\u{212A}ELVIN"}), false),
+        (json!({"note": "Peer hidden it"}), false),
+        // The producer escaped a letter of the word.
+        (json!({"note": "Peer hidden it"}), true),
+        (json!({"http": {"path": "/Cart"}, "note": "adm in"}), false),
+        (json!({}), false),
+    ] {
+        let mut event = sample_event(1, Timestamp::now());
+        event.attributes = attributes.as_object().unwrap().clone();
+        let mut text = serde_json::to_string(&event).unwrap();
+        if hidden {
+            text = text.replace("hidden", "hi\\u0064den");
+        }
+        let read: LogEventRef<'_> = serde_json::from_str(&text).unwrap();
+        let mut out = Vec::new();
+        router.route(&router.view(&read), &mut scratch, &mut out);
+        assert_eq!(out, by_hand(&rules, &event), "{text}");
+        matched += out.len();
+    }
+    assert_eq!(matched, 4);
 }
