@@ -287,23 +287,30 @@ impl Words {
         if self.filter.is_empty() {
             self.filter = vec![0; WORD_FILTER_BITS / 64];
         }
-        let bit = Self::bit(word);
+        let bit = Self::bit(word.as_bytes());
         self.filter[bit / 64] |= 1 << (bit % 64);
     }
 
-    fn bit(word: &str) -> usize {
-        use std::hash::BuildHasher;
-        let hash = rustc_hash::FxBuildHasher.hash_one(word.as_bytes());
-        (hash >> 32) as usize % WORD_FILTER_BITS
+    /// The filter's bit for a word, from its bytes lower-cased as ASCII (which the
+    /// words looked up are already): computed on an event's text as it is, before a word
+    /// is copied out.
+    fn bit(word: &[u8]) -> usize {
+        let mut hash: u32 = 0x811c_9dc5;
+        for b in word {
+            hash = (hash ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193);
+        }
+        (hash ^ hash >> 16) as usize % WORD_FILTER_BITS
+    }
+
+    /// Whether the filter lets a word with `bit` through.
+    fn may_have(&self, bit: usize) -> bool {
+        self.filter
+            .get(bit / 64)
+            .is_some_and(|bits| bits & (1 << (bit % 64)) != 0)
     }
 
     fn get(&self, word: &str) -> Option<&Vec<u32>> {
-        let bit = Self::bit(word);
-        if self
-            .filter
-            .get(bit / 64)
-            .is_none_or(|bits| bits & (1 << (bit % 64)) == 0)
-        {
+        if !self.may_have(Self::bit(word.as_bytes())) {
             return None;
         }
         self.terms.get(word)
@@ -879,6 +886,30 @@ impl Router {
     /// Looks up each word of `text` in `table`.
     fn words_of(&self, text: &str, table: &Words, mark: &mut impl FnMut(u32)) {
         let (shortest, longest) = self.word_lengths;
+        if text.is_ascii() {
+            // Split as `for_each_ascii_word` does; a word is copied out and lower-cased
+            // only when the filter lets it through.
+            let mut lower = [0u8; MAX_WORD_BYTES];
+            let longest = longest.min(MAX_WORD_BYTES - 1);
+            for run in text.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
+                if run.is_empty()
+                    || run.len() < shortest
+                    || run.len() > longest
+                    || !table.may_have(Words::bit(run))
+                {
+                    continue;
+                }
+                let lower = &mut lower[..run.len()];
+                lower.copy_from_slice(run);
+                lower.make_ascii_lowercase();
+                if let Ok(word) = std::str::from_utf8(lower)
+                    && let Some(ids) = table.terms.get(word)
+                {
+                    ids.iter().for_each(|&id| mark(id));
+                }
+            }
+            return;
+        }
         for_each_word(text, shortest, longest, |word| {
             if let Some(ids) = table.get(word) {
                 ids.iter().for_each(|&id| mark(id));
