@@ -320,7 +320,9 @@ impl Evaluator {
                     }
                 }
                 // Counted only when it could fire.
+                // Fewer values kept than the threshold: none to count.
                 let could = state.firing.is_none()
+                    && state.values.len() as u64 >= *threshold
                     && realert_ok(state, ts, rule.realert)
                     && count_values(&state.values, ts - window, ts) >= *threshold;
                 if could {
