@@ -75,8 +75,8 @@ impl Term {
                 Keyword::Id | Keyword::Pod | Keyword::PodUid => 2,
             },
             Term::Word(Place::Message, _) => 3,
-            // Looked up by walking the event's attributes.
-            Term::Word(..) => 12,
+            // Looked for in the raw attributes' text first, then by walking them.
+            Term::Word(..) => 4,
             Term::MessageRegex(_) => 8,
             Term::Label(..) => 10,
         }
@@ -356,11 +356,14 @@ pub struct Router {
     attribute_words: Vec<(String, Words)>,
     /// Words of any string attribute (and of words anywhere).
     any_attribute_words: Words,
-    /// By term id, for those found in attributes: the word.
-    attribute_terms: Vec<Option<Box<str>>>,
+    /// By term id, whether it is found in attributes.
+    attribute_terms: Vec<bool>,
     /// Rules are listed under terms found in attributes: those are looked for in every
     /// event.
     attributes_listed: bool,
+    /// The words of the terms found in attributes, each to those terms: what the raw
+    /// attributes' text holds of them is looked for in one pass.
+    attribute_automaton: Option<(AhoCorasick, Vec<Vec<u32>>)>,
     /// Every attribute path some rule looks at; `None` when one looks at them all.
     paths: Option<AttributePaths>,
     /// The lengths in bytes of the shortest and the longest word looked up.
@@ -387,6 +390,9 @@ pub struct Scratch {
     raw: String,
     raw_read: bool,
     raw_usable: bool,
+    /// By term, the event whose raw attributes hold the term's word; those terms, listed.
+    in_raw: Vec<u32>,
+    in_raw_listed: Vec<u32>,
 }
 
 /// What the router did for one event.
@@ -517,13 +523,25 @@ impl Router {
         let mut attribute_words: HashMap<String, Words> = HashMap::default();
         let mut ids: Vec<(Term, u32)> = ids.into_iter().collect();
         ids.sort_by_key(|(_, id)| *id);
-        self.attribute_terms = ids
-            .iter()
-            .map(|(term, _)| match term {
-                Term::Word(place, word) if *place != Place::Message => Some(word.as_str().into()),
-                _ => None,
-            })
-            .collect();
+        self.attribute_terms = ids.iter().map(|(term, _)| term.in_attributes()).collect();
+        let mut words: HashMap<&str, Vec<u32>> = HashMap::default();
+        for (term, id) in &ids {
+            if let Term::Word(place, word) = term
+                && *place != Place::Message
+            {
+                words.entry(word.as_str()).or_default().push(*id);
+            }
+        }
+        if !words.is_empty() {
+            let (words, terms): (Vec<&str>, Vec<Vec<u32>>) = words.into_iter().unzip();
+            // Built or not, the attributes are walked where a rule asks; without it,
+            // walked for every event a rule asks about.
+            self.attribute_automaton = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(&words)
+                .ok()
+                .map(|automaton| (automaton, terms));
+        }
         self.attributes_listed = ids
             .iter()
             .any(|(term, id)| term.in_attributes() && !self.listed[*id as usize].is_empty());
@@ -688,11 +706,27 @@ impl Router {
         let event = scratch.event;
         self.find_terms(view, scratch);
         if self.attributes_listed {
-            self.find_attribute_terms(view, scratch);
+            self.read_raw_attributes(view, scratch);
+            if !scratch.raw_usable {
+                self.find_attribute_terms(view, scratch);
+            }
         }
         scratch.rules.clear();
-        for index in 0..scratch.present.len() {
-            let term = scratch.present[index];
+        // Rules under the terms the event has and, when its raw attributes were read,
+        // under the words they hold (the attributes walked only if a rule asks).
+        let from_raw = self.attributes_listed && scratch.raw_usable;
+        let terms = scratch.present.len();
+        for index in 0..terms
+            + if from_raw {
+                scratch.in_raw_listed.len()
+            } else {
+                0
+            }
+        {
+            let term = match index.checked_sub(terms) {
+                None => scratch.present[index],
+                Some(at) => scratch.in_raw_listed[at],
+            };
             for &rule in &self.listed[term as usize] {
                 if scratch.met[rule as usize] != event {
                     scratch.met[rule as usize] = event;
@@ -738,10 +772,11 @@ impl Router {
             if scratch.terms[term as usize] == scratch.event {
                 continue;
             }
-            let Some(word) = &self.attribute_terms[term as usize] else {
+            if !self.attribute_terms[term as usize] || scratch.attributes_read {
                 return false;
-            };
-            if scratch.attributes_read || Self::not_in_raw_attributes(word, view, scratch) {
+            }
+            self.read_raw_attributes(view, scratch);
+            if scratch.raw_usable && scratch.in_raw[term as usize] != scratch.event {
                 return false;
             }
             self.find_attribute_terms(view, scratch);
@@ -752,24 +787,46 @@ impl Router {
         true
     }
 
-    /// Whether `word` is surely no word of the event's attributes: raw attributes that
-    /// are ASCII and have no escapes hold each word of their strings as it is written, so
-    /// lower-cased they hold the word wherever it is one. Spares a walk of the attributes
-    /// for a rule whose word they lack.
-    fn not_in_raw_attributes(word: &str, view: &EventView<'_>, scratch: &mut Scratch) -> bool {
-        if !scratch.raw_read {
-            scratch.raw_read = true;
-            scratch.raw.clear();
-            scratch.raw_usable = match view.raw_attributes() {
-                Some(raw) if raw.is_ascii() && !raw.contains('\\') => {
-                    scratch.raw.push_str(raw);
-                    scratch.raw.make_ascii_lowercase();
-                    true
-                }
-                _ => false,
-            };
+    /// Reads the event's raw attributes once: raw attributes that are ASCII and have no
+    /// escapes hold each word of their strings as it is written, so lower-cased they hold
+    /// the word of every term in attributes the event has (and maybe more: the walk of
+    /// the attributes decides). A term whose word they lack is surely not there.
+    fn read_raw_attributes(&self, view: &EventView<'_>, scratch: &mut Scratch) {
+        if scratch.raw_read {
+            return;
         }
-        scratch.raw_usable && !scratch.raw.contains(word)
+        scratch.raw_read = true;
+        scratch.raw.clear();
+        scratch.in_raw_listed.clear();
+        scratch.raw_usable = false;
+        let Some((automaton, terms)) = &self.attribute_automaton else {
+            return;
+        };
+        match view.raw_attributes() {
+            Some(raw) if raw.is_ascii() && !raw.contains('\\') => {
+                scratch.raw.push_str(raw);
+                scratch.raw.make_ascii_lowercase();
+                scratch.raw_usable = true;
+            }
+            _ => return,
+        }
+        let Scratch {
+            event,
+            raw,
+            in_raw,
+            in_raw_listed,
+            ..
+        } = scratch;
+        for found in automaton.find_overlapping_iter(raw.as_str()) {
+            for &term in &terms[found.pattern().as_usize()] {
+                if in_raw[term as usize] != *event {
+                    in_raw[term as usize] = *event;
+                    if !self.listed[term as usize].is_empty() {
+                        in_raw_listed.push(term);
+                    }
+                }
+            }
+        }
     }
 
     fn check(
@@ -948,11 +1005,13 @@ impl Scratch {
     fn begin(&mut self, router: &Router) {
         let fits = self.terms.len() == router.terms
             && self.met.len() == router.routes.len()
-            && self.checked.len() == router.checks.len();
+            && self.checked.len() == router.checks.len()
+            && self.in_raw.len() == router.terms;
         self.event = self.event.wrapping_add(1);
         if !fits || self.event == 0 {
             self.event = 1;
             self.terms = vec![0; router.terms];
+            self.in_raw = vec![0; router.terms];
             self.met = vec![0; router.routes.len()];
             self.checked = vec![0; router.checks.len()];
             self.results = vec![false; router.checks.len()];

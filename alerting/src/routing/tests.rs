@@ -316,41 +316,47 @@ fn the_view_for_the_rules_answers_them_as_the_parsed_event_does() {
 
 #[test]
 fn a_word_the_raw_attributes_lack_is_passed_over_and_one_they_hold_in_any_form_is_found() {
-    // No rule is listed under a word of the attributes: they are looked into only when
-    // a rule's other terms are there, and not at all when the raw text lacks the word.
-    let rules: Vec<Rule> = [
-        "attributes.unit:kelvin AND k8s.container:api",
-        "attributes.note:hidden AND k8s.container:api",
-        "attributes.http.path:cart AND k8s.container:api",
-        "attributes.http.path:admin AND k8s.container:api",
-    ]
-    .map(rule)
-    .to_vec();
-    let refs: Vec<&Rule> = rules.iter().collect();
-    let router = Router::new(&refs);
-    assert!(!router.attributes_listed);
-    let mut scratch = Scratch::default();
-    let mut matched = 0;
-    for (attributes, hidden) in [
-        // Lower-cased, the Kelvin sign is an ASCII `k`.
-        (json!({"unit": "\u{212A}ELVIN"}), false),
-        (json!({"note": "Peer hidden it"}), false),
-        // The producer escaped a letter of the word.
-        (json!({"note": "Peer hidden it"}), true),
-        (json!({"http": {"path": "/Cart"}, "note": "adm in"}), false),
-        (json!({}), false),
+    // Rules listed under the words of the attributes (looked for in their raw text on
+    // every event), and rules listed under a pod (the attributes looked into only when
+    // the pod is there, and not at all when the raw text lacks the word).
+    for (scope, listed) in [
+        ("k8s.container:api", true),
+        ("k8s.pod:\"payments-api-1\"", false),
     ] {
-        let mut event = sample_event(1, Timestamp::now());
-        event.attributes = attributes.as_object().unwrap().clone();
-        let mut text = serde_json::to_string(&event).unwrap();
-        if hidden {
-            text = text.replace("hidden", "hi\\u0064den");
+        let rules: Vec<Rule> = [
+            "attributes.unit:kelvin",
+            "attributes.note:hidden",
+            "attributes.http.path:cart",
+            "attributes.http.path:admin",
+        ]
+        .map(|query| rule(&format!("{query} AND {scope}")))
+        .to_vec();
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let router = Router::new(&refs);
+        assert_eq!(router.attributes_listed, listed);
+        let mut scratch = Scratch::default();
+        let mut matched = 0;
+        for (attributes, hidden) in [
+            // Lower-cased, the Kelvin sign is an ASCII `k`.
+            (json!({"unit": "\u{212A}ELVIN"}), false),
+            (json!({"note": "Peer hidden it"}), false),
+            // The producer escaped a letter of the word.
+            (json!({"note": "Peer hidden it"}), true),
+            (json!({"http": {"path": "/Cart"}, "note": "adm in"}), false),
+            (json!({}), false),
+        ] {
+            let mut event = sample_event(1, Timestamp::now());
+            event.attributes = attributes.as_object().unwrap().clone();
+            let mut text = serde_json::to_string(&event).unwrap();
+            if hidden {
+                text = text.replace("hidden", "hi\\u0064den");
+            }
+            let read: LogEventRef<'_> = serde_json::from_str(&text).unwrap();
+            let mut out = Vec::new();
+            router.route(&router.view(&read), &mut scratch, &mut out);
+            assert_eq!(out, by_hand(&rules, &event), "{text}");
+            matched += out.len();
         }
-        let read: LogEventRef<'_> = serde_json::from_str(&text).unwrap();
-        let mut out = Vec::new();
-        router.route(&router.view(&read), &mut scratch, &mut out);
-        assert_eq!(out, by_hand(&rules, &event), "{text}");
-        matched += out.len();
+        assert_eq!(matched, 4, "{scope}");
     }
-    assert_eq!(matched, 4);
 }
