@@ -56,9 +56,11 @@ impl Groups {
         if key.is_empty() {
             return self.empty.get_or_insert_with(make);
         }
-        self.keyed
-            .entry(key.to_owned())
-            .or_insert_with(|| Box::new(make()))
+        // Looked up by the borrowed key: a key is allocated only for a new group.
+        if !self.keyed.contains_key(key) {
+            self.keyed.insert(key.to_owned(), Box::new(make()));
+        }
+        self.keyed.get_mut(key).expect("inserted above")
     }
 
     /// By key, in key order.

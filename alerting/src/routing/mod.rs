@@ -79,8 +79,9 @@ impl Term {
                 Keyword::Id | Keyword::Pod | Keyword::PodUid => 2,
             },
             Term::Word(Place::Message, _) => 3,
-            // Looked for in the raw attributes' text first, then by walking them.
-            Term::Word(..) => 4,
+            // Looked for in the raw attributes' text first, then by walking them; and a
+            // word of an attribute may be in every event (`GET`).
+            Term::Word(..) => 12,
             Term::MessageRegex(_) => 8,
             Term::Label(..) => 10,
         }

@@ -319,10 +319,7 @@ fn a_word_the_raw_attributes_lack_is_passed_over_and_one_they_hold_in_any_form_i
     // Rules listed under the words of the attributes (looked for in their raw text on
     // every event), and rules listed under a pod (the attributes looked into only when
     // the pod is there, and not at all when the raw text lacks the word).
-    for (scope, listed) in [
-        ("k8s.container:api", true),
-        ("k8s.pod:\"payments-api-1\"", false),
-    ] {
+    for (scope, listed) in [("level:info", true), ("k8s.pod:\"payments-api-1\"", false)] {
         let rules: Vec<Rule> = [
             "attributes.unit:kelvin",
             "attributes.note:hidden",
