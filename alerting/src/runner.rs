@@ -119,22 +119,20 @@ struct DeliveredLog {
 impl DeliveredLog {
     /// Appends `id` and syncs it.
     fn append(&self, id: &str) -> std::io::Result<()> {
-        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        if file.is_none() {
-            *file = Some(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)?,
-            );
-        }
-        let written = file.as_mut().map_or(Ok(()), |file| {
-            file.write_all(format!("{id}\n").as_bytes())?;
-            file.sync_data()
-        });
-        if written.is_err() {
-            // Opened again for the next one.
-            *file = None;
+        let mut open = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let file = match open.take() {
+            Some(file) => file,
+            None => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?,
+        };
+        let written = (&file)
+            .write_all(format!("{id}\n").as_bytes())
+            .and_then(|()| file.sync_data());
+        // After a failure, opened again for the next one.
+        if written.is_ok() {
+            *open = Some(file);
         }
         written
     }

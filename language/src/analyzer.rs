@@ -31,10 +31,16 @@ pub fn words(text: &str) -> Vec<(u32, String)> {
 pub fn any_word(text: &str, mut test: impl FnMut(&str) -> bool) -> bool {
     if text.is_ascii() {
         let mut found = false;
-        for_each_ascii_word(text, 1, MAX_WORD_BYTES - 1, |word| {
-            found = found || test(word);
-            found
-        });
+        for_each_ascii_word(
+            text,
+            1,
+            MAX_WORD_BYTES - 1,
+            |_| true,
+            |word| {
+                found = found || test(word);
+                found
+            },
+        );
         return found;
     }
     let mut tokenizer = WordTokenizer::default();
@@ -48,19 +54,21 @@ pub fn any_word(text: &str, mut test: impl FnMut(&str) -> bool) -> bool {
 }
 
 /// Each word of ASCII `text` of `shortest..=longest` bytes (longest below
-/// [`MAX_WORD_BYTES`]), lower-cased in a buffer of its own rather than allocated, until
-/// `each` says stop: the words of [`words`], which for ASCII are runs of letters and digits.
+/// [`MAX_WORD_BYTES`]) that `admit` lets through as it stands in the text, lower-cased in
+/// a buffer of its own rather than allocated, until `each` says stop: the words of
+/// [`words`], which for ASCII are runs of letters and digits.
 pub fn for_each_ascii_word(
     text: &str,
     shortest: usize,
     longest: usize,
+    mut admit: impl FnMut(&[u8]) -> bool,
     mut each: impl FnMut(&str) -> bool,
 ) {
     debug_assert!(text.is_ascii());
     let mut lower = [0u8; MAX_WORD_BYTES];
     let longest = longest.min(MAX_WORD_BYTES - 1);
     for run in text.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
-        if run.is_empty() || run.len() < shortest || run.len() > longest {
+        if run.is_empty() || run.len() < shortest || run.len() > longest || !admit(run) {
             continue;
         }
         let lower = &mut lower[..run.len()];

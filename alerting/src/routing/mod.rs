@@ -708,7 +708,6 @@ impl Router {
     ) -> Effort {
         out.clear();
         scratch.begin(self);
-        let event = scratch.event;
         self.find_terms(view, scratch);
         if self.attributes_listed {
             self.read_raw_attributes(view, scratch);
@@ -717,34 +716,19 @@ impl Router {
             }
         }
         scratch.rules.clear();
-        // Rules under the terms the event has and, when its raw attributes were read,
-        // under the words they hold (the attributes walked only if a rule asks).
-        let from_raw = self.attributes_listed && scratch.raw_usable;
-        let terms = scratch.present.len();
-        for index in 0..terms
-            + if from_raw {
-                scratch.in_raw_listed.len()
-            } else {
-                0
-            }
-        {
-            let term = match index.checked_sub(terms) {
-                None => scratch.present[index],
-                Some(at) => scratch.in_raw_listed[at],
-            };
-            for &rule in &self.listed[term as usize] {
-                if scratch.met[rule as usize] != event {
-                    scratch.met[rule as usize] = event;
-                    scratch.rules.push(rule);
-                }
+        for index in 0..scratch.present.len() {
+            let term = scratch.present[index];
+            scratch.meet(&self.listed[term as usize]);
+        }
+        // Rules under the words the raw attributes hold: the attributes are walked only
+        // if one of them asks.
+        if self.attributes_listed && scratch.raw_usable {
+            for index in 0..scratch.in_raw_listed.len() {
+                let term = scratch.in_raw_listed[index];
+                scratch.meet(&self.listed[term as usize]);
             }
         }
-        for &rule in &self.always {
-            if scratch.met[rule as usize] != event {
-                scratch.met[rule as usize] = event;
-                scratch.rules.push(rule);
-            }
-        }
+        scratch.meet(&self.always);
         let mut effort = Effort::default();
         for index in 0..scratch.rules.len() {
             let rule = scratch.rules[index] as usize;
@@ -949,27 +933,14 @@ impl Router {
     fn words_of(&self, text: &str, table: &Words, mark: &mut impl FnMut(u32)) {
         let (shortest, longest) = self.word_lengths;
         if text.is_ascii() {
-            // Split as `for_each_ascii_word` does; a word is copied out and lower-cased
-            // only when the filter lets it through.
-            let mut lower = [0u8; MAX_WORD_BYTES];
-            let longest = longest.min(MAX_WORD_BYTES - 1);
-            for run in text.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
-                if run.is_empty()
-                    || run.len() < shortest
-                    || run.len() > longest
-                    || !table.may_have(Words::bit(run))
-                {
-                    continue;
-                }
-                let lower = &mut lower[..run.len()];
-                lower.copy_from_slice(run);
-                lower.make_ascii_lowercase();
-                if let Ok(word) = std::str::from_utf8(lower)
-                    && let Some(ids) = table.terms.get(word)
-                {
+            // A word is copied out and lower-cased only when the filter lets it through.
+            let admit = |run: &[u8]| table.may_have(Words::bit(run));
+            for_each_ascii_word(text, shortest, longest, admit, |word| {
+                if let Some(ids) = table.terms.get(word) {
                     ids.iter().for_each(|&id| mark(id));
                 }
-            }
+                false
+            });
             return;
         }
         for_each_word(text, shortest, longest, |word| {
@@ -992,10 +963,16 @@ fn mark_term(terms: &mut [u32], present: &mut Vec<u32>, event: u32, id: u32) {
 /// `shortest..=longest` bytes, without allocating each when the text is ASCII.
 fn for_each_word(text: &str, shortest: usize, longest: usize, mut each: impl FnMut(&str)) {
     if text.is_ascii() {
-        for_each_ascii_word(text, shortest, longest, |word| {
-            each(word);
-            false
-        });
+        for_each_ascii_word(
+            text,
+            shortest,
+            longest,
+            |_| true,
+            |word| {
+                each(word);
+                false
+            },
+        );
         return;
     }
     for (_, word) in words(text) {
@@ -1006,6 +983,16 @@ fn for_each_word(text: &str, shortest: usize, longest: usize, mut each: impl FnM
 }
 
 impl Scratch {
+    /// Lists `rules` among those the event meets, each once.
+    fn meet(&mut self, rules: &[u32]) {
+        for &rule in rules {
+            if self.met[rule as usize] != self.event {
+                self.met[rule as usize] = self.event;
+                self.rules.push(rule);
+            }
+        }
+    }
+
     /// Starts an event: a new number, the tables sized for `router`.
     fn begin(&mut self, router: &Router) {
         let fits = self.terms.len() == router.terms
