@@ -5,6 +5,7 @@ mod build;
 mod id;
 mod level;
 mod model;
+mod scan;
 mod timestamp;
 mod wire;
 
