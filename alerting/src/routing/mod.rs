@@ -340,7 +340,7 @@ pub struct Routed {
 pub struct Router {
     terms: usize,
     /// By term id, the rules listed under it.
-    listed: Vec<Vec<u32>>,
+    listed: Vec<Vec<Listed>>,
     /// Rules under no term.
     always: Vec<u32>,
     routes: Vec<Route>,
@@ -373,6 +373,35 @@ pub struct Router {
     paths: Option<AttributePaths>,
     /// The lengths in bytes of the shortest and the longest word looked up.
     word_lengths: (usize, usize),
+}
+
+/// A rule listed under a term, with another term it needs.
+#[derive(Debug, Clone, Copy)]
+struct Listed {
+    rule: u32,
+    guard: Guard,
+}
+
+/// A term id, the top bit set when the term is found in attributes; `NONE` for no term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Guard(u32);
+
+impl Guard {
+    const NONE: Guard = Guard(u32::MAX);
+    const IN_ATTRIBUTES: u32 = 1 << 31;
+
+    fn new(term: u32, in_attributes: bool) -> Guard {
+        debug_assert!(term < Self::IN_ATTRIBUTES - 1);
+        Guard(term | if in_attributes { Self::IN_ATTRIBUTES } else { 0 })
+    }
+
+    /// The term's id and whether it is found in attributes.
+    fn term(self) -> Option<(usize, bool)> {
+        (self != Self::NONE).then_some((
+            (self.0 & !Self::IN_ATTRIBUTES) as usize,
+            self.0 & Self::IN_ATTRIBUTES != 0,
+        ))
+    }
 }
 
 /// What the router keeps between events: which terms, rules and queries it met on the
@@ -496,10 +525,28 @@ impl Router {
         router.terms = ids.len();
         router.listed = vec![Vec::new(); ids.len()];
         for (term, rule) in listed {
-            router.listed[term as usize].push(rule);
+            router.listed[term as usize].push(Listed {
+                rule,
+                guard: Guard::NONE,
+            });
         }
         router.tables(ids);
+        router.guard();
         router
+    }
+
+    /// Gives each rule listed under a term another term it needs, if it has one: found
+    /// missing, the rule is passed over without its route being read.
+    fn guard(&mut self) {
+        for (term, listed) in self.listed.iter_mut().enumerate() {
+            for entry in listed {
+                let all = &self.routes[entry.rule as usize].all;
+                // Terms in attributes come last in `all`: one found by the lookup first.
+                if let Some(&other) = all.iter().find(|&&t| t != term as u32) {
+                    entry.guard = Guard::new(other, self.attribute_terms[other as usize]);
+                }
+            }
+        }
     }
 
     fn check_id(
@@ -655,7 +702,8 @@ impl Router {
     fn unlist(&mut self, terms: impl Iterator<Item = u32>) {
         let terms: Vec<u32> = terms.collect();
         for &term in &terms {
-            self.always.append(&mut self.listed[term as usize]);
+            let listed = std::mem::take(&mut self.listed[term as usize]);
+            self.always.extend(listed.into_iter().map(|entry| entry.rule));
         }
         self.always.sort_unstable();
         self.always.dedup();
@@ -718,14 +766,14 @@ impl Router {
         scratch.rules.clear();
         for index in 0..scratch.present.len() {
             let term = scratch.present[index];
-            scratch.meet(&self.listed[term as usize]);
+            self.meet(&self.listed[term as usize], view, scratch);
         }
         // Rules under the words the raw attributes hold: the attributes are walked only
         // if one of them asks.
         if self.attributes_listed && scratch.raw_usable {
             for index in 0..scratch.in_raw_listed.len() {
                 let term = scratch.in_raw_listed[index];
-                scratch.meet(&self.listed[term as usize]);
+                self.meet(&self.listed[term as usize], view, scratch);
             }
         }
         scratch.meet(&self.always);
@@ -752,6 +800,37 @@ impl Router {
         }
         out.sort_unstable_by_key(|routed| routed.rule);
         effort
+    }
+
+    /// Lists the rules of `listed` among those the event meets, each once, but for those
+    /// whose guard term it surely lacks.
+    fn meet(&self, listed: &[Listed], view: &EventView<'_>, scratch: &mut Scratch) {
+        for entry in listed {
+            let rule = entry.rule as usize;
+            if scratch.met[rule] == scratch.event {
+                continue;
+            }
+            scratch.met[rule] = scratch.event;
+            if self.may_have(entry.guard, view, scratch) {
+                scratch.rules.push(entry.rule);
+            }
+        }
+    }
+
+    /// Whether the event may have the term of `guard`: surely not when the lookup did not
+    /// find it, or for a term in attributes, when the raw attributes lack its word.
+    fn may_have(&self, guard: Guard, view: &EventView<'_>, scratch: &mut Scratch) -> bool {
+        let Some((term, in_attributes)) = guard.term() else {
+            return true;
+        };
+        if scratch.terms[term] == scratch.event {
+            return true;
+        }
+        if !in_attributes {
+            return false;
+        }
+        self.read_raw_attributes(view, scratch);
+        !scratch.raw_usable || scratch.in_raw[term] == scratch.event
     }
 
     /// Whether the event has every one of `terms`; terms found in attributes are looked
