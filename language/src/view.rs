@@ -263,14 +263,8 @@ impl<'a> EventView<'a> {
     pub fn to_json(&self) -> Option<Value> {
         match self.source {
             Source::Event(event) => serde_json::to_value(event).ok(),
-            Source::Borrowed(event) => {
-                // The attributes just parsed are moved in, not copied by the serializer.
-                let mut event = event.to_owned().ok()?;
-                let attributes = std::mem::take(&mut event.attributes);
-                let mut json = serde_json::to_value(event).ok()?;
-                json["attributes"] = Value::Object(attributes);
-                Some(json)
-            }
+            // Written out as it was read: no `LogEvent` in between.
+            Source::Borrowed(event) => serde_json::to_value(event).ok(),
         }
     }
 

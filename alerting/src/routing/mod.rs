@@ -392,7 +392,13 @@ impl Guard {
 
     fn new(term: u32, in_attributes: bool) -> Guard {
         debug_assert!(term < Self::IN_ATTRIBUTES - 1);
-        Guard(term | if in_attributes { Self::IN_ATTRIBUTES } else { 0 })
+        Guard(
+            term | if in_attributes {
+                Self::IN_ATTRIBUTES
+            } else {
+                0
+            },
+        )
     }
 
     /// The term's id and whether it is found in attributes.
@@ -703,7 +709,8 @@ impl Router {
         let terms: Vec<u32> = terms.collect();
         for &term in &terms {
             let listed = std::mem::take(&mut self.listed[term as usize]);
-            self.always.extend(listed.into_iter().map(|entry| entry.rule));
+            self.always
+                .extend(listed.into_iter().map(|entry| entry.rule));
         }
         self.always.sort_unstable();
         self.always.dedup();

@@ -54,9 +54,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 
 /// The `LogEvent` fields, with the same names, defaults and checks. The attributes stay
 /// raw JSON (`A` = `&RawValue`) or are read by a reader's own type (`A` implements
-/// `AttributesObject`), in the same pass.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(bound(deserialize = "A: Deserialize<'de> + AttributesObject"))]
+/// `AttributesObject`), in the same pass. Written out, it is the `LogEvent`'s JSON.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(bound(
+    deserialize = "A: Deserialize<'de> + AttributesObject",
+    serialize = "A: Serialize"
+))]
 pub struct LogEventRef<'a, A = &'a RawValue> {
     pub v: u32,
     pub id: EventId,
@@ -65,40 +68,44 @@ pub struct LogEventRef<'a, A = &'a RawValue> {
     pub level: Level,
     #[serde(borrow)]
     pub message: Text<'a>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<Stream>,
     #[serde(borrow)]
     pub k8s: K8sRef<'a>,
     #[serde(borrow)]
     pub source: SourceRef<'a>,
     /// The attributes object; `None` when absent.
-    #[serde(default = "Option::default", deserialize_with = "object")]
+    #[serde(
+        default = "Option::default",
+        deserialize_with = "object",
+        serialize_with = "object_or_empty"
+    )]
     pub attributes: Option<A>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<Flag>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct K8sRef<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub pod_uid: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub container: Option<Text<'a>>,
     #[serde(borrow)]
     pub node: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub workload_kind: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Pairs::is_empty")]
     pub labels: Pairs<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Pairs::is_empty")]
     pub annotations: Pairs<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Pairs::is_empty")]
     pub namespace_labels: Pairs<'a>,
 }
 
@@ -154,16 +161,16 @@ impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct SourceRef<'a> {
     pub kind: SourceKind,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub name: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub path: Option<Text<'a>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub via: Option<Text<'a>>,
 }
 
@@ -192,6 +199,17 @@ where
             de::Unexpected::Other("a non-object value"),
             &"the attributes object",
         ))
+    }
+}
+
+/// Absent attributes are written as `LogEvent` writes them: an empty object.
+fn object_or_empty<S: serde::Serializer, A: Serialize>(
+    attributes: &Option<A>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match attributes {
+        Some(attributes) => attributes.serialize(serializer),
+        None => serde_json::Map::new().serialize(serializer),
     }
 }
 
@@ -262,6 +280,13 @@ impl<'a> LogEventRef<'a> {
     }
 }
 
+/// Written as `LogEvent`'s maps are: by key, the last of a key written twice.
+impl Serialize for Pairs<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter().collect::<std::collections::BTreeMap<_, _>>())
+    }
+}
+
 impl Serialize for Text<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
@@ -291,6 +316,8 @@ mod tests {
             let json = serde_json::to_vec(&event).unwrap();
             let read = LogEventRef::from_bytes(&json).unwrap();
             assert_eq!(read.to_owned().unwrap(), event);
+            // Written out, it is the event's own JSON.
+            assert_eq!(serde_json::to_vec(&read).unwrap(), json);
             assert_eq!(
                 matches!(read.message.0, Cow::Borrowed(_)),
                 n % 3 != 0,
@@ -298,6 +325,18 @@ mod tests {
                 event.message
             );
         }
+    }
+
+    #[test]
+    fn is_written_out_as_log_event_writes_what_it_read() {
+        // Labels unsorted and one twice, no attributes, no stream, a flag unknown.
+        let text = r#"{"v":1,"id":"0123456789abcdef0123456789abcdef","ts":"2026-01-02T03:04:05Z","observed_ts":"2026-01-02T03:04:05.5Z","level":"warn","message":"m","k8s":{"node":"n","labels":{"b":"1","a":"2","b":"3"}},"source":{"kind":"http"},"flags":["gap","from_the_future"]}"#;
+        let full: LogEvent = serde_json::from_str(text).unwrap();
+        let read = LogEventRef::from_bytes(text.as_bytes()).unwrap();
+        assert_eq!(
+            serde_json::to_string(&read).unwrap(),
+            serde_json::to_string(&full).unwrap()
+        );
     }
 
     #[test]
