@@ -177,29 +177,74 @@ pub struct SourceRef<'a> {
 /// A JSON value that can tell whether it is an object.
 pub trait AttributesObject {
     fn is_object(&self) -> bool;
+
+    /// Whether it nests no deeper than `LogEvent`'s attributes may; a value parsed by
+    /// serde_json into a tree was held to that already.
+    fn within_nesting_limit(&self) -> bool {
+        true
+    }
 }
 
 impl AttributesObject for &RawValue {
     fn is_object(&self) -> bool {
         self.get().starts_with('{')
     }
+
+    /// serde_json passes over a raw value without counting its levels.
+    fn within_nesting_limit(&self) -> bool {
+        within_nesting_limit(self.get())
+    }
 }
 
-/// `LogEvent` takes only an object for `attributes`; so does this.
+/// `LogEvent` takes only an object for `attributes`, nested no deeper than serde_json
+/// reads it; so does this.
 fn object<'de, D, A>(deserializer: D) -> Result<Option<A>, D::Error>
 where
     D: Deserializer<'de>,
     A: Deserialize<'de> + AttributesObject,
 {
     let value = A::deserialize(deserializer)?;
-    if value.is_object() {
-        Ok(Some(value))
-    } else {
-        Err(de::Error::invalid_type(
+    if !value.is_object() {
+        return Err(de::Error::invalid_type(
             de::Unexpected::Other("a non-object value"),
             &"the attributes object",
-        ))
+        ));
     }
+    if !value.within_nesting_limit() {
+        return Err(de::Error::custom(format_args!(
+            "attributes nested deeper than {ATTRIBUTES_NESTING} levels"
+        )));
+    }
+    Ok(Some(value))
+}
+
+/// How deep `LogEvent`'s attributes may nest, the object itself one level: serde_json
+/// reads 127 levels, the event's own object the first.
+const ATTRIBUTES_NESTING: usize = 126;
+
+/// Whether the JSON value `raw` nests at most `ATTRIBUTES_NESTING` levels deep.
+pub(super) fn within_nesting_limit(raw: &str) -> bool {
+    // One opening and one closing bracket a level.
+    if raw.len() <= 2 * ATTRIBUTES_NESTING {
+        return true;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for byte in raw.bytes() {
+        match byte {
+            _ if escaped => escaped = false,
+            b'\\' if in_string => escaped = true,
+            b'"' => in_string = !in_string,
+            b'{' | b'[' if !in_string => {
+                depth += 1;
+                if depth > ATTRIBUTES_NESTING {
+                    return false;
+                }
+            }
+            b'}' | b']' if !in_string => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Absent attributes are written as `LogEvent` writes them: an empty object.

@@ -201,6 +201,9 @@ impl<'a> Scan<'a> {
         if get.as_ptr() != rest.as_ptr() {
             return None;
         }
+        if !super::borrowed::within_nesting_limit(get) {
+            return None;
+        }
         self.at += get.len();
         Some(raw)
     }
@@ -432,6 +435,37 @@ mod tests {
                 by_serde(&case).as_ref().map_err(ToString::to_string),
                 "{case}"
             );
+        }
+    }
+
+    #[test]
+    fn attributes_nested_past_log_event_s_limit_are_refused_as_it_refuses_them() {
+        let good = String::from_utf8(written(4)).unwrap();
+        // Brackets in strings are no levels, nor is an escaped quote the string's end.
+        let quoted = format!("\"\\\"{}\"", "[".repeat(300));
+        for (depth, nested) in [99, 100, 124, 125, 126, 127, 128, 129]
+            .map(|depth| {
+                (
+                    depth,
+                    format!("{}1{}", "[".repeat(depth), "]".repeat(depth)),
+                )
+            })
+            .into_iter()
+            .chain([(0, quoted)])
+        {
+            let case = good.replacen(
+                "\"attributes\":{",
+                &format!("\"attributes\":{{\"a\":{nested},"),
+                1,
+            );
+            let from_bytes = LogEventRef::from_bytes(case.as_bytes()).map(|e| format!("{e:?}"));
+            assert_eq!(
+                from_bytes.as_ref().map_err(ToString::to_string),
+                by_serde(&case).as_ref().map_err(ToString::to_string),
+                "{depth}"
+            );
+            let full = serde_json::from_str::<LogEvent>(&case);
+            assert_eq!(from_bytes.is_ok(), full.is_ok(), "{depth}");
         }
     }
 
