@@ -15,7 +15,7 @@ use logpipe_common::event::{LogEvent, Timestamp};
 use logpipe_language::{EventView, Leaf, Op, Query};
 use serde::{Deserialize, Serialize};
 
-use crate::notify::{Notification, Search, Status as AlertStatus};
+use crate::notify::{EventJson, Notification, Search, Status as AlertStatus};
 use crate::rules::{Context, Rule, RuleKind, field_value};
 
 /// A notification the engine asks for, and the notifiers it goes to.
@@ -119,7 +119,7 @@ pub(crate) struct GroupState {
     /// The start of the alert now firing.
     pub firing: Option<i64>,
     pub last_fired: Option<i64>,
-    pub last_event: Option<serde_json::Value>,
+    pub last_event: Option<EventJson>,
 }
 
 /// One rule's evaluation.
@@ -227,7 +227,7 @@ impl Evaluator {
         let key = group_key(&group);
         let window = nanos(rule.window);
         let mut alerts = Vec::new();
-        let json = || view.to_json();
+        let json = || view.to_json().map(EventJson::new);
 
         if let RuleKind::NewValue { field } = &rule.kind {
             if let Some(value) = field_value(view, field)
@@ -474,7 +474,7 @@ impl Evaluator {
         started: i64,
         ended: Option<i64>,
         count: u64,
-        event: Option<serde_json::Value>,
+        event: Option<EventJson>,
         salt: &str,
     ) -> Alert {
         let status_name = match status {

@@ -16,7 +16,7 @@ use logpipe_common::Timestamp;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::notification::{Notification, Status};
+use super::notification::{EventJson, Notification, Status};
 
 /// The path of the alerts endpoint under the Alertmanager base URL.
 pub(crate) const ALERTS_PATH: &str = "api/v2/alerts";
@@ -114,11 +114,11 @@ pub(crate) fn label_name(name: &str) -> String {
 }
 
 /// The triggering event as compact JSON, cut to [`SAMPLE_CHARS`].
-fn sample(event: &Value) -> String {
-    let text = event.to_string();
+fn sample(event: &EventJson) -> String {
+    let text = event.text();
     match text.char_indices().nth(SAMPLE_CHARS) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
+        None => text.to_owned(),
     }
 }
 
@@ -280,7 +280,7 @@ mod tests {
     #[test]
     fn a_long_sample_is_cut() {
         let mut long = notification();
-        long.event = Some(json!({"message": "x".repeat(5000)}));
+        long.event = Some(json!({"message": "x".repeat(5000)}).into());
         let body = alerts(&[&long], &context(None));
         let sample = body[0]["annotations"]["sample"].as_str().unwrap();
         assert_eq!(sample.chars().count(), SAMPLE_CHARS + 1);

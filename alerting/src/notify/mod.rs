@@ -22,7 +22,7 @@ mod signature;
 
 pub(crate) use allow::AllowList;
 pub use error::{SecretError, VerifyError};
-pub(crate) use notification::{Notification, Search, Status};
+pub(crate) use notification::{EventJson, Notification, Search, Status};
 pub(crate) use notifiers::Notifiers;
 pub(crate) use sender::Sender;
 pub use signature::{

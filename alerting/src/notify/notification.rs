@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use logpipe_common::Timestamp;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Whether an alert starts or ends.
@@ -41,12 +42,46 @@ pub(crate) struct Notification {
     /// Set once the alert is resolved.
     pub ends_at: Option<Timestamp>,
     /// The event that triggered the alert, when one did.
-    pub event: Option<serde_json::Value>,
+    pub event: Option<EventJson>,
     /// Extra labels from the rule.
     pub labels: BTreeMap<String, String>,
     /// The search showing the alert's events, for links to the web UI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<Search>,
+}
+
+/// An event as JSON text, as it is written to Kafka: carried in alerts and sent as it is,
+/// read into a tree only where a template looks into it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct EventJson(Box<RawValue>);
+
+impl EventJson {
+    pub(crate) fn new(raw: Box<RawValue>) -> EventJson {
+        EventJson(raw)
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The event as a tree.
+    pub(crate) fn value(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(self.0.get()).ok()
+    }
+}
+
+impl From<serde_json::Value> for EventJson {
+    fn from(value: serde_json::Value) -> EventJson {
+        EventJson(serde_json::value::to_raw_value(&value).expect("a tree is written out"))
+    }
+}
+
+/// The same text: written by one writer, the same event.
+impl PartialEq for EventJson {
+    fn eq(&self, other: &EventJson) -> bool {
+        self.text() == other.text()
+    }
 }
 
 /// The search that shows the events behind an alert: the rule's query narrowed to the
@@ -103,7 +138,7 @@ pub(crate) mod tests {
             count: 5,
             starts_at: Timestamp::from_unix_nanos(1_700_000_000_123_000_000),
             ends_at: None,
-            event: Some(serde_json::json!({"message": "payment failed", "level": "error"})),
+            event: Some(serde_json::json!({"message": "payment failed", "level": "error"}).into()),
             labels: BTreeMap::from([("team".into(), "shop".into())]),
             search: Some(Search {
                 query: "k8s.namespace:shop AND level:error AND k8s.pod:\"checkout-7d9f\"".into(),

@@ -256,6 +256,27 @@ realert: 10m
     }
 
     #[test]
+    fn a_summary_reads_fields_of_the_event_as_written() {
+        let rule = parse(&THRESHOLD.replace(
+            "summary: '{{ count }} errors in {{ group.k8s.pod }}'",
+            "summary: '{{ event.message }} {{ event.attributes.http.status }} {{ event.nope.x }}'",
+        ))
+        .unwrap();
+        let event = crate::notify::EventJson::from(serde_json::json!({
+            "message": "payment \"failed\"",
+            "attributes": {"http": {"status": 502}},
+        }));
+        let summary = rule.summary.render(&Context {
+            rule: "checkout-errors",
+            severity: "critical",
+            count: 7,
+            group: &[Some("api-1".into())],
+            event: Some(&event),
+        });
+        assert_eq!(summary, "payment \"failed\" 502 -");
+    }
+
+    #[test]
     fn a_directory_loads_whole_or_not_at_all() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.yaml"), THRESHOLD).unwrap();

@@ -1,6 +1,8 @@
 //! Summary templates: the text of an alert, with `{{ ... }}` placeholders filled from the
 //! rule, the count, the group and the triggering event.
 
+use crate::notify::EventJson;
+
 /// A summary template: text with `{{ count }}`, `{{ rule }}`, `{{ severity }}`,
 /// `{{ group.<field> }}` and `{{ event.<path> }}` (a field of the triggering event).
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +27,7 @@ pub(crate) struct Context<'a> {
     pub severity: &'a str,
     pub count: u64,
     pub group: &'a [Option<String>],
-    pub event: Option<&'a serde_json::Value>,
+    pub event: Option<&'a EventJson>,
 }
 
 impl Template {
@@ -77,6 +79,8 @@ impl Template {
 
     pub(crate) fn render(&self, context: &Context<'_>) -> String {
         let mut out = String::new();
+        // The event read into a tree once, if a part looks into it.
+        let event = std::cell::OnceCell::new();
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
@@ -91,7 +95,9 @@ impl Template {
                         .unwrap_or("-"),
                 ),
                 Part::Event(path) => {
-                    let mut value = context.event;
+                    let mut value = event
+                        .get_or_init(|| context.event.and_then(EventJson::value))
+                        .as_ref();
                     for key in path {
                         value = value.and_then(|v| v.get(key));
                     }
