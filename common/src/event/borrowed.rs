@@ -224,8 +224,11 @@ const ATTRIBUTES_NESTING: usize = 126;
 
 /// Whether the JSON value `raw` nests at most `ATTRIBUTES_NESTING` levels deep.
 pub(super) fn within_nesting_limit(raw: &str) -> bool {
-    // One opening and one closing bracket a level.
-    if raw.len() <= 2 * ATTRIBUTES_NESTING {
+    // One opening and one closing bracket a level; the opening ones counted first, with
+    // SIMD.
+    if raw.len() <= 2 * ATTRIBUTES_NESTING
+        || memchr::memchr2_iter(b'{', b'[', raw.as_bytes()).count() <= ATTRIBUTES_NESTING
+    {
         return true;
     }
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
