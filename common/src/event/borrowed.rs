@@ -178,10 +178,10 @@ pub struct SourceRef<'a> {
 pub trait AttributesObject {
     fn is_object(&self) -> bool;
 
-    /// Whether it nests no deeper than `LogEvent`'s attributes may; a value parsed by
-    /// serde_json into a tree was held to that already.
-    fn within_nesting_limit(&self) -> bool {
-        true
+    /// Whether serde_json reads it into a tree, as `LogEvent`'s attributes; a value it
+    /// parsed into one was held to that already.
+    fn reads_as_tree(&self) -> Result<(), &'static str> {
+        Ok(())
     }
 }
 
@@ -190,14 +190,13 @@ impl AttributesObject for &RawValue {
         self.get().starts_with('{')
     }
 
-    /// serde_json passes over a raw value without counting its levels.
-    fn within_nesting_limit(&self) -> bool {
-        within_nesting_limit(self.get())
+    fn reads_as_tree(&self) -> Result<(), &'static str> {
+        reads_as_tree(self.get())
     }
 }
 
-/// `LogEvent` takes only an object for `attributes`, nested no deeper than serde_json
-/// reads it; so does this.
+/// `LogEvent` takes only an object for `attributes`, one serde_json reads into a tree;
+/// so does this.
 fn object<'de, D, A>(deserializer: D) -> Result<Option<A>, D::Error>
 where
     D: Deserializer<'de>,
@@ -210,11 +209,7 @@ where
             &"the attributes object",
         ));
     }
-    if !value.within_nesting_limit() {
-        return Err(de::Error::custom(format_args!(
-            "attributes nested deeper than {ATTRIBUTES_NESTING} levels"
-        )));
-    }
+    value.reads_as_tree().map_err(de::Error::custom)?;
     Ok(Some(value))
 }
 
@@ -222,8 +217,65 @@ where
 /// reads 127 levels, the event's own object the first.
 const ATTRIBUTES_NESTING: usize = 126;
 
+/// Whether serde_json reads the JSON value `raw` (which it has checked) into a tree, as
+/// `LogEvent`'s attributes: what it says when not. Passing over a raw value, serde_json
+/// neither counts its levels nor pairs the surrogates its `\\u` escapes name.
+pub(super) fn reads_as_tree(raw: &str) -> Result<(), &'static str> {
+    if !within_nesting_limit(raw) {
+        return Err("attributes nested deeper than 126 levels");
+    }
+    if !surrogates_paired(raw) {
+        return Err("a lone surrogate escaped in the attributes");
+    }
+    Ok(())
+}
+
+/// Whether every `\\u` escape of a UTF-16 surrogate in `raw` is a leading one followed
+/// at once by a trailing one, as serde_json requires of a string it reads.
+fn surrogates_paired(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    let hex = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .and_then(|digits| std::str::from_utf8(digits).ok())
+            .and_then(|digits| u16::from_str_radix(digits, 16).ok())
+    };
+    let mut at = match memchr::memchr(b'\\', bytes) {
+        Some(at) => at,
+        None => return true,
+    };
+    // Backslashes are in strings only, each starting an escape.
+    while at < bytes.len() {
+        if bytes[at] != b'\\' {
+            at += 1;
+            continue;
+        }
+        if bytes.get(at + 1) != Some(&b'u') {
+            at += 2;
+            continue;
+        }
+        let Some(unit) = hex(at + 2) else {
+            return false;
+        };
+        at += 6;
+        match unit {
+            0xDC00..=0xDFFF => return false,
+            0xD800..=0xDBFF => {
+                if bytes.get(at..at + 2) != Some(b"\\u")
+                    || !matches!(hex(at + 2), Some(0xDC00..=0xDFFF))
+                {
+                    return false;
+                }
+                at += 6;
+            }
+            _ => {}
+        }
+    }
+    true
+}
+
 /// Whether the JSON value `raw` nests at most `ATTRIBUTES_NESTING` levels deep.
-pub(super) fn within_nesting_limit(raw: &str) -> bool {
+fn within_nesting_limit(raw: &str) -> bool {
     // One opening and one closing bracket a level; the opening ones counted first, with
     // SIMD.
     if raw.len() <= 2 * ATTRIBUTES_NESTING

@@ -201,9 +201,7 @@ impl<'a> Scan<'a> {
         if get.as_ptr() != rest.as_ptr() {
             return None;
         }
-        if !super::borrowed::within_nesting_limit(get) {
-            return None;
-        }
+        super::borrowed::reads_as_tree(get).ok()?;
         self.at += get.len();
         Some(raw)
     }
@@ -466,6 +464,33 @@ mod tests {
             );
             let full = serde_json::from_str::<LogEvent>(&case);
             assert_eq!(from_bytes.is_ok(), full.is_ok(), "{depth}");
+        }
+    }
+
+    #[test]
+    fn attributes_with_a_lone_surrogate_escaped_are_refused_as_log_event_refuses_them() {
+        let good = String::from_utf8(written(4)).unwrap();
+        for (value, accepted) in [
+            (r#""\ud83d\ude00""#, true),
+            (r#""\\ud800""#, true),
+            (r#""\u0041\n\ud83d\ude00\t""#, true),
+            (r#""\ud800""#, false),
+            (r#""\udc00""#, false),
+            (r#""\ud800\u0041""#, false),
+            (r#""\ud800\n""#, false),
+            (r#""\ud800\ud800""#, false),
+            (r#"{"\udfff":1}"#, false),
+        ] {
+            let case = good.replacen(
+                "\"attributes\":{",
+                &format!("\"attributes\":{{\"a\":{value},"),
+                1,
+            );
+            let full = serde_json::from_str::<LogEvent>(&case);
+            assert_eq!(full.is_ok(), accepted, "{value} {full:?}");
+            let from_bytes = LogEventRef::from_bytes(case.as_bytes()).map(|e| format!("{e:?}"));
+            assert_eq!(from_bytes.is_ok(), accepted, "{value}");
+            assert_eq!(by_serde(&case).is_ok(), accepted, "{value}");
         }
     }
 
