@@ -240,35 +240,29 @@ fn surrogates_paired(raw: &str) -> bool {
             .and_then(|digits| std::str::from_utf8(digits).ok())
             .and_then(|digits| u16::from_str_radix(digits, 16).ok())
     };
-    let mut at = match memchr::memchr(b'\\', bytes) {
-        Some(at) => at,
-        None => return true,
-    };
-    // Backslashes are in strings only, each starting an escape.
-    while at < bytes.len() {
-        if bytes[at] != b'\\' {
-            at += 1;
+    // Backslashes are in strings only, each starting an escape: the byte after it is
+    // escaped, and so are the four digits after a `u`.
+    let mut escaped_to = 0;
+    for at in memchr::memchr_iter(b'\\', bytes) {
+        if at < escaped_to {
             continue;
         }
         if bytes.get(at + 1) != Some(&b'u') {
-            at += 2;
+            escaped_to = at + 2;
             continue;
         }
-        let Some(unit) = hex(at + 2) else {
-            return false;
-        };
-        at += 6;
-        match unit {
-            0xDC00..=0xDFFF => return false,
-            0xD800..=0xDBFF => {
-                if bytes.get(at..at + 2) != Some(b"\\u")
-                    || !matches!(hex(at + 2), Some(0xDC00..=0xDFFF))
+        escaped_to = at + 6;
+        match hex(at + 2) {
+            None | Some(0xDC00..=0xDFFF) => return false,
+            Some(0xD800..=0xDBFF) => {
+                if bytes.get(at + 6..at + 8) != Some(b"\\u")
+                    || !matches!(hex(at + 8), Some(0xDC00..=0xDFFF))
                 {
                     return false;
                 }
-                at += 6;
+                escaped_to = at + 12;
             }
-            _ => {}
+            Some(_) => {}
         }
     }
     true

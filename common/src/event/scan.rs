@@ -473,6 +473,8 @@ mod tests {
         for (value, accepted) in [
             (r#""\ud83d\ude00""#, true),
             (r#""\\ud800""#, true),
+            (r#""\\\ud800""#, false),
+            (r#""\\\\ud800 \u00e9""#, true),
             (r#""\u0041\n\ud83d\ude00\t""#, true),
             (r#""\ud800""#, false),
             (r#""\udc00""#, false),
