@@ -126,12 +126,38 @@ pub(crate) struct GroupState {
 #[derive(Debug, Clone)]
 pub struct Evaluator {
     rule: Arc<Rule>,
+    hot: Hot,
     state: RuleState,
+}
+
+/// What taking an event or advancing the watermark reads of the rule, kept beside its
+/// state: with thousands of rules, the rule itself is then read only for its groups and
+/// its alerts.
+#[derive(Debug, Clone)]
+struct Hot {
+    kind: RuleKind,
+    grouped: bool,
+    window: i64,
+    realert: i64,
+    lateness: i64,
+}
+
+impl Hot {
+    fn of(rule: &Rule) -> Hot {
+        Hot {
+            kind: rule.kind.clone(),
+            grouped: !rule.group_by.is_empty(),
+            window: nanos(rule.window),
+            realert: nanos(rule.realert),
+            lateness: nanos(rule.lateness),
+        }
+    }
 }
 
 impl Evaluator {
     pub fn new(rule: Arc<Rule>) -> Self {
         Evaluator {
+            hot: Hot::of(&rule),
             rule,
             state: RuleState {
                 watermark: i64::MIN,
@@ -142,7 +168,11 @@ impl Evaluator {
 
     /// Continues from a checkpointed state.
     pub(crate) fn restore(rule: Arc<Rule>, state: RuleState) -> Self {
-        Evaluator { rule, state }
+        Evaluator {
+            hot: Hot::of(&rule),
+            rule,
+            state,
+        }
     }
 
     pub(crate) fn rule(&self) -> &Rule {
@@ -215,7 +245,7 @@ impl Evaluator {
     /// `total` of a ratio's denominator (as the router found them).
     pub fn observe_matched(&mut self, view: &EventView<'_>, hit: bool, total: bool) -> Vec<Alert> {
         let ts = view.ts().unix_nanos();
-        let rule: &Rule = &self.rule;
+        let (rule, hot): (&Rule, &Hot) = (&self.rule, &self.hot);
         if !hit && !total {
             return Vec::new();
         }
@@ -223,13 +253,17 @@ impl Evaluator {
             self.state.late_events += 1;
             return Vec::new();
         }
-        let group = rule.group_of(view);
+        let group = if hot.grouped {
+            rule.group_of(view)
+        } else {
+            Vec::new()
+        };
         let key = group_key(&group);
-        let window = nanos(rule.window);
+        let window = hot.window;
         let mut alerts = Vec::new();
         let json = || view.to_json().map(EventJson::new);
 
-        if let RuleKind::NewValue { field } = &rule.kind {
+        if let RuleKind::NewValue { field } = &hot.kind {
             if let Some(value) = field_value(view, field)
                 && !self.state.seen.contains(&value)
             {
@@ -254,9 +288,9 @@ impl Evaluator {
             ..GroupState::default()
         });
         // Threshold, ratio and cardinality: the count when their condition holds.
-        let met = match &rule.kind {
+        let met = match &hot.kind {
             RuleKind::Match => {
-                if realert_ok(state, ts, rule.realert) {
+                if realert_ok(state, ts, hot.realert) {
                     state.last_fired = Some(ts);
                     let id_part = view.id().to_string();
                     alerts.push(Self::alert(
@@ -325,7 +359,7 @@ impl Evaluator {
                 // Fewer values kept than the threshold: none to count.
                 let could = state.firing.is_none()
                     && state.values.len() as u64 >= *threshold
-                    && realert_ok(state, ts, rule.realert)
+                    && realert_ok(state, ts, hot.realert)
                     && count_values(&state.values, ts - window, ts) >= *threshold;
                 if could {
                     let distinct = distinct_in(&state.values, ts - window, ts);
@@ -338,7 +372,7 @@ impl Evaluator {
         };
         if let Some(count) = met
             && state.firing.is_none()
-            && realert_ok(state, ts, rule.realert)
+            && realert_ok(state, ts, hot.realert)
         {
             state.firing = Some(ts);
             state.last_fired = Some(ts);
@@ -363,15 +397,15 @@ impl Evaluator {
     /// Time passes: no event before `watermark` (less the rule's allowed lateness) is
     /// expected any more. Windows slide, absences fire, cleared conditions resolve.
     pub fn advance(&mut self, watermark: Timestamp) -> Vec<Alert> {
-        let rule: &Rule = &self.rule;
-        let now = watermark.unix_nanos().saturating_sub(nanos(rule.lateness));
+        let (rule, hot): (&Rule, &Hot) = (&self.rule, &self.hot);
+        let now = watermark.unix_nanos().saturating_sub(hot.lateness);
         if now <= self.state.watermark {
             return Vec::new();
         }
         let first = self.state.watermark == i64::MIN;
         self.state.watermark = now;
-        let window = nanos(rule.window);
-        if first && matches!(rule.kind, RuleKind::Absence) && rule.group_by.is_empty() {
+        let window = hot.window;
+        if first && matches!(hot.kind, RuleKind::Absence) && !hot.grouped {
             // A rule without groups watches from its first moment, seen or not.
             let key = group_key(&[]);
             self.state.groups.get_or_insert_with(&key, || GroupState {
@@ -390,7 +424,7 @@ impl Evaluator {
             }
             // The condition as of `now`: events newer than the watermark do not count yet.
             let hits = count_in(&state.hits, from, now);
-            let cleared = || match &rule.kind {
+            let cleared = || match &hot.kind {
                 RuleKind::Threshold { threshold } => hits < *threshold,
                 RuleKind::Ratio {
                     threshold,
@@ -425,7 +459,7 @@ impl Evaluator {
                 ));
                 continue;
             }
-            if let RuleKind::Absence = rule.kind
+            if let RuleKind::Absence = hot.kind
                 && state.firing.is_none()
                 && let Some(last) = state.last_seen
                 && now - last >= window
@@ -451,10 +485,10 @@ impl Evaluator {
                 && state.totals.is_empty()
                 && state.values.is_empty()
                 && state.firing.is_none()
-                && !matches!(rule.kind, RuleKind::Absence)
+                && !matches!(hot.kind, RuleKind::Absence)
                 && state
                     .last_fired
-                    .is_none_or(|last| now - last >= nanos(rule.realert));
+                    .is_none_or(|last| now - last >= hot.realert);
             if idle {
                 forget.push(key.to_owned());
             }
@@ -562,10 +596,10 @@ fn nanos(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX)
 }
 
-fn realert_ok(state: &GroupState, ts: i64, realert: std::time::Duration) -> bool {
+fn realert_ok(state: &GroupState, ts: i64, realert: i64) -> bool {
     state
         .last_fired
-        .is_none_or(|last| ts < last || ts - last >= nanos(realert))
+        .is_none_or(|last| ts < last || ts - last >= realert)
 }
 
 fn insert_sorted(times: &mut VecDeque<i64>, ts: i64) {
