@@ -788,7 +788,13 @@ impl Router {
         for index in 0..scratch.rules.len() {
             let rule = scratch.rules[index] as usize;
             let route = &self.routes[rule];
-            if !self.has_all(&route.all, view, scratch) {
+            // Terms in attributes found in their raw text are taken as there: what follows
+            // decides, the query or the terms it is exactly.
+            let may_have_all = route.all.iter().all(|&term| {
+                let guard = Guard::new(term, self.attribute_terms[term as usize]);
+                self.may_have(guard, view, scratch)
+            });
+            if !may_have_all {
                 continue;
             }
             effort.rules_checked += 1;
