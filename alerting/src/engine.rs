@@ -561,18 +561,23 @@ const SEARCH_LOOKBACK: std::time::Duration = std::time::Duration::from_secs(60);
 /// The search showing an alert's events: the rule's query, each group value required,
 /// from the start of the window that ended at `started`.
 fn search(rule: &Rule, group: &[Option<String>], started: i64) -> Search {
-    let mut query = rule.query.clone();
-    for (field, value) in rule.group_by.iter().zip(group) {
-        if let Some(value) = value {
-            query = query.and(Query::Leaf(Leaf {
-                field: field.clone(),
-                op: Op::Match(value.clone()),
-            }));
+    let query = if group.iter().all(Option::is_none) {
+        rule.query_text.clone()
+    } else {
+        let mut query = rule.query.clone();
+        for (field, value) in rule.group_by.iter().zip(group) {
+            if let Some(value) = value {
+                query = query.and(Query::Leaf(Leaf {
+                    field: field.clone(),
+                    op: Op::Match(value.clone()),
+                }));
+            }
         }
-    }
+        query.to_string()
+    };
     let lookback = nanos(rule.window.max(SEARCH_LOOKBACK));
     Search {
-        query: query.to_string(),
+        query,
         from: Timestamp::from_unix_nanos(started.saturating_sub(lookback)),
     }
 }

@@ -54,6 +54,7 @@ pub fn parse_rule(text: &str, file: &Path) -> Result<Rule, Vec<FileError>> {
         predicate: Matcher::Query(Predicate::new(&query)),
         denominator,
         kind,
+        query_text: query.to_string(),
         query,
         window,
         group_by,

@@ -87,6 +87,9 @@ pub struct Rule {
     /// The rule's query; of a Sigma rule, the events of its log source (the detection
     /// narrows them further).
     pub(crate) query: Query,
+    /// The query as the search language writes it: what an alert without a group value
+    /// searches for.
+    pub(crate) query_text: String,
     pub(crate) predicate: Matcher,
     /// The denominator's predicate of a ratio rule.
     pub(crate) denominator: Option<Predicate>,

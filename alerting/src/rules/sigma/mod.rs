@@ -151,6 +151,7 @@ pub(crate) fn parse(
     Ok(Outcome::Loaded(Box::new(Rule {
         name,
         kind: RuleKind::Match,
+        query_text: query.to_string(),
         query,
         predicate: Matcher::Sigma(Arc::new(detection)),
         denominator: None,
