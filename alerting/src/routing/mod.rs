@@ -259,6 +259,58 @@ struct Route {
     denominator_terms: Option<Box<[u32]>>,
 }
 
+/// A route as `route` reads it: its terms side by side in `Router::route_terms` (those
+/// of `all`, then the query's exact terms, then the denominator's), one read for all.
+#[derive(Debug, Clone, Copy)]
+struct Packed {
+    start: u32,
+    all: u32,
+    /// How many exact terms the query and the denominator have; `ABSENT` for none.
+    query_terms: u32,
+    denominator_terms: u32,
+    query: u32,
+    denominator: u32,
+}
+
+impl Packed {
+    const ABSENT: u32 = u32::MAX;
+
+    fn pack(route: &Route, terms: &mut Vec<u32>) -> Packed {
+        let start = terms.len() as u32;
+        terms.extend_from_slice(&route.all);
+        let mut exact = |part: &Option<Box<[u32]>>| match part {
+            Some(part) => {
+                terms.extend_from_slice(part);
+                part.len() as u32
+            }
+            None => Self::ABSENT,
+        };
+        Packed {
+            start,
+            all: route.all.len() as u32,
+            query_terms: exact(&route.query_terms),
+            denominator_terms: exact(&route.denominator_terms),
+            query: route.query,
+            denominator: route.denominator.unwrap_or(Self::ABSENT),
+        }
+    }
+
+    /// Its `all`, the query's exact terms and the denominator's, out of `terms`.
+    fn terms<'a>(&self, terms: &'a [u32]) -> (&'a [u32], Option<&'a [u32]>, Option<&'a [u32]>) {
+        let (all, mut rest) = terms[self.start as usize..].split_at(self.all as usize);
+        let mut part = |len: u32| {
+            (len != Self::ABSENT).then(|| {
+                let (part, after) = rest.split_at(len as usize);
+                rest = after;
+                part
+            })
+        };
+        let query = part(self.query_terms);
+        let denominator = part(self.denominator_terms);
+        (all, query, denominator)
+    }
+}
+
 /// A rule's query or a denominator, evaluated once per event for every rule sharing it.
 #[derive(Debug, Clone)]
 enum Check {
@@ -343,7 +395,11 @@ pub struct Router {
     listed: Vec<Vec<Listed>>,
     /// Rules under no term.
     always: Vec<u32>,
+    /// While the router is built: by rule, its route.
     routes: Vec<Route>,
+    /// By rule, its route packed, and the routes' terms.
+    packed: Vec<Packed>,
+    route_terms: Vec<u32>,
     checks: Vec<Check>,
     keywords: Vec<(Keyword, HashMap<String, u32>)>,
     /// By map and key, the values some rule needs.
@@ -538,6 +594,10 @@ impl Router {
         }
         router.tables(ids);
         router.guard();
+        for route in std::mem::take(&mut router.routes) {
+            let packed = Packed::pack(&route, &mut router.route_terms);
+            router.packed.push(packed);
+        }
         router
     }
 
@@ -787,10 +847,11 @@ impl Router {
         let mut effort = Effort::default();
         for index in 0..scratch.rules.len() {
             let rule = scratch.rules[index] as usize;
-            let route = &self.routes[rule];
+            let route = self.packed[rule];
+            let (all, query_terms, denominator_terms) = route.terms(&self.route_terms);
             // Terms in attributes found in their raw text are taken as there: what follows
             // decides, the query or the terms it is exactly.
-            let may_have_all = route.all.iter().all(|&term| {
+            let may_have_all = all.iter().all(|&term| {
                 let guard = Guard::new(term, self.attribute_terms[term as usize]);
                 self.may_have(guard, view, scratch)
             });
@@ -798,14 +859,16 @@ impl Router {
                 continue;
             }
             effort.rules_checked += 1;
-            let hit = match &route.query_terms {
+            let hit = match query_terms {
                 Some(terms) => self.has_all(terms, view, scratch),
                 None => self.check(route.query, view, scratch, &mut effort),
             };
-            let total = match (&route.denominator_terms, route.denominator) {
-                (Some(terms), _) => self.has_all(terms, view, scratch),
-                (None, Some(id)) => self.check(id, view, scratch, &mut effort),
-                (None, None) => false,
+            let total = match denominator_terms {
+                Some(terms) => self.has_all(terms, view, scratch),
+                None if route.denominator != Packed::ABSENT => {
+                    self.check(route.denominator, view, scratch, &mut effort)
+                }
+                None => false,
             };
             if hit || total {
                 out.push(Routed { rule, hit, total });
@@ -1088,7 +1151,7 @@ impl Scratch {
     /// Starts an event: a new number, the tables sized for `router`.
     fn begin(&mut self, router: &Router) {
         let fits = self.terms.len() == router.terms
-            && self.met.len() == router.routes.len()
+            && self.met.len() == router.packed.len()
             && self.checked.len() == router.checks.len()
             && self.in_raw.len() == router.terms;
         self.event = self.event.wrapping_add(1);
@@ -1096,7 +1159,7 @@ impl Scratch {
             self.event = 1;
             self.terms = vec![0; router.terms];
             self.in_raw = vec![0; router.terms];
-            self.met = vec![0; router.routes.len()];
+            self.met = vec![0; router.packed.len()];
             self.checked = vec![0; router.checks.len()];
             self.results = vec![false; router.checks.len()];
         }
