@@ -259,6 +259,48 @@ struct Route {
     denominator_terms: Option<Box<[u32]>>,
 }
 
+/// How the literals that words matching a message regex start with begin: their first
+/// byte when that is all of one, else their first two. A word (ASCII letters and digits)
+/// that begins no such way starts with none of them.
+#[derive(Debug)]
+struct Prefixes {
+    singles: [u64; 4],
+    pairs: Vec<u64>,
+}
+
+impl Prefixes {
+    fn new(literals: &HashSet<Vec<u8>>) -> Prefixes {
+        let mut prefixes = Prefixes {
+            singles: [0; 4],
+            pairs: vec![0; (1 << 16) / 64],
+        };
+        for literal in literals {
+            match literal[..] {
+                [only] => prefixes.singles[usize::from(only) / 64] |= 1 << (only % 64),
+                [first, second, ..] => {
+                    let pair = usize::from(first) << 8 | usize::from(second);
+                    prefixes.pairs[pair / 64] |= 1 << (pair % 64);
+                }
+                [] => {}
+            }
+        }
+        prefixes
+    }
+
+    /// Whether one of the literals may start `run`, a word as it stands in the text
+    /// (setting a letter's or a digit's 0x20 bit lower-cases it as ASCII).
+    fn may_start(&self, run: &[u8]) -> bool {
+        let first = run[0] | 0x20;
+        if self.singles[usize::from(first) / 64] >> (first % 64) & 1 != 0 {
+            return true;
+        }
+        run.get(1).is_some_and(|&second| {
+            let pair = usize::from(first) << 8 | usize::from(second | 0x20);
+            self.pairs[pair / 64] >> (pair % 64) & 1 != 0
+        })
+    }
+}
+
 /// A route as `route` reads it: its terms side by side in `Router::route_terms` (those
 /// of `all`, then the query's exact terms, then the denominator's), one read for all.
 #[derive(Debug, Clone, Copy)]
@@ -408,9 +450,8 @@ pub struct Router {
     /// Words of the message (its own terms and those of words anywhere).
     message_words: Words,
     message_regexes: Option<(RegexSet, Vec<u32>)>,
-    /// For lower-cased ASCII messages: the literals that words matching a regex start
-    /// with.
-    message_prefixes: Option<AhoCorasick>,
+    /// For ASCII messages: how the literals that words matching a regex start with begin.
+    message_prefixes: Option<Prefixes>,
     /// For lower-cased ASCII messages: the regexes without such literals, between non-word
     /// characters.
     message_regexes_anywhere: Option<(RegexSet, Vec<u32>)>,
@@ -727,9 +768,9 @@ impl Router {
     }
 
     /// The tables of the regexes over message words: all of them anchored, for words one
-    /// by one; for lower-cased ASCII messages, the literals words they match start with
-    /// (one Aho-Corasick automaton) and, for regexes without such literals, themselves
-    /// between non-word characters (one set). False when they do not compile together.
+    /// by one; for ASCII messages, how the literals words they match start with begin
+    /// and, for regexes without such literals, themselves between non-word characters in
+    /// the lower-cased message (one set). False when they do not compile together.
     fn message_regex_tables(&mut self, patterns: &[(String, u32)]) -> bool {
         let Some(anchored) = regex_set(patterns) else {
             return false;
@@ -743,15 +784,7 @@ impl Router {
             }
         }
         if !literals.is_empty() {
-            let mut literals: Vec<Vec<u8>> = literals.into_iter().collect();
-            literals.sort_unstable();
-            let Ok(automaton) = AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .build(&literals)
-            else {
-                return false;
-            };
-            self.message_prefixes = Some(automaton);
+            self.message_prefixes = Some(Prefixes::new(&literals));
         }
         if !rest.is_empty() {
             let Some(set) = regex_set_of(&rest) else {
@@ -1024,38 +1057,26 @@ impl Router {
         if let Some((set, ids)) = &self.message_regexes {
             let message = view.message();
             if message.is_ascii() {
-                // A word matching a regex whole starts with one of its literals, or is a
-                // part of the lower-cased message between non-word characters that a
-                // regex without such literals matches (which the query then decides).
-                lower.clear();
-                lower.push_str(message);
-                lower.make_ascii_lowercase();
-                if let Some(automaton) = &self.message_prefixes {
-                    // A word starting with a literal is tried against all the regexes,
-                    // whole, as words are one by one: what it finds is exact.
-                    let bytes = lower.as_bytes();
-                    let mut tried = usize::MAX;
-                    for found in automaton.find_overlapping_iter(lower.as_str()) {
-                        let start = found.start();
-                        if start == tried || (start > 0 && bytes[start - 1].is_ascii_alphanumeric())
-                        {
-                            continue;
-                        }
-                        tried = start;
-                        let end = bytes[start..]
-                            .iter()
-                            .position(|b| !b.is_ascii_alphanumeric())
-                            .map_or(bytes.len(), |length| start + length);
-                        let word = &lower[start..end];
-                        if word.len() < MAX_WORD_BYTES && set.is_match(word) {
+                // A word matching a regex whole starts with one of its literals: each word
+                // that may is tried whole against all the regexes at once, which decides.
+                if let Some(prefixes) = &self.message_prefixes {
+                    let admit = |run: &[u8]| prefixes.may_start(run);
+                    for_each_ascii_word(message, 1, MAX_WORD_BYTES - 1, admit, |word| {
+                        if set.is_match(word) {
                             set.matches(word).iter().for_each(|i| mark(ids[i]));
                         }
-                    }
+                        false
+                    });
                 }
-                if let Some((anywhere, ids)) = &self.message_regexes_anywhere
-                    && anywhere.is_match(lower)
-                {
-                    anywhere.matches(lower).iter().for_each(|i| mark(ids[i]));
+                // The regexes without such literals, between non-word characters of the
+                // lower-cased message (which the query then decides).
+                if let Some((anywhere, ids)) = &self.message_regexes_anywhere {
+                    lower.clear();
+                    lower.push_str(message);
+                    lower.make_ascii_lowercase();
+                    if anywhere.is_match(lower) {
+                        anywhere.matches(lower).iter().for_each(|i| mark(ids[i]));
+                    }
                 }
             } else {
                 for_each_word(message, 0, usize::MAX, |word| {

@@ -145,6 +145,12 @@ const QUERIES: &[&str] = &[
     "message:/err4[0-9]*x/",
     "message:/err4[0-9]+x/ AND k8s.namespace:shop",
     "message:/timeouts?/",
+    // Literals of one byte, a literal no word can start (a word is letters and digits),
+    // and a regex matching the empty text (which is no word).
+    "message:/x[0-9]*/",
+    "message:/[0-9]+s?/ AND k8s.namespace:shop",
+    "message:/-b/",
+    "message:/-b/ OR message:/a*/",
     "message:/timeout/ OR message:/e2e/",
     "message:/ch[e]ck.*/ AND k8s.namespace:shop",
     "message:\"!!!\"",
