@@ -3,14 +3,15 @@
 //! word of the message or of an attribute (`message:timeout`, each word of a phrase), a
 //! regular expression over message words or keyword values. All rules' terms go into
 //! shared tables (hash maps over keyword values and words, each word table behind a bit
-//! filter; one Aho-Corasick automaton of the literals message regexes start with, the
-//! words starting with one tried against all the regexes at once; one Aho-Corasick
-//! automaton of the words rules need in attributes, run over the raw attributes' text
-//! when it is ASCII without escapes, the attributes walked only to confirm what it
-//! finds), so each event is split into words once and meets:
+//! filter; the first bytes of the literals message regexes start with, the words that
+//! begin like one tried against all the regexes at once; one Aho-Corasick automaton of
+//! the words rules need in attributes, run over the raw attributes' text when it is ASCII
+//! without escapes, the attributes walked only to confirm what it finds), so each event
+//! is split into words once and meets:
 //!
 //! - the rules listed under a term it has (each rule under the fewest, most selective
-//!   terms that cover it), and of those only the ones whose every required term it has;
+//!   terms that cover it, with another term it needs, checked first), and of those only
+//!   the ones whose every required term it has;
 //! - the rules with no term at all (pure negations, ranges), grouped by query so that
 //!   each distinct query is evaluated once per event.
 //!
