@@ -27,8 +27,11 @@
 //!   `LOGPIPE_BENCH_EVENTS`, evaluated by every Sigma rule of `../shared/data/sigma-rules`
 //!   that loads, against decoding the same events (`sigma_decode`, its baseline).
 //!
-//! `LOGPIPE_BENCH_RULES=10,1000` picks the rule counts, `LOGPIPE_BENCH_MIX=rules` (or
-//! `dense`, `sigma`) one mix; `LOGPIPE_BENCH_ONLY=throughput` skips the latency run.
+//! Each throughput scenario, baselines included, runs `LOGPIPE_BENCH_REPEAT` times
+//! (default 3) from fresh state, and the fastest run counts: the one the machine's
+//! neighbours disturbed least. `LOGPIPE_BENCH_RULES=10,1000` picks the rule counts,
+//! `LOGPIPE_BENCH_MIX=rules` (or `dense`, `sigma`) one mix; `LOGPIPE_BENCH_ONLY=throughput`
+//! skips the latency run.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -55,20 +58,24 @@ fn main() {
     let payloads = payloads(events);
     let bytes: usize = payloads.iter().map(Vec::len).sum();
 
-    let baseline = measure(|| {
-        for payload in &payloads {
-            let event: LogEvent = serde_json::from_slice(payload).unwrap();
-            std::hint::black_box(event);
-        }
+    let baseline = fastest(|| {
+        measure(|| {
+            for payload in &payloads {
+                let event: LogEvent = serde_json::from_slice(payload).unwrap();
+                std::hint::black_box(event);
+            }
+        })
     });
     let mut results = serde_json::Map::new();
     results.insert("decode".into(), rates(events, bytes, baseline));
     // What the service reads each event into: strings borrowed, attributes left raw.
-    let in_place = measure(|| {
-        for payload in &payloads {
-            let event = LogEventRef::from_bytes(payload).unwrap();
-            std::hint::black_box(event);
-        }
+    let in_place = fastest(|| {
+        measure(|| {
+            for payload in &payloads {
+                let event = LogEventRef::from_bytes(payload).unwrap();
+                std::hint::black_box(event);
+            }
+        })
     });
     let mut value = rates(events, bytes, in_place);
     value["vs_decode_per_core"] = json!(in_place.per_core(events) / baseline.per_core(events));
@@ -135,10 +142,12 @@ fn sigma(events: u64, results: &mut serde_json::Map<String, Value>) {
         })
         .collect();
     let bytes: usize = payloads.iter().map(Vec::len).sum();
-    let baseline = measure(|| {
-        for payload in &payloads {
-            std::hint::black_box(LogEventRef::from_bytes(payload).unwrap());
-        }
+    let baseline = fastest(|| {
+        measure(|| {
+            for payload in &payloads {
+                std::hint::black_box(LogEventRef::from_bytes(payload).unwrap());
+            }
+        })
     });
     results.insert("sigma_decode".into(), rates(events, bytes, baseline));
     let in_place = baseline;
@@ -157,36 +166,38 @@ fn evaluate(
     in_place: Measured,
 ) -> Value {
     let events = payloads.len() as u64;
-    let mut evaluators: Vec<Evaluator> = rules
-        .iter()
-        .map(|r| Evaluator::new(Arc::new(r.clone())))
-        .collect();
     let refs: Vec<&Rule> = rules.iter().collect();
     let router = Router::new(&refs);
-    let mut scratch = Scratch::default();
+    let rules: Vec<Arc<Rule>> = rules.iter().map(|r| Arc::new(r.clone())).collect();
     let (mut alerts, mut checked, mut evaluated, mut matched) = (0usize, 0usize, 0usize, 0usize);
-    let mut routed = Vec::new();
-    let mut advanced = Instant::now();
-    let measured = measure(|| {
-        for (n, payload) in payloads.iter().enumerate() {
-            let event = LogEventRef::from_bytes(payload).unwrap();
-            let view = router.view(&event);
-            let effort = router.route(&view, &mut scratch, &mut routed);
-            checked += effort.rules_checked;
-            evaluated += effort.queries_evaluated;
-            matched += routed.len();
-            for r in &routed {
-                alerts += evaluators[r.rule]
-                    .observe_matched(&view, r.hit, r.total)
-                    .len();
-            }
-            if n % 1_024 == 1_023 && advanced.elapsed() >= ADVANCE {
-                advanced = Instant::now();
-                for evaluator in &mut evaluators {
-                    alerts += evaluator.advance(event.ts).len();
+    // Each run from fresh state: the events again from the start.
+    let measured = fastest(|| {
+        let mut evaluators: Vec<Evaluator> = rules.iter().cloned().map(Evaluator::new).collect();
+        let mut scratch = Scratch::default();
+        let mut routed = Vec::new();
+        let mut advanced = Instant::now();
+        (alerts, checked, evaluated, matched) = (0, 0, 0, 0);
+        measure(|| {
+            for (n, payload) in payloads.iter().enumerate() {
+                let event = LogEventRef::from_bytes(payload).unwrap();
+                let view = router.view(&event);
+                let effort = router.route(&view, &mut scratch, &mut routed);
+                checked += effort.rules_checked;
+                evaluated += effort.queries_evaluated;
+                matched += routed.len();
+                for r in &routed {
+                    alerts += evaluators[r.rule]
+                        .observe_matched(&view, r.hit, r.total)
+                        .len();
+                }
+                if n % 1_024 == 1_023 && advanced.elapsed() >= ADVANCE {
+                    advanced = Instant::now();
+                    for evaluator in &mut evaluators {
+                        alerts += evaluator.advance(event.ts).len();
+                    }
                 }
             }
-        }
+        })
     });
     let mut value = rates(events, bytes, measured);
     value["rules_unrouted"] = json!(router.unrouted());
@@ -331,6 +342,15 @@ impl Measured {
     fn per_core(&self, events: u64) -> f64 {
         events as f64 / self.cpu
     }
+}
+
+/// The fastest of `LOGPIPE_BENCH_REPEAT` runs (default 3), by CPU time: on a shared
+/// machine, the run the neighbours disturbed least.
+fn fastest(mut run: impl FnMut() -> Measured) -> Measured {
+    (0..env_number("LOGPIPE_BENCH_REPEAT", 3usize).max(1))
+        .map(|_| run())
+        .min_by(|a, b| a.cpu.total_cmp(&b.cpu))
+        .expect("one run at least")
 }
 
 fn measure(work: impl FnOnce()) -> Measured {
