@@ -1052,23 +1052,43 @@ impl Router {
                 false
             });
         }
-        if !self.message_words.is_empty() {
-            self.words_of(view.message(), &self.message_words, &mut mark);
+        let message = view.message();
+        let regex_words = self
+            .message_regexes
+            .as_ref()
+            .zip(self.message_prefixes.as_ref())
+            .filter(|_| message.is_ascii());
+        match regex_words {
+            // One pass over the words for the word table and the regexes.
+            Some(((set, ids), prefixes)) => {
+                let (table, (shortest, longest)) = (&self.message_words, self.word_lengths);
+                let listed = |length: usize| (shortest..=longest).contains(&length);
+                let admit = |run: &[u8]| {
+                    (listed(run.len()) && table.may_have(Words::bit(run)))
+                        || prefixes.may_start(run)
+                };
+                for_each_ascii_word(message, 1, MAX_WORD_BYTES - 1, admit, |word| {
+                    if listed(word.len())
+                        && let Some(terms) = table.terms.get(word)
+                    {
+                        terms.iter().for_each(|&id| mark(id));
+                    }
+                    // A word matching a regex whole starts with one of its literals: each
+                    // word that may is tried whole against all the regexes at once, which
+                    // decides.
+                    if prefixes.may_start(word.as_bytes()) && set.is_match(word) {
+                        set.matches(word).iter().for_each(|i| mark(ids[i]));
+                    }
+                    false
+                });
+            }
+            None if !self.message_words.is_empty() => {
+                self.words_of(message, &self.message_words, &mut mark);
+            }
+            None => {}
         }
         if let Some((set, ids)) = &self.message_regexes {
-            let message = view.message();
             if message.is_ascii() {
-                // A word matching a regex whole starts with one of its literals: each word
-                // that may is tried whole against all the regexes at once, which decides.
-                if let Some(prefixes) = &self.message_prefixes {
-                    let admit = |run: &[u8]| prefixes.may_start(run);
-                    for_each_ascii_word(message, 1, MAX_WORD_BYTES - 1, admit, |word| {
-                        if set.is_match(word) {
-                            set.matches(word).iter().for_each(|i| mark(ids[i]));
-                        }
-                        false
-                    });
-                }
                 // The regexes without such literals, between non-word characters of the
                 // lower-cased message (which the query then decides).
                 if let Some((anywhere, ids)) = &self.message_regexes_anywhere {
