@@ -434,8 +434,12 @@ pub struct Routed {
 #[derive(Debug, Default)]
 pub struct Router {
     terms: usize,
-    /// By term id, the rules listed under it.
+    /// While the router is built: by term id, the rules listed under it.
     listed: Vec<Vec<Listed>>,
+    /// Then all of them side by side, and by term id where its rules start (and end, at the
+    /// next term's start).
+    listed_rules: Vec<Listed>,
+    listed_at: Vec<u32>,
     /// Rules under no term.
     always: Vec<u32>,
     /// While the router is built: by rule, its route.
@@ -640,7 +644,18 @@ impl Router {
             let packed = Packed::pack(&route, &mut router.route_terms);
             router.packed.push(packed);
         }
+        for listed in std::mem::take(&mut router.listed) {
+            router.listed_at.push(router.listed_rules.len() as u32);
+            router.listed_rules.extend(listed);
+        }
+        router.listed_at.push(router.listed_rules.len() as u32);
         router
+    }
+
+    /// The rules listed under `term`.
+    fn listed(&self, term: u32) -> &[Listed] {
+        let term = term as usize;
+        &self.listed_rules[self.listed_at[term] as usize..self.listed_at[term + 1] as usize]
     }
 
     /// Gives each rule listed under a term another term it needs, if it has one: found
@@ -867,14 +882,14 @@ impl Router {
         scratch.rules.clear();
         for index in 0..scratch.present.len() {
             let term = scratch.present[index];
-            self.meet(&self.listed[term as usize], view, scratch);
+            self.meet(self.listed(term), view, scratch);
         }
         // Rules under the words the raw attributes hold: the attributes are walked only
         // if one of them asks.
         if self.attributes_listed && scratch.raw_usable {
             for index in 0..scratch.in_raw_listed.len() {
                 let term = scratch.in_raw_listed[index];
-                self.meet(&self.listed[term as usize], view, scratch);
+                self.meet(self.listed(term), view, scratch);
             }
         }
         scratch.meet(&self.always);
@@ -999,7 +1014,7 @@ impl Router {
             for &term in &terms[found.pattern().as_usize()] {
                 if in_raw[term as usize] != *event {
                     in_raw[term as usize] = *event;
-                    if !self.listed[term as usize].is_empty() {
+                    if !self.listed(term).is_empty() {
                         in_raw_listed.push(term);
                     }
                 }
