@@ -4,6 +4,8 @@
 //! skip building the attribute tree and most allocations; the accepted input is the same
 //! as `LogEvent`'s.
 
+mod scan;
+
 use std::borrow::Cow;
 use std::fmt;
 
@@ -327,7 +329,7 @@ impl<'a> LogEventRef<'a> {
     /// form events are written in (`scan`), else by serde_json.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
         match simdutf8::basic::from_utf8(bytes) {
-            Ok(text) => match super::scan::read(text) {
+            Ok(text) => match scan::read(text) {
                 Some(event) => Ok(event),
                 None => serde_json::from_str(text),
             },

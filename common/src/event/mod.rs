@@ -5,7 +5,6 @@ mod build;
 mod id;
 mod level;
 mod model;
-mod scan;
 mod timestamp;
 mod wire;
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde::de::value::BorrowedStrDeserializer;
 use serde_json::value::RawValue;
 
-use super::borrowed::{K8sRef, LogEventRef, Pairs, SourceRef, Text};
+use super::{K8sRef, LogEventRef, Pairs, SourceRef, Text};
 
 /// The event in `text` when it is in the plain form; `None` sends it to serde_json.
 pub(super) fn read(text: &str) -> Option<LogEventRef<'_>> {
@@ -201,12 +201,12 @@ impl<'a> Scan<'a> {
         if get.as_ptr() != rest.as_ptr() {
             return None;
         }
-        super::borrowed::reads_as_tree(get).ok()?;
+        super::reads_as_tree(get).ok()?;
         self.at += get.len();
         Some(raw)
     }
 
-    fn flags(&mut self) -> Option<Vec<super::Flag>> {
+    fn flags(&mut self) -> Option<Vec<crate::event::Flag>> {
         self.eat(b'[')?;
         let mut flags = Vec::new();
         if self.eat(b']').is_some() {
