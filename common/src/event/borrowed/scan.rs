@@ -23,8 +23,7 @@ pub(super) fn read(text: &str) -> Option<LogEventRef<'_>> {
         bytes: text.as_bytes(),
         at: 0,
     };
-    let event = scan.event()?;
-    (scan.at == scan.bytes.len()).then_some(event)
+    scan.event()
 }
 
 struct Scan<'a> {
@@ -303,6 +302,10 @@ impl<'a> Scan<'a> {
             };
             Some(())
         })?;
+        // Nothing after the event.
+        if self.at != self.bytes.len() {
+            return None;
+        }
         Some(LogEventRef {
             v: u32::try_from(v?).ok()?,
             id: id?,
