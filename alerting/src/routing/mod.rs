@@ -901,8 +901,8 @@ impl Router {
             // Terms in attributes found in their raw text are taken as there: what follows
             // decides, the query or the terms it is exactly.
             let may_have_all = all.iter().all(|&term| {
-                let guard = Guard::new(term, self.attribute_terms[term as usize]);
-                self.may_have(guard, view, scratch)
+                let term = term as usize;
+                self.may_have(term, self.attribute_terms[term], view, scratch)
             });
             if !may_have_all {
                 continue;
@@ -936,18 +936,24 @@ impl Router {
                 continue;
             }
             scratch.met[rule] = scratch.event;
-            if self.may_have(entry.guard, view, scratch) {
+            let guarded = entry.guard.term().is_none_or(|(term, in_attributes)| {
+                self.may_have(term, in_attributes, view, scratch)
+            });
+            if guarded {
                 scratch.rules.push(entry.rule);
             }
         }
     }
 
-    /// Whether the event may have the term of `guard`: surely not when the lookup did not
-    /// find it, or for a term in attributes, when the raw attributes lack its word.
-    fn may_have(&self, guard: Guard, view: &EventView<'_>, scratch: &mut Scratch) -> bool {
-        let Some((term, in_attributes)) = guard.term() else {
-            return true;
-        };
+    /// Whether the event may have `term`: surely not when the lookup did not find it, or
+    /// for a term in attributes, when the raw attributes lack its word.
+    fn may_have(
+        &self,
+        term: usize,
+        in_attributes: bool,
+        view: &EventView<'_>,
+        scratch: &mut Scratch,
+    ) -> bool {
         if scratch.terms[term] == scratch.event {
             return true;
         }
@@ -965,11 +971,10 @@ impl Router {
             if scratch.terms[term as usize] == scratch.event {
                 continue;
             }
-            if !self.attribute_terms[term as usize] || scratch.attributes_read {
-                return false;
-            }
-            self.read_raw_attributes(view, scratch);
-            if scratch.raw_usable && scratch.in_raw[term as usize] != scratch.event {
+            if !self.attribute_terms[term as usize]
+                || scratch.attributes_read
+                || !self.may_have(term as usize, true, view, scratch)
+            {
                 return false;
             }
             self.find_attribute_terms(view, scratch);
@@ -1077,13 +1082,13 @@ impl Router {
             // One pass over the words for the word table and the regexes.
             Some(((set, ids), prefixes)) => {
                 let (table, (shortest, longest)) = (&self.message_words, self.word_lengths);
-                let listed = |length: usize| (shortest..=longest).contains(&length);
+                let looked_up = |length: usize| (shortest..=longest).contains(&length);
                 let admit = |run: &[u8]| {
-                    (listed(run.len()) && table.may_have(Words::bit(run)))
+                    (looked_up(run.len()) && table.may_have(Words::bit(run)))
                         || prefixes.may_start(run)
                 };
                 for_each_ascii_word(message, 1, MAX_WORD_BYTES - 1, admit, |word| {
-                    if listed(word.len())
+                    if looked_up(word.len())
                         && let Some(terms) = table.terms.get(word)
                     {
                         terms.iter().for_each(|&id| mark(id));

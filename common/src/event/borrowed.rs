@@ -222,7 +222,7 @@ const ATTRIBUTES_NESTING: usize = 126;
 /// Whether serde_json reads the JSON value `raw` (which it has checked) into a tree, as
 /// `LogEvent`'s attributes: what it says when not. Passing over a raw value, serde_json
 /// neither counts its levels nor pairs the surrogates its `\\u` escapes name.
-pub(super) fn reads_as_tree(raw: &str) -> Result<(), &'static str> {
+fn reads_as_tree(raw: &str) -> Result<(), &'static str> {
     if !within_nesting_limit(raw) {
         return Err("attributes nested deeper than 126 levels");
     }

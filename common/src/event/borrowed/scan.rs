@@ -18,17 +18,11 @@ use super::{K8sRef, LogEventRef, Pairs, SourceRef, Text};
 
 /// The event in `text` when it is in the plain form; `None` sends it to serde_json.
 pub(super) fn read(text: &str) -> Option<LogEventRef<'_>> {
-    let mut scan = Scan {
-        text,
-        bytes: text.as_bytes(),
-        at: 0,
-    };
-    scan.event()
+    Scan { text, at: 0 }.event()
 }
 
 struct Scan<'a> {
     text: &'a str,
-    bytes: &'a [u8],
     at: usize,
 }
 
@@ -80,8 +74,12 @@ fn once<T>(field: &mut Option<T>, value: Option<T>) -> Option<()> {
 }
 
 impl<'a> Scan<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
     fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.at).copied()
+        self.bytes().get(self.at).copied()
     }
 
     fn eat(&mut self, byte: u8) -> Option<()> {
@@ -118,7 +116,7 @@ impl<'a> Scan<'a> {
     fn string(&mut self) -> Option<Str<'a>> {
         self.eat(b'"')?;
         let start = self.at;
-        let rest = &self.bytes[start..];
+        let rest = &self.bytes()[start..];
         let end = plain_len(rest);
         if end == rest.len() {
             return None;
@@ -133,7 +131,7 @@ impl<'a> Scan<'a> {
         // Escapes: find the closing quote, then let serde_json read the string.
         let mut at = start + end;
         loop {
-            match *self.bytes.get(at)? {
+            match *self.bytes().get(at)? {
                 b'\\' => at += 2,
                 b'"' => break,
                 _ => at += 1,
@@ -162,11 +160,11 @@ impl<'a> Scan<'a> {
 
     /// An unsigned integer in JSON's form, up to `max`.
     fn number(&mut self, max: u64) -> Option<u64> {
-        let digits = self.bytes[self.at..]
+        let digits = self.bytes()[self.at..]
             .iter()
             .take_while(|b| b.is_ascii_digit())
             .count();
-        if digits == 0 || digits > 20 || (digits > 1 && self.bytes[self.at] == b'0') {
+        if digits == 0 || digits > 20 || (digits > 1 && self.bytes()[self.at] == b'0') {
             return None;
         }
         let text = &self.text[self.at..self.at + digits];
@@ -303,7 +301,7 @@ impl<'a> Scan<'a> {
             Some(())
         })?;
         // Nothing after the event.
-        if self.at != self.bytes.len() {
+        if self.at != self.bytes().len() {
             return None;
         }
         Some(LogEventRef {
