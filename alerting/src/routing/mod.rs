@@ -21,6 +21,7 @@
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::{RegexSet, RegexSetBuilder};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Class, Hir, HirKind};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use logpipe_common::event::LogEventRef;
@@ -448,7 +449,8 @@ pub struct Router {
     packed: Vec<Packed>,
     route_terms: Vec<u32>,
     checks: Vec<Check>,
-    keywords: Vec<(Keyword, HashMap<String, u32>)>,
+    /// By keyword field, its values some rule needs (or some regex of a few texts matches).
+    keywords: Vec<(Keyword, HashMap<String, Vec<u32>>)>,
     /// By map and key, the values some rule needs.
     labels: Vec<(LabelMap, String, HashMap<String, u32>)>,
     keyword_regexes: Vec<(Keyword, RegexSet, Vec<u32>)>,
@@ -691,7 +693,7 @@ impl Router {
 
     /// The lookup tables of every term.
     fn tables(&mut self, ids: HashMap<Term, u32>) {
-        let mut keywords: HashMap<Keyword, HashMap<String, u32>> = HashMap::default();
+        let mut keywords: HashMap<Keyword, HashMap<String, Vec<u32>>> = HashMap::default();
         let mut labels: HashMap<(LabelMap, String), HashMap<String, u32>> = HashMap::default();
         let mut keyword_regexes: HashMap<Keyword, Vec<(String, u32)>> = HashMap::default();
         let mut message_regexes: Vec<(String, u32)> = Vec::new();
@@ -723,18 +725,39 @@ impl Router {
         for (term, id) in ids {
             match term {
                 Term::Keyword(keyword, value) => {
-                    keywords.entry(keyword).or_default().insert(value, id);
+                    keywords
+                        .entry(keyword)
+                        .or_default()
+                        .entry(value)
+                        .or_default()
+                        .push(id);
                 }
+
                 Term::Label(map, key, value) => {
                     labels.entry((map, key)).or_default().insert(value, id);
                 }
-                Term::KeywordRegex(keyword, pattern) => {
-                    keyword_regexes
+                // A regex matching a few texts is a lookup of each.
+                Term::KeywordRegex(keyword, pattern) => match finite_texts(&pattern) {
+                    Some(texts) => {
+                        let values = keywords.entry(keyword).or_default();
+                        for text in texts {
+                            values.entry(text).or_default().push(id);
+                        }
+                    }
+                    None => keyword_regexes
                         .entry(keyword)
                         .or_default()
-                        .push((pattern, id));
-                }
-                Term::MessageRegex(pattern) => message_regexes.push((pattern, id)),
+                        .push((pattern, id)),
+                },
+                Term::MessageRegex(pattern) => match finite_texts(&pattern) {
+                    // No word is empty.
+                    Some(texts) => {
+                        for text in texts.iter().filter(|text| !text.is_empty()) {
+                            self.message_words.add(text, id);
+                        }
+                    }
+                    None => message_regexes.push((pattern, id)),
+                },
                 Term::Word(place, word) => {
                     let tables: Vec<&mut Words> = match place {
                         Place::Message => vec![&mut self.message_words],
@@ -1055,8 +1078,8 @@ impl Router {
         let mut mark = |id: u32| mark_term(terms, present, event, id);
         for (keyword, values) in &self.keywords {
             view.keyword_any(*keyword, |value| {
-                if let Some(&id) = values.get(value) {
-                    mark(id);
+                if let Some(ids) = values.get(value) {
+                    ids.iter().for_each(|&id| mark(id));
                 }
                 false
             });
@@ -1248,6 +1271,99 @@ fn regex_set_of(patterns: &[(String, u32)]) -> Option<(RegexSet, Vec<u32>)> {
         .build()
         .ok()?;
     Some((set, patterns.iter().map(|(_, id)| *id).collect()))
+}
+
+/// At most how many texts a regex may match to be looked up as those texts, and how long
+/// each may be.
+const FINITE_TEXTS: usize = 256;
+const FINITE_TEXT_BYTES: usize = 1_024;
+
+/// Every text the regex `pattern` matches, when they are few (`FINITE_TEXTS`, each of
+/// `FINITE_TEXT_BYTES` at most) and it asserts nothing about what surrounds them (no
+/// `^`, `$` or `\b` inside): matching it whole is then being one of them. `None`
+/// otherwise.
+fn finite_texts(pattern: &str) -> Option<Vec<String>> {
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let mut texts = language(&hir)?;
+    texts.sort_unstable();
+    texts.dedup();
+    texts
+        .into_iter()
+        .map(|t| String::from_utf8(t).ok())
+        .collect()
+}
+
+/// The texts `hir` matches, within the bounds of `finite_texts`.
+fn language(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    let within = |texts: Vec<Vec<u8>>| (texts.len() <= FINITE_TEXTS).then_some(texts);
+    match hir.kind() {
+        HirKind::Empty => Some(vec![Vec::new()]),
+        HirKind::Literal(literal) => Some(vec![literal.0.to_vec()]),
+        HirKind::Class(Class::Unicode(class)) => {
+            let mut chars = class.ranges().iter().flat_map(|r| r.start()..=r.end());
+            let texts = chars
+                .by_ref()
+                .take(FINITE_TEXTS + 1)
+                .map(|c| c.to_string().into_bytes());
+            within(texts.collect())
+        }
+        HirKind::Class(Class::Bytes(class)) => {
+            let bytes = class.ranges().iter().flat_map(|r| r.start()..=r.end());
+            within(bytes.take(FINITE_TEXTS + 1).map(|b| vec![b]).collect())
+        }
+        HirKind::Look(_) => None,
+        HirKind::Capture(capture) => language(&capture.sub),
+        HirKind::Concat(parts) => parts.iter().try_fold(vec![Vec::new()], |texts, part| {
+            then(&texts, &language(part)?)
+        }),
+        HirKind::Alternation(branches) => {
+            let mut texts = Vec::new();
+            for branch in branches {
+                texts.extend(language(branch)?);
+                if texts.len() > FINITE_TEXTS {
+                    return None;
+                }
+            }
+            Some(texts)
+        }
+        HirKind::Repetition(repetition) => {
+            let max = repetition.max?;
+            let once = language(&repetition.sub)?;
+            let (mut texts, mut times) = (Vec::new(), vec![Vec::new()]);
+            for count in 0..=max {
+                if count >= repetition.min {
+                    texts.extend(times.iter().cloned());
+                    if texts.len() > FINITE_TEXTS {
+                        return None;
+                    }
+                }
+                if count < max {
+                    times = then(&times, &once)?;
+                    if times.is_empty() {
+                        break;
+                    }
+                }
+            }
+            Some(texts)
+        }
+    }
+}
+
+/// Each of `heads` followed by each of `tails`, within the bounds of `finite_texts`.
+fn then(heads: &[Vec<u8>], tails: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+    if heads.len() * tails.len() > FINITE_TEXTS {
+        return None;
+    }
+    let mut texts = Vec::with_capacity(heads.len() * tails.len());
+    for head in heads {
+        for tail in tails {
+            if head.len() + tail.len() > FINITE_TEXT_BYTES {
+                return None;
+            }
+            texts.push([head.as_slice(), tail].concat());
+        }
+    }
+    Some(texts)
 }
 
 /// The literals that every text a regex matches starts with; `None` when they are not a

@@ -153,6 +153,16 @@ const QUERIES: &[&str] = &[
     "message:/-b/ OR message:/a*/",
     "message:/timeout/ OR message:/e2e/",
     "message:/ch[e]ck.*/ AND k8s.namespace:shop",
+    // Regexes matching a few texts, looked up as those: a case-insensitive one, one
+    // with texts beginning alike, non-ASCII ones, one matching the empty text too, keyword
+    // values.
+    "message:/(?i)TIMEOUT/",
+    "message:/err4(2|20)?x/ AND k8s.namespace:shop",
+    "message:/(é|e)cole/",
+    "message:/stra(ß|ss)e/",
+    "message:/(timeouts)?/",
+    "k8s.namespace:/shop|payments/",
+    "k8s.namespace:/sho[pq]/ AND level:error",
     "message:\"!!!\"",
     "k8s.container:api AND message:answ*",
     "k8s.labels.app:checkout AND level:error",
@@ -362,4 +372,67 @@ fn a_word_the_raw_attributes_lack_is_passed_over_and_one_they_hold_in_any_form_i
         }
         assert_eq!(matched, 4, "{scope}");
     }
+}
+
+#[test]
+fn a_regex_of_a_few_texts_is_those_texts() {
+    // Every text of up to four characters of these.
+    let alphabet = ['a', 'b', 'c', '1', 'A', 'é'];
+    let mut texts = vec![String::new()];
+    let mut last = texts.clone();
+    for _ in 0..4 {
+        last = last
+            .iter()
+            .flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}")))
+            .collect();
+        texts.extend(last.iter().cloned());
+    }
+    let finite = [
+        "abc",
+        "a(b|bc)?",
+        "(a|ab)(c|bca)",
+        "a{2,3}",
+        "[abc]1",
+        "(?i)ab",
+        "(é|e)[a-c]",
+        "()",
+        "a?b?",
+        "(?:ab){0,2}",
+        "[^\\x00-\\x{10FFFF}]",
+        "[0-9]1",
+    ];
+    for pattern in finite {
+        let found = finite_texts(pattern).unwrap_or_else(|| panic!("{pattern}"));
+        let regex = regex::Regex::new(&format!("^(?:{pattern})$")).unwrap();
+        for text in &texts {
+            assert_eq!(
+                found.contains(text),
+                regex.is_match(text),
+                "{pattern} {text:?}"
+            );
+        }
+        for text in &found {
+            assert!(regex.is_match(text), "{pattern} {text:?}");
+        }
+    }
+    // Too many texts, or any number of them, or an assertion about what is around.
+    for pattern in [
+        "[a-z]{3}",
+        "a*",
+        "a+b",
+        ".",
+        "[^a]",
+        "\\ba",
+        "a$",
+        "^a",
+        "(?i)timeouterror",
+        "a{2000}",
+        "(a{1000}){2}",
+    ] {
+        assert_eq!(finite_texts(pattern), None, "{pattern}");
+    }
+    assert_eq!(
+        finite_texts("code7(ms|s)?").unwrap(),
+        ["code7", "code7ms", "code7s"]
+    );
 }
