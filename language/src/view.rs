@@ -8,7 +8,7 @@ use std::cell::OnceCell;
 use std::fmt;
 
 use logpipe_common::event::{
-    EventId, Flag, Level, LogEvent, LogEventRef, SourceKind, Stream, Text, Timestamp,
+    EventId, Flag, Level, LogEvent, LogEventRef, RawAttributes, SourceKind, Stream, Text, Timestamp,
 };
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -273,7 +273,7 @@ impl<'a> EventView<'a> {
     pub fn raw_attributes(&self) -> Option<&'a str> {
         match self.source {
             Source::Event(_) => None,
-            Source::Borrowed(event) => Some(event.attributes.map_or("", RawValue::get)),
+            Source::Borrowed(event) => Some(event.attributes.map_or("", RawAttributes::get)),
         }
     }
 
@@ -362,9 +362,12 @@ impl<'a> EventView<'a> {
                         LeafValue::Bool(value) => Value::Bool(*value),
                     }));
                 }
-                let members = self
-                    .members
-                    .get_or_init(|| event.attributes.map(members).unwrap_or_default());
+                let members = self.members.get_or_init(|| {
+                    event
+                        .attributes
+                        .map(|raw| members(raw.get()))
+                        .unwrap_or_default()
+                });
                 lookup_raw(members, path)
                     .and_then(|raw| serde_json::from_str(raw.get()).ok())
                     .map(Cow::Owned)
@@ -380,9 +383,12 @@ impl<'a> EventView<'a> {
             Source::Event(event) => return lookup(&event.attributes, path),
             Source::Borrowed(event) => event,
         };
-        let members = self
-            .members
-            .get_or_init(|| event.attributes.map(members).unwrap_or_default());
+        let members = self.members.get_or_init(|| {
+            event
+                .attributes
+                .map(|raw| members(raw.get()))
+                .unwrap_or_default()
+        });
         let parsed = self
             .parsed
             .get_or_init(|| members.iter().map(|_| OnceCell::new()).collect());
@@ -585,7 +591,7 @@ impl<'de: 'a, 'a> Visitor<'de> for &mut Walk<'_, 'a> {
 
 /// The members of a raw object, values left raw; a later duplicate key wins, as in a
 /// parsed `Map`.
-fn members(raw: &RawValue) -> Vec<(Text<'_>, &RawValue)> {
+fn members(raw: &str) -> Vec<(Text<'_>, &RawValue)> {
     struct Members;
 
     impl<'de> Visitor<'de> for Members {
@@ -607,7 +613,7 @@ fn members(raw: &RawValue) -> Vec<(Text<'_>, &RawValue)> {
         }
     }
 
-    let mut reader = serde_json::Deserializer::from_str(raw.get());
+    let mut reader = serde_json::Deserializer::from_str(raw);
     de::Deserializer::deserialize_map(&mut reader, Members).unwrap_or_default()
 }
 
@@ -642,7 +648,7 @@ fn lookup_raw<'a>(members: &[(Text<'a>, &'a RawValue)], path: &str) -> Option<&'
     while let Some(dot) = path[..split].rfind('.') {
         if let Some(inner) = get(&path[..dot])
             && inner.get().starts_with('{')
-            && let Some(found) = lookup_raw(&self::members(inner), &path[dot + 1..])
+            && let Some(found) = lookup_raw(&self::members(inner.get()), &path[dot + 1..])
         {
             return Some(found);
         }

@@ -5,6 +5,7 @@
 //! as `LogEvent`'s.
 
 mod scan;
+mod tree;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -55,14 +56,14 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 }
 
 /// The `LogEvent` fields, with the same names, defaults and checks. The attributes stay
-/// raw JSON (`A` = `&RawValue`) or are read by a reader's own type (`A` implements
+/// raw JSON (`A` = `RawAttributes`) or are read by a reader's own type (`A` implements
 /// `AttributesObject`), in the same pass. Written out, it is the `LogEvent`'s JSON.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(bound(
     deserialize = "A: Deserialize<'de> + AttributesObject",
     serialize = "A: Serialize"
 ))]
-pub struct LogEventRef<'a, A = &'a RawValue> {
+pub struct LogEventRef<'a, A = RawAttributes<'a>> {
     pub v: u32,
     pub id: EventId,
     pub ts: Timestamp,
@@ -187,13 +188,39 @@ pub trait AttributesObject {
     }
 }
 
-impl AttributesObject for &RawValue {
+/// The attributes object's JSON as the event holds it, checked to read as `LogEvent`'s
+/// attributes do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawAttributes<'a>(&'a str);
+
+impl<'a> RawAttributes<'a> {
+    pub fn get(self) -> &'a str {
+        self.0
+    }
+}
+
+impl AttributesObject for RawAttributes<'_> {
     fn is_object(&self) -> bool {
-        self.get().starts_with('{')
+        self.0.starts_with('{')
     }
 
     fn reads_as_tree(&self) -> Result<(), &'static str> {
-        reads_as_tree(self.get())
+        reads_as_tree(self.0)
+    }
+}
+
+/// Read by serde_json as a raw value, which it checks for JSON's grammar.
+impl<'de: 'a, 'a> Deserialize<'de> for RawAttributes<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <&RawValue>::deserialize(deserializer).map(|raw| RawAttributes(raw.get()))
+    }
+}
+
+/// Written as it is.
+impl Serialize for RawAttributes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw: &RawValue = serde_json::from_str(self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
     }
 }
 
@@ -215,87 +242,15 @@ where
     Ok(Some(value))
 }
 
-/// How deep `LogEvent`'s attributes may nest, the object itself one level: serde_json
-/// reads 127 levels, the event's own object the first.
-const ATTRIBUTES_NESTING: usize = 126;
-
 /// Whether serde_json reads the JSON value `raw` (which it has checked) into a tree, as
 /// `LogEvent`'s attributes: what it says when not. Passing over a raw value, serde_json
-/// neither counts its levels nor pairs the surrogates its `\\u` escapes name.
+/// neither counts its levels, nor pairs the surrogates its `\\u` escapes name, nor reads
+/// its numbers.
 fn reads_as_tree(raw: &str) -> Result<(), &'static str> {
-    if !within_nesting_limit(raw) {
-        return Err("attributes nested deeper than 126 levels");
+    match tree::tree_len(raw)? {
+        len if len == raw.len() => Ok(()),
+        _ => Err("text after the attributes"),
     }
-    if !surrogates_paired(raw) {
-        return Err("a lone surrogate escaped in the attributes");
-    }
-    Ok(())
-}
-
-/// Whether every `\\u` escape of a UTF-16 surrogate in `raw` is a leading one followed
-/// at once by a trailing one, as serde_json requires of a string it reads.
-fn surrogates_paired(raw: &str) -> bool {
-    let bytes = raw.as_bytes();
-    let hex = |at: usize| {
-        bytes
-            .get(at..at + 4)
-            .and_then(|digits| std::str::from_utf8(digits).ok())
-            .and_then(|digits| u16::from_str_radix(digits, 16).ok())
-    };
-    // Backslashes are in strings only, each starting an escape: the byte after it is
-    // escaped, and so are the four digits after a `u`.
-    let mut escaped_to = 0;
-    for at in memchr::memchr_iter(b'\\', bytes) {
-        if at < escaped_to {
-            continue;
-        }
-        if bytes.get(at + 1) != Some(&b'u') {
-            escaped_to = at + 2;
-            continue;
-        }
-        escaped_to = at + 6;
-        match hex(at + 2) {
-            None | Some(0xDC00..=0xDFFF) => return false,
-            Some(0xD800..=0xDBFF) => {
-                if bytes.get(at + 6..at + 8) != Some(b"\\u")
-                    || !matches!(hex(at + 8), Some(0xDC00..=0xDFFF))
-                {
-                    return false;
-                }
-                escaped_to = at + 12;
-            }
-            Some(_) => {}
-        }
-    }
-    true
-}
-
-/// Whether the JSON value `raw` nests at most `ATTRIBUTES_NESTING` levels deep.
-fn within_nesting_limit(raw: &str) -> bool {
-    // One opening and one closing bracket a level; the opening ones counted first, with
-    // SIMD.
-    if raw.len() <= 2 * ATTRIBUTES_NESTING
-        || memchr::memchr2_iter(b'{', b'[', raw.as_bytes()).count() <= ATTRIBUTES_NESTING
-    {
-        return true;
-    }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for byte in raw.bytes() {
-        match byte {
-            _ if escaped => escaped = false,
-            b'\\' if in_string => escaped = true,
-            b'"' => in_string = !in_string,
-            b'{' | b'[' if !in_string => {
-                depth += 1;
-                if depth > ATTRIBUTES_NESTING {
-                    return false;
-                }
-            }
-            b'}' | b']' if !in_string => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    true
 }
 
 /// Absent attributes are written as `LogEvent` writes them: an empty object.

@@ -8,7 +8,7 @@ mod model;
 mod timestamp;
 mod wire;
 
-pub use borrowed::{AttributesObject, K8sRef, LogEventRef, Pairs, SourceRef, Text};
+pub use borrowed::{AttributesObject, K8sRef, LogEventRef, Pairs, RawAttributes, SourceRef, Text};
 pub use build::RawRecord;
 pub use id::EventId;
 pub use level::Level;

@@ -10,11 +10,10 @@
 
 use std::borrow::Cow;
 
+use super::tree::{plain_len, tree_len};
+use super::{K8sRef, LogEventRef, Pairs, RawAttributes, SourceRef, Text};
 use serde::Deserialize;
 use serde::de::value::BorrowedStrDeserializer;
-use serde_json::value::RawValue;
-
-use super::{K8sRef, LogEventRef, Pairs, SourceRef, Text};
 
 /// The event in `text` when it is in the plain form; `None` sends it to serde_json.
 pub(super) fn read(text: &str) -> Option<LogEventRef<'_>> {
@@ -30,38 +29,6 @@ struct Scan<'a> {
 enum Str<'a> {
     Plain(&'a str),
     Escaped(String),
-}
-
-/// How many bytes of `bytes` precede the first quote, backslash or control character,
-/// eight at a time: a byte below 0x20, or equal to `"` or `\\` after an exclusive or, borrows
-/// into its top bit, and the lowest byte flagged is the first such byte (a borrow only
-/// reaches bytes above one already flagged).
-fn plain_len(bytes: &[u8]) -> usize {
-    const ONES: u64 = u64::MAX / 255;
-    const TOPS: u64 = ONES << 7;
-    let flagged = |word: u64| {
-        let quote = word ^ (ONES * u64::from(b'"'));
-        let backslash = word ^ (ONES * u64::from(b'\\'));
-        (word.wrapping_sub(ONES * 0x20) & !word
-            | quote.wrapping_sub(ONES) & !quote
-            | backslash.wrapping_sub(ONES) & !backslash)
-            & TOPS
-    };
-    let mut chunks = bytes.chunks_exact(8);
-    let mut at = 0;
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let found = flagged(word);
-        if found != 0 {
-            return at + found.trailing_zeros() as usize / 8;
-        }
-        at += 8;
-    }
-    at + chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .unwrap_or(bytes.len() - at)
 }
 
 /// Sets a field read once; a field written twice is left to serde_json (which refuses it).
@@ -186,21 +153,15 @@ impl<'a> Scan<'a> {
         Some(Pairs(pairs))
     }
 
-    /// The attributes object, left raw; serde_json finds where it ends and checks it.
-    fn attributes(&mut self) -> Option<&'a RawValue> {
+    /// The attributes object, left raw once checked.
+    fn attributes(&mut self) -> Option<RawAttributes<'a>> {
         if self.peek()? != b'{' {
             return None;
         }
-        let rest = &self.text[self.at..];
-        let raw = <&RawValue>::deserialize(&mut serde_json::Deserializer::from_str(rest)).ok()?;
-        let get = raw.get();
-        // The value starts where the scan is: nothing to skip in this form.
-        if get.as_ptr() != rest.as_ptr() {
-            return None;
-        }
-        super::reads_as_tree(get).ok()?;
-        self.at += get.len();
-        Some(raw)
+        let len = tree_len(&self.text[self.at..]).ok()?;
+        let raw = &self.text[self.at..self.at + len];
+        self.at += len;
+        Some(RawAttributes(raw))
     }
 
     fn flags(&mut self) -> Option<Vec<crate::event::Flag>> {
@@ -483,6 +444,12 @@ mod tests {
             (r#""\ud800\n""#, false),
             (r#""\ud800\ud800""#, false),
             (r#"{"\udfff":1}"#, false),
+            ("1e400", false),
+            ("-1e400", false),
+            ("1e-400", true),
+            ("1.5e300", true),
+            (&"9".repeat(400), false),
+            (&"9".repeat(300), true),
         ] {
             let case = good.replacen(
                 "\"attributes\":{",
@@ -497,28 +464,8 @@ mod tests {
         }
     }
 
-    fn naive_plain_len(bytes: &[u8]) -> usize {
-        bytes
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-            .unwrap_or(bytes.len())
-    }
-
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
-
-        #[test]
-        fn finds_the_first_quote_backslash_or_control_byte(
-            bytes in proptest::collection::vec(
-                proptest::prop_oneof![
-                    proptest::sample::select(vec![b'"', b'\\', 0, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xff]),
-                    proptest::num::u8::ANY,
-                ],
-                0..40,
-            ),
-        ) {
-            proptest::prop_assert_eq!(plain_len(&bytes), naive_plain_len(&bytes));
-        }
 
         /// Any edit of a written event: whatever this reader reads, serde_json reads the
         /// same.
