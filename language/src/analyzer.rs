@@ -26,6 +26,71 @@ pub fn words(text: &str) -> Vec<(u32, String)> {
     out
 }
 
+/// The words of one text with their positions, as [`words`] makes them, lower-cased into
+/// one buffer instead of a string each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WordList {
+    lower: String,
+    /// Each word's position and its bytes in `lower`, in order of position.
+    words: Vec<(u32, u32, u32)>,
+}
+
+impl WordList {
+    pub fn of(text: &str) -> Self {
+        let mut list = WordList::default();
+        if text.is_ascii() {
+            // For ASCII the words are the runs of letters and digits, at the same bytes
+            // in the lower-cased text.
+            list.lower = text.to_ascii_lowercase();
+            let bytes = list.lower.as_bytes();
+            let mut position = 0u32;
+            let mut at = 0;
+            while at < bytes.len() {
+                if !bytes[at].is_ascii_alphanumeric() {
+                    at += 1;
+                    continue;
+                }
+                let start = at;
+                while at < bytes.len() && bytes[at].is_ascii_alphanumeric() {
+                    at += 1;
+                }
+                if at - start < MAX_WORD_BYTES {
+                    list.words.push((position, start as u32, at as u32));
+                }
+                position += 1;
+            }
+            return list;
+        }
+        let mut tokenizer = WordTokenizer::default();
+        let mut stream = tokenizer.token_stream(text);
+        while stream.advance() {
+            let token = stream.token();
+            let start = list.lower.len() as u32;
+            list.lower.push_str(&token.text);
+            list.words
+                .push((token.position as u32, start, list.lower.len() as u32));
+        }
+        list
+    }
+
+    /// Each word with its position, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &str)> + '_ {
+        self.words
+            .iter()
+            .map(|&(position, start, end)| (position, &self.lower[start as usize..end as usize]))
+    }
+
+    /// The word at `position`, if one is.
+    pub fn at(&self, position: u32) -> Option<&str> {
+        let index = self
+            .words
+            .binary_search_by_key(&position, |&(position, ..)| position)
+            .ok()?;
+        let (_, start, end) = self.words[index];
+        Some(&self.lower[start as usize..end as usize])
+    }
+}
+
 /// Whether `test` holds for some word of `text` (the words of [`words`], in order),
 /// without building the list.
 pub fn any_word(text: &str, mut test: impl FnMut(&str) -> bool) -> bool {
@@ -204,6 +269,24 @@ mod tests {
             words(&format!("x {long} {short} y")),
             vec![(0, "x".to_owned()), (2, short), (3, "y".to_owned())]
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_word_list_holds_the_words_of_words(
+            text in "([a-zA-Z0-9]{0,45}|[ .,/_\\-]{1,3}|[ÉéßΣσİ\u{1F600}]|x{38,42}){0,12}",
+        ) {
+            let list = WordList::of(&text);
+            let expected = words(&text);
+            let listed: Vec<(u32, String)> =
+                list.iter().map(|(position, word)| (position, word.to_owned())).collect();
+            proptest::prop_assert_eq!(&listed, &expected);
+            let last = expected.last().map_or(0, |(position, _)| position + 2);
+            for position in 0..last {
+                let word = expected.iter().find(|(p, _)| *p == position).map(|(_, w)| w.as_str());
+                proptest::prop_assert_eq!(list.at(position), word);
+            }
+        }
     }
 
     #[test]

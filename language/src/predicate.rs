@@ -6,7 +6,7 @@ use std::ops::Bound;
 
 use logpipe_common::event::{LogEvent, Timestamp};
 
-use crate::analyzer::words;
+use crate::analyzer::{WordList, any_word, words};
 use crate::ast::{Leaf, Op, Query, Scalar};
 use crate::fields::{FieldRef, TimeField};
 use crate::number::{Number, compare, number_of, parse_number};
@@ -159,7 +159,7 @@ fn leaf(field: &FieldRef, test: &Test, view: &EventView<'_>) -> bool {
     }
 }
 
-fn text_test(test: &Test, tokens: &[(u32, String)]) -> bool {
+fn text_test(test: &Test, tokens: &WordList) -> bool {
     match test {
         Test::Words { words, .. } => phrase(words, tokens),
         Test::Prefix(prefix) => tokens
@@ -189,16 +189,15 @@ fn has_word(text: &str, word: &str) -> bool {
 }
 
 /// Whether `query` words occur in `tokens` at the same relative positions.
-fn phrase(query: &[(u32, String)], tokens: &[(u32, String)]) -> bool {
+fn phrase(query: &[(u32, String)], tokens: &WordList) -> bool {
     let Some((first_offset, first)) = query.first() else {
         return false;
     };
     tokens.iter().any(|(position, word)| {
         word == first
-            && position >= first_offset
+            && position >= *first_offset
             && query[1..].iter().all(|(offset, wanted)| {
-                let at = position - first_offset + offset;
-                tokens.iter().any(|(p, w)| *p == at && w == wanted)
+                tokens.at(position - first_offset + offset) == Some(wanted.as_str())
             })
     })
 }
@@ -218,7 +217,7 @@ fn attribute_test(test: &Test, value: &LeafValue<'_>) -> bool {
         (Test::Exists, _) => true,
         (Test::Words { words: query, .. }, LeafValue::Text(text)) => match query.as_slice() {
             [(_, word)] => has_word(text, word),
-            _ => phrase(query, &words(text)),
+            _ => phrase(query, &WordList::of(text)),
         },
         (
             Test::Words {
@@ -232,12 +231,10 @@ fn attribute_test(test: &Test, value: &LeafValue<'_>) -> bool {
             },
             LeafValue::Bool(value),
         ) => b == value,
-        (Test::Prefix(prefix), LeafValue::Text(text)) => words(text)
-            .iter()
-            .any(|(_, word)| word.starts_with(prefix.as_str())),
-        (Test::Regex(regex), LeafValue::Text(text)) => {
-            words(text).iter().any(|(_, word)| regex.is_match(word))
+        (Test::Prefix(prefix), LeafValue::Text(text)) => {
+            any_word(text, |word| word.starts_with(prefix.as_str()))
         }
+        (Test::Regex(regex), LeafValue::Text(text)) => any_word(text, |word| regex.is_match(word)),
         (Test::Range(lower, upper), LeafValue::Number(number)) => {
             number_of(number).is_some_and(|value| in_range_number(value, lower, upper))
         }
@@ -307,6 +304,32 @@ mod tests {
                     "{text:?} {word:?}"
                 );
             }
+        }
+    }
+
+    /// A phrase is its words at consecutive positions, as the index records them: a word
+    /// too long to index keeps its position between two others.
+    #[test]
+    fn a_phrase_is_its_words_at_consecutive_positions() {
+        let long = "x".repeat(crate::analyzer::MAX_WORD_BYTES);
+        let cases = [
+            ("a b", "x a b y", true),
+            ("a b", "b a", false),
+            ("a b", &*format!("a {long} b"), false),
+            ("a c", &*format!("a {long} b c"), false),
+            ("b c", &*format!("a {long} b c"), true),
+            ("a a a", "a a b a a a", true),
+            ("a a a", "a a b a a", false),
+            ("école straße", "ÉCOLE, STRASSE / École Straße", true),
+            ("école strasse", "école, straße", false),
+        ];
+        for (wanted, text, expected) in cases {
+            let query = words(wanted);
+            assert_eq!(
+                phrase(&query, &WordList::of(text)),
+                expected,
+                "{wanted:?} in {text:?}"
+            );
         }
     }
 }

@@ -14,7 +14,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
-use crate::analyzer::{any_word, words};
+use crate::analyzer::{WordList, any_word};
 use crate::fields::{Keyword, LabelMap};
 
 /// An attribute leaf's value: what queries compare against.
@@ -201,9 +201,9 @@ pub struct EventView<'a> {
     head: Head<'a>,
     /// Walk only these of raw attributes; all when `None`.
     paths: Option<&'a AttributePaths>,
-    message_words: OnceCell<Vec<(u32, String)>>,
+    message_words: OnceCell<WordList>,
     leaves: OnceCell<Leaves<'a>>,
-    attribute_words: OnceCell<Vec<Vec<(u32, String)>>>,
+    attribute_words: OnceCell<Vec<WordList>>,
     /// The raw attributes' top-level members, for looking up one path.
     members: OnceCell<Vec<(Text<'a>, &'a RawValue)>>,
     /// Those members parsed, each when first read.
@@ -278,8 +278,9 @@ impl<'a> EventView<'a> {
     }
 
     /// The words of the message, as the index makes them.
-    pub fn message_words(&self) -> &[(u32, String)] {
-        self.message_words.get_or_init(|| words(self.message()))
+    pub fn message_words(&self) -> &WordList {
+        self.message_words
+            .get_or_init(|| WordList::of(self.message()))
     }
 
     /// Whether `test` holds for some word of the message: over the words made already,
@@ -319,12 +320,12 @@ impl<'a> EventView<'a> {
     }
 
     /// The words of each string attribute.
-    pub(crate) fn attribute_words(&self) -> &[Vec<(u32, String)>] {
+    pub(crate) fn attribute_words(&self) -> &[WordList] {
         self.attribute_words.get_or_init(|| {
             self.leaves()
                 .iter()
                 .filter_map(|(_, value)| match value {
-                    LeafValue::Text(text) => Some(words(text)),
+                    LeafValue::Text(text) => Some(WordList::of(text)),
                     _ => None,
                 })
                 .collect()
