@@ -6,7 +6,7 @@ use std::ops::Bound;
 
 use logpipe_common::event::{LogEvent, Timestamp};
 
-use crate::analyzer::{WordList, any_word, words};
+use crate::analyzer::{MAX_WORD_BYTES, WordList, any_word, words};
 use crate::ast::{Leaf, Op, Query, Scalar};
 use crate::fields::{FieldRef, TimeField};
 use crate::number::{Number, compare, number_of, parse_number};
@@ -176,7 +176,7 @@ fn text_test(test: &Test, tokens: &WordList) -> bool {
 fn has_word(text: &str, word: &str) -> bool {
     let mut lower = String::new();
     text.split(|c: char| !c.is_alphanumeric()).any(|run| {
-        if run.is_empty() || run.len() > 40 {
+        if run.is_empty() || run.len() >= MAX_WORD_BYTES {
             return false;
         }
         if run.is_ascii() {
@@ -285,6 +285,8 @@ mod tests {
             "ÉCOLE école Straße STRASSE ΟΔΟΣ οδος",
             "a-b_c.d e",
             "x".repeat(41).as_str().to_owned().leak(),
+            // 40 bytes that lower-case to 39: too long a word all the same.
+            format!("{}ẞ", "x".repeat(37)).leak(),
             "İstanbul",
             "",
         ];
@@ -293,7 +295,16 @@ mod tests {
             let mut candidates: Vec<String> = tokens.iter().map(|(_, w)| w.clone()).collect();
             candidates.extend(
                 [
-                    "get", "cart", "http", "école", "straße", "οδοσ", "c", "d", "zz",
+                    "get",
+                    "cart",
+                    "http",
+                    "école",
+                    "straße",
+                    "οδοσ",
+                    "c",
+                    "d",
+                    "zz",
+                    &format!("{}ß", "x".repeat(37)),
                 ]
                 .map(String::from),
             );

@@ -212,40 +212,111 @@ fn dedup(terms: impl IntoIterator<Item = Term>) -> Vec<Term> {
     out
 }
 
-/// The terms a query is exactly the conjunction of, when it is one of keyword values,
-/// single message words and regexes over message words that start with literals, whose
-/// lookup is exact: having them all is matching.
-fn exact_terms(query: &Query) -> Option<Vec<Term>> {
+/// A query as the terms it is exactly: any of some conjunctions, each of terms wanted
+/// present or absent.
+type Exact = Vec<Vec<(Term, bool)>>;
+
+/// At most how many conjunctions a query is taken apart into.
+const EXACT_CONJUNCTIONS: usize = 16;
+
+/// The terms a query is exactly (`Exact`), when it is made with `AND`, `OR` and `NOT` of
+/// keyword values, label values, single words of the message or of an attribute path,
+/// regexes over keyword values and regexes over message words that start with literals
+/// or match a few texts, whose lookup is exact: having the ones one conjunction wants and
+/// lacking the others is matching.
+fn exact_terms(query: &Query) -> Option<Exact> {
+    let term = |term: Term| Some(vec![vec![(term, true)]]);
     match query {
         Query::Leaf(Leaf {
             field: FieldRef::Keyword(keyword),
             op: Op::Match(value),
-        }) => Some(vec![Term::Keyword(*keyword, value.clone())]),
+        }) => term(Term::Keyword(*keyword, value.clone())),
         Query::Leaf(Leaf {
             field: FieldRef::Label(map, key),
             op: Op::Match(value),
-        }) => Some(vec![Term::Label(*map, key.clone(), value.clone())]),
-        // Found by trying each word starting with one of the literals (`find_terms`).
+        }) => term(Term::Label(*map, key.clone(), value.clone())),
+        // Each value tried against all the regexes at once, or looked up as one of the
+        // few texts the regex matches.
+        Query::Leaf(Leaf {
+            field: FieldRef::Keyword(keyword),
+            op: Op::Regex(pattern),
+        }) => term(Term::KeywordRegex(*keyword, pattern.clone())),
+        // Found by trying each word starting with one of the literals (`find_terms`), or
+        // looked up as one of the few texts the regex matches.
         Query::Leaf(Leaf {
             field: FieldRef::Message,
             op: Op::Regex(pattern),
-        }) if prefixes(pattern).is_some() => Some(vec![Term::MessageRegex(pattern.clone())]),
+        }) if prefixes(pattern).is_some() || finite_texts(pattern).is_some() => {
+            term(Term::MessageRegex(pattern.clone()))
+        }
         Query::Leaf(Leaf {
             field: FieldRef::Message,
             op: Op::Match(text),
         }) => match words(text).as_slice() {
             // A word after a dropped long one must not be the message's first.
-            [(0, word)] => Some(vec![Term::Word(Place::Message, word.clone())]),
+            [(0, word)] => term(Term::Word(Place::Message, word.clone())),
             _ => None,
         },
-        Query::And(children) => children
-            .iter()
-            .map(exact_terms)
+        // One word of a string at the path (its position does not matter there); a number
+        // or a boolean also matches attributes of that type, which have no words.
+        Query::Leaf(Leaf {
+            field: FieldRef::Attribute(path),
+            op: Op::Match(text),
+        }) if parse_number(text).is_none() && text.parse::<bool>().is_err() => {
+            match words(text).as_slice() {
+                [(_, word)] => term(Term::Word(Place::Attribute(path.clone()), word.clone())),
+                _ => None,
+            }
+        }
+        // Not any of some terms: lacking each of them.
+        Query::Not(inner) => exact_terms(inner)?
+            .into_iter()
+            .map(|conjunction| match conjunction.as_slice() {
+                [(term, present)] => Some((term.clone(), !present)),
+                _ => None,
+            })
             .collect::<Option<Vec<_>>>()
-            .map(|terms| dedup(terms.into_iter().flatten())),
+            .map(|conjunction| vec![conjunction]),
+        Query::Or(children) => {
+            let mut any: Exact = Vec::new();
+            for child in children {
+                any.extend(exact_terms(child)?);
+            }
+            (any.len() <= EXACT_CONJUNCTIONS).then_some(any)
+        }
+        // Each conjunction of one child with each of the next.
+        Query::And(children) => {
+            let mut any: Exact = vec![Vec::new()];
+            for child in children {
+                let child = exact_terms(child)?;
+                if any.len() * child.len() > EXACT_CONJUNCTIONS {
+                    return None;
+                }
+                any = any
+                    .iter()
+                    .flat_map(|left| {
+                        child.iter().map(move |right| {
+                            let mut both = left.clone();
+                            for literal in right {
+                                if !both.contains(literal) {
+                                    both.push(literal.clone());
+                                }
+                            }
+                            both
+                        })
+                    })
+                    .collect();
+            }
+            Some(any)
+        }
         _ => None,
     }
 }
+
+/// In a list of exact terms, the bit of a term wanted absent, and what stands between
+/// two conjunctions.
+const ABSENT: u32 = 1 << 31;
+const OR: u32 = u32::MAX;
 
 /// A rule as the router holds it.
 #[derive(Debug, Clone)]
@@ -255,8 +326,9 @@ struct Route {
     /// The query's id among the distinct queries, and the denominator's.
     query: u32,
     denominator: Option<u32>,
-    /// The terms the query, or the denominator, is exactly the conjunction of: decided by
-    /// the lookup, never evaluated.
+    /// The terms the query, or the denominator, is exactly (`Exact`: conjunctions between
+    /// `OR`s, `ABSENT` set on the terms wanted absent, which come last in theirs): decided
+    /// by the lookup, never evaluated.
     query_terms: Option<Box<[u32]>>,
     denominator_terms: Option<Box<[u32]>>,
 }
@@ -574,9 +646,23 @@ impl Router {
                 // A detection is its rule's own.
                 Matcher::Sigma(_) => (None, Check::Matcher(rule.predicate.clone())),
             };
+            let mut literals =
+                |query: &Query| {
+                    let mut packed = Vec::new();
+                    for (i, mut conjunction) in exact_terms(query)?.into_iter().enumerate() {
+                        if i > 0 {
+                            packed.push(OR);
+                        }
+                        // Those wanted present first: most rules fail on one of them.
+                        conjunction.sort_by_key(|(_, present)| !present);
+                        packed.extend(conjunction.iter().map(|(term, present)| {
+                            intern(term) | if *present { 0 } else { ABSENT }
+                        }));
+                    }
+                    Some(packed.into_boxed_slice())
+                };
             let query_terms = match &rule.predicate {
-                Matcher::Query(_) => exact_terms(&rule.query)
-                    .map(|terms| terms.iter().map(&mut intern).collect::<Box<[u32]>>()),
+                Matcher::Query(_) => literals(&rule.query),
                 Matcher::Sigma(_) => None,
             };
             let query = router.check_id(&mut checks, query, check);
@@ -589,8 +675,7 @@ impl Router {
                 _ => None,
             };
             let denominator_terms = match &rule.kind {
-                RuleKind::Ratio { denominator, .. } => exact_terms(denominator)
-                    .map(|terms| terms.iter().map(&mut intern).collect::<Box<[u32]>>()),
+                RuleKind::Ratio { denominator, .. } => literals(denominator),
                 _ => None,
             };
             let mut needed = need(&rule.query);
@@ -849,10 +934,11 @@ impl Router {
         for route in &mut self.routes {
             // Their queries are evaluated instead.
             for exact in [&mut route.query_terms, &mut route.denominator_terms] {
-                if exact
-                    .as_ref()
-                    .is_some_and(|exact| exact.iter().any(|t| terms.contains(t)))
-                {
+                if exact.as_ref().is_some_and(|exact| {
+                    exact
+                        .iter()
+                        .any(|&t| t != OR && terms.contains(&(t & !ABSENT)))
+                }) {
                     *exact = None;
                 }
             }
@@ -987,25 +1073,32 @@ impl Router {
         !scratch.raw_usable || scratch.in_raw[term] == scratch.event
     }
 
-    /// Whether the event has every one of `terms`; terms found in attributes are looked
-    /// for the first time one is asked about.
+    /// Whether the event has, for one of the conjunctions of `terms` (between `OR`s),
+    /// every term wanted present and none of those wanted absent (`ABSENT`); terms found
+    /// in attributes are looked for the first time one is asked about.
     fn has_all(&self, terms: &[u32], view: &EventView<'_>, scratch: &mut Scratch) -> bool {
-        for &term in terms {
-            if scratch.terms[term as usize] == scratch.event {
-                continue;
-            }
-            if !self.attribute_terms[term as usize]
-                || scratch.attributes_read
-                || !self.may_have(term as usize, true, view, scratch)
-            {
-                return false;
-            }
-            self.find_attribute_terms(view, scratch);
-            if scratch.terms[term as usize] != scratch.event {
-                return false;
-            }
+        terms.split(|&term| term == OR).any(|conjunction| {
+            conjunction
+                .iter()
+                .all(|&term| self.has(term & !ABSENT, view, scratch) == (term & ABSENT == 0))
+        })
+    }
+
+    /// Whether the event has `term`, exactly: the attributes are walked for a term found
+    /// there that their raw text may hold.
+    fn has(&self, term: u32, view: &EventView<'_>, scratch: &mut Scratch) -> bool {
+        let term = term as usize;
+        if scratch.terms[term] == scratch.event {
+            return true;
         }
-        true
+        if !self.attribute_terms[term]
+            || scratch.attributes_read
+            || !self.may_have(term, true, view, scratch)
+        {
+            return false;
+        }
+        self.find_attribute_terms(view, scratch);
+        scratch.terms[term] == scratch.event
     }
 
     /// Reads the event's raw attributes once: raw attributes that are ASCII and have no

@@ -170,7 +170,51 @@ const QUERIES: &[&str] = &[
     "k8s.labels.app:cart OR k8s.workload_kind:StatefulSet",
     "k8s.labels.app:checkout AND k8s.namespace:shop",
     "k8s.labels.app:checkout AND NOT level:error",
+    // Decided by the lookup: terms wanted absent, words of attribute paths.
+    "message:timeout AND NOT level:info",
+    "NOT level:error",
+    "NOT NOT k8s.namespace:shop",
+    "attributes.http.method:get AND NOT message:timeout",
+    "attributes.note:refused AND NOT attributes.user:alice",
+    "attributes.user:smith AND NOT attributes.user:bob",
+    "NOT attributes.unit:kelvin",
+    "NOT attributes.note:hidden AND k8s.container:api",
+    "message:/err[0-9]+x?/ AND NOT message:err42x",
+    "attributes.deep.er.x:refused AND NOT k8s.labels.app:cart",
+    "message:timeout AND NOT message:timeout",
+    // 32 conjunctions: too many to take apart, evaluated.
+    "(level:error OR level:info) AND (message:timeout OR message:refused) AND (k8s.namespace:shop OR k8s.namespace:payments) AND (attributes.user:alice OR attributes.user:bob) AND (message:x OR message:e2e)",
     "*",
+];
+
+/// Queries the lookup decides: every rule's and denominator's (`OR`s of `AND`s of terms
+/// wanted present or absent).
+const EXACT: &[&str] = &[
+    "k8s.namespace:shop AND level:error",
+    "message:timeout AND NOT level:info",
+    "NOT level:error",
+    "NOT NOT k8s.namespace:shop",
+    "attributes.http.method:GET",
+    "attributes.http.method:get AND NOT message:timeout",
+    "attributes.note:refused AND NOT attributes.user:alice",
+    "attributes.user:smith AND NOT attributes.user:bob",
+    "NOT attributes.unit:kelvin",
+    "NOT attributes.note:hidden AND k8s.container:api",
+    "message:/err[0-9]+x?/ AND NOT message:err42x",
+    "attributes.deep.er.x:refused AND NOT k8s.labels.app:cart",
+    "k8s.labels.app:checkout AND NOT level:error",
+    "k8s.pod:/shop-api-[0-4]/",
+    "k8s.namespace:/sho[pq]/ AND level:error",
+    "k8s.namespace:/s.*p/ AND NOT level:error",
+    "message:/(é|e)cole/ AND NOT message:fermée",
+    "message:/(timeouts)?/",
+    "level:error OR level:fatal",
+    "k8s.labels.app:cart OR k8s.workload_kind:StatefulSet",
+    "(message:timeout AND level:info) OR (message:refused AND k8s.namespace:shop)",
+    "message:timeout OR NOT k8s.namespace:shop",
+    "NOT (message:timeout OR message:refused)",
+    "(message:timeout OR message:refused) AND (level:error OR attributes.user:alice)",
+    "NOT (attributes.user:bob OR k8s.namespace:shop) AND message:/err[0-9]+x?/",
 ];
 
 #[test]
@@ -206,6 +250,29 @@ fn every_rule_the_router_passes_over_could_not_have_matched() {
 }
 
 #[test]
+fn conjunctions_of_terms_present_and_absent_are_decided_by_the_lookup() {
+    let mut rules: Vec<Rule> = EXACT.iter().map(|q| rule(q)).collect();
+    rules.push(ratio("message:timeout", "NOT level:error"));
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let router = Router::new(&refs);
+    let mut scratch = Scratch::default();
+    let mut matched = vec![0; rules.len()];
+    for event in events() {
+        let (out, effort) = routed(&router, &mut scratch, &event);
+        assert_eq!(out, by_hand(&rules, &event), "{event:?}");
+        assert_eq!(effort.queries_evaluated, 0, "{event:?}");
+        for routed in &out {
+            matched[routed.rule] += 1;
+        }
+    }
+    // Each query matches some event and misses another.
+    let events = events().len();
+    for (query, count) in EXACT.iter().zip(&matched) {
+        assert!((1..events).contains(count), "{query}: {count} of {events}");
+    }
+}
+
+#[test]
 fn rules_are_listed_under_the_terms_they_need() {
     let rules: Vec<Rule> = QUERIES.iter().map(|q| rule(q)).collect();
     let refs: Vec<&Rule> = rules.iter().collect();
@@ -221,6 +288,8 @@ fn rules_are_listed_under_the_terms_they_need() {
             "attributes.http.status:[500 TO *]",
             "attributes.http.status:[500 TO *]",
             "message:\"!!!\"",
+            "NOT level:error",
+            "NOT attributes.unit:kelvin",
             "*",
         ]
     );
