@@ -3,11 +3,12 @@
 //! word of the message or of an attribute (`message:timeout`, each word of a phrase), a
 //! regular expression over message words or keyword values. All rules' terms go into
 //! shared tables (hash maps over keyword values and words, each word table behind a bit
-//! filter; the first bytes of the literals message regexes start with, the words that
-//! begin like one tried against all the regexes at once; one Aho-Corasick automaton of
-//! the words rules need in attributes, run over the raw attributes' text when it is ASCII
-//! without escapes, the attributes walked only to confirm what it finds), so each event
-//! is split into words once and meets:
+//! filter, a regex matching a few texts entered as those texts; the first bytes of the
+//! literals message regexes start with, the words that begin like one tried against all
+//! the regexes at once; one Aho-Corasick automaton of the words rules need in attributes,
+//! run over the raw attributes' text when it is ASCII without escapes, the attributes
+//! walked only to confirm what it finds), so each event is split into words once and
+//! meets:
 //!
 //! - the rules listed under a term it has (each rule under the fewest, most selective
 //!   terms that cover it, with another term it needs, checked first), and of those only
@@ -15,8 +16,13 @@
 //! - the rules with no term at all (pure negations, ranges), grouped by query so that
 //!   each distinct query is evaluated once per event.
 //!
-//! Each distinct query (numerator or denominator) among the rules met is evaluated once
-//! per event. Exact: a rule the router passes over could not have matched.
+//! A query made with `AND`, `OR` and `NOT` of terms whose lookup is exact (keyword and
+//! label values, single words of the message or of an attribute path, regexes over
+//! keyword values or over message words that start with literals or match a few texts)
+//! is decided by the lookup: having the terms of one of its conjunctions and lacking
+//! those it negates. Each other distinct query (numerator or denominator) among the rules
+//! met is evaluated once per event. Exact: a rule the router passes over could not have
+//! matched, and one it decides is decided as its query would be.
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::{RegexSet, RegexSetBuilder};
@@ -445,34 +451,53 @@ impl Check {
 
 /// Words at one place, to the ids of the terms they are, with a bit set for the hash of
 /// each: most words of an event are no term, and are passed over on reading that bit.
+/// The words are lower case, as every word the analyzer makes; an ASCII word of an event
+/// is looked up as it stands in the text, its hash and the comparison blind to ASCII case.
 #[derive(Debug, Default)]
 struct Words {
-    terms: HashMap<String, Vec<u32>>,
+    /// By hash (`Words::hash`), the words of that hash and the ids of the terms each is.
+    terms: HashMap<u64, Vec<WordTerms>>,
     filter: Vec<u64>,
 }
+
+/// A word and the ids of the terms it is.
+type WordTerms = (Box<str>, Vec<u32>);
 
 /// Bits of a word table's filter.
 const WORD_FILTER_BITS: usize = 1 << 16;
 
 impl Words {
     fn add(&mut self, word: &str, id: u32) {
-        self.terms.entry(word.to_owned()).or_default().push(id);
+        let hash = Self::hash(word.as_bytes());
+        let same = self.terms.entry(hash).or_default();
+        match same.iter_mut().find(|(known, _)| **known == *word) {
+            Some((_, ids)) => ids.push(id),
+            None => same.push((word.into(), vec![id])),
+        }
         if self.filter.is_empty() {
             self.filter = vec![0; WORD_FILTER_BITS / 64];
         }
-        let bit = Self::bit(word.as_bytes());
+        let bit = Self::bit(hash);
         self.filter[bit / 64] |= 1 << (bit % 64);
     }
 
-    /// The filter's bit for a word, from its bytes lower-cased as ASCII (which the
-    /// words looked up are already): computed on an event's text as it is, before a word
-    /// is copied out.
-    fn bit(word: &[u8]) -> usize {
-        let mut hash: u32 = 0x811c_9dc5;
-        for b in word {
-            hash = (hash ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193);
+    /// A word's hash, eight bytes at a time, each with bit 5 set: that lower-cases ASCII
+    /// letters and leaves digits as they are, so an ASCII word hashes alike in any case.
+    fn hash(word: &[u8]) -> u64 {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut hash = word.len() as u64;
+        for chunk in word.chunks(8) {
+            let mut bytes = [0u8; 8];
+            bytes[..chunk.len()].copy_from_slice(chunk);
+            let eight = u64::from_le_bytes(bytes) | u64::from_le_bytes([0x20; 8]);
+            hash = (hash.rotate_left(5) ^ eight).wrapping_mul(SEED);
         }
-        (hash ^ hash >> 16) as usize % WORD_FILTER_BITS
+        hash
+    }
+
+    /// The filter's bit for a hash: its best-mixed (top) bits.
+    fn bit(hash: u64) -> usize {
+        (hash >> (64 - WORD_FILTER_BITS.trailing_zeros())) as usize
     }
 
     /// Whether the filter lets a word with `bit` through.
@@ -482,11 +507,24 @@ impl Words {
             .is_some_and(|bits| bits & (1 << (bit % 64)) != 0)
     }
 
-    fn get(&self, word: &str) -> Option<&Vec<u32>> {
-        if !self.may_have(Self::bit(word.as_bytes())) {
+    /// The ids of the terms `word` is, ASCII case aside: an ASCII word as it stands in a
+    /// text, or any word lower-cased.
+    fn find(&self, word: &[u8]) -> Option<&[u32]> {
+        let hash = Self::hash(word);
+        if !self.may_have(Self::bit(hash)) {
             return None;
         }
-        self.terms.get(word)
+        self.terms
+            .get(&hash)?
+            .iter()
+            .find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(word))
+            .map(|(_, ids)| ids.as_slice())
+    }
+
+    fn words(&self) -> impl Iterator<Item = &str> {
+        self.terms
+            .values()
+            .flat_map(|same| same.iter().map(|(word, _)| &**word))
     }
 
     fn is_empty(&self) -> bool {
@@ -835,9 +873,10 @@ impl Router {
                         .push((pattern, id)),
                 },
                 Term::MessageRegex(pattern) => match finite_texts(&pattern) {
-                    // No word is empty.
+                    // Only a text that is a word, as the analyzer makes them (lower case,
+                    // letters and digits), can match one.
                     Some(texts) => {
-                        for text in texts.iter().filter(|text| !text.is_empty()) {
+                        for text in texts.iter().filter(|text| is_word(text)) {
                             self.message_words.add(text, id);
                         }
                     }
@@ -875,15 +914,10 @@ impl Router {
         }
         let lengths = || {
             self.message_words
-                .terms
-                .keys()
-                .chain(self.any_attribute_words.terms.keys())
-                .chain(
-                    self.attribute_words
-                        .iter()
-                        .flat_map(|(_, w)| w.terms.keys()),
-                )
-                .map(String::len)
+                .words()
+                .chain(self.any_attribute_words.words())
+                .chain(self.attribute_words.iter().flat_map(|(_, w)| w.words()))
+                .map(str::len)
         };
         self.word_lengths = (
             lengths().min().unwrap_or(1).max(1),
@@ -1198,25 +1232,31 @@ impl Router {
             // One pass over the words for the word table and the regexes.
             Some(((set, ids), prefixes)) => {
                 let (table, (shortest, longest)) = (&self.message_words, self.word_lengths);
-                let looked_up = |length: usize| (shortest..=longest).contains(&length);
-                let admit = |run: &[u8]| {
-                    (looked_up(run.len()) && table.may_have(Words::bit(run)))
-                        || prefixes.may_start(run)
-                };
-                for_each_ascii_word(message, 1, MAX_WORD_BYTES - 1, admit, |word| {
-                    if looked_up(word.len())
-                        && let Some(terms) = table.terms.get(word)
+                let mut lower = [0u8; MAX_WORD_BYTES];
+                // The words of an ASCII message are its runs of letters and digits.
+                for run in message.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
+                    if run.is_empty() || run.len() >= MAX_WORD_BYTES {
+                        continue;
+                    }
+                    if (shortest..=longest).contains(&run.len())
+                        && let Some(terms) = table.find(run)
                     {
                         terms.iter().for_each(|&id| mark(id));
                     }
                     // A word matching a regex whole starts with one of its literals: each
-                    // word that may is tried whole against all the regexes at once, which
-                    // decides.
-                    if prefixes.may_start(word.as_bytes()) && set.is_match(word) {
-                        set.matches(word).iter().for_each(|i| mark(ids[i]));
+                    // word that may is lower-cased and tried whole against all the regexes
+                    // at once, which decides.
+                    if prefixes.may_start(run) {
+                        let lower = &mut lower[..run.len()];
+                        lower.copy_from_slice(run);
+                        lower.make_ascii_lowercase();
+                        if let Ok(word) = std::str::from_utf8(lower)
+                            && set.is_match(word)
+                        {
+                            set.matches(word).iter().for_each(|i| mark(ids[i]));
+                        }
                     }
-                    false
-                });
+                }
             }
             None if !self.message_words.is_empty() => {
                 self.words_of(message, &self.message_words, &mut mark);
@@ -1266,22 +1306,29 @@ impl Router {
     fn words_of(&self, text: &str, table: &Words, mark: &mut impl FnMut(u32)) {
         let (shortest, longest) = self.word_lengths;
         if text.is_ascii() {
-            // A word is copied out and lower-cased only when the filter lets it through.
-            let admit = |run: &[u8]| table.may_have(Words::bit(run));
-            for_each_ascii_word(text, shortest, longest, admit, |word| {
-                if let Some(ids) = table.terms.get(word) {
+            // Each run of letters and digits looked up as it stands, never copied out.
+            for run in text.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
+                if (shortest..=longest).contains(&run.len())
+                    && run.len() < MAX_WORD_BYTES
+                    && let Some(ids) = table.find(run)
+                {
                     ids.iter().for_each(|&id| mark(id));
                 }
-                false
-            });
+            }
             return;
         }
         for_each_word(text, shortest, longest, |word| {
-            if let Some(ids) = table.get(word) {
+            if let Some(ids) = table.find(word.as_bytes()) {
                 ids.iter().for_each(|&id| mark(id));
             }
         });
     }
+}
+
+/// Whether `text` is a word as the analyzer makes them: one run of letters and digits,
+/// lower case, shorter than `MAX_WORD_BYTES`.
+fn is_word(text: &str) -> bool {
+    matches!(words(text).as_slice(), [(0, word)] if word == text)
 }
 
 /// Marks term `id` as one `event` has, listing it once.

@@ -161,6 +161,9 @@ const QUERIES: &[&str] = &[
     "message:/(é|e)cole/",
     "message:/stra(ß|ss)e/",
     "message:/(timeouts)?/",
+    // Upper case: no word (they are lower-cased) matches these.
+    "message:/TIMEOUT/",
+    "message:/Err4(2|20)?x/",
     "k8s.namespace:/shop|payments/",
     "k8s.namespace:/sho[pq]/ AND level:error",
     "message:\"!!!\"",
@@ -504,4 +507,21 @@ fn a_regex_of_a_few_texts_is_those_texts() {
         finite_texts("code7(ms|s)?").unwrap(),
         ["code7", "code7ms", "code7s"]
     );
+}
+
+/// Words are lower case: a regex matching only texts with upper-case letters matches
+/// none, however a message spells them.
+#[test]
+fn a_regex_of_upper_case_texts_matches_no_word() {
+    let rules: Vec<Rule> = ["message:/Err4(2|20)?x/", "message:/TIMEOUT/"]
+        .iter()
+        .map(|q| rule(q))
+        .collect();
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let router = Router::new(&refs);
+    let mut scratch = Scratch::default();
+    for event in events() {
+        assert_eq!(routed(&router, &mut scratch, &event).0, [], "{event:?}");
+        assert_eq!(by_hand(&rules, &event), [], "{event:?}");
+    }
 }
