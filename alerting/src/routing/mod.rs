@@ -73,19 +73,25 @@ impl Term {
     /// How many events a term is expected to let through, relative to the others: low
     /// for pods and words, high for fields of a few values such as `level`.
     fn breadth(&self) -> u32 {
+        let value = |keyword: &Keyword| match keyword {
+            Keyword::Level | Keyword::Stream | Keyword::SourceKind | Keyword::Flags => 50,
+            Keyword::Namespace
+            | Keyword::Node
+            | Keyword::Container
+            | Keyword::SourceName
+            | Keyword::SourcePath
+            | Keyword::SourceVia
+            | Keyword::Workload
+            | Keyword::WorkloadKind => 10,
+            Keyword::Id | Keyword::Pod | Keyword::PodUid => 2,
+        };
         match self {
-            Term::Keyword(keyword, _) | Term::KeywordRegex(keyword, _) => match keyword {
-                Keyword::Level | Keyword::Stream | Keyword::SourceKind | Keyword::Flags => 50,
-                Keyword::Namespace
-                | Keyword::Node
-                | Keyword::Container
-                | Keyword::SourceName
-                | Keyword::SourcePath
-                | Keyword::SourceVia
-                | Keyword::Workload
-                | Keyword::WorkloadKind => 10,
-                Keyword::Id | Keyword::Pod | Keyword::PodUid => 2,
-            },
+            Term::Keyword(keyword, _) => value(keyword),
+            // A value among the few texts the regex matches, or among any number.
+            Term::KeywordRegex(keyword, pattern) => {
+                let texts = finite_texts(pattern).map_or(FINITE_TEXTS, |texts| texts.len());
+                (value(keyword) * texts.max(1) as u32).min(50)
+            }
             Term::Word(Place::Message, _) => 3,
             // Looked for in the raw attributes' text first, then by walking them; and a
             // word of an attribute may be in every event (`GET`).
