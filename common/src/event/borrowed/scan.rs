@@ -6,7 +6,8 @@
 //! The caller then reads the text with serde_json, which accepts what `LogEvent` accepts
 //! and says what is wrong. So this reader decides nothing on its own: every value goes
 //! through the same `Deserialize` code (`Level`, `Timestamp`, `EventId`, `Flag`, ...) and
-//! escaped strings are unescaped by serde_json, string by string.
+//! escaped strings are unescaped by serde_json, string by string; the attributes are left
+//! raw once `tree` has checked them as `LogEvent` reads them.
 
 use std::borrow::Cow;
 
