@@ -96,16 +96,10 @@ impl WordList {
 pub fn any_word(text: &str, mut test: impl FnMut(&str) -> bool) -> bool {
     if text.is_ascii() {
         let mut found = false;
-        for_each_ascii_word(
-            text,
-            1,
-            MAX_WORD_BYTES - 1,
-            |_| true,
-            |word| {
-                found = found || test(word);
-                found
-            },
-        );
+        for_each_ascii_word(text, 1, MAX_WORD_BYTES - 1, |word| {
+            found = found || test(word);
+            found
+        });
         return found;
     }
     let mut tokenizer = WordTokenizer::default();
@@ -118,22 +112,18 @@ pub fn any_word(text: &str, mut test: impl FnMut(&str) -> bool) -> bool {
     false
 }
 
-/// Each word of ASCII `text` of `shortest..=longest` bytes (longest below
-/// [`MAX_WORD_BYTES`]) that `admit` lets through as it stands in the text, lower-cased in
-/// a buffer of its own rather than allocated, until `each` says stop: the words of
-/// [`words`], which for ASCII are runs of letters and digits.
+/// Each word of ASCII `text` of `shortest..=longest` bytes, lower-cased in a buffer of
+/// its own rather than allocated, until `each` says stop: the words of [`words`], which
+/// for ASCII are runs of letters and digits.
 pub fn for_each_ascii_word(
     text: &str,
     shortest: usize,
     longest: usize,
-    mut admit: impl FnMut(&[u8]) -> bool,
     mut each: impl FnMut(&str) -> bool,
 ) {
-    debug_assert!(text.is_ascii());
     let mut lower = [0u8; MAX_WORD_BYTES];
-    let longest = longest.min(MAX_WORD_BYTES - 1);
-    for run in text.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
-        if run.is_empty() || run.len() < shortest || run.len() > longest || !admit(run) {
+    for run in ascii_words(text) {
+        if run.len() < shortest || run.len() > longest {
             continue;
         }
         let lower = &mut lower[..run.len()];
@@ -145,6 +135,15 @@ pub fn for_each_ascii_word(
             return;
         }
     }
+}
+
+/// The words of ASCII `text` as they stand in it, before lower-casing: its runs of
+/// letters and digits shorter than [`MAX_WORD_BYTES`], in order.
+pub fn ascii_words(text: &str) -> impl Iterator<Item = &[u8]> {
+    debug_assert!(text.is_ascii());
+    text.as_bytes()
+        .split(|b| !b.is_ascii_alphanumeric())
+        .filter(|run| !run.is_empty() && run.len() < MAX_WORD_BYTES)
 }
 
 /// The analyzer as a tantivy tokenizer.

@@ -38,7 +38,7 @@ mod predicate;
 pub mod scope;
 mod view;
 
-pub use analyzer::{WordList, WordTokenizer, for_each_ascii_word, words};
+pub use analyzer::{WordList, WordTokenizer, ascii_words, for_each_ascii_word, words};
 pub use ast::{Leaf, Op, Query, Scalar};
 pub use error::QueryError;
 pub use fields::{FieldRef, Keyword, LabelMap, TimeField};

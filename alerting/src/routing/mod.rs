@@ -34,7 +34,7 @@ use logpipe_common::event::LogEventRef;
 use logpipe_language::analyzer::MAX_WORD_BYTES;
 use logpipe_language::{
     AttributePaths, EventView, FieldRef, Keyword, LabelMap, Leaf, Op, Predicate, Query,
-    REGEX_SIZE_LIMIT, for_each_ascii_word, parse_number, words,
+    REGEX_SIZE_LIMIT, ascii_words, for_each_ascii_word, parse_number, words,
 };
 
 use crate::rules::{Matcher, Rule, RuleKind};
@@ -1239,11 +1239,7 @@ impl Router {
             Some(((set, ids), prefixes)) => {
                 let (table, (shortest, longest)) = (&self.message_words, self.word_lengths);
                 let mut lower = [0u8; MAX_WORD_BYTES];
-                // The words of an ASCII message are its runs of letters and digits.
-                for run in message.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
-                    if run.is_empty() || run.len() >= MAX_WORD_BYTES {
-                        continue;
-                    }
+                for run in ascii_words(message) {
                     if (shortest..=longest).contains(&run.len())
                         && let Some(terms) = table.find(run)
                     {
@@ -1312,10 +1308,9 @@ impl Router {
     fn words_of(&self, text: &str, table: &Words, mark: &mut impl FnMut(u32)) {
         let (shortest, longest) = self.word_lengths;
         if text.is_ascii() {
-            // Each run of letters and digits looked up as it stands, never copied out.
-            for run in text.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
+            // Each word looked up as it stands, never copied out.
+            for run in ascii_words(text) {
                 if (shortest..=longest).contains(&run.len())
-                    && run.len() < MAX_WORD_BYTES
                     && let Some(ids) = table.find(run)
                 {
                     ids.iter().for_each(|&id| mark(id));
@@ -1349,16 +1344,10 @@ fn mark_term(terms: &mut [u32], present: &mut Vec<u32>, event: u32, id: u32) {
 /// `shortest..=longest` bytes, without allocating each when the text is ASCII.
 fn for_each_word(text: &str, shortest: usize, longest: usize, mut each: impl FnMut(&str)) {
     if text.is_ascii() {
-        for_each_ascii_word(
-            text,
-            shortest,
-            longest,
-            |_| true,
-            |word| {
-                each(word);
-                false
-            },
-        );
+        for_each_ascii_word(text, shortest, longest, |word| {
+            each(word);
+            false
+        });
         return;
     }
     for (_, word) in words(text) {
